@@ -1,0 +1,4 @@
+//! # identity-core
+//!
+//! The pure identity domain of the Abonent subscriber cabinet (in progress).
+#![deny(missing_docs)]

@@ -1,0 +1,113 @@
+//! `cargo xtask ci`: the whole CI gate, step by step, failing on the first broken step.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+/// IO crates that the pure cores must never depend on, directly or transitively.
+pub const IO_CRATES: &[&str] = &[
+    "tokio", "mio", "socket2", "sea-orm", "sea-query", "sqlx", "rusqlite", "libsqlite3-sys", "postgres", "tokio-postgres",
+    "poem", "poem-openapi", "hyper", "reqwest", "lettre", "ureq", "async-std", "smol", "getrandom", "rand",
+];
+
+/// The crates that must stay pure.
+pub const PURE_CRATES: &[&str] = &["billing-core", "identity-core"];
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    if let Some(a) = args.first() {
+        return Err(format!("unknown argument '{a}'"));
+    }
+    let root = workspace_root();
+    step("format", || cargo(&root, &["fmt", "--all", "--", "--check"]))?;
+    step("clippy", || cargo(&root, &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    step("purity of the core crates", || purity(&root))?;
+    step("tests", || cargo(&root, &["test", "--workspace", "--locked"]))?;
+    step("rustdoc of the core crates", || {
+        run_cmd(
+            Command::new(cargo_bin())
+                .current_dir(&root)
+                .env("RUSTDOCFLAGS", "-D warnings")
+                .args(["doc", "--no-deps", "--locked", "-p", "billing-core", "-p", "identity-core"]),
+        )
+    })?;
+    step("cargo-deny (licenses, bans, sources)", || {
+        ensure_cargo_deny(&root)?;
+        cargo(&root, &["deny", "--locked", "check", "licenses", "bans", "sources"])
+    })?;
+    println!("xtask ci: all steps passed");
+    Ok(())
+}
+
+fn step(name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    println!("\n==> {name}");
+    let t = Instant::now();
+    let r = f();
+    match &r {
+        Ok(()) => println!("==> {name}: ok ({:.1} s)", t.elapsed().as_secs_f64()),
+        Err(e) => println!("==> {name}: FAILED: {e}"),
+    }
+    r.map_err(|e| format!("step '{name}' failed: {e}"))
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+}
+
+pub fn cargo_bin() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+fn cargo(root: &Path, args: &[&str]) -> Result<(), String> {
+    run_cmd(Command::new(cargo_bin()).current_dir(root).args(args))
+}
+
+fn run_cmd(cmd: &mut Command) -> Result<(), String> {
+    let status = cmd.status().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("{cmd:?} exited with {status}")) }
+}
+
+fn ensure_cargo_deny(root: &Path) -> Result<(), String> {
+    let present = Command::new(cargo_bin())
+        .current_dir(root)
+        .args(["deny", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if present {
+        return Ok(());
+    }
+    println!("cargo-deny is not installed; installing it from crates.io (takes a few minutes)");
+    cargo(root, &["install", "cargo-deny", "--locked"])
+}
+
+/// Lists the normal (non-dev, non-build) dependencies of `package`, transitively.
+pub fn normal_dependencies(root: &Path, package: &str) -> Result<Vec<String>, String> {
+    let out = Command::new(cargo_bin())
+        .current_dir(root)
+        .args(["tree", "--locked", "-p", package, "-e", "normal", "--prefix", "none", "--format", "{p}", "--all-features"])
+        .output()
+        .map_err(|e| format!("cannot run cargo tree: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("cargo tree failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut names: Vec<String> =
+        text.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_owned).collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Fails if a pure crate reaches an IO crate.
+pub fn purity(root: &Path) -> Result<(), String> {
+    let mut problems = Vec::new();
+    for krate in PURE_CRATES {
+        let deps = normal_dependencies(root, krate)?;
+        for bad in IO_CRATES {
+            if deps.iter().any(|d| d == bad) {
+                problems.push(format!("{krate} depends on the IO crate {bad}"));
+            }
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+}

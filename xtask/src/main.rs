@@ -1,0 +1,30 @@
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! - `cargo xtask ci` — everything CI checks: format, clippy, tests, cargo-deny, core purity, docs.
+//! - `cargo xtask bench billing [--accounts N]` — the in-memory billing benchmark.
+
+mod bench;
+mod ci;
+#[cfg(test)]
+mod tidy;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <ci | bench billing [--accounts N] [--threads N]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
