@@ -1,1 +1,909 @@
-//! (in progress)
+//! Penalties for late payment of housing and utility services (пени, ЖК ст. 155 ч. 14).
+//!
+//! Each period's charge for a service is its own **debt tranche** with its own due date. Day k
+//! of delay is the k-th day after the due date. Days 1–30 accrue nothing; days 31–90 accrue
+//! 1/300 of the key rate per day on the unpaid amount; from day 91 on, 1/130. The rate is the
+//! key rate on the day of actual payment (for a still unpaid debt, on the calculation date),
+//! subject to the exception windows of [`PenaltyRules`] (moratoria of ПП 424 and ПП 497, the
+//! 9.5 % cap of ПП 474). Payments reduce tranches oldest first unless the payer names the
+//! period or service. Penalties never accrue on the penalty service itself.
+//!
+//! [`compute_penalties`] works on **intervals** where the debt, the fraction and the rate are
+//! constant — never day by day — and explains itself: one [`PenaltyLine`] per interval
+//! (tranche, from–to, days, debt, rate, fraction, amount). Each line is rounded once with
+//! [`Money::round`]; the total is the sum of the rounded lines (billing-rules.md §1, §7).
+//! Every configurable choice lives in [`PenaltyPolicy`].
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use time::{Date, Duration};
+
+use crate::keyrate::{KeyRateHistory, LegalAct, PenaltyRules, Rate};
+use crate::money::Money;
+use crate::period::Period;
+use crate::service::ServiceKind;
+
+/// A daily share of the key rate, as an exact rational (1/300, 1/130).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(try_from = "(u32, u32)", into = "(u32, u32)")]
+pub struct Fraction {
+    numerator: u32,
+    denominator: u32,
+}
+
+impl Fraction {
+    /// 1/300 of the rate per day: days 31–90 of delay.
+    pub const ONE_300TH: Fraction = Fraction { numerator: 1, denominator: 300 };
+    /// 1/130 of the rate per day: from day 91 of delay.
+    pub const ONE_130TH: Fraction = Fraction { numerator: 1, denominator: 130 };
+
+    /// `numerator/denominator`; `None` if the denominator is zero.
+    #[must_use]
+    pub const fn new(numerator: u32, denominator: u32) -> Option<Fraction> {
+        if denominator == 0 { None } else { Some(Fraction { numerator, denominator }) }
+    }
+
+    /// The numerator.
+    #[must_use]
+    pub const fn numerator(self) -> u32 {
+        self.numerator
+    }
+
+    /// The denominator (never zero).
+    #[must_use]
+    pub const fn denominator(self) -> u32 {
+        self.denominator
+    }
+}
+
+impl TryFrom<(u32, u32)> for Fraction {
+    type Error = &'static str;
+    fn try_from((n, d): (u32, u32)) -> Result<Self, Self::Error> {
+        Fraction::new(n, d).ok_or("a fraction cannot have a zero denominator")
+    }
+}
+
+impl From<Fraction> for (u32, u32) {
+    fn from(f: Fraction) -> Self {
+        (f.numerator, f.denominator)
+    }
+}
+
+impl fmt::Display for Fraction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.numerator, self.denominator)
+    }
+}
+
+/// Whether the day a payment is made still accrues a penalty on the amount it pays.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentDayCounting {
+    /// The payment day is a day of delay: the paid amount stops accruing the day after
+    /// (the default, as in ЖК ст. 155 ч. 14 «по день фактической оплаты включительно»).
+    #[default]
+    Counted,
+    /// The paid amount stops accruing on the payment day itself.
+    NotCounted,
+}
+
+/// Which edition of the ПП 474 rule a rate cap window ([`crate::keyrate::WindowEffect::RateCap`])
+/// follows (billing-rules.md §7 marks this **confirm**).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CappedRateEdition {
+    /// Days inside the window use the window's rate (9.5 %) whatever the key rate on the day of
+    /// payment: the first edition of ПП 474.
+    FixedRate,
+    /// Days inside the window use the lower of the window's rate and the key rate on the day of
+    /// payment (on the calculation date for unpaid debt): the later editions. The default: it
+    /// is the current wording as far as the rules know, and never charges more than the other.
+    #[default]
+    LowerOfCapAndPaymentDay,
+}
+
+/// Every configurable choice of the penalty computation; embedded in the supplier's settings.
+///
+/// The defaults are the statute (ЖК ст. 155 ч. 14): 30 days of grace, 1/300 on days 31–90,
+/// 1/130 from day 91, the payment day counted, and the «lower of» edition of ПП 474.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+pub struct PenaltyPolicy {
+    /// Days of delay that accrue nothing (30).
+    pub grace_days: u32,
+    /// The first day of delay that accrues at [`PenaltyPolicy::late_fraction`] (91).
+    pub late_from_day: u32,
+    /// The daily share of the rate after the grace days (1/300).
+    pub early_fraction: Fraction,
+    /// The daily share of the rate from [`PenaltyPolicy::late_from_day`] on (1/130).
+    pub late_fraction: Fraction,
+    /// Whether the day of payment accrues (counted).
+    pub payment_day: PaymentDayCounting,
+    /// How a rate cap window applies (the lower of the cap and the payment-day rate).
+    pub capped_rate: CappedRateEdition,
+}
+
+impl Default for PenaltyPolicy {
+    fn default() -> Self {
+        PenaltyPolicy {
+            grace_days: 30,
+            late_from_day: 91,
+            early_fraction: Fraction::ONE_300TH,
+            late_fraction: Fraction::ONE_130TH,
+            payment_day: PaymentDayCounting::Counted,
+            capped_rate: CappedRateEdition::LowerOfCapAndPaymentDay,
+        }
+    }
+}
+
+/// One period's unpaid charge for one service: the unit penalties are computed on.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct DebtTranche {
+    /// The billing period the charge belongs to.
+    pub period: Period,
+    /// The service charged. Tranches of [`ServiceKind::Penalty`] absorb payments like any other
+    /// but never accrue a penalty themselves.
+    pub service: ServiceKind,
+    /// The last day to pay without delay.
+    pub due_date: Date,
+    /// The amount charged (not negative).
+    pub amount: Money,
+}
+
+/// What a payment names, if anything. Whatever a named target cannot absorb goes on in the
+/// default order (oldest tranche first); what no tranche can absorb is an advance and accrues
+/// nothing.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentTarget {
+    /// Oldest tranche first: by due date, then period, then [`ServiceKind::ALL`] order.
+    #[default]
+    Oldest,
+    /// The tranches of this period first.
+    Period(Period),
+    /// The tranches of this service first, oldest first.
+    Service(ServiceKind),
+    /// This one tranche first.
+    Tranche(Period, ServiceKind),
+}
+
+/// A payment, or any other credit, as the penalty computation sees it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct PaymentEvent {
+    /// The day of actual payment (the day the money reached the supplier's account).
+    pub date: Date,
+    /// The amount (positive).
+    pub amount: Money,
+    /// What the payer named.
+    pub target: PaymentTarget,
+}
+
+/// Which day's key rate a line uses.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateDay {
+    /// The day the part of the debt was paid.
+    Payment,
+    /// The calculation date: the part is still unpaid.
+    Calculation,
+}
+
+/// The rate a penalty line applies, and why.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppliedRate {
+    /// The key rate on a day (ЖК ст. 155 ч. 14).
+    KeyRate {
+        /// The rate.
+        rate: Rate,
+        /// The day whose rate it is.
+        on: Date,
+        /// Why that day.
+        day: RateDay,
+    },
+    /// The rate of a cap window (ПП 474: 9.5 %, the key rate of 27.02.2022).
+    Capped {
+        /// The rate.
+        rate: Rate,
+        /// The act that sets it.
+        basis: LegalAct,
+    },
+    /// No accrual: a moratorium.
+    Suspended {
+        /// The act that suspends it.
+        basis: LegalAct,
+    },
+}
+
+impl AppliedRate {
+    /// The annual rate applied; zero while suspended.
+    #[must_use]
+    pub fn rate(self) -> Rate {
+        match self {
+            AppliedRate::KeyRate { rate, .. } | AppliedRate::Capped { rate, .. } => rate,
+            AppliedRate::Suspended { .. } => Rate::ZERO,
+        }
+    }
+}
+
+/// One line of the explanation: a stretch of days of one tranche where the debt, the rate and
+/// the fraction are constant.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct PenaltyLine {
+    /// Index of the tranche in the input slice.
+    pub tranche: usize,
+    /// The tranche's period.
+    pub period: Period,
+    /// The tranche's service.
+    pub service: ServiceKind,
+    /// The first day of the stretch.
+    pub from: Date,
+    /// The last day of the stretch (inclusive).
+    pub to: Date,
+    /// The number of days, `to − from + 1`.
+    pub days: u32,
+    /// The debt the line accrues on.
+    pub debt: Money,
+    /// The rate and its source.
+    pub rate: AppliedRate,
+    /// The daily share of the rate.
+    pub fraction: Fraction,
+    /// `debt × rate × days × fraction`, rounded with [`Money::round`]; zero while suspended.
+    pub amount: Money,
+}
+
+impl PenaltyLine {
+    /// The exact, unrounded amount: `debt × rate/100 × days × fraction`.
+    #[must_use]
+    pub fn unrounded(&self) -> Decimal {
+        let bp = self.rate.rate().basis_points();
+        if bp == 0 || self.days == 0 || self.debt.is_zero() {
+            return Decimal::ZERO;
+        }
+        let num = u64::from(bp) * u64::from(self.days) * u64::from(self.fraction.numerator);
+        let den = u64::from(self.fraction.denominator) * 10_000;
+        self.debt.amount() * Decimal::from(num) / Decimal::from(den)
+    }
+
+    /// The line as Russian text, for a bill or an answer to "why this penalty?".
+    #[must_use]
+    pub fn to_russian(&self) -> String {
+        let fmt_date = |d: Date| format!("{:02}.{:02}.{}", d.day(), u8::from(d.month()), d.year());
+        let head = format!(
+            "{} ({}): {}–{}, {} дн., долг {}",
+            self.service.russian_name(),
+            self.period.to_russian(),
+            fmt_date(self.from),
+            fmt_date(self.to),
+            self.days,
+            self.debt.to_russian()
+        );
+        match self.rate {
+            AppliedRate::Suspended { basis } => format!("{head}: пени не начисляются ({})", basis.citation()),
+            AppliedRate::KeyRate { rate, on, day } => {
+                let why = match day {
+                    RateDay::Payment => "на день оплаты",
+                    RateDay::Calculation => "на день расчёта",
+                };
+                format!(
+                    "{head} × {} × {} (ключевая ставка {why} {}) = {}",
+                    rate.to_russian(),
+                    self.fraction,
+                    fmt_date(on),
+                    self.amount.to_russian()
+                )
+            }
+            AppliedRate::Capped { rate, basis } => format!(
+                "{head} × {} × {} ({}) = {}",
+                rate.to_russian(),
+                self.fraction,
+                basis.citation(),
+                self.amount.to_russian()
+            ),
+        }
+    }
+}
+
+/// Why penalties could not be computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PenaltyError {
+    /// The key-rate history has no rate for a day whose rate is needed; add the step.
+    #[error("the key-rate history has no rate for {0}")]
+    NoKeyRate(Date),
+    /// A tranche has a negative amount; credits are payments, not negative tranches.
+    #[error("tranche {period} {service} has a negative amount")]
+    NegativeTranche {
+        /// The tranche's period.
+        period: Period,
+        /// The tranche's service.
+        service: ServiceKind,
+    },
+    /// A payment is zero or negative.
+    #[error("payment of {0} is not positive")]
+    NonPositivePayment(Date),
+    /// The policy contradicts itself.
+    #[error("invalid penalty policy: {0}")]
+    InvalidPolicy(&'static str),
+}
+
+/// The result of [`compute_penalties`]: the lines and their total.
+///
+/// Keep one report per worker and pass it to [`compute_penalties_into`] to reuse its buffers.
+#[derive(Clone, Debug, Default)]
+pub struct PenaltyReport {
+    lines: Vec<PenaltyLine>,
+    total: Money,
+    scratch: Scratch,
+}
+
+impl PartialEq for PenaltyReport {
+    fn eq(&self, other: &Self) -> bool {
+        self.lines == other.lines && self.total == other.total
+    }
+}
+
+impl PenaltyReport {
+    /// The explanation, oldest tranche first, each tranche's lines in date order.
+    #[must_use]
+    pub fn lines(&self) -> &[PenaltyLine] {
+        &self.lines
+    }
+
+    /// The total penalty: the sum of the rounded lines.
+    #[must_use]
+    pub fn total(&self) -> Money {
+        self.total
+    }
+
+    /// The total of one tranche (by its index in the input).
+    #[must_use]
+    pub fn total_of_tranche(&self, tranche: usize) -> Money {
+        self.lines.iter().filter(|l| l.tranche == tranche).map(|l| l.amount).sum()
+    }
+
+    /// The whole explanation as Russian text, one line per [`PenaltyLine`] and a total.
+    #[must_use]
+    pub fn to_russian(&self) -> String {
+        let mut s = String::new();
+        for l in &self.lines {
+            s.push_str(&l.to_russian());
+            s.push('\n');
+        }
+        s.push_str("Итого пени: ");
+        s.push_str(&self.total.to_russian());
+        s
+    }
+}
+
+/// Reusable working memory.
+#[derive(Clone, Debug, Default)]
+struct Scratch {
+    order: Vec<usize>,
+    rank: Vec<usize>,
+    remaining: Vec<Money>,
+    payments: Vec<usize>,
+    repayments: Vec<Repayment>,
+    layers: Vec<Layer>,
+    points: Vec<Date>,
+    open: Vec<usize>,
+    next_open: Vec<usize>,
+}
+
+/// A part of a tranche paid by one payment.
+#[derive(Clone, Copy, Debug)]
+struct Repayment {
+    rank: usize,
+    date: Date,
+    amount: Money,
+}
+
+/// A part of a tranche's debt that accrues until `until` (exclusive) at the rate of `on`.
+#[derive(Clone, Copy, Debug)]
+struct Layer {
+    amount: Money,
+    until: Date,
+    rate: Rate,
+    on: Date,
+    day: RateDay,
+}
+
+/// Computes the penalties on `tranches` as of `as_of` (inclusive), given the payment history.
+///
+/// Payments dated after `as_of` are ignored. Lines are ordered oldest tranche first; grace days
+/// produce no line; days inside a moratorium produce a line with a zero amount that names the
+/// act, so the explanation shows why nothing accrued.
+///
+/// ```
+/// use billing_core::keyrate::{KeyRateHistory, PenaltyRules};
+/// use billing_core::penalty::{compute_penalties, DebtTranche, PenaltyPolicy};
+/// use billing_core::{Money, Period, ServiceKind};
+/// use time::macros::date;
+///
+/// // January 2024 electricity, 1 000 ₽, due 10.02.2024, unpaid on 30.06.2024.
+/// let tranche = DebtTranche {
+///     period: Period::new(2024, 1).unwrap(),
+///     service: ServiceKind::Electricity,
+///     due_date: date!(2024 - 02 - 10),
+///     amount: Money::from_roubles(1000),
+/// };
+/// let report = compute_penalties(
+///     &[tranche],
+///     &[],
+///     date!(2024 - 06 - 30),
+///     &KeyRateHistory::bank_of_russia(),
+///     &PenaltyRules::russian_statutory(),
+///     &PenaltyPolicy::default(),
+/// )
+/// .unwrap();
+/// // Days 31–90 (12.03–10.05): 1000 × 9.5 % × 60 / 300 = 19.00 (rate capped by ПП 474);
+/// // days 91–141 (11.05–30.06): 1000 × 9.5 % × 51 / 130 = 37.269… → 37.27.
+/// let amounts: Vec<_> = report.lines().iter().map(|l| l.amount.to_string()).collect();
+/// assert_eq!(amounts, ["19.00", "37.27"]);
+/// assert_eq!(report.total(), Money::from_kopecks(5627));
+/// ```
+pub fn compute_penalties(
+    tranches: &[DebtTranche],
+    payments: &[PaymentEvent],
+    as_of: Date,
+    key_rates: &KeyRateHistory,
+    rules: &PenaltyRules,
+    policy: &PenaltyPolicy,
+) -> Result<PenaltyReport, PenaltyError> {
+    let mut report = PenaltyReport::default();
+    compute_penalties_into(&mut report, tranches, payments, as_of, (key_rates, rules, policy))?;
+    Ok(report)
+}
+
+/// [`compute_penalties`] into an existing report, reusing its buffers (no allocation once they
+/// have grown). `setup` is `(key_rates, rules, policy)`. On error the report is left empty.
+pub fn compute_penalties_into(
+    report: &mut PenaltyReport,
+    tranches: &[DebtTranche],
+    payments: &[PaymentEvent],
+    as_of: Date,
+    setup: (&KeyRateHistory, &PenaltyRules, &PenaltyPolicy),
+) -> Result<(), PenaltyError> {
+    report.lines.clear();
+    report.total = Money::ZERO;
+    let result = compute(report, tranches, payments, as_of, setup);
+    if result.is_err() {
+        report.lines.clear();
+    }
+    result
+}
+
+fn validate(tranches: &[DebtTranche], payments: &[PaymentEvent], policy: &PenaltyPolicy) -> Result<(), PenaltyError> {
+    if policy.late_from_day <= policy.grace_days {
+        return Err(PenaltyError::InvalidPolicy("the late fraction must start after the grace days"));
+    }
+    if let Some(t) = tranches.iter().find(|t| t.amount.is_negative()) {
+        return Err(PenaltyError::NegativeTranche { period: t.period, service: t.service });
+    }
+    if let Some(p) = payments.iter().find(|p| !p.amount.is_positive()) {
+        return Err(PenaltyError::NonPositivePayment(p.date));
+    }
+    Ok(())
+}
+
+fn service_rank(s: ServiceKind) -> usize {
+    ServiceKind::ALL.iter().position(|k| *k == s).unwrap_or(usize::MAX)
+}
+
+fn add_days(d: Date, n: u32) -> Date {
+    d.saturating_add(Duration::days(i64::from(n)))
+}
+
+/// Allocates the payments to tranches; fills `scratch.repayments` sorted by tranche rank, then
+/// by payment date.
+fn allocate(s: &mut Scratch, tranches: &[DebtTranche], payments: &[PaymentEvent], as_of: Date) {
+    s.order.clear();
+    s.order.extend(0..tranches.len());
+    s.order.sort_by_key(|&i| (tranches[i].due_date, tranches[i].period, service_rank(tranches[i].service)));
+    s.rank.clear();
+    s.rank.resize(tranches.len(), 0);
+    for (r, &i) in s.order.iter().enumerate() {
+        s.rank[i] = r;
+    }
+    s.remaining.clear();
+    s.remaining.extend(s.order.iter().map(|&i| tranches[i].amount));
+    s.payments.clear();
+    s.payments.extend((0..payments.len()).filter(|&i| payments[i].date <= as_of));
+    s.payments.sort_by_key(|&i| payments[i].date);
+    s.repayments.clear();
+    for &pi in &s.payments {
+        let p = payments[pi];
+        let mut left = p.amount;
+        let mut take = |rank: usize, left: &mut Money| {
+            let x = (*left).min(s.remaining[rank]);
+            if x.is_positive() {
+                s.remaining[rank] -= x;
+                *left -= x;
+                s.repayments.push(Repayment { rank, date: p.date, amount: x });
+            }
+        };
+        let named = |t: &DebtTranche| match p.target {
+            PaymentTarget::Oldest => false,
+            PaymentTarget::Period(per) => t.period == per,
+            PaymentTarget::Service(sv) => t.service == sv,
+            PaymentTarget::Tranche(per, sv) => t.period == per && t.service == sv,
+        };
+        if p.target != PaymentTarget::Oldest {
+            for (rank, &i) in s.order.iter().enumerate() {
+                if left.is_zero() {
+                    break;
+                }
+                if named(&tranches[i]) {
+                    take(rank, &mut left);
+                }
+            }
+        }
+        for rank in 0..s.order.len() {
+            if left.is_zero() {
+                break;
+            }
+            take(rank, &mut left);
+        }
+    }
+    // Stable: within a tranche the repayments stay in payment-date order.
+    s.repayments.sort_by_key(|r| r.rank);
+}
+
+fn compute(
+    report: &mut PenaltyReport,
+    tranches: &[DebtTranche],
+    payments: &[PaymentEvent],
+    as_of: Date,
+    (key_rates, rules, policy): (&KeyRateHistory, &PenaltyRules, &PenaltyPolicy),
+) -> Result<(), PenaltyError> {
+    validate(tranches, payments, policy)?;
+    let PenaltyReport { lines, total, scratch: s } = report;
+    allocate(s, tranches, payments, as_of);
+    let end = as_of.next_day().unwrap_or(as_of);
+    let mut as_of_rate: Option<Rate> = None;
+    let mut rep_cursor = 0;
+
+    for rank in 0..s.order.len() {
+        let ti = s.order[rank];
+        let t = tranches[ti];
+        let rep_start = rep_cursor;
+        while rep_cursor < s.repayments.len() && s.repayments[rep_cursor].rank == rank {
+            rep_cursor += 1;
+        }
+        if t.service == ServiceKind::Penalty || t.amount.is_zero() {
+            continue;
+        }
+        let first_delay_day = add_days(t.due_date, 1);
+        let start = add_days(t.due_date, policy.grace_days + 1);
+        let late = add_days(t.due_date, policy.late_from_day);
+        if start >= end {
+            continue;
+        }
+
+        // The layers of the debt: each payment's part stops accruing at its effective date and
+        // uses the payment day's rate; the unpaid rest runs to the end at the calculation rate.
+        s.layers.clear();
+        let mut paid = Money::ZERO;
+        for r in &s.repayments[rep_start..rep_cursor] {
+            paid += r.amount;
+            let until = match policy.payment_day {
+                PaymentDayCounting::Counted => r.date.next_day().unwrap_or(r.date),
+                PaymentDayCounting::NotCounted => r.date,
+            };
+            if until <= start {
+                continue;
+            }
+            let rate = key_rates.rate_on(r.date).ok_or(PenaltyError::NoKeyRate(r.date))?;
+            s.layers.push(Layer { amount: r.amount, until, rate, on: r.date, day: RateDay::Payment });
+        }
+        let unpaid = t.amount - paid;
+        if unpaid.is_positive() {
+            let rate = match as_of_rate {
+                Some(r) => r,
+                None => {
+                    let r = key_rates.rate_on(as_of).ok_or(PenaltyError::NoKeyRate(as_of))?;
+                    as_of_rate = Some(r);
+                    r
+                }
+            };
+            s.layers.push(Layer { amount: unpaid, until: end, rate, on: as_of, day: RateDay::Calculation });
+        }
+        if s.layers.is_empty() {
+            continue;
+        }
+
+        // Every day where something changes: fraction, window edges, the end of a layer.
+        s.points.clear();
+        s.points.push(start);
+        s.points.push(end);
+        let push = |d: Date, pts: &mut Vec<Date>| {
+            if start < d && d < end {
+                pts.push(d);
+            }
+        };
+        push(late, &mut s.points);
+        for w in rules.windows() {
+            if w.concerns(first_delay_day) {
+                push(w.from, &mut s.points);
+                push(w.to.next_day().unwrap_or(w.to), &mut s.points);
+            }
+        }
+        for l in &s.layers {
+            push(l.until, &mut s.points);
+        }
+        s.points.sort_unstable();
+        s.points.dedup();
+
+        s.open.clear();
+        for k in 0..s.points.len() - 1 {
+            let (x, y) = (s.points[k], s.points[k + 1]);
+            let last = y.previous_day().unwrap_or(y);
+            let days = u32::try_from((y - x).whole_days()).unwrap_or(0);
+            let fraction = if x < late { policy.early_fraction } else { policy.late_fraction };
+            let suspended = rules.suspension_on(x, first_delay_day);
+            let cap = rules.rate_cap_on(x);
+            s.next_open.clear();
+            // Group the live layers by the rate they get on this stretch.
+            let group_start = lines.len();
+            for l in s.layers.iter().filter(|l| l.until > x) {
+                let rate = match (suspended, cap) {
+                    (Some(basis), _) => AppliedRate::Suspended { basis },
+                    (None, Some((cap_rate, basis))) => match policy.capped_rate {
+                        CappedRateEdition::LowerOfCapAndPaymentDay if l.rate < cap_rate => {
+                            AppliedRate::KeyRate { rate: l.rate, on: l.on, day: l.day }
+                        }
+                        _ => AppliedRate::Capped { rate: cap_rate, basis },
+                    },
+                    (None, None) => AppliedRate::KeyRate { rate: l.rate, on: l.on, day: l.day },
+                };
+                if let Some(g) = lines[group_start..].iter_mut().find(|g| g.rate == rate) {
+                    g.debt += l.amount;
+                } else {
+                    lines.push(PenaltyLine {
+                        tranche: ti,
+                        period: t.period,
+                        service: t.service,
+                        from: x,
+                        to: last,
+                        days,
+                        debt: l.amount,
+                        rate,
+                        fraction,
+                        amount: Money::ZERO,
+                    });
+                }
+            }
+            // Extend a line of the previous stretch instead where nothing changed.
+            let mut g = group_start;
+            while g < lines.len() {
+                let cur = lines[g];
+                let same = s.open.iter().copied().find(|&o| {
+                    let p = &lines[o];
+                    p.debt == cur.debt && p.rate == cur.rate && p.fraction == cur.fraction
+                });
+                if let Some(o) = same {
+                    lines[o].to = cur.to;
+                    lines[o].days += cur.days;
+                    lines.remove(g);
+                    s.next_open.push(o);
+                } else {
+                    s.next_open.push(g);
+                    g += 1;
+                }
+            }
+            std::mem::swap(&mut s.open, &mut s.next_open);
+        }
+    }
+
+    for l in lines.iter_mut() {
+        l.amount = Money::round(l.unrounded());
+        *total += l.amount;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    fn tranche(y: i32, m: u32, service: ServiceKind, rub: i64) -> DebtTranche {
+        let period = Period::new(y, m).unwrap();
+        let due_date = crate::period::DueDayPolicy::default().due_date(period);
+        DebtTranche { period, service, due_date, amount: Money::from_roubles(rub) }
+    }
+
+    fn pay(date: Date, rub: i64) -> PaymentEvent {
+        PaymentEvent { date, amount: Money::from_roubles(rub), target: PaymentTarget::Oldest }
+    }
+
+    fn run(t: &[DebtTranche], p: &[PaymentEvent], as_of: Date, policy: &PenaltyPolicy) -> PenaltyReport {
+        compute_penalties(t, p, as_of, &KeyRateHistory::bank_of_russia(), &PenaltyRules::russian_statutory(), policy)
+            .unwrap()
+    }
+
+    fn amounts(r: &PenaltyReport) -> Vec<String> {
+        r.lines().iter().map(|l| format!("{}..{} {} {} {}", l.from, l.to, l.debt, l.fraction, l.amount)).collect()
+    }
+
+    #[test]
+    fn nothing_in_the_grace_days() {
+        // March 2019, due 10.04.2019; day 30 is 10.05.2019.
+        let t = [tranche(2019, 3, ServiceKind::Electricity, 1000)];
+        let r = run(&t, &[], date!(2019 - 05 - 10), &PenaltyPolicy::default());
+        assert!(r.lines().is_empty());
+        assert_eq!(r.total(), Money::ZERO);
+        // Day 31 (11.05.2019): 1000 × 7.75 % (rate of 11.05.2019) / 300 = 0.2583… → 0.26.
+        let r = run(&t, &[], date!(2019 - 05 - 11), &PenaltyPolicy::default());
+        assert_eq!(amounts(&r), ["2019-05-11..2019-05-11 1000.00 1/300 0.26"]);
+    }
+
+    #[test]
+    fn payment_day_rate_outside_windows() {
+        // November 2018 electricity 3000 ₽, due 10.12.2018. Paid 1000 ₽ on 18.03.2019, the rest
+        // unpaid on 30.04.2019 (7.75 % on both days, but each part cites its own day).
+        // Day 31 = 10.01.2019, day 90 = 10.03.2019, day 91 = 11.03.2019.
+        let t = [tranche(2018, 11, ServiceKind::Electricity, 3000)];
+        let r = run(&t, &[pay(date!(2019 - 03 - 18), 1000)], date!(2019 - 04 - 30), &PenaltyPolicy::default());
+        assert_eq!(
+            amounts(&r),
+            [
+                // the paid part: 1000 × 7.75 % × 60 / 300 = 15.50
+                "2019-01-10..2019-03-10 1000.00 1/300 15.50",
+                // the unpaid part: 2000 × 7.75 % × 60 / 300 = 31.00
+                "2019-01-10..2019-03-10 2000.00 1/300 31.00",
+                // 11.03–18.03 (payment day counted): 1000 × 7.75 % × 8 / 130 = 4.769… → 4.77
+                "2019-03-11..2019-03-18 1000.00 1/130 4.77",
+                // 11.03–30.04: 51 days, 2000 × 7.75 % × 51 / 130 = 60.807… → 60.81
+                "2019-03-11..2019-04-30 2000.00 1/130 60.81",
+            ]
+        );
+        assert_eq!(r.lines()[0].rate, AppliedRate::KeyRate { rate: Rate::from_basis_points(775), on: date!(2019 - 03 - 18), day: RateDay::Payment });
+        assert_eq!(r.lines()[1].rate, AppliedRate::KeyRate { rate: Rate::from_basis_points(775), on: date!(2019 - 04 - 30), day: RateDay::Calculation });
+        assert_eq!(r.total(), Money::from_kopecks(15_50 + 31_00 + 4_77 + 60_81));
+        // Not counting the payment day ends the paid part one day earlier:
+        // 11.03–17.03: 1000 × 7.75 % × 7 / 130 = 4.173… → 4.17.
+        let policy = PenaltyPolicy { payment_day: PaymentDayCounting::NotCounted, ..PenaltyPolicy::default() };
+        let r = run(&t, &[pay(date!(2019 - 03 - 18), 1000)], date!(2019 - 04 - 30), &policy);
+        assert_eq!(r.total(), Money::from_kopecks(15_50 + 31_00 + 4_17 + 60_81));
+    }
+
+    #[test]
+    fn different_payment_days_give_different_rates() {
+        // August 2019 cold water 600 ₽, due 10.09.2019; day 31 = 11.10.2019, day 90 = 09.12.2019.
+        // 300 ₽ paid 20.10.2019 (rate 7 %), 300 ₽ unpaid on 09.12.2019 (rate 6.5 %).
+        let t = [tranche(2019, 8, ServiceKind::ColdWater, 600)];
+        let r = run(&t, &[pay(date!(2019 - 10 - 20), 300)], date!(2019 - 12 - 09), &PenaltyPolicy::default());
+        let rates: Vec<_> = r.lines().iter().map(|l| (l.from, l.to, l.debt, l.rate.rate().basis_points())).collect();
+        assert_eq!(
+            rates,
+            [
+                (date!(2019 - 10 - 11), date!(2019 - 10 - 20), Money::from_roubles(300), 700),
+                (date!(2019 - 10 - 11), date!(2019 - 12 - 09), Money::from_roubles(300), 650),
+            ]
+        );
+        // 300 × 7 % × 10 / 300 = 0.70; 300 × 6.5 % × 60 / 300 = 3.90.
+        assert_eq!(r.total(), Money::from_kopecks(70 + 390));
+    }
+
+    #[test]
+    fn moratorium_of_2020_suspends_and_days_keep_counting() {
+        // January 2020 electricity 1000 ₽, due 10.02.2020, day 31 = 12.03.2020, unpaid.
+        // 12.03–05.04: 25 days at 1/300; 06.04–31.12.2020 suspended (ПП 424); from 01.01.2021 the
+        // debt is long past day 90 (day 91 = 11.05.2020) so 1/130. Rate on 31.01.2021: 4.25 %.
+        // 25 × 1000 × 4.25 % / 300 = 3.5416… → 3.54; 31 × 1000 × 4.25 % / 130 = 10.134… → 10.13.
+        let t = [tranche(2020, 1, ServiceKind::Electricity, 1000)];
+        let r = run(&t, &[], date!(2021 - 01 - 31), &PenaltyPolicy::default());
+        let lines: Vec<_> = r.lines().iter().map(|l| (l.from, l.days, l.fraction, l.amount, l.rate)).collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0].0, date!(2020 - 03 - 12));
+        assert_eq!(lines[0].3, Money::from_kopecks(354));
+        assert_eq!(lines[1].4, AppliedRate::Suspended { basis: LegalAct::Pp424 });
+        assert_eq!((lines[1].0, lines[1].1, lines[1].2), (date!(2020 - 04 - 06), 35, Fraction::ONE_300TH));
+        assert_eq!((lines[2].0, lines[2].2), (date!(2020 - 05 - 11), Fraction::ONE_130TH));
+        assert_eq!(lines[2].3, Money::ZERO);
+        assert_eq!((lines[3].0, lines[3].1, lines[3].3), (date!(2021 - 01 - 01), 31, Money::from_kopecks(1013)));
+        assert_eq!(r.total(), Money::from_kopecks(354 + 1013));
+    }
+
+    #[test]
+    fn moratorium_of_2022_only_for_older_debts() {
+        // December 2021 (due 10.01.2022) is covered by ПП 497; March 2022 (due 10.04.2022) is not.
+        let t = [tranche(2021, 12, ServiceKind::Heating, 1000), tranche(2022, 3, ServiceKind::Heating, 1000)];
+        let r = run(&t, &[], date!(2022 - 10 - 01), &PenaltyPolicy::default());
+        // December 2021: day 91 = 11.04.2022, so the moratorium shows as 01.04–10.04 at 1/300
+        // and 11.04–01.10 at 1/130, both suspended.
+        let old: Vec<_> = r.lines().iter().filter(|l| l.tranche == 0 && l.from >= date!(2022 - 04 - 01)).collect();
+        assert_eq!(old.len(), 2);
+        assert_eq!((old[0].from, old[1].from, old[1].to), (date!(2022 - 04 - 01), date!(2022 - 04 - 11), date!(2022 - 10 - 01)));
+        assert!(old.iter().all(|l| l.rate == AppliedRate::Suspended { basis: LegalAct::Pp497 } && l.amount.is_zero()));
+        // The newer debt: day 31 = 11.05.2022, day 91 = 10.07.2022, to 01.10.2022 at 7.5 % < 9.5 %
+        // (rate on the calculation date under the «lower of» edition).
+        // 60 days: 1000 × 7.5 % × 60 / 300 = 15.00; 84 days: 1000 × 7.5 % × 84 / 130 = 48.461… → 48.46.
+        assert_eq!(r.total_of_tranche(1), Money::from_kopecks(15_00 + 48_46));
+        // Under the fixed edition the newer debt pays 9.5 %: 19.00 + 61.384… → 61.38.
+        let policy = PenaltyPolicy { capped_rate: CappedRateEdition::FixedRate, ..PenaltyPolicy::default() };
+        let r = run(&t, &[], date!(2022 - 10 - 01), &policy);
+        assert_eq!(r.total_of_tranche(1), Money::from_kopecks(19_00 + 61_38));
+    }
+
+    #[test]
+    fn the_cap_starts_on_28_february_2022() {
+        // October 2021 1000 ₽, due 10.11.2021; day 31 = 11.12.2021; day 91 = 09.02.2022.
+        // Paid in full on 10.03.2022 (key rate 20 %). 11.12–08.02: 60 days × 1/300 at 20 %
+        // = 40.00; 09.02–27.02: 19 days × 1/130 at 20 % = 29.230… → 29.23;
+        // 28.02–10.03: 11 days × 1/130 at min(9.5, 20) = 9.5 % → 8.038… → 8.04.
+        let t = [tranche(2021, 10, ServiceKind::Electricity, 1000)];
+        let r = run(&t, &[pay(date!(2022 - 03 - 10), 1000)], date!(2022 - 12 - 31), &PenaltyPolicy::default());
+        assert_eq!(
+            amounts(&r),
+            [
+                "2021-12-11..2022-02-08 1000.00 1/300 40.00",
+                "2022-02-09..2022-02-27 1000.00 1/130 29.23",
+                "2022-02-28..2022-03-10 1000.00 1/130 8.04",
+            ]
+        );
+    }
+
+    #[test]
+    fn named_payments_and_penalty_tranches() {
+        // Two tranches of January 2024; a payment named for cold water pays it first, though
+        // electricity is first in the default order. Penalty tranches never accrue.
+        let t = [
+            tranche(2024, 1, ServiceKind::Electricity, 100),
+            tranche(2024, 1, ServiceKind::ColdWater, 100),
+            tranche(2024, 1, ServiceKind::Penalty, 100),
+        ];
+        let p = [PaymentEvent {
+            date: date!(2024 - 02 - 01),
+            amount: Money::from_roubles(100),
+            target: PaymentTarget::Service(ServiceKind::ColdWater),
+        }];
+        let r = run(&t, &p, date!(2024 - 12 - 31), &PenaltyPolicy::default());
+        assert!(r.lines().iter().all(|l| l.service == ServiceKind::Electricity));
+        assert!(r.total().is_positive());
+    }
+
+    #[test]
+    fn errors_are_specific() {
+        let t = [tranche(2010, 1, ServiceKind::Electricity, 100)];
+        let e = compute_penalties(
+            &t,
+            &[pay(date!(2011 - 01 - 01), 50)],
+            date!(2011 - 06 - 01),
+            &KeyRateHistory::bank_of_russia(),
+            &PenaltyRules::russian_statutory(),
+            &PenaltyPolicy::default(),
+        );
+        assert_eq!(e, Err(PenaltyError::NoKeyRate(date!(2011 - 01 - 01))));
+        let bad = PenaltyPolicy { late_from_day: 30, ..PenaltyPolicy::default() };
+        let e = compute_penalties(&t, &[], date!(2011 - 06 - 01), &KeyRateHistory::default(), &PenaltyRules::none(), &bad);
+        assert!(matches!(e, Err(PenaltyError::InvalidPolicy(_))));
+        let neg = [DebtTranche { amount: Money::from_kopecks(-1), ..t[0] }];
+        let e = compute_penalties(&neg, &[], date!(2011 - 06 - 01), &KeyRateHistory::default(), &PenaltyRules::none(), &PenaltyPolicy::default());
+        assert!(matches!(e, Err(PenaltyError::NegativeTranche { .. })));
+    }
+
+    #[test]
+    fn russian_text() {
+        let t = [tranche(2024, 1, ServiceKind::Electricity, 1000)];
+        let r = run(&t, &[], date!(2024 - 06 - 30), &PenaltyPolicy::default());
+        let text = r.to_russian();
+        assert!(text.contains("Электроснабжение (январь 2024): 12.03.2024–10.05.2024, 60 дн."), "{text}");
+        assert!(text.contains("1/130"), "{text}");
+        assert!(text.ends_with("Итого пени: 56,27\u{a0}₽"), "{text}");
+    }
+
+    #[test]
+    fn reusing_a_report_gives_the_same_result() {
+        let t = [tranche(2024, 1, ServiceKind::Electricity, 1000), tranche(2024, 2, ServiceKind::Heating, 700)];
+        let p = [pay(date!(2024 - 04 - 01), 1200)];
+        let rules = PenaltyRules::russian_statutory();
+        let rates = KeyRateHistory::bank_of_russia();
+        let policy = PenaltyPolicy::default();
+        let fresh = compute_penalties(&t, &p, date!(2025 - 01 - 01), &rates, &rules, &policy).unwrap();
+        let mut reused = compute_penalties(&t[..1], &[], date!(2024 - 12 - 01), &rates, &rules, &policy).unwrap();
+        compute_penalties_into(&mut reused, &t, &p, date!(2025 - 01 - 01), (&rates, &rules, &policy)).unwrap();
+        assert_eq!(fresh, reused);
+    }
+}

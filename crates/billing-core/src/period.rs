@@ -46,7 +46,7 @@ impl Period {
         if !(1..=12).contains(&month) || !(1900..=9999).contains(&year) {
             return Err(PeriodError::OutOfRange { year, month });
         }
-        Ok(Period { year, month: month as u8 })
+        Ok(Period { year, month: u8::try_from(month).unwrap_or(1) })
     }
 
     /// The period that contains `date`.
@@ -120,7 +120,7 @@ impl Period {
     #[must_use]
     pub fn plus_months(self, n: i32) -> Period {
         let idx = self.index() + n;
-        Period { year: idx.div_euclid(12), month: (idx.rem_euclid(12) + 1) as u8 }
+        Period { year: idx.div_euclid(12), month: u8::try_from(idx.rem_euclid(12) + 1).unwrap_or(1) }
     }
 
     /// Months from `self` to `later` (negative if `later` is earlier).
