@@ -72,10 +72,15 @@ impl Rate {
     /// above 1000 %.
     pub fn from_percent(percent: Decimal) -> Result<Rate, KeyRateError> {
         let bp = percent * Decimal::ONE_HUNDRED;
-        if bp.is_sign_negative() && !bp.is_zero() || bp.fract() != Decimal::ZERO || bp > Decimal::from(100_000u32) {
+        if bp.is_sign_negative() && !bp.is_zero()
+            || bp.fract() != Decimal::ZERO
+            || bp > Decimal::from(100_000u32)
+        {
             return Err(KeyRateError::BadPercent(percent));
         }
-        bp.to_u32().map(Rate).ok_or(KeyRateError::BadPercent(percent))
+        bp.to_u32()
+            .map(Rate)
+            .ok_or(KeyRateError::BadPercent(percent))
     }
 
     /// The rate in basis points.
@@ -210,7 +215,15 @@ impl KeyRateHistory {
             (date!(2025 - 07 - 28), 1800),
             (date!(2025 - 09 - 15), 1700),
         ];
-        KeyRateHistory { steps: STEPS.iter().map(|&(from, bp)| KeyRateStep { from, rate: Rate(bp) }).collect() }
+        KeyRateHistory {
+            steps: STEPS
+                .iter()
+                .map(|&(from, bp)| KeyRateStep {
+                    from,
+                    rate: Rate(bp),
+                })
+                .collect(),
+        }
     }
 
     /// The rate in force on `date`, or `None` before the first step.
@@ -334,10 +347,15 @@ impl PenaltyRules {
     /// Rules from their windows, checked for the invariant.
     pub fn new(mut windows: Vec<PenaltyWindow>) -> Result<PenaltyRules, KeyRateError> {
         if let Some(w) = windows.iter().find(|w| w.to < w.from) {
-            return Err(KeyRateError::InvertedWindow { from: w.from, to: w.to });
+            return Err(KeyRateError::InvertedWindow {
+                from: w.from,
+                to: w.to,
+            });
         }
         windows.sort_by_key(|w| (w.from, w.to));
-        let mut caps = windows.iter().filter(|w| matches!(w.effect, WindowEffect::RateCap(_)));
+        let mut caps = windows
+            .iter()
+            .filter(|w| matches!(w.effect, WindowEffect::RateCap(_)));
         if let Some(mut prev) = caps.next() {
             for w in caps {
                 if w.from <= prev.to {
@@ -352,7 +370,9 @@ impl PenaltyRules {
     /// No exceptions at all: the bare rule of ЖК ст. 155 ч. 14.
     #[must_use]
     pub fn none() -> PenaltyRules {
-        PenaltyRules { windows: Vec::new() }
+        PenaltyRules {
+            windows: Vec::new(),
+        }
     }
 
     /// The Russian exceptions of billing-rules.md §7:
@@ -397,7 +417,11 @@ impl PenaltyRules {
     pub fn suspension_on(&self, day: Date, first_delay_day: Date) -> Option<LegalAct> {
         self.windows
             .iter()
-            .find(|w| !matches!(w.effect, WindowEffect::RateCap(_)) && w.contains(day) && w.concerns(first_delay_day))
+            .find(|w| {
+                !matches!(w.effect, WindowEffect::RateCap(_))
+                    && w.contains(day)
+                    && w.concerns(first_delay_day)
+            })
             .map(|w| w.basis)
     }
 
@@ -442,8 +466,14 @@ mod tests {
         assert_eq!(Rate::from_percent(dec!(7.25)), Ok(Rate(725)));
         assert_eq!(Rate::from_percent(dec!(21)), Ok(Rate(2100)));
         assert_eq!(Rate::from_percent(dec!(0)), Ok(Rate(0)));
-        assert_eq!(Rate::from_percent(dec!(7.255)), Err(KeyRateError::BadPercent(dec!(7.255))));
-        assert_eq!(Rate::from_percent(dec!(-1)), Err(KeyRateError::BadPercent(dec!(-1))));
+        assert_eq!(
+            Rate::from_percent(dec!(7.255)),
+            Err(KeyRateError::BadPercent(dec!(7.255)))
+        );
+        assert_eq!(
+            Rate::from_percent(dec!(-1)),
+            Err(KeyRateError::BadPercent(dec!(-1)))
+        );
         assert_eq!(Rate(950).percent(), dec!(9.5));
         assert_eq!(Rate(2100).to_russian(), "21\u{a0}%");
         assert_eq!(Rate(725).to_russian(), "7,25\u{a0}%");
@@ -452,7 +482,10 @@ mod tests {
     #[test]
     fn shipped_history_matches_the_rules() {
         let h = KeyRateHistory::bank_of_russia();
-        assert!(KeyRateHistory::new(h.steps().to_vec()).is_ok(), "steps ascend");
+        assert!(
+            KeyRateHistory::new(h.steps().to_vec()).is_ok(),
+            "steps ascend"
+        );
         let on = |d| h.rate_on(d).map(Rate::basis_points);
         assert_eq!(on(date!(2015 - 08 - 02)), None);
         assert_eq!(on(date!(2016 - 01 - 01)), Some(1100));
@@ -469,9 +502,15 @@ mod tests {
     #[test]
     fn history_rejects_bad_steps() {
         assert_eq!(KeyRateHistory::new(vec![]), Err(KeyRateError::EmptyHistory));
-        let s = |d, bp| KeyRateStep { from: d, rate: Rate(bp) };
+        let s = |d, bp| KeyRateStep {
+            from: d,
+            rate: Rate(bp),
+        };
         assert_eq!(
-            KeyRateHistory::new(vec![s(date!(2022 - 01 - 02), 1), s(date!(2022 - 01 - 02), 2)]),
+            KeyRateHistory::new(vec![
+                s(date!(2022 - 01 - 02), 1),
+                s(date!(2022 - 01 - 02), 2)
+            ]),
             Err(KeyRateError::NotAscending(date!(2022 - 01 - 02)))
         );
     }
@@ -481,31 +520,75 @@ mod tests {
         let r = PenaltyRules::russian_statutory();
         assert_eq!(PenaltyRules::new(r.windows().to_vec()), Ok(r.clone()));
         // ПП 424 suspends everything, both ends inclusive.
-        assert_eq!(r.suspension_on(date!(2020 - 04 - 05), date!(2019 - 01 - 01)), None);
-        assert_eq!(r.suspension_on(date!(2020 - 04 - 06), date!(2019 - 01 - 01)), Some(LegalAct::Pp424));
-        assert_eq!(r.suspension_on(date!(2020 - 12 - 31), date!(2020 - 12 - 01)), Some(LegalAct::Pp424));
-        assert_eq!(r.suspension_on(date!(2021 - 01 - 01), date!(2019 - 01 - 01)), None);
+        assert_eq!(
+            r.suspension_on(date!(2020 - 04 - 05), date!(2019 - 01 - 01)),
+            None
+        );
+        assert_eq!(
+            r.suspension_on(date!(2020 - 04 - 06), date!(2019 - 01 - 01)),
+            Some(LegalAct::Pp424)
+        );
+        assert_eq!(
+            r.suspension_on(date!(2020 - 12 - 31), date!(2020 - 12 - 01)),
+            Some(LegalAct::Pp424)
+        );
+        assert_eq!(
+            r.suspension_on(date!(2021 - 01 - 01), date!(2019 - 01 - 01)),
+            None
+        );
         // ПП 497 only for debts overdue before 01.04.2022.
-        assert_eq!(r.suspension_on(date!(2022 - 10 - 01), date!(2022 - 03 - 31)), Some(LegalAct::Pp497));
-        assert_eq!(r.suspension_on(date!(2022 - 10 - 01), date!(2022 - 04 - 01)), None);
-        assert_eq!(r.suspension_on(date!(2022 - 10 - 02), date!(2022 - 03 - 31)), None);
+        assert_eq!(
+            r.suspension_on(date!(2022 - 10 - 01), date!(2022 - 03 - 31)),
+            Some(LegalAct::Pp497)
+        );
+        assert_eq!(
+            r.suspension_on(date!(2022 - 10 - 01), date!(2022 - 04 - 01)),
+            None
+        );
+        assert_eq!(
+            r.suspension_on(date!(2022 - 10 - 02), date!(2022 - 03 - 31)),
+            None
+        );
         assert_eq!(r.rate_cap_on(date!(2022 - 02 - 27)), None);
-        assert_eq!(r.rate_cap_on(date!(2022 - 02 - 28)), Some((Rate(950), LegalAct::Pp474)));
-        assert_eq!(r.rate_cap_on(date!(2026 - 12 - 31)), Some((Rate(950), LegalAct::Pp474)));
+        assert_eq!(
+            r.rate_cap_on(date!(2022 - 02 - 28)),
+            Some((Rate(950), LegalAct::Pp474))
+        );
+        assert_eq!(
+            r.rate_cap_on(date!(2026 - 12 - 31)),
+            Some((Rate(950), LegalAct::Pp474))
+        );
         assert_eq!(r.rate_cap_on(date!(2027 - 01 - 01)), None);
     }
 
     #[test]
     fn rules_reject_inverted_and_overlapping_windows() {
-        let w = |from, to, effect| PenaltyWindow { from, to, effect, basis: LegalAct::Other(1) };
+        let w = |from, to, effect| PenaltyWindow {
+            from,
+            to,
+            effect,
+            basis: LegalAct::Other(1),
+        };
         assert!(matches!(
-            PenaltyRules::new(vec![w(date!(2022 - 02 - 02), date!(2022 - 02 - 01), WindowEffect::NoAccrual)]),
+            PenaltyRules::new(vec![w(
+                date!(2022 - 02 - 02),
+                date!(2022 - 02 - 01),
+                WindowEffect::NoAccrual
+            )]),
             Err(KeyRateError::InvertedWindow { .. })
         ));
         assert_eq!(
             PenaltyRules::new(vec![
-                w(date!(2022 - 01 - 01), date!(2022 - 12 - 31), WindowEffect::RateCap(Rate(1))),
-                w(date!(2022 - 12 - 31), date!(2023 - 12 - 31), WindowEffect::RateCap(Rate(2))),
+                w(
+                    date!(2022 - 01 - 01),
+                    date!(2022 - 12 - 31),
+                    WindowEffect::RateCap(Rate(1))
+                ),
+                w(
+                    date!(2022 - 12 - 31),
+                    date!(2023 - 12 - 31),
+                    WindowEffect::RateCap(Rate(2))
+                ),
             ]),
             Err(KeyRateError::OverlappingRateWindows(date!(2022 - 12 - 31)))
         );

@@ -29,7 +29,10 @@ const KOPECK_DP: u32 = 2;
 /// ```
 #[must_use]
 pub fn round_dp(value: Decimal, dp: u32) -> Decimal {
-    let mut r = value.round_dp_with_strategy(dp, ROUNDING);
+    if value.scale() == dp {
+        return value; // already at the precision: nothing to round (the hot path)
+    }
+    let mut r = if value.scale() < dp { value } else { value.round_dp_with_strategy(dp, ROUNDING) };
     r.rescale(dp);
     r
 }
@@ -218,7 +221,8 @@ impl fmt::Debug for Money {
 impl Add for Money {
     type Output = Money;
     fn add(self, rhs: Money) -> Money {
-        Money::normalized(self.0 + rhs.0)
+        // Both sides have scale 2, and so has their sum: no rescaling needed.
+        Money(self.0 + rhs.0)
     }
 }
 
@@ -231,7 +235,7 @@ impl AddAssign for Money {
 impl Sub for Money {
     type Output = Money;
     fn sub(self, rhs: Money) -> Money {
-        Money::normalized(self.0 - rhs.0)
+        Money(self.0 - rhs.0)
     }
 }
 
@@ -244,7 +248,7 @@ impl SubAssign for Money {
 impl Neg for Money {
     type Output = Money;
     fn neg(self) -> Money {
-        Money::normalized(-self.0)
+        Money(-self.0)
     }
 }
 

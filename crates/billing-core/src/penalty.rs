@@ -18,9 +18,9 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use time::{Date, Duration};
+use time::Date;
 
-use crate::keyrate::{KeyRateHistory, LegalAct, PenaltyRules, Rate};
+use crate::keyrate::{KeyRateHistory, LegalAct, PenaltyRules, Rate, WindowEffect};
 use crate::money::Money;
 use crate::period::Period;
 use crate::service::ServiceKind;
@@ -35,14 +35,27 @@ pub struct Fraction {
 
 impl Fraction {
     /// 1/300 of the rate per day: days 31–90 of delay.
-    pub const ONE_300TH: Fraction = Fraction { numerator: 1, denominator: 300 };
+    pub const ONE_300TH: Fraction = Fraction {
+        numerator: 1,
+        denominator: 300,
+    };
     /// 1/130 of the rate per day: from day 91 of delay.
-    pub const ONE_130TH: Fraction = Fraction { numerator: 1, denominator: 130 };
+    pub const ONE_130TH: Fraction = Fraction {
+        numerator: 1,
+        denominator: 130,
+    };
 
     /// `numerator/denominator`; `None` if the denominator is zero.
     #[must_use]
     pub const fn new(numerator: u32, denominator: u32) -> Option<Fraction> {
-        if denominator == 0 { None } else { Some(Fraction { numerator, denominator }) }
+        if denominator == 0 {
+            None
+        } else {
+            Some(Fraction {
+                numerator,
+                denominator,
+            })
+        }
     }
 
     /// The numerator.
@@ -280,7 +293,9 @@ impl PenaltyLine {
             self.debt.to_russian()
         );
         match self.rate {
-            AppliedRate::Suspended { basis } => format!("{head}: пени не начисляются ({})", basis.citation()),
+            AppliedRate::Suspended { basis } => {
+                format!("{head}: пени не начисляются ({})", basis.citation())
+            }
             AppliedRate::KeyRate { rate, on, day } => {
                 let why = match day {
                     RateDay::Payment => "на день оплаты",
@@ -322,6 +337,9 @@ pub enum PenaltyError {
     /// A payment is zero or negative.
     #[error("payment of {0} is not positive")]
     NonPositivePayment(Date),
+    /// An amount is beyond ±9.2·10¹⁶ ₽ and cannot be computed in kopecks.
+    #[error("amount {0} is out of range")]
+    AmountOutOfRange(Money),
     /// The policy contradicts itself.
     #[error("invalid penalty policy: {0}")]
     InvalidPolicy(&'static str),
@@ -359,7 +377,11 @@ impl PenaltyReport {
     /// The total of one tranche (by its index in the input).
     #[must_use]
     pub fn total_of_tranche(&self, tranche: usize) -> Money {
-        self.lines.iter().filter(|l| l.tranche == tranche).map(|l| l.amount).sum()
+        self.lines
+            .iter()
+            .filter(|l| l.tranche == tranche)
+            .map(|l| l.amount)
+            .sum()
     }
 
     /// The whole explanation as Russian text, one line per [`PenaltyLine`] and a total.
@@ -376,16 +398,19 @@ impl PenaltyReport {
     }
 }
 
-/// Reusable working memory.
+/// Reusable working memory. Days are Julian day numbers inside the computation, amounts whole
+/// kopecks: the hot loop does integer arithmetic only.
 #[derive(Clone, Debug, Default)]
 struct Scratch {
     order: Vec<usize>,
     rank: Vec<usize>,
-    remaining: Vec<Money>,
+    remaining: Vec<i64>,
     payments: Vec<usize>,
     repayments: Vec<Repayment>,
     layers: Vec<Layer>,
-    points: Vec<Date>,
+    windows: Vec<Window>,
+    points: Vec<i32>,
+    groups: Vec<(AppliedRate, i64)>,
     open: Vec<usize>,
     next_open: Vec<usize>,
 }
@@ -395,17 +420,35 @@ struct Scratch {
 struct Repayment {
     rank: usize,
     date: Date,
-    amount: Money,
+    kopecks: i64,
 }
 
 /// A part of a tranche's debt that accrues until `until` (exclusive) at the rate of `on`.
 #[derive(Clone, Copy, Debug)]
 struct Layer {
-    amount: Money,
-    until: Date,
+    kopecks: i64,
+    until: i32,
     rate: Rate,
     on: Date,
     day: RateDay,
+}
+
+/// An exception window in Julian days, `to` exclusive.
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    from: i32,
+    to: i32,
+    /// `Some(cap)` for a rate cap; `None` for a moratorium.
+    cap: Option<Rate>,
+    /// For a moratorium on older debts: the first Julian day of delay must be before this.
+    arisen_before: Option<i32>,
+    basis: LegalAct,
+}
+
+impl Window {
+    fn concerns(&self, first_delay_day: i32) -> bool {
+        self.arisen_before.is_none_or(|d| first_delay_day < d)
+    }
 }
 
 /// Computes the penalties on `tranches` as of `as_of` (inclusive), given the payment history.
@@ -451,7 +494,13 @@ pub fn compute_penalties(
     policy: &PenaltyPolicy,
 ) -> Result<PenaltyReport, PenaltyError> {
     let mut report = PenaltyReport::default();
-    compute_penalties_into(&mut report, tranches, payments, as_of, (key_rates, rules, policy))?;
+    compute_penalties_into(
+        &mut report,
+        tranches,
+        payments,
+        as_of,
+        (key_rates, rules, policy),
+    )?;
     Ok(report)
 }
 
@@ -473,12 +522,21 @@ pub fn compute_penalties_into(
     result
 }
 
-fn validate(tranches: &[DebtTranche], payments: &[PaymentEvent], policy: &PenaltyPolicy) -> Result<(), PenaltyError> {
+fn validate(
+    tranches: &[DebtTranche],
+    payments: &[PaymentEvent],
+    policy: &PenaltyPolicy,
+) -> Result<(), PenaltyError> {
     if policy.late_from_day <= policy.grace_days {
-        return Err(PenaltyError::InvalidPolicy("the late fraction must start after the grace days"));
+        return Err(PenaltyError::InvalidPolicy(
+            "the late fraction must start after the grace days",
+        ));
     }
     if let Some(t) = tranches.iter().find(|t| t.amount.is_negative()) {
-        return Err(PenaltyError::NegativeTranche { period: t.period, service: t.service });
+        return Err(PenaltyError::NegativeTranche {
+            period: t.period,
+            service: t.service,
+        });
     }
     if let Some(p) = payments.iter().find(|p| !p.amount.is_positive()) {
         return Err(PenaltyError::NonPositivePayment(p.date));
@@ -487,39 +545,66 @@ fn validate(tranches: &[DebtTranche], payments: &[PaymentEvent], policy: &Penalt
 }
 
 fn service_rank(s: ServiceKind) -> usize {
-    ServiceKind::ALL.iter().position(|k| *k == s).unwrap_or(usize::MAX)
+    ServiceKind::ALL
+        .iter()
+        .position(|k| *k == s)
+        .unwrap_or(usize::MAX)
 }
 
-fn add_days(d: Date, n: u32) -> Date {
-    d.saturating_add(Duration::days(i64::from(n)))
+fn kopecks(m: Money) -> Result<i64, PenaltyError> {
+    m.kopecks().map_err(|_| PenaltyError::AmountOutOfRange(m))
+}
+
+fn jd_plus(d: Date, n: u32) -> i32 {
+    d.to_julian_day()
+        .saturating_add(i32::try_from(n).unwrap_or(i32::MAX))
+}
+
+fn date_of(jd: i32) -> Date {
+    Date::from_julian_day(jd).unwrap_or(Date::MAX)
 }
 
 /// Allocates the payments to tranches; fills `scratch.repayments` sorted by tranche rank, then
 /// by payment date.
-fn allocate(s: &mut Scratch, tranches: &[DebtTranche], payments: &[PaymentEvent], as_of: Date) {
+fn allocate(
+    s: &mut Scratch,
+    tranches: &[DebtTranche],
+    payments: &[PaymentEvent],
+    as_of: Date,
+) -> Result<(), PenaltyError> {
     s.order.clear();
     s.order.extend(0..tranches.len());
-    s.order.sort_by_key(|&i| (tranches[i].due_date, tranches[i].period, service_rank(tranches[i].service)));
+    s.order.sort_by_key(|&i| {
+        let t = &tranches[i];
+        (t.due_date, t.period, service_rank(t.service))
+    });
     s.rank.clear();
     s.rank.resize(tranches.len(), 0);
     for (r, &i) in s.order.iter().enumerate() {
         s.rank[i] = r;
     }
     s.remaining.clear();
-    s.remaining.extend(s.order.iter().map(|&i| tranches[i].amount));
+    for &i in &s.order {
+        s.remaining.push(kopecks(tranches[i].amount)?);
+    }
     s.payments.clear();
-    s.payments.extend((0..payments.len()).filter(|&i| payments[i].date <= as_of));
+    s.payments
+        .extend((0..payments.len()).filter(|&i| payments[i].date <= as_of));
     s.payments.sort_by_key(|&i| payments[i].date);
     s.repayments.clear();
     for &pi in &s.payments {
         let p = payments[pi];
-        let mut left = p.amount;
-        let mut take = |rank: usize, left: &mut Money| {
+        let mut left = kopecks(p.amount)?;
+        let mut take = |rank: usize, left: &mut i64| {
             let x = (*left).min(s.remaining[rank]);
-            if x.is_positive() {
+            if x > 0 {
                 s.remaining[rank] -= x;
                 *left -= x;
-                s.repayments.push(Repayment { rank, date: p.date, amount: x });
+                s.repayments.push(Repayment {
+                    rank,
+                    date: p.date,
+                    kopecks: x,
+                });
             }
         };
         let named = |t: &DebtTranche| match p.target {
@@ -530,7 +615,7 @@ fn allocate(s: &mut Scratch, tranches: &[DebtTranche], payments: &[PaymentEvent]
         };
         if p.target != PaymentTarget::Oldest {
             for (rank, &i) in s.order.iter().enumerate() {
-                if left.is_zero() {
+                if left == 0 {
                     break;
                 }
                 if named(&tranches[i]) {
@@ -539,7 +624,7 @@ fn allocate(s: &mut Scratch, tranches: &[DebtTranche], payments: &[PaymentEvent]
             }
         }
         for rank in 0..s.order.len() {
-            if left.is_zero() {
+            if left == 0 {
                 break;
             }
             take(rank, &mut left);
@@ -547,6 +632,20 @@ fn allocate(s: &mut Scratch, tranches: &[DebtTranche], payments: &[PaymentEvent]
     }
     // Stable: within a tranche the repayments stay in payment-date order.
     s.repayments.sort_by_key(|r| r.rank);
+    Ok(())
+}
+
+/// `kopecks × rate × days × fraction` in kopecks, rounded half away from zero — exactly
+/// `Money::round(line.unrounded())` (the tests check the identity line by line), in integer
+/// arithmetic because this is the hot path.
+fn line_kopecks(debt: i64, rate: Rate, days: u32, fraction: Fraction) -> i128 {
+    let num = i128::from(debt)
+        * i128::from(rate.basis_points())
+        * i128::from(days)
+        * i128::from(fraction.numerator);
+    let den = i128::from(fraction.denominator) * 10_000;
+    let q = (2 * num.abs() + den) / (2 * den);
+    if num < 0 { -q } else { q }
 }
 
 fn compute(
@@ -557,11 +656,32 @@ fn compute(
     (key_rates, rules, policy): (&KeyRateHistory, &PenaltyRules, &PenaltyPolicy),
 ) -> Result<(), PenaltyError> {
     validate(tranches, payments, policy)?;
-    let PenaltyReport { lines, total, scratch: s } = report;
-    allocate(s, tranches, payments, as_of);
-    let end = as_of.next_day().unwrap_or(as_of);
+    let PenaltyReport {
+        lines,
+        total,
+        scratch: s,
+    } = report;
+    allocate(s, tranches, payments, as_of)?;
+    s.windows.clear();
+    s.windows.extend(rules.windows().iter().map(|w| {
+        let (cap, arisen_before) = match w.effect {
+            WindowEffect::NoAccrual => (None, None),
+            WindowEffect::NoAccrualOnDebtsArisenBefore(d) => (None, Some(d.to_julian_day())),
+            WindowEffect::RateCap(r) => (Some(r), None),
+        };
+        Window {
+            from: w.from.to_julian_day(),
+            to: w.to.to_julian_day().saturating_add(1),
+            cap,
+            arisen_before,
+            basis: w.basis,
+        }
+    }));
+    let end = as_of.to_julian_day().saturating_add(1);
+    let counted = policy.payment_day == PaymentDayCounting::Counted;
     let mut as_of_rate: Option<Rate> = None;
     let mut rep_cursor = 0;
+    let mut sum: i128 = 0;
 
     for rank in 0..s.order.len() {
         let ti = s.order[rank];
@@ -573,63 +693,75 @@ fn compute(
         if t.service == ServiceKind::Penalty || t.amount.is_zero() {
             continue;
         }
-        let first_delay_day = add_days(t.due_date, 1);
-        let start = add_days(t.due_date, policy.grace_days + 1);
-        let late = add_days(t.due_date, policy.late_from_day);
+        let first_delay_day = jd_plus(t.due_date, 1);
+        let start = jd_plus(t.due_date, policy.grace_days.saturating_add(1));
+        let late = jd_plus(t.due_date, policy.late_from_day);
         if start >= end {
             continue;
         }
 
-        // The layers of the debt: each payment's part stops accruing at its effective date and
+        // The layers of the debt: each payment's part stops accruing at its effective day and
         // uses the payment day's rate; the unpaid rest runs to the end at the calculation rate.
         s.layers.clear();
-        let mut paid = Money::ZERO;
+        let unpaid = s.remaining[rank];
         for r in &s.repayments[rep_start..rep_cursor] {
-            paid += r.amount;
-            let until = match policy.payment_day {
-                PaymentDayCounting::Counted => r.date.next_day().unwrap_or(r.date),
-                PaymentDayCounting::NotCounted => r.date,
-            };
+            let until = r.date.to_julian_day() + i32::from(counted);
             if until <= start {
                 continue;
             }
-            let rate = key_rates.rate_on(r.date).ok_or(PenaltyError::NoKeyRate(r.date))?;
-            s.layers.push(Layer { amount: r.amount, until, rate, on: r.date, day: RateDay::Payment });
+            let rate = key_rates
+                .rate_on(r.date)
+                .ok_or(PenaltyError::NoKeyRate(r.date))?;
+            s.layers.push(Layer {
+                kopecks: r.kopecks,
+                until,
+                rate,
+                on: r.date,
+                day: RateDay::Payment,
+            });
         }
-        let unpaid = t.amount - paid;
-        if unpaid.is_positive() {
+        if unpaid > 0 {
             let rate = match as_of_rate {
                 Some(r) => r,
                 None => {
-                    let r = key_rates.rate_on(as_of).ok_or(PenaltyError::NoKeyRate(as_of))?;
+                    let r = key_rates
+                        .rate_on(as_of)
+                        .ok_or(PenaltyError::NoKeyRate(as_of))?;
                     as_of_rate = Some(r);
                     r
                 }
             };
-            s.layers.push(Layer { amount: unpaid, until: end, rate, on: as_of, day: RateDay::Calculation });
+            s.layers.push(Layer {
+                kopecks: unpaid,
+                until: end,
+                rate,
+                on: as_of,
+                day: RateDay::Calculation,
+            });
         }
         if s.layers.is_empty() {
             continue;
         }
 
-        // Every day where something changes: fraction, window edges, the end of a layer.
+        // Every day where something changes: the fraction, a window edge, the end of a layer.
         s.points.clear();
         s.points.push(start);
         s.points.push(end);
-        let push = |d: Date, pts: &mut Vec<Date>| {
-            if start < d && d < end {
-                pts.push(d);
-            }
-        };
-        push(late, &mut s.points);
-        for w in rules.windows() {
-            if w.concerns(first_delay_day) {
-                push(w.from, &mut s.points);
-                push(w.to.next_day().unwrap_or(w.to), &mut s.points);
+        let inside = |d: i32| start < d && d < end;
+        if inside(late) {
+            s.points.push(late);
+        }
+        for w in s.windows.iter().filter(|w| w.concerns(first_delay_day)) {
+            for d in [w.from, w.to] {
+                if inside(d) {
+                    s.points.push(d);
+                }
             }
         }
         for l in &s.layers {
-            push(l.until, &mut s.points);
+            if inside(l.until) {
+                s.points.push(l.until);
+            }
         }
         s.points.sort_unstable();
         s.points.dedup();
@@ -637,58 +769,77 @@ fn compute(
         s.open.clear();
         for k in 0..s.points.len() - 1 {
             let (x, y) = (s.points[k], s.points[k + 1]);
-            let last = y.previous_day().unwrap_or(y);
-            let days = u32::try_from((y - x).whole_days()).unwrap_or(0);
-            let fraction = if x < late { policy.early_fraction } else { policy.late_fraction };
-            let suspended = rules.suspension_on(x, first_delay_day);
-            let cap = rules.rate_cap_on(x);
-            s.next_open.clear();
+            let days = u32::try_from(y - x).unwrap_or(0);
+            let fraction = if x < late {
+                policy.early_fraction
+            } else {
+                policy.late_fraction
+            };
+            let mut suspended = None;
+            let mut cap = None;
+            for w in &s.windows {
+                if w.from <= x && x < w.to && w.concerns(first_delay_day) {
+                    match w.cap {
+                        Some(r) => cap = Some((r, w.basis)),
+                        None => suspended = suspended.or(Some(w.basis)),
+                    }
+                }
+            }
             // Group the live layers by the rate they get on this stretch.
-            let group_start = lines.len();
+            s.groups.clear();
             for l in s.layers.iter().filter(|l| l.until > x) {
                 let rate = match (suspended, cap) {
                     (Some(basis), _) => AppliedRate::Suspended { basis },
                     (None, Some((cap_rate, basis))) => match policy.capped_rate {
                         CappedRateEdition::LowerOfCapAndPaymentDay if l.rate < cap_rate => {
-                            AppliedRate::KeyRate { rate: l.rate, on: l.on, day: l.day }
+                            AppliedRate::KeyRate {
+                                rate: l.rate,
+                                on: l.on,
+                                day: l.day,
+                            }
                         }
-                        _ => AppliedRate::Capped { rate: cap_rate, basis },
+                        _ => AppliedRate::Capped {
+                            rate: cap_rate,
+                            basis,
+                        },
                     },
-                    (None, None) => AppliedRate::KeyRate { rate: l.rate, on: l.on, day: l.day },
+                    (None, None) => AppliedRate::KeyRate {
+                        rate: l.rate,
+                        on: l.on,
+                        day: l.day,
+                    },
                 };
-                if let Some(g) = lines[group_start..].iter_mut().find(|g| g.rate == rate) {
-                    g.debt += l.amount;
+                match s.groups.iter_mut().find(|g| g.0 == rate) {
+                    Some(g) => g.1 += l.kopecks,
+                    None => s.groups.push((rate, l.kopecks)),
+                }
+            }
+            // Extend a line of the previous stretch where nothing changed, else start one.
+            s.next_open.clear();
+            for &(rate, debt) in &s.groups {
+                let debt_money = Money::from_kopecks(debt);
+                let same = s.open.iter().copied().find(|&o| {
+                    let p = &lines[o];
+                    p.debt == debt_money && p.rate == rate && p.fraction == fraction
+                });
+                if let Some(o) = same {
+                    lines[o].days += days;
+                    s.next_open.push(o);
                 } else {
+                    s.next_open.push(lines.len());
+                    let from = date_of(x);
                     lines.push(PenaltyLine {
                         tranche: ti,
                         period: t.period,
                         service: t.service,
-                        from: x,
-                        to: last,
+                        from,
+                        to: from,
                         days,
-                        debt: l.amount,
+                        debt: debt_money,
                         rate,
                         fraction,
                         amount: Money::ZERO,
                     });
-                }
-            }
-            // Extend a line of the previous stretch instead where nothing changed.
-            let mut g = group_start;
-            while g < lines.len() {
-                let cur = lines[g];
-                let same = s.open.iter().copied().find(|&o| {
-                    let p = &lines[o];
-                    p.debt == cur.debt && p.rate == cur.rate && p.fraction == cur.fraction
-                });
-                if let Some(o) = same {
-                    lines[o].to = cur.to;
-                    lines[o].days += cur.days;
-                    lines.remove(g);
-                    s.next_open.push(o);
-                } else {
-                    s.next_open.push(g);
-                    g += 1;
                 }
             }
             std::mem::swap(&mut s.open, &mut s.next_open);
@@ -696,9 +847,16 @@ fn compute(
     }
 
     for l in lines.iter_mut() {
-        l.amount = Money::round(l.unrounded());
-        *total += l.amount;
+        l.to = date_of(l.from.to_julian_day() + i32::try_from(l.days).unwrap_or(0) - 1);
+        let debt = kopecks(l.debt)?;
+        let k = line_kopecks(debt, l.rate.rate(), l.days, l.fraction);
+        let k = i64::try_from(k).map_err(|_| PenaltyError::AmountOutOfRange(l.debt))?;
+        l.amount = Money::from_kopecks(k);
+        sum += i128::from(k);
     }
+    *total = Money::from_kopecks(
+        i64::try_from(sum).map_err(|_| PenaltyError::AmountOutOfRange(Money::ZERO))?,
+    );
     Ok(())
 }
 
@@ -710,20 +868,49 @@ mod tests {
     fn tranche(y: i32, m: u32, service: ServiceKind, rub: i64) -> DebtTranche {
         let period = Period::new(y, m).unwrap();
         let due_date = crate::period::DueDayPolicy::default().due_date(period);
-        DebtTranche { period, service, due_date, amount: Money::from_roubles(rub) }
+        DebtTranche {
+            period,
+            service,
+            due_date,
+            amount: Money::from_roubles(rub),
+        }
     }
 
     fn pay(date: Date, rub: i64) -> PaymentEvent {
-        PaymentEvent { date, amount: Money::from_roubles(rub), target: PaymentTarget::Oldest }
+        PaymentEvent {
+            date,
+            amount: Money::from_roubles(rub),
+            target: PaymentTarget::Oldest,
+        }
     }
 
-    fn run(t: &[DebtTranche], p: &[PaymentEvent], as_of: Date, policy: &PenaltyPolicy) -> PenaltyReport {
-        compute_penalties(t, p, as_of, &KeyRateHistory::bank_of_russia(), &PenaltyRules::russian_statutory(), policy)
-            .unwrap()
+    fn run(
+        t: &[DebtTranche],
+        p: &[PaymentEvent],
+        as_of: Date,
+        policy: &PenaltyPolicy,
+    ) -> PenaltyReport {
+        compute_penalties(
+            t,
+            p,
+            as_of,
+            &KeyRateHistory::bank_of_russia(),
+            &PenaltyRules::russian_statutory(),
+            policy,
+        )
+        .unwrap()
     }
 
     fn amounts(r: &PenaltyReport) -> Vec<String> {
-        r.lines().iter().map(|l| format!("{}..{} {} {} {}", l.from, l.to, l.debt, l.fraction, l.amount)).collect()
+        r.lines()
+            .iter()
+            .map(|l| {
+                format!(
+                    "{}..{} {} {} {}",
+                    l.from, l.to, l.debt, l.fraction, l.amount
+                )
+            })
+            .collect()
     }
 
     #[test]
@@ -744,7 +931,12 @@ mod tests {
         // unpaid on 30.04.2019 (7.75 % on both days, but each part cites its own day).
         // Day 31 = 10.01.2019, day 90 = 10.03.2019, day 91 = 11.03.2019.
         let t = [tranche(2018, 11, ServiceKind::Electricity, 3000)];
-        let r = run(&t, &[pay(date!(2019 - 03 - 18), 1000)], date!(2019 - 04 - 30), &PenaltyPolicy::default());
+        let r = run(
+            &t,
+            &[pay(date!(2019 - 03 - 18), 1000)],
+            date!(2019 - 04 - 30),
+            &PenaltyPolicy::default(),
+        );
         assert_eq!(
             amounts(&r),
             [
@@ -758,13 +950,35 @@ mod tests {
                 "2019-03-11..2019-04-30 2000.00 1/130 60.81",
             ]
         );
-        assert_eq!(r.lines()[0].rate, AppliedRate::KeyRate { rate: Rate::from_basis_points(775), on: date!(2019 - 03 - 18), day: RateDay::Payment });
-        assert_eq!(r.lines()[1].rate, AppliedRate::KeyRate { rate: Rate::from_basis_points(775), on: date!(2019 - 04 - 30), day: RateDay::Calculation });
+        assert_eq!(
+            r.lines()[0].rate,
+            AppliedRate::KeyRate {
+                rate: Rate::from_basis_points(775),
+                on: date!(2019 - 03 - 18),
+                day: RateDay::Payment
+            }
+        );
+        assert_eq!(
+            r.lines()[1].rate,
+            AppliedRate::KeyRate {
+                rate: Rate::from_basis_points(775),
+                on: date!(2019 - 04 - 30),
+                day: RateDay::Calculation
+            }
+        );
         assert_eq!(r.total(), Money::from_kopecks(15_50 + 31_00 + 4_77 + 60_81));
         // Not counting the payment day ends the paid part one day earlier:
         // 11.03–17.03: 1000 × 7.75 % × 7 / 130 = 4.173… → 4.17.
-        let policy = PenaltyPolicy { payment_day: PaymentDayCounting::NotCounted, ..PenaltyPolicy::default() };
-        let r = run(&t, &[pay(date!(2019 - 03 - 18), 1000)], date!(2019 - 04 - 30), &policy);
+        let policy = PenaltyPolicy {
+            payment_day: PaymentDayCounting::NotCounted,
+            ..PenaltyPolicy::default()
+        };
+        let r = run(
+            &t,
+            &[pay(date!(2019 - 03 - 18), 1000)],
+            date!(2019 - 04 - 30),
+            &policy,
+        );
         assert_eq!(r.total(), Money::from_kopecks(15_50 + 31_00 + 4_17 + 60_81));
     }
 
@@ -773,13 +987,32 @@ mod tests {
         // August 2019 cold water 600 ₽, due 10.09.2019; day 31 = 11.10.2019, day 90 = 09.12.2019.
         // 300 ₽ paid 20.10.2019 (rate 7 %), 300 ₽ unpaid on 09.12.2019 (rate 6.5 %).
         let t = [tranche(2019, 8, ServiceKind::ColdWater, 600)];
-        let r = run(&t, &[pay(date!(2019 - 10 - 20), 300)], date!(2019 - 12 - 09), &PenaltyPolicy::default());
-        let rates: Vec<_> = r.lines().iter().map(|l| (l.from, l.to, l.debt, l.rate.rate().basis_points())).collect();
+        let r = run(
+            &t,
+            &[pay(date!(2019 - 10 - 20), 300)],
+            date!(2019 - 12 - 09),
+            &PenaltyPolicy::default(),
+        );
+        let rates: Vec<_> = r
+            .lines()
+            .iter()
+            .map(|l| (l.from, l.to, l.debt, l.rate.rate().basis_points()))
+            .collect();
         assert_eq!(
             rates,
             [
-                (date!(2019 - 10 - 11), date!(2019 - 10 - 20), Money::from_roubles(300), 700),
-                (date!(2019 - 10 - 11), date!(2019 - 12 - 09), Money::from_roubles(300), 650),
+                (
+                    date!(2019 - 10 - 11),
+                    date!(2019 - 10 - 20),
+                    Money::from_roubles(300),
+                    700
+                ),
+                (
+                    date!(2019 - 10 - 11),
+                    date!(2019 - 12 - 09),
+                    Money::from_roubles(300),
+                    650
+                ),
             ]
         );
         // 300 × 7 % × 10 / 300 = 0.70; 300 × 6.5 % × 60 / 300 = 3.90.
@@ -794,35 +1027,74 @@ mod tests {
         // 25 × 1000 × 4.25 % / 300 = 3.5416… → 3.54; 31 × 1000 × 4.25 % / 130 = 10.134… → 10.13.
         let t = [tranche(2020, 1, ServiceKind::Electricity, 1000)];
         let r = run(&t, &[], date!(2021 - 01 - 31), &PenaltyPolicy::default());
-        let lines: Vec<_> = r.lines().iter().map(|l| (l.from, l.days, l.fraction, l.amount, l.rate)).collect();
+        let lines: Vec<_> = r
+            .lines()
+            .iter()
+            .map(|l| (l.from, l.days, l.fraction, l.amount, l.rate))
+            .collect();
         assert_eq!(lines.len(), 4);
         assert_eq!(lines[0].0, date!(2020 - 03 - 12));
         assert_eq!(lines[0].3, Money::from_kopecks(354));
-        assert_eq!(lines[1].4, AppliedRate::Suspended { basis: LegalAct::Pp424 });
-        assert_eq!((lines[1].0, lines[1].1, lines[1].2), (date!(2020 - 04 - 06), 35, Fraction::ONE_300TH));
-        assert_eq!((lines[2].0, lines[2].2), (date!(2020 - 05 - 11), Fraction::ONE_130TH));
+        assert_eq!(
+            lines[1].4,
+            AppliedRate::Suspended {
+                basis: LegalAct::Pp424
+            }
+        );
+        assert_eq!(
+            (lines[1].0, lines[1].1, lines[1].2),
+            (date!(2020 - 04 - 06), 35, Fraction::ONE_300TH)
+        );
+        assert_eq!(
+            (lines[2].0, lines[2].2),
+            (date!(2020 - 05 - 11), Fraction::ONE_130TH)
+        );
         assert_eq!(lines[2].3, Money::ZERO);
-        assert_eq!((lines[3].0, lines[3].1, lines[3].3), (date!(2021 - 01 - 01), 31, Money::from_kopecks(1013)));
+        assert_eq!(
+            (lines[3].0, lines[3].1, lines[3].3),
+            (date!(2021 - 01 - 01), 31, Money::from_kopecks(1013))
+        );
         assert_eq!(r.total(), Money::from_kopecks(354 + 1013));
     }
 
     #[test]
     fn moratorium_of_2022_only_for_older_debts() {
         // December 2021 (due 10.01.2022) is covered by ПП 497; March 2022 (due 10.04.2022) is not.
-        let t = [tranche(2021, 12, ServiceKind::Heating, 1000), tranche(2022, 3, ServiceKind::Heating, 1000)];
+        let t = [
+            tranche(2021, 12, ServiceKind::Heating, 1000),
+            tranche(2022, 3, ServiceKind::Heating, 1000),
+        ];
         let r = run(&t, &[], date!(2022 - 10 - 01), &PenaltyPolicy::default());
         // December 2021: day 91 = 11.04.2022, so the moratorium shows as 01.04–10.04 at 1/300
         // and 11.04–01.10 at 1/130, both suspended.
-        let old: Vec<_> = r.lines().iter().filter(|l| l.tranche == 0 && l.from >= date!(2022 - 04 - 01)).collect();
+        let old: Vec<_> = r
+            .lines()
+            .iter()
+            .filter(|l| l.tranche == 0 && l.from >= date!(2022 - 04 - 01))
+            .collect();
         assert_eq!(old.len(), 2);
-        assert_eq!((old[0].from, old[1].from, old[1].to), (date!(2022 - 04 - 01), date!(2022 - 04 - 11), date!(2022 - 10 - 01)));
-        assert!(old.iter().all(|l| l.rate == AppliedRate::Suspended { basis: LegalAct::Pp497 } && l.amount.is_zero()));
+        assert_eq!(
+            (old[0].from, old[1].from, old[1].to),
+            (
+                date!(2022 - 04 - 01),
+                date!(2022 - 04 - 11),
+                date!(2022 - 10 - 01)
+            )
+        );
+        assert!(old.iter().all(|l| l.rate
+            == AppliedRate::Suspended {
+                basis: LegalAct::Pp497
+            }
+            && l.amount.is_zero()));
         // The newer debt: day 31 = 11.05.2022, day 91 = 10.07.2022, to 01.10.2022 at 7.5 % < 9.5 %
         // (rate on the calculation date under the «lower of» edition).
         // 60 days: 1000 × 7.5 % × 60 / 300 = 15.00; 84 days: 1000 × 7.5 % × 84 / 130 = 48.461… → 48.46.
         assert_eq!(r.total_of_tranche(1), Money::from_kopecks(15_00 + 48_46));
         // Under the fixed edition the newer debt pays 9.5 %: 19.00 + 61.384… → 61.38.
-        let policy = PenaltyPolicy { capped_rate: CappedRateEdition::FixedRate, ..PenaltyPolicy::default() };
+        let policy = PenaltyPolicy {
+            capped_rate: CappedRateEdition::FixedRate,
+            ..PenaltyPolicy::default()
+        };
         let r = run(&t, &[], date!(2022 - 10 - 01), &policy);
         assert_eq!(r.total_of_tranche(1), Money::from_kopecks(19_00 + 61_38));
     }
@@ -834,7 +1106,12 @@ mod tests {
         // = 40.00; 09.02–27.02: 19 days × 1/130 at 20 % = 29.230… → 29.23;
         // 28.02–10.03: 11 days × 1/130 at min(9.5, 20) = 9.5 % → 8.038… → 8.04.
         let t = [tranche(2021, 10, ServiceKind::Electricity, 1000)];
-        let r = run(&t, &[pay(date!(2022 - 03 - 10), 1000)], date!(2022 - 12 - 31), &PenaltyPolicy::default());
+        let r = run(
+            &t,
+            &[pay(date!(2022 - 03 - 10), 1000)],
+            date!(2022 - 12 - 31),
+            &PenaltyPolicy::default(),
+        );
         assert_eq!(
             amounts(&r),
             [
@@ -860,7 +1137,11 @@ mod tests {
             target: PaymentTarget::Service(ServiceKind::ColdWater),
         }];
         let r = run(&t, &p, date!(2024 - 12 - 31), &PenaltyPolicy::default());
-        assert!(r.lines().iter().all(|l| l.service == ServiceKind::Electricity));
+        assert!(
+            r.lines()
+                .iter()
+                .all(|l| l.service == ServiceKind::Electricity)
+        );
         assert!(r.total().is_positive());
     }
 
@@ -876,11 +1157,31 @@ mod tests {
             &PenaltyPolicy::default(),
         );
         assert_eq!(e, Err(PenaltyError::NoKeyRate(date!(2011 - 01 - 01))));
-        let bad = PenaltyPolicy { late_from_day: 30, ..PenaltyPolicy::default() };
-        let e = compute_penalties(&t, &[], date!(2011 - 06 - 01), &KeyRateHistory::default(), &PenaltyRules::none(), &bad);
+        let bad = PenaltyPolicy {
+            late_from_day: 30,
+            ..PenaltyPolicy::default()
+        };
+        let e = compute_penalties(
+            &t,
+            &[],
+            date!(2011 - 06 - 01),
+            &KeyRateHistory::default(),
+            &PenaltyRules::none(),
+            &bad,
+        );
         assert!(matches!(e, Err(PenaltyError::InvalidPolicy(_))));
-        let neg = [DebtTranche { amount: Money::from_kopecks(-1), ..t[0] }];
-        let e = compute_penalties(&neg, &[], date!(2011 - 06 - 01), &KeyRateHistory::default(), &PenaltyRules::none(), &PenaltyPolicy::default());
+        let neg = [DebtTranche {
+            amount: Money::from_kopecks(-1),
+            ..t[0]
+        }];
+        let e = compute_penalties(
+            &neg,
+            &[],
+            date!(2011 - 06 - 01),
+            &KeyRateHistory::default(),
+            &PenaltyRules::none(),
+            &PenaltyPolicy::default(),
+        );
         assert!(matches!(e, Err(PenaltyError::NegativeTranche { .. })));
     }
 
@@ -889,21 +1190,37 @@ mod tests {
         let t = [tranche(2024, 1, ServiceKind::Electricity, 1000)];
         let r = run(&t, &[], date!(2024 - 06 - 30), &PenaltyPolicy::default());
         let text = r.to_russian();
-        assert!(text.contains("Электроснабжение (январь 2024): 12.03.2024–10.05.2024, 60 дн."), "{text}");
+        assert!(
+            text.contains("Электроснабжение (январь 2024): 12.03.2024–10.05.2024, 60 дн."),
+            "{text}"
+        );
         assert!(text.contains("1/130"), "{text}");
         assert!(text.ends_with("Итого пени: 56,27\u{a0}₽"), "{text}");
     }
 
     #[test]
     fn reusing_a_report_gives_the_same_result() {
-        let t = [tranche(2024, 1, ServiceKind::Electricity, 1000), tranche(2024, 2, ServiceKind::Heating, 700)];
+        let t = [
+            tranche(2024, 1, ServiceKind::Electricity, 1000),
+            tranche(2024, 2, ServiceKind::Heating, 700),
+        ];
         let p = [pay(date!(2024 - 04 - 01), 1200)];
         let rules = PenaltyRules::russian_statutory();
         let rates = KeyRateHistory::bank_of_russia();
         let policy = PenaltyPolicy::default();
-        let fresh = compute_penalties(&t, &p, date!(2025 - 01 - 01), &rates, &rules, &policy).unwrap();
-        let mut reused = compute_penalties(&t[..1], &[], date!(2024 - 12 - 01), &rates, &rules, &policy).unwrap();
-        compute_penalties_into(&mut reused, &t, &p, date!(2025 - 01 - 01), (&rates, &rules, &policy)).unwrap();
+        let fresh =
+            compute_penalties(&t, &p, date!(2025 - 01 - 01), &rates, &rules, &policy).unwrap();
+        let mut reused =
+            compute_penalties(&t[..1], &[], date!(2024 - 12 - 01), &rates, &rules, &policy)
+                .unwrap();
+        compute_penalties_into(
+            &mut reused,
+            &t,
+            &p,
+            date!(2025 - 01 - 01),
+            (&rates, &rules, &policy),
+        )
+        .unwrap();
         assert_eq!(fresh, reused);
     }
 }

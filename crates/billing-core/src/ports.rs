@@ -1,1 +1,552 @@
-//! (in progress)
+//! Ports: everything the billing use cases need from the outside world, as traits.
+//!
+//! The core does no IO and reads no clock: storage, time and the key-rate history enter here.
+//! Adapters live in other crates (storage-seaorm implements every repository on SQLite and
+//! PostgreSQL; the server wires a system clock). Each trait states its contract; where a
+//! contract says MUST, the core's money safety depends on it — in particular:
+//!
+//! - one charge set per (account, period): [`ChargeRepository::save_charge_sets`] returns
+//!   [`RepoError::Duplicate`] instead of charging twice;
+//! - one credited payment per gateway payment id: [`LedgerRepository::record_payment`] refuses a
+//!   second payment with the same [`GatewayPaymentId`], and
+//!   [`LedgerRepository::transition_payment`] is a compare-and-set, so a confirmation that loses
+//!   a race writes nothing;
+//! - one accepted reading per (meter, period) unless a correction supersedes it
+//!   ([`ReadingRepository::save`]).
+//!
+//! Adapters map driver errors into [`RepoError`]: a violated unique constraint becomes
+//! [`RepoError::Duplicate`], a lost compare-and-set [`RepoError::Conflict`], a row that cannot
+//! become a domain value [`RepoError::Corrupt`], anything else [`RepoError::Unavailable`].
+//!
+//! The ledger is stored as a **journal** of [`LedgerRecord`]s — the facts that were applied to
+//! the account's [`Ledger`](crate::ledger::Ledger), in the order they were applied — and rebuilt
+//! in the core by [`crate::usecase::rebuild_ledger`]. Storage never computes an allocation.
+//!
+//! [`Clock`] is synchronous (nothing to wait for); every other port is async (`async-trait`).
+//! With the `mocks` feature (and in this crate's tests) every port has a `mockall` mock named
+//! `Mock<Trait>`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+
+use crate::charge::ChargeLine;
+use crate::ids::{AccountId, HouseId, MeterId, PaymentId, PremiseId, ReadingId, SupplierId};
+use crate::keyrate::{KeyRateHistory, PenaltyRules};
+use crate::ledger::{AdjustmentReason, PaymentSplit, PaymentState};
+use crate::meter::{Meter, ZoneValues};
+use crate::model::{Account, AccountNumber, House, Premise};
+use crate::money::Money;
+use crate::penalty::PenaltyPolicy;
+use crate::period::Period;
+use crate::policy::BillingPolicy;
+use crate::reading::{Reading, ReadingSource};
+use crate::requisites::Requisites;
+use crate::service::ServiceKind;
+use crate::tariff::TariffVersion;
+use crate::volume::{PastVolume, PeriodVolume, VolumeKind};
+
+use rust_decimal::Decimal;
+
+/// Why a port call failed, in terms the use cases can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RepoError {
+    /// The write would break a uniqueness rule stated in the port's contract (for example a
+    /// second charge set for one account and period). Nothing was written.
+    #[error("duplicate")]
+    Duplicate,
+    /// The row the call refers to does not exist.
+    #[error("not found")]
+    NotFound,
+    /// A precondition stated in the contract no longer holds (a compare-and-set lost a race, a
+    /// period was closed meanwhile). Nothing was written.
+    #[error("conflict")]
+    Conflict,
+    /// A stored row cannot be turned into a domain value (the text says which and why).
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    /// The adapter failed (database unreachable, timeout …); the text is for logs only.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The current time. Adapters return UTC for [`Clock::now`] and the supplier's local date for
+/// [`Clock::today`].
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    /// Now, as an instant (readings record when they reached the supplier).
+    fn now(&self) -> OffsetDateTime;
+    /// Today's date in the supplier's region: the readings window, due dates and postings are
+    /// counted in local dates.
+    fn today(&self) -> Date;
+}
+
+/// The Bank of Russia key-rate history and the exception windows of penalties: operator data,
+/// never fetched from the internet (billing-rules.md §7).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait KeyRateSource: Send + Sync {
+    /// The key-rate history as the operator maintains it.
+    async fn key_rates(&self) -> Result<KeyRateHistory, RepoError>;
+    /// The moratorium and fixed-rate windows in force.
+    async fn penalty_rules(&self) -> Result<PenaltyRules, RepoError>;
+}
+
+/// A supplier with everything the use cases need from it.
+///
+/// (`crate::model` has no supplier type yet; this one may move there.)
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Supplier {
+    /// Id.
+    pub id: SupplierId,
+    /// Name, ИНН, КПП, bank details, address and phones (ЕПД section 1, the QR code).
+    pub requisites: Requisites,
+    /// Readings window, due day, average, coefficients … (every configurable billing rule).
+    pub policy: BillingPolicy,
+    /// How penalties are computed.
+    pub penalty: PenaltyPolicy,
+    /// The least amount a subscriber may pay online (supplier practice, e.g. 50 ₽; zero for
+    /// none — billing-rules.md §10).
+    pub minimum_payment: Money,
+}
+
+/// Suppliers.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait SupplierRepository: Send + Sync {
+    /// The supplier with this id.
+    async fn supplier(&self, id: SupplierId) -> Result<Option<Supplier>, RepoError>;
+}
+
+/// The house facts of one period that a house billing run needs besides the accounts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HousePeriodFacts {
+    /// The house electricity meter's volume (`None` without a working ОДПУ: ОДН by the norm).
+    pub house_meter_volume: Option<Decimal>,
+    /// Σ electricity of non-residential premises not billed by this supplier.
+    pub other_non_residential_volume: Decimal,
+    /// Electricity used in the house to produce heat or hot water.
+    pub heat_production_volume: Decimal,
+    /// A negative ОДН remainder carried in from the previous period (≤ 0).
+    pub carried_in: Decimal,
+    /// The house heat meter's volume, when heating is billed by it.
+    pub heat_meter_volume: Option<Decimal>,
+}
+
+/// Houses and premises.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait HouseRepository: Send + Sync {
+    /// The house with this id.
+    async fn house(&self, id: HouseId) -> Result<Option<House>, RepoError>;
+    /// The premise with this id.
+    async fn premise(&self, id: PremiseId) -> Result<Option<Premise>, RepoError>;
+    /// Every premise of the house, ordered by id.
+    async fn premises(&self, house: HouseId) -> Result<Vec<Premise>, RepoError>;
+    /// The house's facts for `period`. MUST return [`HousePeriodFacts::default`] when none were
+    /// recorded (no house meter volume, zeros).
+    async fn period_facts(&self, house: HouseId, period: Period) -> Result<HousePeriodFacts, RepoError>;
+}
+
+/// Personal accounts (ЛС).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait AccountRepository: Send + Sync {
+    /// The account with this id.
+    async fn account(&self, id: AccountId) -> Result<Option<Account>, RepoError>;
+    /// The supplier's account with this printed number.
+    async fn find_by_number(&self, supplier: SupplierId, number: &AccountNumber) -> Result<Option<Account>, RepoError>;
+    /// Every account of the house's premises, ordered by id (the order of a house run).
+    async fn accounts_in_house(&self, house: HouseId) -> Result<Vec<Account>, RepoError>;
+}
+
+/// Meters.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait MeterRepository: Send + Sync {
+    /// The meter with this id.
+    async fn meter(&self, id: MeterId) -> Result<Option<Meter>, RepoError>;
+    /// Every meter ever installed on the account (removed ones included), ordered by id.
+    async fn meters_of_account(&self, account: AccountId) -> Result<Vec<Meter>, RepoError>;
+}
+
+/// A reading to store; storage assigns its id and stores it as
+/// [`crate::reading::ReadingStatus::Accepted`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewReading {
+    /// The meter read.
+    pub meter: MeterId,
+    /// The period it belongs to (the next one when it came after the window).
+    pub period: Period,
+    /// Register values, in register order.
+    pub values: ZoneValues,
+    /// The day the values were taken.
+    pub taken_on: Date,
+    /// When it reached the supplier.
+    pub submitted_at: OffsetDateTime,
+    /// Who supplied it.
+    pub source: ReadingSource,
+    /// The accepted reading this one corrects, if it is a correction.
+    pub supersedes: Option<ReadingId>,
+}
+
+/// Meter readings.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait ReadingRepository: Send + Sync {
+    /// The reading with this id, whatever its status.
+    async fn reading(&self, id: ReadingId) -> Result<Option<Reading>, RepoError>;
+    /// Stores `reading` as accepted and returns it with its new id.
+    ///
+    /// Without `supersedes`, MUST return [`RepoError::Duplicate`] (storing nothing) if an
+    /// accepted reading of the same meter and period exists — except that a
+    /// [`ReadingSource::ReplacementFinal`] and a [`ReadingSource::ReplacementInitial`] reading
+    /// may share a period with one ordinary reading each.
+    ///
+    /// With `supersedes: Some(old)`, MUST atomically mark `old` as superseded and store the new
+    /// one; MUST return [`RepoError::Conflict`] (storing nothing) if `old` is no longer accepted
+    /// — a concurrent correction or cancellation won — and [`RepoError::NotFound`] if it does
+    /// not exist.
+    async fn save(&self, reading: &NewReading) -> Result<Reading, RepoError>;
+    /// Marks an accepted reading as cancelled. MUST return [`RepoError::Conflict`] (changing
+    /// nothing) if it is no longer accepted, [`RepoError::NotFound`] if it does not exist.
+    async fn cancel(&self, id: ReadingId) -> Result<(), RepoError>;
+    /// Every reading of the meter, whatever its status, ordered by the day taken, then by id.
+    async fn history(&self, meter: MeterId) -> Result<Vec<Reading>, RepoError>;
+    /// The latest accepted reading of the meter whose period is before `period` (by period,
+    /// then day taken, then id): the "previous" reading a new one is checked against.
+    async fn last_accepted_before(&self, meter: MeterId, period: Period) -> Result<Option<Reading>, RepoError>;
+}
+
+/// Tariffs.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait TariffRepository: Send + Sync {
+    /// Every tariff version of the supplier (every service and group), ordered by `valid_from`.
+    async fn versions(&self, supplier: SupplierId) -> Result<Vec<TariffVersion>, RepoError>;
+}
+
+/// Billed volumes: the history averages and true-ups are made from.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait VolumeHistoryRepository: Send + Sync {
+    /// The volumes of `service` on the account for periods before `before`, oldest first: every
+    /// volume stored by [`ChargeRepository::save_charge_sets`] plus any history imported from a
+    /// previous system. At most one per period.
+    async fn volumes(&self, account: AccountId, service: ServiceKind, before: Period) -> Result<Vec<PastVolume>, RepoError>;
+}
+
+/// The result of one billing run for one account and period: what was charged and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChargeSet {
+    /// The account.
+    pub account: AccountId,
+    /// The supplier (closed periods are per supplier).
+    pub supplier: SupplierId,
+    /// The period billed.
+    pub period: Period,
+    /// The day the charges were posted to the ledger.
+    pub posted_on: Date,
+    /// The due date of the period's bill.
+    pub due_date: Date,
+    /// The volume determined per service (the history of later averages and true-ups).
+    pub volumes: Vec<(ServiceKind, PeriodVolume)>,
+    /// The lines, each with its basis.
+    pub lines: Vec<ChargeLine>,
+}
+
+impl ChargeSet {
+    /// The total: the sum of the rounded lines.
+    #[must_use]
+    pub fn total(&self) -> Money {
+        self.lines.iter().map(|l| l.amount).sum()
+    }
+
+    /// The volumes as history entries for later periods.
+    #[must_use]
+    pub fn past_volumes(&self) -> Vec<(ServiceKind, PastVolume)> {
+        self.volumes.iter().map(|(s, v)| (*s, PastVolume { period: self.period, kind: v.kind, values: v.values })).collect()
+    }
+
+    /// The ledger records the set posts, all dated [`ChargeSet::posted_on`]:
+    ///
+    /// - per service (in [`ServiceKind::ALL`] order), the sum of its ordinary lines as a
+    ///   [`LedgerFact::Charge`]; when a true-up makes that sum negative, a zero charge and a
+    ///   downward [`LedgerFact::Adjustment`] with [`AdjustmentReason::TrueUp`];
+    /// - each non-zero recalculation line as an [`LedgerFact::Adjustment`] with
+    ///   [`AdjustmentReason::Correction`];
+    /// - the penalty line as a [`LedgerFact::Penalty`] (a negative one — penalties charged
+    ///   before exceed the new report — as a downward adjustment of the penalty service).
+    #[must_use]
+    pub fn postings(&self) -> Vec<LedgerRecord> {
+        use crate::charge::ChargeBasis;
+        let mut out = Vec::new();
+        let date = self.posted_on;
+        let (period, due_date) = (self.period, self.due_date);
+        for service in ServiceKind::ALL {
+            let ordinary = self.lines.iter().filter(|l| l.service == service && !matches!(l.basis, ChargeBasis::Recalculation { .. } | ChargeBasis::Penalty { .. }));
+            let mut any = false;
+            let mut sum = Money::ZERO;
+            for l in ordinary {
+                any = true;
+                sum += l.amount;
+            }
+            if any {
+                if sum.is_negative() {
+                    out.push(LedgerRecord { date, fact: LedgerFact::Charge { period, service, amount: Money::ZERO, due_date } });
+                    out.push(LedgerRecord { date, fact: LedgerFact::Adjustment { period, service, amount: sum, reason: AdjustmentReason::TrueUp, due_date } });
+                } else {
+                    out.push(LedgerRecord { date, fact: LedgerFact::Charge { period, service, amount: sum, due_date } });
+                }
+            }
+        }
+        for l in &self.lines {
+            match &l.basis {
+                ChargeBasis::Recalculation { .. } if !l.amount.is_zero() => {
+                    out.push(LedgerRecord { date, fact: LedgerFact::Adjustment { period, service: l.service, amount: l.amount, reason: AdjustmentReason::Correction, due_date } });
+                }
+                ChargeBasis::Penalty { .. } if l.amount.is_negative() => {
+                    let reason = AdjustmentReason::Other("пени пересчитаны".into());
+                    out.push(LedgerRecord { date, fact: LedgerFact::Adjustment { period, service: ServiceKind::Penalty, amount: l.amount, reason, due_date } });
+                }
+                ChargeBasis::Penalty { .. } if l.amount.is_positive() => {
+                    out.push(LedgerRecord { date, fact: LedgerFact::Penalty { period, amount: l.amount, due_date } });
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// True if any line is an estimate (average or norm): the bill should say so.
+    #[must_use]
+    pub fn has_estimates(&self) -> bool {
+        self.volumes.iter().any(|(_, v)| matches!(v.kind, VolumeKind::Average | VolumeKind::Norm))
+    }
+}
+
+/// Charge sets.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait ChargeRepository: Send + Sync {
+    /// The charge set of the account for the period, if it was billed.
+    async fn charge_set(&self, account: AccountId, period: Period) -> Result<Option<ChargeSet>, RepoError>;
+    /// Stores the sets in one transaction: each set's lines, its volumes (for
+    /// [`VolumeHistoryRepository::volumes`]) and its [`ChargeSet::postings`] appended to the
+    /// account's ledger journal — all of them or none.
+    ///
+    /// MUST return [`RepoError::Duplicate`], writing nothing, if a set for any of the (account,
+    /// period) pairs exists (including one written concurrently: a unique constraint, not a
+    /// prior read). MUST return [`RepoError::Conflict`], writing nothing, if any set's period is
+    /// closed for its supplier.
+    async fn save_charge_sets(&self, sets: &[ChargeSet]) -> Result<(), RepoError>;
+    /// How many of the supplier's accounts have no charge set for `period`.
+    async fn count_unbilled(&self, supplier: SupplierId, period: Period) -> Result<u64, RepoError>;
+}
+
+/// Closed periods. A closed period is never rewritten: corrections become recalculation lines
+/// of a later period.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait PeriodRepository: Send + Sync {
+    /// The latest closed period of the supplier, if any was closed.
+    async fn last_closed(&self, supplier: SupplierId) -> Result<Option<Period>, RepoError>;
+    /// Closes `period` for the supplier. MUST return [`RepoError::Duplicate`] if it is already
+    /// closed and [`RepoError::Conflict`] if the latest closed period is no longer
+    /// `period.prev()` (or none) — periods close in order, once.
+    async fn close(&self, supplier: SupplierId, period: Period) -> Result<(), RepoError>;
+}
+
+/// The identifier the payment gateway gave a payment: the key of idempotence for its webhooks.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct GatewayPaymentId(String);
+
+/// Why a text is not a gateway payment id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayPaymentIdError {
+    /// Empty or only spaces.
+    #[error("gateway payment id is empty")]
+    Empty,
+    /// Longer than [`GatewayPaymentId::MAX_LEN`] bytes.
+    #[error("gateway payment id is too long")]
+    TooLong,
+    /// Contains a control character or a space.
+    #[error("gateway payment id contains a space or a control character")]
+    BadCharacter,
+}
+
+impl GatewayPaymentId {
+    /// The longest id accepted, in bytes.
+    pub const MAX_LEN: usize = 128;
+
+    /// Parses a gateway's payment id: 1 to [`GatewayPaymentId::MAX_LEN`] bytes, no spaces or
+    /// control characters.
+    ///
+    /// ```
+    /// use billing_core::ports::GatewayPaymentId;
+    /// assert_eq!(GatewayPaymentId::parse("2f1c-77").unwrap().as_str(), "2f1c-77");
+    /// assert!(GatewayPaymentId::parse(" ").is_err());
+    /// ```
+    pub fn parse(raw: &str) -> Result<GatewayPaymentId, GatewayPaymentIdError> {
+        if raw.trim().is_empty() {
+            return Err(GatewayPaymentIdError::Empty);
+        }
+        if raw.len() > Self::MAX_LEN {
+            return Err(GatewayPaymentIdError::TooLong);
+        }
+        if raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err(GatewayPaymentIdError::BadCharacter);
+        }
+        Ok(GatewayPaymentId(raw.to_owned()))
+    }
+
+    /// The id as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for GatewayPaymentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for GatewayPaymentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GatewayPaymentId({})", self.0)
+    }
+}
+
+/// A fact applied to an account's [`Ledger`](crate::ledger::Ledger); the journal is the list of them in application
+/// order, and replaying it rebuilds the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "fact")]
+pub enum LedgerFact {
+    /// A charge ([`crate::ledger::Ledger::post_charge`]).
+    Charge {
+        /// Period billed.
+        period: Period,
+        /// Service.
+        service: ServiceKind,
+        /// Amount (≥ 0).
+        amount: Money,
+        /// Due date of the tranche.
+        due_date: Date,
+    },
+    /// A recalculation ([`crate::ledger::Ledger::post_adjustment`]).
+    Adjustment {
+        /// Period it is billed in.
+        period: Period,
+        /// Service.
+        service: ServiceKind,
+        /// Amount (non-zero; negative reduces the debt).
+        amount: Money,
+        /// Why.
+        reason: AdjustmentReason,
+        /// Due date of the tranche.
+        due_date: Date,
+    },
+    /// Penalties billed ([`crate::ledger::Ledger::post_penalty`]).
+    Penalty {
+        /// Period they are billed in.
+        period: Period,
+        /// Amount (≥ 0).
+        amount: Money,
+        /// Due date.
+        due_date: Date,
+    },
+    /// A payment was created ([`crate::ledger::Ledger::create_payment`]); it does not move the balance.
+    PaymentCreated {
+        /// The payment.
+        payment: PaymentId,
+        /// Its amount.
+        amount: Money,
+        /// The payer's split.
+        split: PaymentSplit,
+    },
+    /// A payment changed state: `Pending`, `Succeeded` (moves the balance) or `Failed`.
+    PaymentState {
+        /// The payment.
+        payment: PaymentId,
+        /// The new state.
+        state: PaymentState,
+    },
+    /// A refund of (part of) a succeeded payment ([`crate::ledger::Ledger::refund_payment`]).
+    Refund {
+        /// The payment.
+        payment: PaymentId,
+        /// The amount refunded.
+        amount: Money,
+    },
+}
+
+/// One dated fact of the journal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerRecord {
+    /// The posting date.
+    pub date: Date,
+    /// The fact.
+    pub fact: LedgerFact,
+}
+
+/// A payment to record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewPayment {
+    /// The gateway's id of the payment.
+    pub gateway_id: GatewayPaymentId,
+    /// The account paid.
+    pub account: AccountId,
+    /// The amount.
+    pub amount: Money,
+    /// The payer's split.
+    pub split: PaymentSplit,
+    /// The day it was created.
+    pub created_on: Date,
+}
+
+/// A stored payment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaymentRecord {
+    /// The id storage assigned.
+    pub id: PaymentId,
+    /// The gateway's id.
+    pub gateway_id: GatewayPaymentId,
+    /// The account paid.
+    pub account: AccountId,
+    /// The amount.
+    pub amount: Money,
+    /// The payer's split.
+    pub split: PaymentSplit,
+    /// The day it was created.
+    pub created_on: Date,
+    /// Its current state.
+    pub state: PaymentState,
+}
+
+/// The account ledger's journal and its payments.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait LedgerRepository: Send + Sync {
+    /// The account's journal in the order the records were appended (which is date order).
+    async fn journal(&self, account: AccountId) -> Result<Vec<LedgerRecord>, RepoError>;
+    /// Stores a payment in the `Created` state with a new [`PaymentId`] and, in the same
+    /// transaction, appends [`LedgerFact::PaymentCreated`] dated `created_on` to the account's
+    /// journal. MUST return [`RepoError::Duplicate`], writing nothing, if a payment with the same
+    /// gateway id exists.
+    async fn record_payment(&self, payment: &NewPayment) -> Result<PaymentRecord, RepoError>;
+    /// The payment with this gateway id.
+    async fn payment_by_gateway_id(&self, gateway_id: &GatewayPaymentId) -> Result<Option<PaymentRecord>, RepoError>;
+    /// Every payment of the account, ordered by id.
+    async fn payments(&self, account: AccountId) -> Result<Vec<PaymentRecord>, RepoError>;
+    /// Compare-and-set of a payment's state: if its state is `from`, sets it to `to` and, in the
+    /// same transaction, appends [`LedgerFact::PaymentState`] with `to`, dated `on`.
+    ///
+    /// MUST return [`RepoError::Conflict`], writing nothing, if the state is not `from` — this
+    /// is what makes the same webhook, delivered twice in parallel, credit the account once —
+    /// and [`RepoError::NotFound`] if there is no such payment.
+    async fn transition_payment(&self, gateway_id: &GatewayPaymentId, from: PaymentState, to: PaymentState, on: Date) -> Result<(), RepoError>;
+}

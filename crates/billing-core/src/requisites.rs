@@ -4,8 +4,8 @@
 //! `new`): code that holds an [`Inn`] or a [`BankDetails`] holds a valid one ("parse, don't
 //! validate"). The checks are the official ones:
 //!
-//! - [`Inn`]: 10 digits for a legal entity or 12 for an individual entrepreneur, with the check
-//!   digits of ФНС order ММВ-7-6/435@ (weights `2 4 10 3 5 9 4 6 8` for the 10-digit number;
+//! - [`Inn`]: 10 digits for a legal entity or 12 for an individual entrepreneur, with the ФНС
+//!   check digits (weights `2 4 10 3 5 9 4 6 8` for the 10-digit number;
 //!   `7 2 4 10 3 5 9 4 6 8` and `3 7 2 4 10 3 5 9 4 6 8` for the 12-digit one; each check digit
 //!   is the weighted sum mod 11, mod 10);
 //! - [`Kpp`]: 9 characters, `NNNN PP XXX` where `PP` may be digits or capital Latin letters;

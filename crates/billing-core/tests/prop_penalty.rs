@@ -7,10 +7,12 @@
 
 use std::collections::BTreeMap;
 
-use billing_core::keyrate::{KeyRateHistory, KeyRateStep, LegalAct, PenaltyRules, Rate, WindowEffect};
+use billing_core::keyrate::{
+    KeyRateHistory, KeyRateStep, LegalAct, PenaltyRules, Rate, WindowEffect,
+};
 use billing_core::penalty::{
-    AppliedRate, CappedRateEdition, DebtTranche, PaymentDayCounting, PaymentEvent, PaymentTarget, PenaltyPolicy,
-    PenaltyReport, RateDay, compute_penalties,
+    AppliedRate, CappedRateEdition, DebtTranche, PaymentDayCounting, PaymentEvent, PaymentTarget,
+    PenaltyPolicy, PenaltyReport, RateDay, compute_penalties,
 };
 use billing_core::period::DueDayPolicy;
 use billing_core::{Money, Period, ServiceKind};
@@ -35,7 +37,13 @@ type RateKey = (u8, u32, Option<Date>, u8, Option<LegalAct>);
 
 fn rate_key(r: AppliedRate) -> RateKey {
     match r {
-        AppliedRate::KeyRate { rate, on, day } => (0, rate.basis_points(), Some(on), u8::from(day == RateDay::Payment), None),
+        AppliedRate::KeyRate { rate, on, day } => (
+            0,
+            rate.basis_points(),
+            Some(on),
+            u8::from(day == RateDay::Payment),
+            None,
+        ),
         AppliedRate::Capped { rate, basis } => (1, rate.basis_points(), None, 0, Some(basis)),
         AppliedRate::Suspended { basis } => (2, 0, None, 0, Some(basis)),
     }
@@ -61,7 +69,11 @@ fn reference(case: &Case, rates: &KeyRateHistory, rules: &PenaltyRules) -> Refer
     });
     let mut remaining: Vec<i128> = case.tranches.iter().map(|t| kopecks(t.amount)).collect();
     let mut parts: Vec<Vec<(Date, i128)>> = vec![Vec::new(); case.tranches.len()];
-    let mut pays: Vec<&PaymentEvent> = case.payments.iter().filter(|x| x.date <= case.as_of).collect();
+    let mut pays: Vec<&PaymentEvent> = case
+        .payments
+        .iter()
+        .filter(|x| x.date <= case.as_of)
+        .collect();
     pays.sort_by_key(|x| x.date);
     for pay in pays {
         let mut left = kopecks(pay.amount);
@@ -106,14 +118,24 @@ fn reference(case: &Case, rates: &KeyRateHistory, rules: &PenaltyRules) -> Refer
             })
             .collect();
         if remaining[i] > 0 {
-            layers.push((remaining[i], case.as_of, calc_rate, case.as_of, RateDay::Calculation));
+            layers.push((
+                remaining[i],
+                case.as_of,
+                calc_rate,
+                case.as_of,
+                RateDay::Calculation,
+            ));
         }
         let first_delay = day(t.due_date, 1);
         let mut d = first_delay;
         let mut k = 1u32;
         while d <= case.as_of {
             if k > p.grace_days {
-                let fraction = if k < p.late_from_day { p.early_fraction } else { p.late_fraction };
+                let fraction = if k < p.late_from_day {
+                    p.early_fraction
+                } else {
+                    p.late_fraction
+                };
                 let suspended = rules.windows().iter().find_map(|w| match w.effect {
                     WindowEffect::NoAccrual if w.from <= d && d <= w.to => Some(w.basis),
                     WindowEffect::NoAccrualOnDebtsArisenBefore(before)
@@ -134,15 +156,30 @@ fn reference(case: &Case, rates: &KeyRateHistory, rules: &PenaltyRules) -> Refer
                     let applied = if let Some(basis) = suspended {
                         AppliedRate::Suspended { basis }
                     } else if let Some((cap_rate, basis)) = cap {
-                        if p.capped_rate == CappedRateEdition::LowerOfCapAndPaymentDay && rate < cap_rate {
-                            AppliedRate::KeyRate { rate, on, day: rday }
+                        if p.capped_rate == CappedRateEdition::LowerOfCapAndPaymentDay
+                            && rate < cap_rate
+                        {
+                            AppliedRate::KeyRate {
+                                rate,
+                                on,
+                                day: rday,
+                            }
                         } else {
-                            AppliedRate::Capped { rate: cap_rate, basis }
+                            AppliedRate::Capped {
+                                rate: cap_rate,
+                                basis,
+                            }
                         }
                     } else {
-                        AppliedRate::KeyRate { rate, on, day: rday }
+                        AppliedRate::KeyRate {
+                            rate,
+                            on,
+                            day: rday,
+                        }
                     };
-                    let e = out.entry((i, d, rate_key(applied))).or_insert((0, fraction.denominator()));
+                    let e = out
+                        .entry((i, d, rate_key(applied)))
+                        .or_insert((0, fraction.denominator()));
                     e.0 += amount;
                     assert_eq!(e.1, fraction.denominator());
                 }
@@ -162,15 +199,25 @@ fn round_div(num: i128, den: i128) -> i128 {
 
 /// Checks a report against the per-day reference: every accruing day of the reference is
 /// explained by exactly one line with the same debt, rate and fraction, and nothing more.
-fn check_against_reference(case: &Case, report: &PenaltyReport, rates: &KeyRateHistory, rules: &PenaltyRules) {
+fn check_against_reference(
+    case: &Case,
+    report: &PenaltyReport,
+    rates: &KeyRateHistory,
+    rules: &PenaltyRules,
+) {
     let mut reference = reference(case, rates, rules);
     let mut sum_lines = Money::ZERO;
     for l in report.lines() {
-        assert_eq!(l.days, u32::try_from((l.to - l.from).whole_days() + 1).unwrap());
+        assert_eq!(
+            l.days,
+            u32::try_from((l.to - l.from).whole_days() + 1).unwrap()
+        );
         let mut d = l.from;
         while d <= l.to {
             let key = (l.tranche, d, rate_key(l.rate));
-            let entry = reference.get_mut(&key).unwrap_or_else(|| panic!("line {l:?} covers {d} which the reference does not accrue"));
+            let entry = reference.get_mut(&key).unwrap_or_else(|| {
+                panic!("line {l:?} covers {d} which the reference does not accrue")
+            });
             assert_eq!(entry.1, l.fraction.denominator(), "fraction of {d}");
             entry.0 -= kopecks(l.debt);
             d = day(d, 1);
@@ -180,11 +227,20 @@ fn check_against_reference(case: &Case, report: &PenaltyReport, rates: &KeyRateH
         let num = kopecks(l.debt) * bp * i128::from(l.days) * i128::from(l.fraction.numerator());
         let den = i128::from(l.fraction.denominator()) * 10_000;
         assert_eq!(kopecks(l.amount), round_div(num, den), "rounding of {l:?}");
+        assert_eq!(
+            l.amount,
+            Money::round(l.unrounded()),
+            "the one rounding rule"
+        );
         sum_lines += l.amount;
     }
     let left: Vec<_> = reference.iter().filter(|(_, v)| v.0 != 0).collect();
     assert!(left.is_empty(), "days the lines do not explain: {left:?}");
-    assert_eq!(report.total(), sum_lines, "total is the sum of the rounded lines");
+    assert_eq!(
+        report.total(),
+        sum_lines,
+        "total is the sum of the rounded lines"
+    );
 }
 
 fn arb_service() -> impl Strategy<Value = ServiceKind> {
@@ -193,13 +249,24 @@ fn arb_service() -> impl Strategy<Value = ServiceKind> {
 
 fn arb_tranche(from_year: i32, years: u32) -> impl Strategy<Value = DebtTranche> {
     (0..years * 12, arb_service(), 0i64..200_000).prop_map(move |(m, service, kop)| {
-        let period = Period::new(from_year, 1).unwrap().plus_months(i32::try_from(m).unwrap());
-        DebtTranche { period, service, due_date: DueDayPolicy::default().due_date(period), amount: Money::from_kopecks(kop) }
+        let period = Period::new(from_year, 1)
+            .unwrap()
+            .plus_months(i32::try_from(m).unwrap());
+        DebtTranche {
+            period,
+            service,
+            due_date: DueDayPolicy::default().due_date(period),
+            amount: Money::from_kopecks(kop),
+        }
     })
 }
 
 fn arb_target(from_year: i32, years: u32) -> impl Strategy<Value = PaymentTarget> {
-    let period = (0..years * 12).prop_map(move |m| Period::new(from_year, 1).unwrap().plus_months(i32::try_from(m).unwrap()));
+    let period = (0..years * 12).prop_map(move |m| {
+        Period::new(from_year, 1)
+            .unwrap()
+            .plus_months(i32::try_from(m).unwrap())
+    });
     prop_oneof![
         3 => Just(PaymentTarget::Oldest),
         1 => period.clone().prop_map(PaymentTarget::Period),
@@ -210,8 +277,16 @@ fn arb_target(from_year: i32, years: u32) -> impl Strategy<Value = PaymentTarget
 
 fn arb_policy() -> impl Strategy<Value = PenaltyPolicy> {
     (any::<bool>(), any::<bool>()).prop_map(|(counted, fixed)| PenaltyPolicy {
-        payment_day: if counted { PaymentDayCounting::Counted } else { PaymentDayCounting::NotCounted },
-        capped_rate: if fixed { CappedRateEdition::FixedRate } else { CappedRateEdition::LowerOfCapAndPaymentDay },
+        payment_day: if counted {
+            PaymentDayCounting::Counted
+        } else {
+            PaymentDayCounting::NotCounted
+        },
+        capped_rate: if fixed {
+            CappedRateEdition::FixedRate
+        } else {
+            CappedRateEdition::LowerOfCapAndPaymentDay
+        },
         ..PenaltyPolicy::default()
     })
 }
@@ -230,7 +305,11 @@ fn arb_case() -> impl Strategy<Value = Case> {
             tranches,
             payments: pays
                 .into_iter()
-                .map(|(d, kop, target)| PaymentEvent { date: day(start, d), amount: Money::from_kopecks(kop), target })
+                .map(|(d, kop, target)| PaymentEvent {
+                    date: day(start, d),
+                    amount: Money::from_kopecks(kop),
+                    target,
+                })
                 .collect(),
             as_of: day(date!(2019 - 03 - 01), as_of),
             policy,
@@ -238,12 +317,24 @@ fn arb_case() -> impl Strategy<Value = Case> {
 }
 
 fn run(case: &Case, rates: &KeyRateHistory, rules: &PenaltyRules) -> PenaltyReport {
-    compute_penalties(&case.tranches, &case.payments, case.as_of, rates, rules, &case.policy).unwrap()
+    compute_penalties(
+        &case.tranches,
+        &case.payments,
+        case.as_of,
+        rates,
+        rules,
+        &case.policy,
+    )
+    .unwrap()
 }
 
 /// A key rate that never changes, so that the calculation date does not move the rate.
 fn flat_rates() -> KeyRateHistory {
-    KeyRateHistory::new(vec![KeyRateStep { from: date!(2000 - 01 - 01), rate: Rate::from_basis_points(1600) }]).unwrap()
+    KeyRateHistory::new(vec![KeyRateStep {
+        from: date!(2000 - 01 - 01),
+        rate: Rate::from_basis_points(1600),
+    }])
+    .unwrap()
 }
 
 proptest! {
