@@ -1,0 +1,554 @@
+//! Records the ports exchange: subscribers, linked ЛС, sessions, one-time challenges,
+//! consents, security events, messages and throttling keys.
+//!
+//! These are domain records, not database rows: adapters convert them at the edge. Fields are
+//! public because adapters must rebuild the records from storage; every field holds an already
+//! parsed domain value.
+
+use serde::{Deserialize, Serialize};
+use time::{Duration, OffsetDateTime};
+
+use crate::crypto::{SecretDigest, to_hex};
+use crate::domain::{
+    AccountNumber, AccountRef, Address, ChallengeId, ClientInfo, ConsentId, Email, LoginHandle,
+    MeterNumber, PersonName, Phone, SessionId, SubscriberId,
+};
+use crate::password::PasswordHash;
+use crate::secret::Secret;
+
+/// A subscriber's cabinet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Subscriber {
+    /// Its id.
+    pub id: SubscriberId,
+    /// The name the subscriber gave (editable in settings).
+    pub name: PersonName,
+    /// The ЛС the cabinet was registered with, if it was registered by ЛС; its number is a
+    /// login handle.
+    pub account: Option<AccountRef>,
+    /// The verified phone, a login handle.
+    pub phone: Option<Phone>,
+    /// The verified email, a login handle.
+    pub email: Option<Email>,
+    /// The password hash; `None` until a password is set.
+    pub password_hash: Option<PasswordHash>,
+    /// Active or blocked.
+    pub status: CabinetStatus,
+    /// When the cabinet was created.
+    pub created_at: OffsetDateTime,
+}
+
+impl Subscriber {
+    /// The login handles this cabinet owns: its registration ЛС number, phone and email.
+    pub fn handles(&self) -> Vec<LoginHandle> {
+        let mut handles = Vec::with_capacity(3);
+        if let Some(account) = &self.account {
+            handles.push(LoginHandle::Account(account.number.clone()));
+        }
+        if let Some(phone) = &self.phone {
+            handles.push(LoginHandle::Phone(phone.clone()));
+        }
+        if let Some(email) = &self.email {
+            handles.push(LoginHandle::Email(email.clone()));
+        }
+        handles
+    }
+
+    /// Strings a password must not contain and that the strength estimator should know about.
+    pub(crate) fn personal_words(&self) -> Vec<String> {
+        let mut words: Vec<String> = self
+            .handles()
+            .iter()
+            .map(|h| h.as_str().to_owned())
+            .collect();
+        if let Some(phone) = &self.phone {
+            words.push(phone.digits().to_owned());
+        }
+        if let Some(email) = &self.email {
+            words.push(email.local_part().to_owned());
+        }
+        words
+    }
+
+    /// Whether the cabinet is blocked.
+    pub fn is_blocked(&self) -> bool {
+        matches!(self.status, CabinetStatus::Blocked { .. })
+    }
+}
+
+/// Whether a cabinet can be used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CabinetStatus {
+    /// Usable.
+    Active,
+    /// Blocked ("my cabinet was hacked"); only password recovery unblocks it.
+    Blocked {
+        /// When.
+        at: OffsetDateTime,
+        /// By whom.
+        by: BlockedBy,
+    },
+}
+
+/// Who blocked a cabinet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BlockedBy {
+    /// The subscriber, from a session.
+    Subscriber,
+    /// An operator (identified by the caller), on the subscriber's request.
+    Operator {
+        /// The operator's identifier in the back office.
+        operator: String,
+    },
+}
+
+/// How a subscriber proved a right to an ЛС.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LinkProof {
+    /// At registration, by ЛС number and the holder's name.
+    HolderName,
+    /// At registration, by ЛС number and the number of a meter on it.
+    MeterNumber,
+    /// By the code printed on the payment document (case-sensitive).
+    PaymentDocumentCode,
+    /// By house, flat and ЛС number.
+    Address,
+    /// By the ЛС number and the password of the cabinet registered with it.
+    CabinetPassword,
+}
+
+/// An ЛС linked to a cabinet.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkedAccount {
+    /// The ЛС.
+    pub account: AccountRef,
+    /// The proof used.
+    pub proof: LinkProof,
+    /// When.
+    pub linked_at: OffsetDateTime,
+    /// Whether this is the ЛС the cabinet currently shows.
+    pub active: bool,
+}
+
+/// What the supplier's records say about one ЛС (returned by the account directory).
+#[derive(Clone, Debug)]
+pub struct AccountFacts {
+    /// The ЛС.
+    pub account: AccountRef,
+    /// The holder's name on file.
+    pub holder: PersonName,
+    /// The premise.
+    pub address: Address,
+    /// Meters installed on the ЛС.
+    pub meters: Vec<MeterNumber>,
+    /// The code printed on the payment document, if the supplier prints one.
+    pub payment_code: Option<Secret<String>>,
+}
+
+/// A stored session. The token itself is never stored, only its digest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionRecord {
+    /// Id for listing and revoking.
+    pub id: SessionId,
+    /// Whose session.
+    pub subscriber: SubscriberId,
+    /// SHA-256 digest of the token.
+    pub token_digest: SecretDigest,
+    /// Login time; the absolute lifetime runs from here.
+    pub created_at: OffsetDateTime,
+    /// Last activity; the idle timeout runs from here.
+    pub last_seen_at: OffsetDateTime,
+    /// When revoked, if revoked.
+    pub revoked_at: Option<OffsetDateTime>,
+    /// Where the login came from.
+    pub client: ClientInfo,
+}
+
+impl SessionRecord {
+    /// Whether the session may be used at `now` under the given lifetimes: not revoked, not
+    /// idle for `idle` or longer, not older than `absolute`.
+    pub fn is_live(&self, now: OffsetDateTime, idle: Duration, absolute: Duration) -> bool {
+        self.revoked_at.is_none()
+            && now < self.last_seen_at + idle
+            && now < self.created_at + absolute
+    }
+}
+
+/// The consent text a subscriber agreed to: its version label and the SHA-256 of its text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentDocument {
+    version: String,
+    text_sha256: String,
+}
+
+impl ConsentDocument {
+    /// Identifies the consent text `text` published as `version`.
+    pub fn new(version: impl Into<String>, text: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        Self {
+            version: version.into(),
+            text_sha256: to_hex(&Sha256::digest(text.as_bytes())),
+        }
+    }
+
+    /// Rebuilds a document read back from storage.
+    pub fn from_parts(version: String, text_sha256: String) -> Self {
+        Self {
+            version,
+            text_sha256,
+        }
+    }
+
+    /// The version label.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The lowercase hex SHA-256 of the text.
+    pub fn text_sha256(&self) -> &str {
+        &self.text_sha256
+    }
+}
+
+/// A consent to personal-data processing (152-ФЗ ст. 9): what, when, through which channel,
+/// and whether it was withdrawn.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    /// Id.
+    pub id: ConsentId,
+    /// Who consented.
+    pub subscriber: SubscriberId,
+    /// To which text.
+    pub document: ConsentDocument,
+    /// When.
+    pub given_at: OffsetDateTime,
+    /// Through which channel.
+    pub client: ClientInfo,
+    /// When withdrawn, if withdrawn.
+    pub withdrawn_at: Option<OffsetDateTime>,
+}
+
+/// A registration waiting for its phone code.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RegistrationDraft {
+    /// The new cabinet's id, fixed when the draft is made.
+    pub subscriber: SubscriberId,
+    /// The subscriber's name.
+    pub name: PersonName,
+    /// The phone the code was sent to.
+    pub phone: Phone,
+    /// The email to confirm by link after the phone is confirmed.
+    pub email: Option<Email>,
+    /// The ЛС proven at registration by ЛС (with the proof used).
+    pub account: Option<(AccountRef, LinkProof)>,
+    /// The password hash, when the password was given up front (registration by phone).
+    pub password_hash: Option<PasswordHash>,
+    /// The consent given, and when.
+    pub consent: ConsentDocument,
+    /// When the consent was given.
+    pub consented_at: OffsetDateTime,
+    /// Where the registration came from.
+    pub client: ClientInfo,
+}
+
+/// What a challenge is for; the payload the flow needs once the secret is proven.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChallengePurpose {
+    /// Confirms the phone of a new registration (SMS code).
+    Registration(Box<RegistrationDraft>),
+    /// Confirms an email address for a cabinet (emailed link).
+    ConfirmEmail {
+        /// The cabinet.
+        subscriber: SubscriberId,
+        /// The address to confirm.
+        email: Email,
+    },
+    /// Recovers a password by emailed link.
+    RecoverByEmail {
+        /// The cabinet.
+        subscriber: SubscriberId,
+    },
+    /// Recovers a password by SMS code.
+    RecoverByPhone {
+        /// The cabinet.
+        subscriber: SubscriberId,
+    },
+    /// Confirms a new phone for a cabinet (SMS code to the new number).
+    ChangePhone {
+        /// The cabinet.
+        subscriber: SubscriberId,
+        /// The new phone.
+        phone: Phone,
+    },
+    /// A stand-in whose code nobody knows, issued where a real challenge would reveal that a
+    /// phone is (or is not) registered. It behaves like a real one in every observable way.
+    Decoy {
+        /// The phone a real challenge would have gone to (for rate limiting and resends).
+        phone: Phone,
+        /// Whether resends go to the phone as an "already registered" notice (the phone has a
+        /// cabinet) or nowhere.
+        notify: bool,
+    },
+}
+
+impl ChallengePurpose {
+    /// The phone a code for this purpose goes to, if it is an SMS code.
+    pub fn phone(&self) -> Option<&Phone> {
+        match self {
+            Self::Registration(draft) => Some(&draft.phone),
+            Self::ChangePhone { phone, .. } | Self::Decoy { phone, .. } => Some(phone),
+            Self::ConfirmEmail { .. }
+            | Self::RecoverByEmail { .. }
+            | Self::RecoverByPhone { .. } => None,
+        }
+    }
+}
+
+/// A one-time code or link: stored as a digest, single use, limited in time and attempts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Challenge {
+    /// Id (given to the client for codes; links carry only the token).
+    pub id: ChallengeId,
+    /// What it is for.
+    pub purpose: ChallengePurpose,
+    /// Digest of the code (bound to the id) or of the link token.
+    pub digest: SecretDigest,
+    /// When the current secret was issued.
+    pub issued_at: OffsetDateTime,
+    /// When it stops being accepted.
+    pub expires_at: OffsetDateTime,
+    /// Wrong codes entered for the current secret.
+    pub failed_attempts: u32,
+    /// When it was used, if used.
+    pub consumed_at: Option<OffsetDateTime>,
+}
+
+/// Why a challenge refused a secret, before any write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChallengeState {
+    /// It may be tried.
+    Open,
+    /// Already used.
+    Used,
+    /// Past its deadline.
+    Expired,
+    /// Too many wrong codes.
+    Exhausted,
+}
+
+impl Challenge {
+    /// Whether the challenge can still be tried at `now`, given the attempt limit.
+    pub fn state(&self, now: OffsetDateTime, max_attempts: u32) -> ChallengeState {
+        if self.consumed_at.is_some() {
+            ChallengeState::Used
+        } else if now >= self.expires_at {
+            ChallengeState::Expired
+        } else if self.failed_attempts >= max_attempts {
+            ChallengeState::Exhausted
+        } else {
+            ChallengeState::Open
+        }
+    }
+}
+
+/// What kind of thing a one-time code or link confirms; tells the adapter which text to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Purpose {
+    /// Registration.
+    Registration,
+    /// Confirming an email address.
+    ConfirmEmail,
+    /// Password recovery.
+    Recovery,
+    /// Changing the phone.
+    ChangePhone,
+}
+
+/// A message to a subscriber; the adapter renders it (SMS text, email with a link).
+#[derive(Clone, Debug)]
+pub enum Message {
+    /// A one-time code.
+    Code {
+        /// The code.
+        code: Secret<String>,
+        /// What it is for.
+        purpose: Purpose,
+        /// How long it is valid.
+        valid_for: Duration,
+    },
+    /// A link carrying a one-time token.
+    Link {
+        /// The token to put in the link.
+        token: Secret<String>,
+        /// What it is for.
+        purpose: Purpose,
+        /// How long it is valid.
+        valid_for: Duration,
+    },
+    /// Someone tried to register, or to add to a cabinet, a phone, email or ЛС that already
+    /// has a cabinet: "if it was you, log in or recover your password".
+    AlreadyRegistered,
+    /// The password was changed or recovered.
+    PasswordChanged,
+    /// A change of the email address was requested (sent to the old address).
+    EmailChangeRequested,
+    /// The phone number was changed (sent to the old number).
+    PhoneChanged,
+    /// The cabinet was blocked.
+    CabinetBlocked,
+}
+
+/// What a security event records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SecurityEventKind {
+    /// The cabinet was created.
+    Registered,
+    /// A login succeeded.
+    SignedIn {
+        /// The new session.
+        session: SessionId,
+    },
+    /// A login with a wrong password (the handle belonged to this cabinet).
+    SignInFailed,
+    /// One session ended by logout or revocation.
+    SessionEnded {
+        /// Which.
+        session: SessionId,
+    },
+    /// Every session ended ("log out everywhere").
+    SignedOutEverywhere {
+        /// How many sessions ended.
+        sessions: u32,
+    },
+    /// The password was changed in settings.
+    PasswordChanged,
+    /// The password was set through recovery.
+    PasswordRecovered,
+    /// A new email was confirmed.
+    EmailChanged,
+    /// A new phone was confirmed.
+    PhoneChanged,
+    /// Personal data changed.
+    PersonalDataChanged,
+    /// An ЛС was linked.
+    AccountLinked {
+        /// Which.
+        account: AccountRef,
+        /// With which proof.
+        proof: LinkProof,
+    },
+    /// A linking proof was rejected.
+    LinkProofRejected,
+    /// An ЛС was unlinked.
+    AccountUnlinked {
+        /// Which.
+        account: AccountRef,
+    },
+    /// Another ЛС became active.
+    ActiveAccountSwitched {
+        /// Which.
+        account: AccountRef,
+    },
+    /// The cabinet was blocked.
+    CabinetBlocked {
+        /// By whom.
+        by: BlockedBy,
+    },
+    /// A consent was recorded.
+    ConsentGiven {
+        /// Which.
+        consent: ConsentId,
+    },
+    /// A consent was withdrawn.
+    ConsentWithdrawn {
+        /// Which.
+        consent: ConsentId,
+    },
+}
+
+/// One entry of the security log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecurityEvent {
+    /// Whose cabinet.
+    pub subscriber: SubscriberId,
+    /// When.
+    pub at: OffsetDateTime,
+    /// What happened.
+    pub kind: SecurityEventKind,
+    /// Through which channel and device.
+    pub client: ClientInfo,
+}
+
+/// What a throttled counter is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ThrottleScope {
+    /// Failed logins (and failed old-password checks) per account.
+    Login,
+    /// Codes and links sent per phone or email.
+    Delivery,
+    /// Failed linking proofs per subscriber.
+    LinkProof,
+    /// Failed ЛС identity proofs at registration, per ЛС.
+    RegistrationProof,
+}
+
+/// The key of a throttled counter: a scope and a subject (a subscriber id, a login handle, a
+/// phone or an email).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ThrottleKey {
+    /// What is counted.
+    pub scope: ThrottleScope,
+    /// For whom.
+    pub subject: String,
+}
+
+impl ThrottleKey {
+    /// Failed logins of one cabinet.
+    pub fn login_subscriber(id: SubscriberId) -> Self {
+        Self {
+            scope: ThrottleScope::Login,
+            subject: format!("subscriber:{id}"),
+        }
+    }
+
+    /// Failed logins with a handle that belongs to no cabinet (throttled the same way, so the
+    /// answers do not reveal which handles exist).
+    pub fn login_handle(handle: &LoginHandle) -> Self {
+        Self {
+            scope: ThrottleScope::Login,
+            subject: format!("handle:{}", handle.as_str()),
+        }
+    }
+
+    /// Messages sent to one phone.
+    pub fn delivery_phone(phone: &Phone) -> Self {
+        Self {
+            scope: ThrottleScope::Delivery,
+            subject: format!("phone:{phone}"),
+        }
+    }
+
+    /// Messages sent to one email.
+    pub fn delivery_email(email: &Email) -> Self {
+        Self {
+            scope: ThrottleScope::Delivery,
+            subject: format!("email:{email}"),
+        }
+    }
+
+    /// Failed linking proofs of one subscriber.
+    pub fn link_proof(id: SubscriberId) -> Self {
+        Self {
+            scope: ThrottleScope::LinkProof,
+            subject: format!("subscriber:{id}"),
+        }
+    }
+
+    /// Failed identity proofs at registration for one ЛС number.
+    pub fn registration_proof(number: &AccountNumber) -> Self {
+        Self {
+            scope: ThrottleScope::RegistrationProof,
+            subject: format!("account:{number}"),
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Ports: everything the identity core needs from the outside world, as traits.
+//!
+//! Adapters live in other crates (storage-seaorm, fake-providers, server). Each trait states its
+//! contract; where a contract says MUST, the core's safety depends on it (for example atomic
+//! consumption of one-time codes). [`Clock`] and [`Random`] are synchronous because neither has
+//! anything to wait for; every other port is async (`async-trait`).
+//!
+//! With the `mocks` feature (and in this crate's tests) every port has a `mockall` mock named
+//! `Mock<Trait>`.
+
+use time::OffsetDateTime;
+
+use crate::crypto::SecretDigest;
+use crate::domain::{
+    AccountRef, ChallengeId, ConsentId, Email, LoginHandle, Phone, SessionId, SubscriberId,
+};
+use crate::model::{
+    AccountFacts, Challenge, Consent, LinkedAccount, Message, SecurityEvent, SessionRecord,
+    Subscriber, ThrottleKey,
+};
+use crate::password::PasswordHash;
+use crate::secret::Secret;
+
+/// A port failed (storage unreachable, SMS gateway down, …). Opaque to the core: every use
+/// case turns it into its `Unexpected` variant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("port failure: {message}")]
+pub struct PortError {
+    message: String,
+}
+
+impl PortError {
+    /// A failure described by `message` (English, for logs; never shown to subscribers).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+
+    /// The description given by the adapter.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// A write that can violate a uniqueness rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WriteError {
+    /// The write would break a uniqueness rule stated in the port's contract.
+    #[error("uniqueness conflict")]
+    Conflict,
+    /// The adapter failed.
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// The current time. Adapters return UTC.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// A cryptographically secure random source (for example the operating system's).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+pub trait Random: Send + Sync {
+    /// Fills `buf` with random bytes. MUST be suitable for secrets (CSPRNG).
+    fn fill(&self, buf: &mut [u8]) -> Result<(), PortError>;
+}
+
+/// Password hashing. [`crate::password::Argon2idHasher`] is the production implementation;
+/// tests may use a fast fake. An adapter in an async server should run the work on a blocking
+/// thread pool.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait PasswordHasher: Send + Sync {
+    /// Hashes `password` with a fresh salt.
+    async fn hash(&self, password: &Secret<String>) -> Result<PasswordHash, PortError>;
+    /// Whether `password` matches `hash`. MUST take the same time for a match and a mismatch.
+    async fn verify(
+        &self,
+        password: &Secret<String>,
+        hash: &PasswordHash,
+    ) -> Result<bool, PortError>;
+}
+
+/// Subscribers (cabinets) and their login handles.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait SubscriberRepository: Send + Sync {
+    /// Stores a new subscriber. MUST fail with [`WriteError::Conflict`], atomically and without
+    /// storing anything, if any of [`Subscriber::handles`] already belongs to another subscriber.
+    async fn insert(&self, subscriber: &Subscriber) -> Result<(), WriteError>;
+    /// Replaces the stored subscriber with the same id. MUST fail with
+    /// [`WriteError::Conflict`] if a handle would then belong to two subscribers.
+    async fn update(&self, subscriber: &Subscriber) -> Result<(), WriteError>;
+    /// The subscriber with this id.
+    async fn get(&self, id: SubscriberId) -> Result<Option<Subscriber>, PortError>;
+    /// The subscriber who owns this login handle.
+    async fn find_by_handle(&self, handle: &LoginHandle) -> Result<Option<Subscriber>, PortError>;
+}
+
+/// The ЛС linked to each cabinet. One ЛС may be linked to several cabinets (for example two
+/// owners of one flat), but only once to each.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait LinkRepository: Send + Sync {
+    /// Every ЛС linked to `subscriber`, oldest first.
+    async fn list(&self, subscriber: SubscriberId) -> Result<Vec<LinkedAccount>, PortError>;
+    /// Links an ЛС. MUST fail with [`WriteError::Conflict`] if it is already linked to this
+    /// subscriber. If `link.active` is true, every other link of the subscriber MUST become
+    /// inactive.
+    async fn insert(
+        &self,
+        subscriber: SubscriberId,
+        link: &LinkedAccount,
+    ) -> Result<(), WriteError>;
+    /// Unlinks an ЛС; false if it was not linked.
+    async fn remove(
+        &self,
+        subscriber: SubscriberId,
+        account: &AccountRef,
+    ) -> Result<bool, PortError>;
+    /// Makes this ЛС the only active one; false (and no change) if it is not linked.
+    async fn set_active(
+        &self,
+        subscriber: SubscriberId,
+        account: &AccountRef,
+    ) -> Result<bool, PortError>;
+}
+
+/// Sessions, found by the digest of their token.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait SessionRepository: Send + Sync {
+    /// Stores a new session.
+    async fn insert(&self, session: &SessionRecord) -> Result<(), PortError>;
+    /// The session whose token has this digest, revoked or not.
+    async fn find_by_token(
+        &self,
+        digest: &SecretDigest,
+    ) -> Result<Option<SessionRecord>, PortError>;
+    /// Records activity on a session (moves the idle deadline).
+    async fn touch(&self, id: SessionId, at: OffsetDateTime) -> Result<(), PortError>;
+    /// Revokes one session of `subscriber`; false if there is no such unrevoked session.
+    async fn revoke(
+        &self,
+        subscriber: SubscriberId,
+        id: SessionId,
+        at: OffsetDateTime,
+    ) -> Result<bool, PortError>;
+    /// Revokes every unrevoked session of `subscriber` except `keep`; returns how many.
+    async fn revoke_all(
+        &self,
+        subscriber: SubscriberId,
+        keep: Option<SessionId>,
+        at: OffsetDateTime,
+    ) -> Result<u32, PortError>;
+    /// The unrevoked sessions of `subscriber` (the core filters out expired ones).
+    async fn list(&self, subscriber: SubscriberId) -> Result<Vec<SessionRecord>, PortError>;
+}
+
+/// One-time codes and links.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait ChallengeRepository: Send + Sync {
+    /// Stores a new challenge.
+    async fn insert(&self, challenge: &Challenge) -> Result<(), PortError>;
+    /// The challenge with this id.
+    async fn get(&self, id: ChallengeId) -> Result<Option<Challenge>, PortError>;
+    /// The challenge whose secret has this digest (links carry only the token).
+    async fn find_by_digest(&self, digest: &SecretDigest) -> Result<Option<Challenge>, PortError>;
+    /// Adds one failed attempt and returns the new count. MUST be atomic.
+    async fn record_failed_attempt(&self, id: ChallengeId) -> Result<u32, PortError>;
+    /// Marks the challenge used. MUST be an atomic compare-and-set: true only for the one call
+    /// that found it unused.
+    async fn consume(&self, id: ChallengeId, at: OffsetDateTime) -> Result<bool, PortError>;
+    /// Replaces the secret of an unused challenge (a resent code): new digest, new deadline,
+    /// failed attempts back to zero. False if the challenge is missing or used.
+    async fn reissue(
+        &self,
+        id: ChallengeId,
+        digest: &SecretDigest,
+        issued_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, PortError>;
+}
+
+/// Timestamps of throttled events (failed logins, sent codes, failed linking proofs).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait ThrottleRepository: Send + Sync {
+    /// Records one event for `key` at `at`.
+    async fn record(&self, key: &ThrottleKey, at: OffsetDateTime) -> Result<(), PortError>;
+    /// The events for `key` later than `since`, in any order.
+    async fn events_since(
+        &self,
+        key: &ThrottleKey,
+        since: OffsetDateTime,
+    ) -> Result<Vec<OffsetDateTime>, PortError>;
+    /// Forgets every event for `key` (after a successful login).
+    async fn clear(&self, key: &ThrottleKey) -> Result<(), PortError>;
+}
+
+/// Consents to personal-data processing (152-ФЗ).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait ConsentRepository: Send + Sync {
+    /// Stores a consent.
+    async fn insert(&self, consent: &Consent) -> Result<(), PortError>;
+    /// Every consent of `subscriber`, withdrawn ones included, oldest first.
+    async fn list(&self, subscriber: SubscriberId) -> Result<Vec<Consent>, PortError>;
+    /// Marks a consent withdrawn; false if `subscriber` has no such unwithdrawn consent.
+    async fn withdraw(
+        &self,
+        subscriber: SubscriberId,
+        id: ConsentId,
+        at: OffsetDateTime,
+    ) -> Result<bool, PortError>;
+}
+
+/// The append-only security log a subscriber can read.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait SecurityLog: Send + Sync {
+    /// Appends an event.
+    async fn append(&self, event: &SecurityEvent) -> Result<(), PortError>;
+    /// The latest `limit` events of `subscriber`, newest first.
+    async fn list(
+        &self,
+        subscriber: SubscriberId,
+        limit: u32,
+    ) -> Result<Vec<SecurityEvent>, PortError>;
+}
+
+/// Sends SMS messages. The adapter renders the text of each [`Message`].
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait SmsSender: Send + Sync {
+    /// Sends `message` to `to`.
+    async fn send(&self, to: &Phone, message: &Message) -> Result<(), PortError>;
+}
+
+/// Sends email. The adapter renders the text of each [`Message`] and builds link URLs from
+/// the token.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait EmailSender: Send + Sync {
+    /// Sends `message` to `to`.
+    async fn send(&self, to: &Email, message: &Message) -> Result<(), PortError>;
+}
+
+/// Checks a captcha answer with the captcha provider.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait CaptchaVerifier: Send + Sync {
+    /// Whether the answer is right. Each answer MUST be accepted at most once.
+    async fn verify(&self, answer: &Secret<String>) -> Result<bool, PortError>;
+}
+
+/// The suppliers' records of ЛС, implemented over billing storage by the composition root.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait AccountDirectory: Send + Sync {
+    /// The facts about one ЛС.
+    async fn find(&self, account: &AccountRef) -> Result<Option<AccountFacts>, PortError>;
+    /// The ЛС whose payment-document code is exactly `code`. The core compares the code again
+    /// case-sensitively, so a case-insensitive index is safe.
+    async fn find_by_payment_code(&self, code: &str) -> Result<Option<AccountFacts>, PortError>;
+}

@@ -1,0 +1,1128 @@
+//! Flow tests over the in-memory world: each use case end to end, as a subscriber lives it.
+
+use time::Duration;
+
+use super::testkit::{T0, World};
+use super::*;
+use crate::domain::*;
+use crate::model::*;
+use crate::password::PasswordRejected;
+
+pub(crate) const PASSWORD: &str = "тёплый ветер над Волгой";
+pub(crate) const NEW_PASSWORD: &str = "correct horse battery staple";
+
+pub(crate) fn web() -> ClientInfo {
+    ClientInfo::new(Channel::Web)
+}
+
+pub(crate) fn phone(n: u32) -> Phone {
+    Phone::parse(&format!("+7916{n:07}")).unwrap()
+}
+
+pub(crate) fn email(name: &str) -> Email {
+    Email::parse(&format!("{name}@mail.ru")).unwrap()
+}
+
+pub(crate) fn consent() -> ConsentDocument {
+    ConsentDocument::new("2025-01", "Я согласен на обработку персональных данных")
+}
+
+pub(crate) fn phone_registration(phone: &Phone, email: &Email) -> PhoneRegistration {
+    PhoneRegistration {
+        name: PersonName::parse("Иванов Иван Иванович").unwrap(),
+        phone: phone.clone(),
+        email: email.clone(),
+        password: PASSWORD.into(),
+        password_repeat: PASSWORD.into(),
+        captcha: "ok".into(),
+        consent: consent(),
+        client: web(),
+    }
+}
+
+/// Registers by phone and email, confirms both; returns the new cabinet.
+pub(crate) async fn register(
+    world: &World,
+    service: &IdentityService,
+    phone: &Phone,
+    email: &Email,
+) -> SubscriberId {
+    let challenge = service
+        .start_registration_by_phone(phone_registration(phone, email))
+        .await
+        .unwrap();
+    let code = world.last_code(phone).unwrap();
+    let id = service
+        .confirm_registration(challenge, &code)
+        .await
+        .unwrap();
+    let token = world.last_link(email).unwrap();
+    service.confirm_email(&token, &web()).await.unwrap();
+    // Past the resend cooldown, so the next message to these contacts is not throttled.
+    world.advance(Duration::seconds(61));
+    id
+}
+
+pub(crate) async fn login(
+    service: &IdentityService,
+    handle: LoginHandle,
+    password: &str,
+) -> Result<NewSession, LoginError> {
+    service
+        .login(LoginRequest {
+            handle,
+            password: password.into(),
+            client: web(),
+        })
+        .await
+}
+
+fn supplier() -> SupplierId {
+    SupplierId::parse("globus").unwrap()
+}
+
+fn account(number: &str) -> AccountRef {
+    AccountRef {
+        supplier: supplier(),
+        number: AccountNumber::parse(number).unwrap(),
+    }
+}
+
+fn facts(number: &str, holder: &str, code: &str) -> AccountFacts {
+    AccountFacts {
+        account: account(number),
+        holder: PersonName::parse(holder).unwrap(),
+        address: Address {
+            house: HouseId::parse("ул. Ленина, 1").unwrap(),
+            flat: Some(Flat::parse("12А").unwrap()),
+        },
+        meters: vec![MeterNumber::parse("M-0042").unwrap()],
+        payment_code: Some(code.into()),
+    }
+}
+
+fn account_registration(
+    number: &str,
+    name: &str,
+    meter: Option<&str>,
+    phone: &Phone,
+) -> AccountRegistration {
+    AccountRegistration {
+        account: account(number),
+        name: PersonName::parse(name).unwrap(),
+        meter: meter.map(|m| MeterNumber::parse(m).unwrap()),
+        phone: phone.clone(),
+        email: None,
+        captcha: "ok".into(),
+        consent: consent(),
+        client: web(),
+    }
+}
+
+#[tokio::test]
+async fn registration_by_phone_and_email_creates_a_cabinet_with_consent() {
+    let world = World::new();
+    let service = world.service();
+    let id = register(&world, &service, &phone(1), &email("ivan")).await;
+
+    let record = world.with(|s| s.subscribers[&id].clone());
+    assert_eq!(record.phone, Some(phone(1)));
+    assert_eq!(record.email, Some(email("ivan")));
+    assert_eq!(world.with(|s| s.consents.len()), 1);
+    let consent = world.with(|s| s.consents[0].clone());
+    assert_eq!(consent.document.version(), "2025-01");
+    assert_eq!(consent.document.text_sha256().len(), 64);
+    assert_eq!(consent.given_at, T0);
+    assert_eq!(consent.client.channel, Channel::Web);
+
+    assert!(
+        login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+            .await
+            .is_ok()
+    );
+    assert!(
+        login(&service, LoginHandle::Email(email("ivan")), PASSWORD)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn registration_refuses_bad_captcha_and_weak_passwords() {
+    let world = World::new();
+    let service = world.service();
+    world.with(|s| s.captcha_ok = false);
+    let err = service
+        .start_registration_by_phone(phone_registration(&phone(1), &email("a")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StartRegistrationError::CaptchaFailed));
+    world.with(|s| s.captcha_ok = true);
+    let mut request = phone_registration(&phone(1), &email("a"));
+    request.password = "qwerty123".into();
+    request.password_repeat = "qwerty123".into();
+    let err = service
+        .start_registration_by_phone(request)
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        StartRegistrationError::Password(PasswordRejected::TooWeak)
+    ));
+    assert_eq!(err.user_message(), PasswordRejected::TooWeak.user_message());
+    assert!(world.with(|s| s.sms.is_empty()));
+}
+
+#[tokio::test]
+async fn registering_a_taken_phone_looks_the_same_but_creates_nothing() {
+    let world = World::new();
+    let service = world.service();
+    register(&world, &service, &phone(1), &email("ivan")).await;
+    let sms_before = world.with(|s| s.sms.len());
+
+    let challenge = service
+        .start_registration_by_phone(phone_registration(&phone(1), &email("other")))
+        .await
+        .unwrap();
+    let (to, message) = world.with(|s| s.sms.last().cloned().unwrap());
+    assert_eq!(world.with(|s| s.sms.len()), sms_before + 1);
+    assert_eq!(to, phone(1));
+    assert!(matches!(message, Message::AlreadyRegistered));
+    // The decoy behaves like a real challenge: wrong codes count, then it dies.
+    for _ in 0..4 {
+        assert!(matches!(
+            service
+                .confirm_registration(challenge, &"000000".into())
+                .await,
+            Err(ConfirmRegistrationError::Code(CodeRejected::Invalid))
+        ));
+    }
+    assert!(matches!(
+        service
+            .confirm_registration(challenge, &"000000".into())
+            .await,
+        Err(ConfirmRegistrationError::Code(
+            CodeRejected::TooManyAttempts
+        ))
+    ));
+    assert_eq!(world.with(|s| s.subscribers.len()), 1);
+}
+
+#[tokio::test]
+async fn a_taken_email_gets_a_notice_instead_of_a_link() {
+    let world = World::new();
+    let service = world.service();
+    register(&world, &service, &phone(1), &email("ivan")).await;
+    let challenge = service
+        .start_registration_by_phone(phone_registration(&phone(2), &email("ivan")))
+        .await
+        .unwrap();
+    let code = world.last_code(&phone(2)).unwrap();
+    let second = service
+        .confirm_registration(challenge, &code)
+        .await
+        .unwrap();
+    let (_, last_email) = world.with(|s| s.emails.last().cloned().unwrap());
+    assert!(matches!(last_email, Message::AlreadyRegistered));
+    assert_eq!(world.with(|s| s.subscribers[&second].email.clone()), None);
+}
+
+#[tokio::test]
+async fn resending_a_code_waits_sixty_seconds_and_stops_at_five_an_hour() {
+    let world = World::new();
+    let service = world.service();
+    let challenge = service
+        .start_registration_by_phone(phone_registration(&phone(1), &email("a")))
+        .await
+        .unwrap();
+    let first = world.last_code(&phone(1)).unwrap();
+    assert!(
+        matches!(service.resend_code(challenge).await, Err(ResendCodeError::TooManyCodes { retry_after }) if retry_after == Duration::seconds(60))
+    );
+    for _ in 0..4 {
+        world.advance(Duration::seconds(61));
+        service.resend_code(challenge).await.unwrap();
+    }
+    world.advance(Duration::seconds(61));
+    assert!(matches!(
+        service.resend_code(challenge).await,
+        Err(ResendCodeError::TooManyCodes { .. })
+    ));
+    // The old code no longer works; the newest does.
+    let newest = world.last_code(&phone(1)).unwrap();
+    if first.expose() != newest.expose() {
+        assert!(
+            service
+                .confirm_registration(challenge, &first)
+                .await
+                .is_err()
+        );
+    }
+    assert!(
+        service
+            .confirm_registration(challenge, &newest)
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        service.resend_code(challenge).await,
+        Err(ResendCodeError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn registration_by_account_proves_the_holder_by_name_or_meter() {
+    let world = World::new();
+    let service = world.service();
+    world.with(|s| {
+        s.directory
+            .push(facts("1234567890123", "Петров Пётр Петрович", "AbC-123"))
+    });
+
+    // Unknown ЛС and wrong name: the same answer.
+    let unknown = service
+        .start_registration_by_account(account_registration("999", "Петров П.П.", None, &phone(1)))
+        .await;
+    let wrong_name = service
+        .start_registration_by_account(account_registration(
+            "1234567890123",
+            "Сидоров С.С.",
+            None,
+            &phone(1),
+        ))
+        .await;
+    assert!(matches!(
+        unknown,
+        Err(StartAccountRegistrationError::NotConfirmed)
+    ));
+    assert!(matches!(
+        wrong_name,
+        Err(StartAccountRegistrationError::NotConfirmed)
+    ));
+
+    // The meter number is the fallback proof.
+    let challenge = service
+        .start_registration_by_account(account_registration(
+            "1234567890123",
+            "Сидоров С.С.",
+            Some("M-0042"),
+            &phone(1),
+        ))
+        .await
+        .unwrap();
+    let code = world.last_code(&phone(1)).unwrap();
+    // The password cannot contain the ЛС number; a refused password keeps the code usable.
+    let bad = format!("{} correct horse", "1234567890123");
+    assert!(matches!(
+        service
+            .complete_registration_by_account(challenge, &code, &bad.clone().into(), &bad.into())
+            .await,
+        Err(ConfirmRegistrationError::Password(
+            PasswordRejected::ContainsLogin
+        ))
+    ));
+    // confirm_registration (the phone flow) cannot finish an ЛС registration.
+    assert!(
+        service
+            .confirm_registration(challenge, &code)
+            .await
+            .is_err()
+    );
+    let id = service
+        .complete_registration_by_account(challenge, &code, &PASSWORD.into(), &PASSWORD.into())
+        .await
+        .unwrap();
+    let links = world.with(|s| s.links[&id].clone());
+    assert_eq!(links.len(), 1);
+    assert_eq!(links[0].proof, LinkProof::MeterNumber);
+    assert!(links[0].active);
+    assert!(
+        login(
+            &service,
+            LoginHandle::Account(AccountNumber::parse("1234567890123").unwrap()),
+            PASSWORD
+        )
+        .await
+        .is_ok()
+    );
+
+    // A second registration of the same ЛС: no code to the new phone, a notice to the owner.
+    let sms_before = world.with(|s| s.sms.len());
+    let again = service
+        .start_registration_by_account(account_registration(
+            "1234567890123",
+            "Петров П.П.",
+            None,
+            &phone(2),
+        ))
+        .await;
+    assert!(again.is_ok());
+    let sent: Vec<(Phone, Message)> = world.with(|s| s.sms[sms_before..].to_vec());
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, phone(1));
+    assert!(matches!(sent[0].1, Message::AlreadyRegistered));
+}
+
+#[tokio::test]
+async fn registration_proofs_are_throttled_per_account() {
+    let world = World::new();
+    let service = world.service();
+    world.with(|s| s.directory.push(facts("555", "Петров Пётр Петрович", "x")));
+    for _ in 0..3 {
+        let r = service
+            .start_registration_by_account(account_registration(
+                "555",
+                "Сидоров С.С.",
+                None,
+                &phone(1),
+            ))
+            .await;
+        assert!(matches!(
+            r,
+            Err(StartAccountRegistrationError::NotConfirmed)
+        ));
+    }
+    let r = service
+        .start_registration_by_account(account_registration("555", "Петров П.П.", None, &phone(1)))
+        .await;
+    assert!(matches!(
+        r,
+        Err(StartAccountRegistrationError::TooManyAttempts { .. })
+    ));
+}
+
+#[tokio::test]
+async fn unknown_login_and_wrong_password_give_the_same_error() {
+    let world = World::new();
+    let service = world.service();
+    register(&world, &service, &phone(1), &email("ivan")).await;
+    let unknown = login(&service, LoginHandle::Phone(phone(9)), PASSWORD)
+        .await
+        .unwrap_err();
+    let wrong = login(&service, LoginHandle::Phone(phone(1)), "wrong password")
+        .await
+        .unwrap_err();
+    assert!(matches!(unknown, LoginError::InvalidCredentials));
+    assert!(matches!(wrong, LoginError::InvalidCredentials));
+    assert_eq!(unknown.to_string(), wrong.to_string());
+    assert_eq!(unknown.user_message(), wrong.user_message());
+}
+
+#[tokio::test]
+async fn failed_logins_slow_down_after_five_and_a_success_resets() {
+    let world = World::new();
+    let service = world.service();
+    let id = register(&world, &service, &phone(1), &email("ivan")).await;
+    for _ in 0..5 {
+        assert!(matches!(
+            login(&service, LoginHandle::Phone(phone(1)), "wrong").await,
+            Err(LoginError::InvalidCredentials)
+        ));
+    }
+    // Sixth attempt within the same second: throttled, even with the right password, and
+    // through any handle of the same cabinet.
+    let throttled = login(&service, LoginHandle::Email(email("ivan")), PASSWORD).await;
+    assert!(
+        matches!(throttled, Err(LoginError::TooManyAttempts { retry_after }) if retry_after == Duration::SECOND)
+    );
+    world.advance(Duration::SECOND);
+    assert!(
+        login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+            .await
+            .is_ok()
+    );
+    assert!(world.with(|s| !s.throttle.contains_key(&ThrottleKey::login_subscriber(id))));
+    let failures = world.with(|s| {
+        s.log
+            .iter()
+            .filter(|e| e.kind == SecurityEventKind::SignInFailed)
+            .count()
+    });
+    assert_eq!(failures, 5);
+}
+
+#[tokio::test]
+async fn unknown_handles_are_throttled_like_known_ones() {
+    let world = World::new();
+    let service = world.service();
+    for _ in 0..5 {
+        assert!(matches!(
+            login(&service, LoginHandle::Phone(phone(7)), "x").await,
+            Err(LoginError::InvalidCredentials)
+        ));
+    }
+    assert!(matches!(
+        login(&service, LoginHandle::Phone(phone(7)), "x").await,
+        Err(LoginError::TooManyAttempts { .. })
+    ));
+}
+
+#[tokio::test]
+async fn sessions_expire_when_idle_and_absolutely() {
+    let world = World::new();
+    let service = world.service();
+    register(&world, &service, &phone(1), &email("ivan")).await;
+    let start = world.with(|s| s.now.unwrap());
+    assert!(start > T0);
+    let session = login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(session.expires_at, start + Duration::hours(12));
+    assert!(service.authenticate(&session.token).await.is_ok());
+    world.advance(Duration::minutes(29));
+    assert!(service.authenticate(&session.token).await.is_ok());
+    world.advance(Duration::minutes(30));
+    assert!(matches!(
+        service.authenticate(&session.token).await,
+        Err(AuthenticateError::InvalidSession)
+    ));
+
+    // Absolute: active every 20 minutes, still ends at 12 hours.
+    let session = login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+        .await
+        .unwrap();
+    for _ in 0..35 {
+        world.advance(Duration::minutes(20));
+        assert!(service.authenticate(&session.token).await.is_ok());
+    }
+    world.advance(Duration::minutes(20));
+    assert!(service.authenticate(&session.token).await.is_err());
+    assert!(service.authenticate(&"not a token".into()).await.is_err());
+}
+
+#[tokio::test]
+async fn sessions_can_be_listed_revoked_and_ended_everywhere() {
+    let world = World::new();
+    let service = world.service();
+    register(&world, &service, &phone(1), &email("ivan")).await;
+    let first = login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+        .await
+        .unwrap();
+    let second = login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+        .await
+        .unwrap();
+    assert_ne!(first.token.expose(), second.token.expose());
+    let auth = service.authenticate(&first.token).await.unwrap();
+    let sessions = service.list_sessions(&auth).await.unwrap();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions.iter().filter(|s| s.current).count(), 1);
+
+    service
+        .revoke_session(&auth, second.session, &web())
+        .await
+        .unwrap();
+    assert!(service.authenticate(&second.token).await.is_err());
+    assert!(matches!(
+        service.revoke_session(&auth, second.session, &web()).await,
+        Err(RevokeSessionError::NotFound)
+    ));
+
+    let third = login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(service.logout_everywhere(&auth, &web()).await.unwrap(), 2);
+    assert!(service.authenticate(&first.token).await.is_err());
+    assert!(service.authenticate(&third.token).await.is_err());
+
+    let fourth = login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+        .await
+        .unwrap();
+    let auth = service.authenticate(&fourth.token).await.unwrap();
+    service.logout(&auth, &web()).await.unwrap();
+    assert!(service.authenticate(&fourth.token).await.is_err());
+}
+
+#[tokio::test]
+async fn recovery_by_email_link_is_single_use_and_ends_sessions() {
+    let world = World::new();
+    let service = world.service();
+    register(&world, &service, &phone(1), &email("ivan")).await;
+    let session = login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+        .await
+        .unwrap();
+
+    // Unknown address: same answer, nothing sent.
+    let emails_before = world.with(|s| s.emails.len());
+    let unknown = service
+        .start_recovery(RecoveryRequest {
+            target: RecoveryTarget::Email(email("nobody")),
+            captcha: "ok".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(unknown, None);
+    assert_eq!(world.with(|s| s.emails.len()), emails_before);
+
+    let known = service
+        .start_recovery(RecoveryRequest {
+            target: RecoveryTarget::Email(email("ivan")),
+            captcha: "ok".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(known, None);
+    let token = world.last_link(&email("ivan")).unwrap();
+    let weak = service
+        .complete_recovery_by_link(&token, &"password".into(), &"password".into(), &web())
+        .await;
+    assert!(matches!(weak, Err(CompleteRecoveryError::Password(_))));
+    service
+        .complete_recovery_by_link(&token, &NEW_PASSWORD.into(), &NEW_PASSWORD.into(), &web())
+        .await
+        .unwrap();
+    assert!(matches!(
+        service
+            .complete_recovery_by_link(&token, &NEW_PASSWORD.into(), &NEW_PASSWORD.into(), &web())
+            .await,
+        Err(CompleteRecoveryError::Code(CodeRejected::Used))
+    ));
+    assert!(service.authenticate(&session.token).await.is_err());
+    assert!(
+        login(&service, LoginHandle::Phone(phone(1)), NEW_PASSWORD)
+            .await
+            .is_ok()
+    );
+    assert!(world.with(|s| {
+        s.sms
+            .iter()
+            .any(|(_, m)| matches!(m, Message::PasswordChanged))
+    }));
+}
+
+#[tokio::test]
+async fn recovery_links_expire_after_an_hour() {
+    let world = World::new();
+    let service = world.service();
+    register(&world, &service, &phone(1), &email("ivan")).await;
+    service
+        .start_recovery(RecoveryRequest {
+            target: RecoveryTarget::Email(email("ivan")),
+            captcha: "ok".into(),
+        })
+        .await
+        .unwrap();
+    let token = world.last_link(&email("ivan")).unwrap();
+    world.advance(Duration::HOUR);
+    assert!(matches!(
+        service
+            .complete_recovery_by_link(&token, &NEW_PASSWORD.into(), &NEW_PASSWORD.into(), &web())
+            .await,
+        Err(CompleteRecoveryError::Code(CodeRejected::Expired))
+    ));
+}
+
+#[tokio::test]
+async fn recovery_by_sms_code_and_unknown_phones_get_a_decoy() {
+    let world = World::new();
+    let service = world.service();
+    register(&world, &service, &phone(1), &email("ivan")).await;
+    let sms_before = world.with(|s| s.sms.len());
+    let decoy = service
+        .start_recovery(RecoveryRequest {
+            target: RecoveryTarget::Phone(phone(5)),
+            captcha: "ok".into(),
+        })
+        .await
+        .unwrap();
+    assert!(decoy.is_some());
+    assert_eq!(world.with(|s| s.sms.len()), sms_before);
+
+    let challenge = service
+        .start_recovery(RecoveryRequest {
+            target: RecoveryTarget::Phone(phone(1)),
+            captcha: "ok".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let code = world.last_code(&phone(1)).unwrap();
+    service
+        .complete_recovery_by_code(
+            challenge,
+            &code,
+            &NEW_PASSWORD.into(),
+            &NEW_PASSWORD.into(),
+            &web(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        login(&service, LoginHandle::Phone(phone(1)), NEW_PASSWORD)
+            .await
+            .is_ok()
+    );
+    assert!(
+        login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn blocking_ends_sessions_and_only_recovery_unblocks() {
+    let world = World::new();
+    let service = world.service();
+    let id = register(&world, &service, &phone(1), &email("ivan")).await;
+    let session = login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+        .await
+        .unwrap();
+    let other = login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+        .await
+        .unwrap();
+    let auth = service.authenticate(&session.token).await.unwrap();
+    service.block_cabinet(&auth, &web()).await.unwrap();
+    assert!(service.authenticate(&session.token).await.is_err());
+    assert!(service.authenticate(&other.token).await.is_err());
+    assert!(matches!(
+        login(&service, LoginHandle::Phone(phone(1)), PASSWORD).await,
+        Err(LoginError::Blocked)
+    ));
+    // A wrong password on a blocked cabinet still says only "invalid".
+    assert!(matches!(
+        login(&service, LoginHandle::Phone(phone(1)), "nope").await,
+        Err(LoginError::InvalidCredentials)
+    ));
+
+    let challenge = service
+        .start_recovery(RecoveryRequest {
+            target: RecoveryTarget::Phone(phone(1)),
+            captcha: "ok".into(),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let code = world.last_code(&phone(1)).unwrap();
+    world.advance(Duration::seconds(2));
+    service
+        .complete_recovery_by_code(
+            challenge,
+            &code,
+            &NEW_PASSWORD.into(),
+            &NEW_PASSWORD.into(),
+            &web(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        login(&service, LoginHandle::Phone(phone(1)), NEW_PASSWORD)
+            .await
+            .is_ok()
+    );
+
+    // An operator can block too.
+    service
+        .block_cabinet_by_operator(id, "operator-7", &ClientInfo::new(Channel::Operator))
+        .await
+        .unwrap();
+    assert!(matches!(
+        login(&service, LoginHandle::Phone(phone(1)), NEW_PASSWORD).await,
+        Err(LoginError::Blocked)
+    ));
+    let blocked_by = world.with(|s| s.subscribers[&id].status.clone());
+    assert!(matches!(
+        blocked_by,
+        CabinetStatus::Blocked {
+            by: BlockedBy::Operator { .. },
+            ..
+        }
+    ));
+    assert!(matches!(
+        service
+            .block_cabinet_by_operator(SubscriberId::from_bytes([9; 16]), "op", &web())
+            .await,
+        Err(BlockCabinetError::NotFound)
+    ));
+}
+
+async fn signed_in(world: &World, service: &IdentityService) -> (SubscriberId, Authenticated) {
+    let id = register(world, service, &phone(1), &email("ivan")).await;
+    let session = login(service, LoginHandle::Phone(phone(1)), PASSWORD)
+        .await
+        .unwrap();
+    (id, service.authenticate(&session.token).await.unwrap())
+}
+
+#[tokio::test]
+async fn changing_the_password_needs_the_old_one_and_ends_other_sessions() {
+    let world = World::new();
+    let service = world.service();
+    let (_, auth) = signed_in(&world, &service).await;
+    let other = login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+        .await
+        .unwrap();
+    let wrong = ChangePassword {
+        old: "nope".into(),
+        new: NEW_PASSWORD.into(),
+        new_repeat: NEW_PASSWORD.into(),
+    };
+    assert!(matches!(
+        service.change_password(&auth, wrong, &web()).await,
+        Err(ChangePasswordError::WrongPassword)
+    ));
+    let mismatch = ChangePassword {
+        old: PASSWORD.into(),
+        new: NEW_PASSWORD.into(),
+        new_repeat: "other".into(),
+    };
+    assert!(matches!(
+        service.change_password(&auth, mismatch, &web()).await,
+        Err(ChangePasswordError::Password(PasswordRejected::Mismatch))
+    ));
+    let good = ChangePassword {
+        old: PASSWORD.into(),
+        new: NEW_PASSWORD.into(),
+        new_repeat: NEW_PASSWORD.into(),
+    };
+    service.change_password(&auth, good, &web()).await.unwrap();
+    assert!(service.authenticate(&other.token).await.is_err());
+    let current = world.with(|s| {
+        s.sessions
+            .iter()
+            .find(|x| x.id == auth.session())
+            .cloned()
+            .unwrap()
+    });
+    assert!(current.revoked_at.is_none());
+    assert!(
+        login(&service, LoginHandle::Phone(phone(1)), NEW_PASSWORD)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_new_email_takes_effect_only_after_its_link() {
+    let world = World::new();
+    let service = world.service();
+    let (id, auth) = signed_in(&world, &service).await;
+    assert!(matches!(
+        service
+            .request_email_change(&auth, &email("new"), &email("neww"))
+            .await,
+        Err(ChangeEmailError::Mismatch)
+    ));
+    assert!(matches!(
+        service
+            .request_email_change(&auth, &email("ivan"), &email("ivan"))
+            .await,
+        Err(ChangeEmailError::SameAsCurrent)
+    ));
+    service
+        .request_email_change(&auth, &email("new"), &email("new"))
+        .await
+        .unwrap();
+    assert_eq!(
+        world.with(|s| s.subscribers[&id].email.clone()),
+        Some(email("ivan"))
+    );
+    assert!(world.with(|s| {
+        s.emails
+            .iter()
+            .any(|(to, m)| to == &email("ivan") && matches!(m, Message::EmailChangeRequested))
+    }));
+    let token = world.last_link(&email("new")).unwrap();
+    service.confirm_email(&token, &web()).await.unwrap();
+    assert_eq!(
+        world.with(|s| s.subscribers[&id].email.clone()),
+        Some(email("new"))
+    );
+    assert!(
+        login(&service, LoginHandle::Email(email("new")), PASSWORD)
+            .await
+            .is_ok()
+    );
+    assert!(
+        login(&service, LoginHandle::Email(email("ivan")), PASSWORD)
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn a_new_phone_is_confirmed_by_a_code_sent_to_it() {
+    let world = World::new();
+    let service = world.service();
+    let (id, auth) = signed_in(&world, &service).await;
+    assert!(matches!(
+        service.request_phone_change(&auth, &phone(1)).await,
+        Err(ChangePhoneError::SameAsCurrent)
+    ));
+    let challenge = service
+        .request_phone_change(&auth, &phone(2))
+        .await
+        .unwrap();
+    let code = world.last_code(&phone(2)).unwrap();
+    service
+        .confirm_phone_change(&auth, challenge, &code, &web())
+        .await
+        .unwrap();
+    assert_eq!(
+        world.with(|s| s.subscribers[&id].phone.clone()),
+        Some(phone(2))
+    );
+    assert!(world.with(|s| {
+        s.sms
+            .iter()
+            .any(|(to, m)| to == &phone(1) && matches!(m, Message::PhoneChanged))
+    }));
+    assert!(
+        service
+            .confirm_phone_change(&auth, challenge, &code, &web())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn personal_data_consents_and_the_security_log() {
+    let world = World::new();
+    let service = world.service();
+    let (id, auth) = signed_in(&world, &service).await;
+    service
+        .update_personal_data(&auth, PersonName::parse("Иванов И.И.").unwrap(), &web())
+        .await
+        .unwrap();
+    assert_eq!(
+        world.with(|s| s.subscribers[&id].name.as_str().to_owned()),
+        "Иванов И.И."
+    );
+
+    let consents = service.list_consents(&auth).await.unwrap();
+    assert_eq!(consents.len(), 1);
+    service
+        .withdraw_consent(&auth, consents[0].id, &web())
+        .await
+        .unwrap();
+    assert!(matches!(
+        service
+            .withdraw_consent(&auth, consents[0].id, &web())
+            .await,
+        Err(WithdrawConsentError::NotFound)
+    ));
+    let renewed = service
+        .give_consent(
+            &auth,
+            ConsentDocument::new("2025-06", "новый текст"),
+            &web(),
+        )
+        .await
+        .unwrap();
+    let consents = service.list_consents(&auth).await.unwrap();
+    assert!(consents[0].withdrawn_at.is_some());
+    assert_eq!(consents[1].id, renewed);
+
+    let log = service.security_log(&auth, 100).await.unwrap();
+    let kinds: Vec<_> = log.iter().map(|e| e.kind.clone()).collect();
+    assert!(matches!(kinds[0], SecurityEventKind::ConsentGiven { .. }));
+    assert!(kinds.contains(&SecurityEventKind::Registered));
+    assert!(kinds.contains(&SecurityEventKind::EmailChanged));
+    assert!(kinds.contains(&SecurityEventKind::PersonalDataChanged));
+    assert!(
+        kinds
+            .iter()
+            .any(|k| matches!(k, SecurityEventKind::SignedIn { .. }))
+    );
+    assert!(
+        kinds
+            .iter()
+            .any(|k| matches!(k, SecurityEventKind::ConsentWithdrawn { .. }))
+    );
+    assert_eq!(service.security_log(&auth, 2).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn linking_by_payment_code_is_case_sensitive() {
+    let world = World::new();
+    let service = world.service();
+    let (id, auth) = signed_in(&world, &service).await;
+    world.with(|s| s.directory.push(facts("111", "Петров П.П.", "AbC-123")));
+    assert!(matches!(
+        service
+            .link_by_payment_code(&auth, &"abc-123".into(), &web())
+            .await,
+        Err(LinkAccountError::ProofRejected)
+    ));
+    let link = service
+        .link_by_payment_code(&auth, &"AbC-123".into(), &web())
+        .await
+        .unwrap();
+    assert_eq!(link.account, account("111"));
+    assert_eq!(link.proof, LinkProof::PaymentDocumentCode);
+    assert!(link.active, "the first ЛС becomes active");
+    assert!(matches!(
+        service
+            .link_by_payment_code(&auth, &"AbC-123".into(), &web())
+            .await,
+        Err(LinkAccountError::AlreadyLinked)
+    ));
+    assert_eq!(world.with(|s| s.links[&id].len()), 1);
+}
+
+#[tokio::test]
+async fn linking_by_address_and_switching_and_unlinking() {
+    let world = World::new();
+    let service = world.service();
+    let (id, auth) = signed_in(&world, &service).await;
+    world.with(|s| {
+        s.directory.push(facts("111", "Петров П.П.", "a"));
+        let mut other = facts("222", "Петров П.П.", "b");
+        other.account.supplier = SupplierId::parse("vodokanal").unwrap();
+        s.directory.push(other);
+    });
+    let address = Address {
+        house: HouseId::parse("ул. Ленина, 1").unwrap(),
+        flat: Some(Flat::parse("12а").unwrap()),
+    };
+    let wrong_flat = Address {
+        flat: Some(Flat::parse("13").unwrap()),
+        ..address.clone()
+    };
+    assert!(matches!(
+        service
+            .link_by_address(&auth, &account("111"), &wrong_flat, &web())
+            .await,
+        Err(LinkAccountError::ProofRejected)
+    ));
+    service
+        .link_by_address(&auth, &account("111"), &address, &web())
+        .await
+        .unwrap();
+    let water = AccountRef {
+        supplier: SupplierId::parse("vodokanal").unwrap(),
+        number: AccountNumber::parse("222").unwrap(),
+    };
+    let second = service
+        .link_by_address(&auth, &water, &address, &web())
+        .await
+        .unwrap();
+    assert!(!second.active);
+
+    service
+        .switch_active_account(&auth, &water, &web())
+        .await
+        .unwrap();
+    let active: Vec<_> = world.with(|s| {
+        s.links[&id]
+            .iter()
+            .filter(|l| l.active)
+            .map(|l| l.account.clone())
+            .collect()
+    });
+    assert_eq!(active, vec![water.clone()]);
+    assert!(matches!(
+        service
+            .switch_active_account(&auth, &account("999"), &web())
+            .await,
+        Err(LinkedAccountError::NotLinked)
+    ));
+
+    service.unlink_account(&auth, &water, &web()).await.unwrap();
+    let links = service.list_linked_accounts(&auth).await.unwrap();
+    assert_eq!(links.len(), 1);
+    assert!(links[0].active, "the remaining ЛС becomes active");
+    assert!(matches!(
+        service.unlink_account(&auth, &water, &web()).await,
+        Err(LinkedAccountError::NotLinked)
+    ));
+}
+
+#[tokio::test]
+async fn linking_by_another_cabinets_password() {
+    let world = World::new();
+    let service = world.service();
+    world.with(|s| {
+        s.directory
+            .push(facts("1234567890123", "Петров Пётр Петрович", "c"))
+    });
+    let challenge = service
+        .start_registration_by_account(account_registration(
+            "1234567890123",
+            "Петров П.П.",
+            None,
+            &phone(3),
+        ))
+        .await
+        .unwrap();
+    let code = world.last_code(&phone(3)).unwrap();
+    service
+        .complete_registration_by_account(
+            challenge,
+            &code,
+            &NEW_PASSWORD.into(),
+            &NEW_PASSWORD.into(),
+        )
+        .await
+        .unwrap();
+
+    let (_, auth) = signed_in(&world, &service).await;
+    let number = AccountNumber::parse("1234567890123").unwrap();
+    assert!(matches!(
+        service
+            .link_by_cabinet_password(&auth, &number, &"wrong".into(), &web())
+            .await,
+        Err(LinkAccountError::ProofRejected)
+    ));
+    let unknown = AccountNumber::parse("77").unwrap();
+    assert!(matches!(
+        service
+            .link_by_cabinet_password(&auth, &unknown, &NEW_PASSWORD.into(), &web())
+            .await,
+        Err(LinkAccountError::ProofRejected)
+    ));
+    world.advance(Duration::seconds(10));
+    let link = service
+        .link_by_cabinet_password(&auth, &number, &NEW_PASSWORD.into(), &web())
+        .await
+        .unwrap();
+    assert_eq!(link.proof, LinkProof::CabinetPassword);
+}
+
+#[tokio::test]
+async fn linking_proofs_are_throttled_per_subscriber() {
+    let world = World::new();
+    let service = world.service();
+    let (_, auth) = signed_in(&world, &service).await;
+    world.with(|s| s.directory.push(facts("111", "Петров П.П.", "right")));
+    for guess in ["g1", "g2", "g3"] {
+        assert!(matches!(
+            service
+                .link_by_payment_code(&auth, &guess.into(), &web())
+                .await,
+            Err(LinkAccountError::ProofRejected)
+        ));
+    }
+    // Even the right code waits now.
+    assert!(matches!(
+        service
+            .link_by_payment_code(&auth, &"right".into(), &web())
+            .await,
+        Err(LinkAccountError::TooManyAttempts { .. })
+    ));
+    let rejected = world.with(|s| {
+        s.log
+            .iter()
+            .filter(|e| e.kind == SecurityEventKind::LinkProofRejected)
+            .count()
+    });
+    assert_eq!(rejected, 3);
+}
+
+#[test]
+fn every_error_has_a_russian_message() {
+    let messages = [
+        LoginError::InvalidCredentials.user_message(),
+        LoginError::Unexpected(crate::ports::PortError::new("x")).user_message(),
+        StartAccountRegistrationError::NotConfirmed.user_message(),
+        LinkAccountError::ProofRejected.user_message(),
+        CodeRejected::Expired.user_message(),
+        ListSessionsError::Unexpected(crate::ports::PortError::new("x")).user_message(),
+    ];
+    for message in messages {
+        assert!(
+            message
+                .chars()
+                .any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap())),
+            "{message}"
+        );
+    }
+}

@@ -1,0 +1,561 @@
+//! [`IdentityService`]: every use case of the identity core, one method each, over the
+//! [`Ports`]. The flows are split by topic into the submodules; each operation has its own
+//! error enum with a Russian [`UserMessage`].
+//!
+//! Conventions shared by all flows:
+//! - the state change happens first, then the security log entry; a failure of either is the
+//!   operation's `Unexpected` error;
+//! - codes and links are delivered or the operation fails (the subscriber can retry);
+//!   informational notices ("your password was changed") are best effort, because the state
+//!   change they describe has already happened;
+//! - wherever an answer could reveal whether a phone, email or ЛС is registered, the flow does
+//!   the same work and gives the same answer either way (decoy challenges, dummy hashes,
+//!   throttling keyed by handle).
+
+mod account;
+mod linking;
+mod recovery;
+mod registration;
+mod sessions;
+mod settings;
+
+use std::sync::{Arc, OnceLock};
+
+use time::{Duration, OffsetDateTime};
+
+use crate::crypto::{SecretDigest, new_code, new_token, random_bytes};
+use crate::domain::{ChallengeId, ClientInfo, Email, Phone, SessionId, SubscriberId};
+use crate::errors::{UNEXPECTED_RU, UserMessage};
+use crate::model::{
+    Challenge, ChallengePurpose, ChallengeState, Message, SecurityEvent, SecurityEventKind,
+    Subscriber, ThrottleKey,
+};
+use crate::password::PasswordHash;
+use crate::policy::{RateLimit, SecurityPolicy};
+use crate::ports::{
+    AccountDirectory, CaptchaVerifier, ChallengeRepository, Clock, ConsentRepository, EmailSender,
+    LinkRepository, PasswordHasher, PortError, Random, SecurityLog, SessionRepository, SmsSender,
+    SubscriberRepository, ThrottleRepository,
+};
+use crate::secret::Secret;
+
+pub use account::*;
+pub use linking::*;
+pub use recovery::*;
+pub use registration::*;
+pub use sessions::*;
+pub use settings::*;
+
+/// The adapters an [`IdentityService`] works through. Built once by the composition root.
+#[derive(Clone)]
+pub struct Ports {
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Randomness for ids, tokens, codes and salts.
+    pub random: Arc<dyn Random>,
+    /// Password hashing (production: [`crate::password::Argon2idHasher`]).
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Cabinets.
+    pub subscribers: Arc<dyn SubscriberRepository>,
+    /// Linked ЛС.
+    pub links: Arc<dyn LinkRepository>,
+    /// Sessions.
+    pub sessions: Arc<dyn SessionRepository>,
+    /// One-time codes and links.
+    pub challenges: Arc<dyn ChallengeRepository>,
+    /// Throttling counters.
+    pub throttle: Arc<dyn ThrottleRepository>,
+    /// Consents.
+    pub consents: Arc<dyn ConsentRepository>,
+    /// The security log.
+    pub security_log: Arc<dyn SecurityLog>,
+    /// SMS.
+    pub sms: Arc<dyn SmsSender>,
+    /// Email.
+    pub email: Arc<dyn EmailSender>,
+    /// Captcha checks.
+    pub captcha: Arc<dyn CaptchaVerifier>,
+    /// The suppliers' ЛС records.
+    pub directory: Arc<dyn AccountDirectory>,
+}
+
+/// Every identity use case. Cheap to share behind an `Arc`; holds no per-request state.
+pub struct IdentityService {
+    ports: Ports,
+    policy: SecurityPolicy,
+    dummy_hash: OnceLock<PasswordHash>,
+}
+
+/// Why a one-time code or link was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CodeRejected {
+    /// Wrong code, or no such code or link.
+    #[error("invalid code or link")]
+    Invalid,
+    /// Past its deadline.
+    #[error("code or link expired")]
+    Expired,
+    /// Already used.
+    #[error("code or link already used")]
+    Used,
+    /// Too many wrong entries; a new code is needed.
+    #[error("too many wrong codes")]
+    TooManyAttempts,
+}
+
+impl UserMessage for CodeRejected {
+    fn user_message(&self) -> &'static str {
+        match self {
+            Self::Invalid => "Неверный код или ссылка.",
+            Self::Expired => "Срок действия кода или ссылки истёк. Запросите новый.",
+            Self::Used => "Этот код или ссылка уже использованы.",
+            Self::TooManyAttempts => "Слишком много неверных попыток. Запросите новый код.",
+        }
+    }
+}
+
+/// Proof that a request carries a live session: made only by
+/// [`IdentityService::authenticate`], required by every signed-in operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    subscriber: SubscriberId,
+    session: SessionId,
+}
+
+impl Authenticated {
+    /// The signed-in cabinet.
+    pub fn subscriber(&self) -> SubscriberId {
+        self.subscriber
+    }
+
+    /// The session used.
+    pub fn session(&self) -> SessionId {
+        self.session
+    }
+
+    /// Builds the proof without a session check, for tests of crates that use this one.
+    #[cfg(any(test, feature = "mocks"))]
+    pub fn new_unchecked(subscriber: SubscriberId, session: SessionId) -> Self {
+        Self {
+            subscriber,
+            session,
+        }
+    }
+}
+
+/// What to send when a code is issued.
+enum Delivery {
+    /// The code itself, by SMS.
+    Code(crate::model::Purpose),
+    /// An "already registered" notice instead of the code.
+    Notice,
+    /// Nothing (a decoy for an unknown phone).
+    Nothing,
+}
+
+impl IdentityService {
+    /// A service over `ports` with `policy`.
+    pub fn new(ports: Ports, policy: SecurityPolicy) -> Self {
+        Self {
+            ports,
+            policy,
+            dummy_hash: OnceLock::new(),
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &SecurityPolicy {
+        &self.policy
+    }
+
+    /// Computes the dummy hash used to make unknown logins cost as much as known ones. Call it
+    /// at start-up; otherwise the first unknown login computes it (and is slower once).
+    pub async fn warm_up(&self) -> Result<(), PortError> {
+        self.dummy_hash().await.map(|_| ())
+    }
+
+    async fn dummy_hash(&self) -> Result<PasswordHash, PortError> {
+        if let Some(hash) = self.dummy_hash.get() {
+            return Ok(hash.clone());
+        }
+        let hash = self
+            .ports
+            .hasher
+            .hash(&Secret::from("dummy password for timing"))
+            .await?;
+        Ok(self.dummy_hash.get_or_init(|| hash).clone())
+    }
+
+    /// Verifies `password` against `hash`, or against the dummy hash when there is none, so
+    /// both paths cost one hash verification. Never true without a real hash.
+    async fn verify_password(
+        &self,
+        password: &Secret<String>,
+        hash: Option<&PasswordHash>,
+    ) -> Result<bool, PortError> {
+        let password = crate::password::normalise(password);
+        match hash {
+            Some(hash) => self.ports.hasher.verify(&password, hash).await,
+            None => {
+                let dummy = self.dummy_hash().await?;
+                self.ports
+                    .hasher
+                    .verify(&password, &dummy)
+                    .await
+                    .map(|_| false)
+            }
+        }
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.ports.clock.now()
+    }
+
+    async fn captcha_ok(&self, answer: &Secret<String>) -> Result<bool, PortError> {
+        self.ports.captcha.verify(answer).await
+    }
+
+    /// Checks a rate limit for `key`; `Err(wait)` when exceeded.
+    async fn throttled(
+        &self,
+        limit: &RateLimit,
+        key: &ThrottleKey,
+        now: OffsetDateTime,
+    ) -> Result<Result<(), Duration>, PortError> {
+        let events = self
+            .ports
+            .throttle
+            .events_since(key, now - limit.lookback())
+            .await?;
+        Ok(limit.check(&events, now))
+    }
+
+    async fn log(
+        &self,
+        subscriber: SubscriberId,
+        kind: SecurityEventKind,
+        client: &ClientInfo,
+        at: OffsetDateTime,
+    ) -> Result<(), PortError> {
+        let event = SecurityEvent {
+            subscriber,
+            at,
+            kind,
+            client: client.clone(),
+        };
+        self.ports.security_log.append(&event).await
+    }
+
+    /// Best-effort notices: a failure is ignored because the change they report is done.
+    async fn notify(&self, subscriber: &Subscriber, message: Message) {
+        if let Some(phone) = &subscriber.phone {
+            let _ignored = self.ports.sms.send(phone, &message).await;
+        }
+        if let Some(email) = &subscriber.email {
+            let _ignored = self.ports.email.send(email, &message).await;
+        }
+    }
+
+    async fn fetch_subscriber(&self, id: SubscriberId) -> Result<Subscriber, PortError> {
+        self.ports
+            .subscribers
+            .get(id)
+            .await?
+            .ok_or_else(|| PortError::new("signed-in subscriber not found"))
+    }
+
+    /// Issues an SMS code challenge for `purpose` to `phone`, obeying the delivery limit.
+    /// `Ok(Err(wait))` when the phone has had too many codes.
+    async fn issue_code(
+        &self,
+        purpose: ChallengePurpose,
+        phone: &Phone,
+        ttl: Duration,
+        delivery: Delivery,
+        now: OffsetDateTime,
+    ) -> Result<Result<ChallengeId, Duration>, PortError> {
+        let key = ThrottleKey::delivery_phone(phone);
+        if let Err(wait) = self.throttled(&self.policy.delivery, &key, now).await? {
+            return Ok(Err(wait));
+        }
+        let id = ChallengeId::from_bytes(random_bytes(&*self.ports.random)?);
+        let code = new_code(&*self.ports.random, self.policy.codes.digits)?;
+        let challenge = Challenge {
+            id,
+            purpose,
+            digest: SecretDigest::of_code(id.as_bytes(), code.expose()),
+            issued_at: now,
+            expires_at: now + ttl,
+            failed_attempts: 0,
+            consumed_at: None,
+        };
+        self.ports.challenges.insert(&challenge).await?;
+        self.ports.throttle.record(&key, now).await?;
+        self.deliver_code(phone, code, ttl, delivery).await?;
+        Ok(Ok(id))
+    }
+
+    async fn deliver_code(
+        &self,
+        phone: &Phone,
+        code: Secret<String>,
+        ttl: Duration,
+        delivery: Delivery,
+    ) -> Result<(), PortError> {
+        match delivery {
+            Delivery::Code(purpose) => {
+                self.ports
+                    .sms
+                    .send(
+                        phone,
+                        &Message::Code {
+                            code,
+                            purpose,
+                            valid_for: ttl,
+                        },
+                    )
+                    .await
+            }
+            Delivery::Notice => {
+                self.ports
+                    .sms
+                    .send(phone, &Message::AlreadyRegistered)
+                    .await
+            }
+            Delivery::Nothing => Ok(()),
+        }
+    }
+
+    /// Emails a link for `purpose` (or, with `purpose` `None`, an "already registered" notice),
+    /// obeying the delivery limit. `Ok(Err(wait))` when the address has had too many messages.
+    async fn issue_link(
+        &self,
+        purpose: Option<(ChallengePurpose, crate::model::Purpose)>,
+        email: &Email,
+        ttl: Duration,
+        now: OffsetDateTime,
+    ) -> Result<Result<(), Duration>, PortError> {
+        let key = ThrottleKey::delivery_email(email);
+        if let Err(wait) = self.throttled(&self.policy.delivery, &key, now).await? {
+            return Ok(Err(wait));
+        }
+        let message = match purpose {
+            Some((purpose, kind)) => {
+                let (token, digest) = new_token(&*self.ports.random)?;
+                let challenge = Challenge {
+                    id: ChallengeId::from_bytes(random_bytes(&*self.ports.random)?),
+                    purpose,
+                    digest,
+                    issued_at: now,
+                    expires_at: now + ttl,
+                    failed_attempts: 0,
+                    consumed_at: None,
+                };
+                self.ports.challenges.insert(&challenge).await?;
+                Message::Link {
+                    token,
+                    purpose: kind,
+                    valid_for: ttl,
+                }
+            }
+            None => Message::AlreadyRegistered,
+        };
+        self.ports.throttle.record(&key, now).await?;
+        self.ports.email.send(email, &message).await?;
+        Ok(Ok(()))
+    }
+
+    /// Checks a code against its challenge without using it up; counts a wrong code.
+    async fn check_code(
+        &self,
+        id: ChallengeId,
+        code: &Secret<String>,
+        now: OffsetDateTime,
+    ) -> Result<Result<Challenge, CodeRejected>, PortError> {
+        let Some(challenge) = self.ports.challenges.get(id).await? else {
+            return Ok(Err(CodeRejected::Invalid));
+        };
+        let max = self.policy.codes.max_attempts;
+        if let Some(rejected) = rejection(challenge.state(now, max)) {
+            return Ok(Err(rejected));
+        }
+        let presented = SecretDigest::of_code(id.as_bytes(), code.expose().trim());
+        if !challenge.digest.ct_eq(&presented)
+            || matches!(challenge.purpose, ChallengePurpose::Decoy { .. })
+        {
+            let failed = self.ports.challenges.record_failed_attempt(id).await?;
+            return Ok(Err(if failed >= max {
+                CodeRejected::TooManyAttempts
+            } else {
+                CodeRejected::Invalid
+            }));
+        }
+        Ok(Ok(challenge))
+    }
+
+    /// Finds the challenge a link token belongs to, without using it up.
+    async fn check_link(
+        &self,
+        token: &Secret<String>,
+        now: OffsetDateTime,
+    ) -> Result<Result<Challenge, CodeRejected>, PortError> {
+        let digest = SecretDigest::of_token(token.expose().trim());
+        let Some(challenge) = self.ports.challenges.find_by_digest(&digest).await? else {
+            return Ok(Err(CodeRejected::Invalid));
+        };
+        if !challenge.digest.ct_eq(&digest) {
+            return Ok(Err(CodeRejected::Invalid));
+        }
+        Ok(match rejection(challenge.state(now, u32::MAX)) {
+            Some(rejected) => Err(rejected),
+            None => Ok(challenge),
+        })
+    }
+
+    /// Uses a checked challenge up; `Used` if another request got there first.
+    async fn consume(
+        &self,
+        challenge: &Challenge,
+        now: OffsetDateTime,
+    ) -> Result<Result<(), CodeRejected>, PortError> {
+        Ok(if self.ports.challenges.consume(challenge.id, now).await? {
+            Ok(())
+        } else {
+            Err(CodeRejected::Used)
+        })
+    }
+
+    /// Sends a new code for an unused challenge (the "didn't get the code?" button): new code,
+    /// new deadline, attempts reset, same delivery limit as the first code.
+    pub async fn resend_code(&self, id: ChallengeId) -> Result<(), ResendCodeError> {
+        let now = self.now();
+        let challenge = self
+            .ports
+            .challenges
+            .get(id)
+            .await?
+            .ok_or(ResendCodeError::NotFound)?;
+        if challenge.consumed_at.is_some() {
+            return Err(ResendCodeError::NotFound);
+        }
+        let (phone, delivery) = match &challenge.purpose {
+            ChallengePurpose::Registration(draft) => (
+                draft.phone.clone(),
+                Delivery::Code(crate::model::Purpose::Registration),
+            ),
+            ChallengePurpose::ChangePhone { phone, .. } => (
+                phone.clone(),
+                Delivery::Code(crate::model::Purpose::ChangePhone),
+            ),
+            ChallengePurpose::Decoy { phone, notify } => (
+                phone.clone(),
+                if *notify {
+                    Delivery::Notice
+                } else {
+                    Delivery::Nothing
+                },
+            ),
+            ChallengePurpose::RecoverByPhone { subscriber } => {
+                let phone = self
+                    .ports
+                    .subscribers
+                    .get(*subscriber)
+                    .await?
+                    .and_then(|s| s.phone)
+                    .ok_or(ResendCodeError::NotFound)?;
+                (phone, Delivery::Code(crate::model::Purpose::Recovery))
+            }
+            ChallengePurpose::ConfirmEmail { .. } | ChallengePurpose::RecoverByEmail { .. } => {
+                return Err(ResendCodeError::NotFound);
+            }
+        };
+        let ttl = match challenge.purpose {
+            ChallengePurpose::RecoverByPhone { .. } => {
+                self.policy.codes.ttl.min(self.policy.codes.recovery_ttl)
+            }
+            _ => self.policy.codes.ttl,
+        };
+        let key = ThrottleKey::delivery_phone(&phone);
+        if let Err(retry_after) = self.throttled(&self.policy.delivery, &key, now).await? {
+            return Err(ResendCodeError::TooManyCodes { retry_after });
+        }
+        let code = new_code(&*self.ports.random, self.policy.codes.digits)?;
+        let digest = SecretDigest::of_code(id.as_bytes(), code.expose());
+        if !self
+            .ports
+            .challenges
+            .reissue(id, &digest, now, now + ttl)
+            .await?
+        {
+            return Err(ResendCodeError::NotFound);
+        }
+        self.ports.throttle.record(&key, now).await?;
+        self.deliver_code(&phone, code, ttl, delivery).await?;
+        Ok(())
+    }
+}
+
+fn rejection(state: ChallengeState) -> Option<CodeRejected> {
+    match state {
+        ChallengeState::Open => None,
+        ChallengeState::Used => Some(CodeRejected::Used),
+        ChallengeState::Expired => Some(CodeRejected::Expired),
+        ChallengeState::Exhausted => Some(CodeRejected::TooManyAttempts),
+    }
+}
+
+/// Errors of [`IdentityService::resend_code`].
+#[derive(Debug, thiserror::Error)]
+pub enum ResendCodeError {
+    /// No unused code challenge with this id.
+    #[error("no pending code with this id")]
+    NotFound,
+    /// Too many codes to this phone; wait `retry_after`.
+    #[error("too many codes, retry after {retry_after}")]
+    TooManyCodes {
+        /// How long to wait.
+        retry_after: Duration,
+    },
+    /// A port failed.
+    #[error("unexpected failure")]
+    Unexpected(#[from] PortError),
+}
+
+impl UserMessage for ResendCodeError {
+    fn user_message(&self) -> &'static str {
+        match self {
+            Self::NotFound => "Запрос не найден. Начните заново.",
+            Self::TooManyCodes { .. } => "Код уже отправлен. Новый можно запросить чуть позже.",
+            Self::Unexpected(_) => UNEXPECTED_RU,
+        }
+    }
+}
+
+/// Declares an error enum for an operation whose only failure is a port failure.
+macro_rules! port_only_error {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Debug, thiserror::Error)]
+        pub enum $name {
+            /// A port failed.
+            #[error("unexpected failure")]
+            Unexpected(#[from] crate::ports::PortError),
+        }
+
+        impl crate::errors::UserMessage for $name {
+            fn user_message(&self) -> &'static str {
+                crate::errors::UNEXPECTED_RU
+            }
+        }
+    };
+}
+pub(crate) use port_only_error;
+
+#[cfg(test)]
+mod flow_tests;
+#[cfg(test)]
+mod mock_tests;
+#[cfg(test)]
+mod property_tests;
+#[cfg(test)]
+pub(crate) mod testkit;

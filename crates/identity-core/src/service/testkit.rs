@@ -1,0 +1,513 @@
+//! Test support: an in-memory world implementing every port (fakes that honour the port
+//! contracts), plus a fixed start time. Test code only.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+use super::{IdentityService, Ports};
+use crate::crypto::SecretDigest;
+use crate::domain::{
+    AccountRef, ChallengeId, ConsentId, Email, LoginHandle, Phone, SessionId, SubscriberId,
+};
+use crate::model::{
+    AccountFacts, Challenge, Consent, LinkedAccount, Message, SecurityEvent, SessionRecord,
+    Subscriber, ThrottleKey,
+};
+use crate::password::PasswordHash;
+use crate::policy::SecurityPolicy;
+use crate::ports::*;
+use crate::secret::Secret;
+
+pub(crate) const T0: OffsetDateTime = datetime!(2025-03-01 10:00 UTC);
+
+/// Shared state of the in-memory world.
+#[derive(Default)]
+pub(crate) struct State {
+    pub now: Option<OffsetDateTime>,
+    pub seed: u64,
+    pub subscribers: BTreeMap<SubscriberId, Subscriber>,
+    pub links: BTreeMap<SubscriberId, Vec<LinkedAccount>>,
+    pub sessions: Vec<SessionRecord>,
+    pub challenges: Vec<Challenge>,
+    pub throttle: BTreeMap<ThrottleKey, Vec<OffsetDateTime>>,
+    pub consents: Vec<Consent>,
+    pub log: Vec<SecurityEvent>,
+    pub sms: Vec<(Phone, Message)>,
+    pub emails: Vec<(Email, Message)>,
+    pub directory: Vec<AccountFacts>,
+    pub captcha_ok: bool,
+}
+
+/// The in-memory world; clone it to share.
+#[derive(Clone, Default)]
+pub(crate) struct World(pub Arc<Mutex<State>>);
+
+impl World {
+    pub fn new() -> Self {
+        let world = Self::default();
+        world.with(|s| {
+            s.now = Some(T0);
+            s.captcha_ok = true;
+        });
+        world
+    }
+
+    pub fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.0.lock().unwrap())
+    }
+
+    pub fn advance(&self, by: time::Duration) {
+        self.with(|s| s.now = s.now.map(|t| t + by));
+    }
+
+    pub fn ports(&self) -> Ports {
+        let me = Arc::new(self.clone());
+        Ports {
+            clock: me.clone(),
+            random: me.clone(),
+            hasher: me.clone(),
+            subscribers: me.clone(),
+            links: me.clone(),
+            sessions: me.clone(),
+            challenges: me.clone(),
+            throttle: me.clone(),
+            consents: me.clone(),
+            security_log: me.clone(),
+            sms: me.clone(),
+            email: me.clone(),
+            captcha: me.clone(),
+            directory: me,
+        }
+    }
+
+    pub fn service(&self) -> IdentityService {
+        IdentityService::new(self.ports(), SecurityPolicy::default())
+    }
+
+    /// The last code texted to `phone`.
+    pub fn last_code(&self, phone: &Phone) -> Option<Secret<String>> {
+        self.with(|s| {
+            s.sms.iter().rev().find_map(|(to, m)| match m {
+                Message::Code { code, .. } if to == phone => Some(code.clone()),
+                _ => None,
+            })
+        })
+    }
+
+    /// The last link token emailed to `email`.
+    pub fn last_link(&self, email: &Email) -> Option<Secret<String>> {
+        self.with(|s| {
+            s.emails.iter().rev().find_map(|(to, m)| match m {
+                Message::Link { token, .. } if to == email => Some(token.clone()),
+                _ => None,
+            })
+        })
+    }
+}
+
+impl Clock for World {
+    fn now(&self) -> OffsetDateTime {
+        self.with(|s| s.now.unwrap_or(T0))
+    }
+}
+
+impl Random for World {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), PortError> {
+        self.with(|s| {
+            for b in buf.iter_mut() {
+                // SplitMix64: distinct, well-spread bytes, reproducible.
+                s.seed = s.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut z = s.seed;
+                z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                *b = (z ^ (z >> 31)).to_be_bytes()[0];
+            }
+        });
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl PasswordHasher for World {
+    async fn hash(&self, password: &Secret<String>) -> Result<PasswordHash, PortError> {
+        Ok(PasswordHash::from_phc(format!(
+            "$fake${}",
+            password.expose()
+        )))
+    }
+    async fn verify(
+        &self,
+        password: &Secret<String>,
+        hash: &PasswordHash,
+    ) -> Result<bool, PortError> {
+        Ok(hash.as_phc() == format!("$fake${}", password.expose()))
+    }
+}
+
+#[async_trait::async_trait]
+impl SubscriberRepository for World {
+    async fn insert(&self, subscriber: &Subscriber) -> Result<(), WriteError> {
+        self.with(|s| {
+            let taken = s.subscribers.values().any(|other| {
+                other
+                    .handles()
+                    .iter()
+                    .any(|h| subscriber.handles().contains(h))
+            });
+            if taken || s.subscribers.contains_key(&subscriber.id) {
+                return Err(WriteError::Conflict);
+            }
+            s.subscribers.insert(subscriber.id, subscriber.clone());
+            Ok(())
+        })
+    }
+    async fn update(&self, subscriber: &Subscriber) -> Result<(), WriteError> {
+        self.with(|s| {
+            let taken = s
+                .subscribers
+                .values()
+                .filter(|o| o.id != subscriber.id)
+                .any(|other| {
+                    other
+                        .handles()
+                        .iter()
+                        .any(|h| subscriber.handles().contains(h))
+                });
+            if taken {
+                return Err(WriteError::Conflict);
+            }
+            s.subscribers.insert(subscriber.id, subscriber.clone());
+            Ok(())
+        })
+    }
+    async fn get(&self, id: SubscriberId) -> Result<Option<Subscriber>, PortError> {
+        Ok(self.with(|s| s.subscribers.get(&id).cloned()))
+    }
+    async fn find_by_handle(&self, handle: &LoginHandle) -> Result<Option<Subscriber>, PortError> {
+        Ok(self.with(|s| {
+            s.subscribers
+                .values()
+                .find(|x| x.handles().contains(handle))
+                .cloned()
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl LinkRepository for World {
+    async fn list(&self, subscriber: SubscriberId) -> Result<Vec<LinkedAccount>, PortError> {
+        Ok(self.with(|s| s.links.get(&subscriber).cloned().unwrap_or_default()))
+    }
+    async fn insert(
+        &self,
+        subscriber: SubscriberId,
+        link: &LinkedAccount,
+    ) -> Result<(), WriteError> {
+        self.with(|s| {
+            let links = s.links.entry(subscriber).or_default();
+            if links.iter().any(|l| l.account == link.account) {
+                return Err(WriteError::Conflict);
+            }
+            if link.active {
+                links.iter_mut().for_each(|l| l.active = false);
+            }
+            links.push(link.clone());
+            Ok(())
+        })
+    }
+    async fn remove(
+        &self,
+        subscriber: SubscriberId,
+        account: &AccountRef,
+    ) -> Result<bool, PortError> {
+        Ok(self.with(|s| {
+            let links = s.links.entry(subscriber).or_default();
+            let before = links.len();
+            links.retain(|l| &l.account != account);
+            links.len() != before
+        }))
+    }
+    async fn set_active(
+        &self,
+        subscriber: SubscriberId,
+        account: &AccountRef,
+    ) -> Result<bool, PortError> {
+        Ok(self.with(|s| {
+            let links = s.links.entry(subscriber).or_default();
+            if !links.iter().any(|l| &l.account == account) {
+                return false;
+            }
+            links
+                .iter_mut()
+                .for_each(|l| l.active = &l.account == account);
+            true
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl SessionRepository for World {
+    async fn insert(&self, session: &SessionRecord) -> Result<(), PortError> {
+        self.with(|s| s.sessions.push(session.clone()));
+        Ok(())
+    }
+    async fn find_by_token(
+        &self,
+        digest: &SecretDigest,
+    ) -> Result<Option<SessionRecord>, PortError> {
+        Ok(self.with(|s| {
+            s.sessions
+                .iter()
+                .find(|x| x.token_digest == *digest)
+                .cloned()
+        }))
+    }
+    async fn touch(&self, id: SessionId, at: OffsetDateTime) -> Result<(), PortError> {
+        self.with(|s| {
+            s.sessions
+                .iter_mut()
+                .filter(|x| x.id == id)
+                .for_each(|x| x.last_seen_at = at)
+        });
+        Ok(())
+    }
+    async fn revoke(
+        &self,
+        subscriber: SubscriberId,
+        id: SessionId,
+        at: OffsetDateTime,
+    ) -> Result<bool, PortError> {
+        Ok(self.with(|s| {
+            let mut found = false;
+            for x in s
+                .sessions
+                .iter_mut()
+                .filter(|x| x.id == id && x.subscriber == subscriber && x.revoked_at.is_none())
+            {
+                x.revoked_at = Some(at);
+                found = true;
+            }
+            found
+        }))
+    }
+    async fn revoke_all(
+        &self,
+        subscriber: SubscriberId,
+        keep: Option<SessionId>,
+        at: OffsetDateTime,
+    ) -> Result<u32, PortError> {
+        Ok(self.with(|s| {
+            let mut n = 0;
+            for x in s.sessions.iter_mut().filter(|x| {
+                x.subscriber == subscriber && x.revoked_at.is_none() && Some(x.id) != keep
+            }) {
+                x.revoked_at = Some(at);
+                n += 1;
+            }
+            n
+        }))
+    }
+    async fn list(&self, subscriber: SubscriberId) -> Result<Vec<SessionRecord>, PortError> {
+        Ok(self.with(|s| {
+            s.sessions
+                .iter()
+                .filter(|x| x.subscriber == subscriber && x.revoked_at.is_none())
+                .cloned()
+                .collect()
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl ChallengeRepository for World {
+    async fn insert(&self, challenge: &Challenge) -> Result<(), PortError> {
+        self.with(|s| s.challenges.push(challenge.clone()));
+        Ok(())
+    }
+    async fn get(&self, id: ChallengeId) -> Result<Option<Challenge>, PortError> {
+        Ok(self.with(|s| s.challenges.iter().find(|c| c.id == id).cloned()))
+    }
+    async fn find_by_digest(&self, digest: &SecretDigest) -> Result<Option<Challenge>, PortError> {
+        Ok(self.with(|s| s.challenges.iter().find(|c| c.digest == *digest).cloned()))
+    }
+    async fn record_failed_attempt(&self, id: ChallengeId) -> Result<u32, PortError> {
+        self.with(|s| {
+            let c = s
+                .challenges
+                .iter_mut()
+                .find(|c| c.id == id)
+                .ok_or_else(|| PortError::new("missing"))?;
+            c.failed_attempts += 1;
+            Ok(c.failed_attempts)
+        })
+    }
+    async fn consume(&self, id: ChallengeId, at: OffsetDateTime) -> Result<bool, PortError> {
+        Ok(
+            self.with(|s| match s.challenges.iter_mut().find(|c| c.id == id) {
+                Some(c) if c.consumed_at.is_none() => {
+                    c.consumed_at = Some(at);
+                    true
+                }
+                _ => false,
+            }),
+        )
+    }
+    async fn reissue(
+        &self,
+        id: ChallengeId,
+        digest: &SecretDigest,
+        issued_at: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool, PortError> {
+        Ok(
+            self.with(|s| match s.challenges.iter_mut().find(|c| c.id == id) {
+                Some(c) if c.consumed_at.is_none() => {
+                    c.digest = *digest;
+                    c.issued_at = issued_at;
+                    c.expires_at = expires_at;
+                    c.failed_attempts = 0;
+                    true
+                }
+                _ => false,
+            }),
+        )
+    }
+}
+
+#[async_trait::async_trait]
+impl ThrottleRepository for World {
+    async fn record(&self, key: &ThrottleKey, at: OffsetDateTime) -> Result<(), PortError> {
+        self.with(|s| s.throttle.entry(key.clone()).or_default().push(at));
+        Ok(())
+    }
+    async fn events_since(
+        &self,
+        key: &ThrottleKey,
+        since: OffsetDateTime,
+    ) -> Result<Vec<OffsetDateTime>, PortError> {
+        Ok(self.with(|s| {
+            s.throttle
+                .get(key)
+                .map(|v| v.iter().copied().filter(|t| *t > since).collect())
+                .unwrap_or_default()
+        }))
+    }
+    async fn clear(&self, key: &ThrottleKey) -> Result<(), PortError> {
+        self.with(|s| s.throttle.remove(key));
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl ConsentRepository for World {
+    async fn insert(&self, consent: &Consent) -> Result<(), PortError> {
+        self.with(|s| s.consents.push(consent.clone()));
+        Ok(())
+    }
+    async fn list(&self, subscriber: SubscriberId) -> Result<Vec<Consent>, PortError> {
+        Ok(self.with(|s| {
+            s.consents
+                .iter()
+                .filter(|c| c.subscriber == subscriber)
+                .cloned()
+                .collect()
+        }))
+    }
+    async fn withdraw(
+        &self,
+        subscriber: SubscriberId,
+        id: ConsentId,
+        at: OffsetDateTime,
+    ) -> Result<bool, PortError> {
+        Ok(self.with(|s| {
+            match s
+                .consents
+                .iter_mut()
+                .find(|c| c.id == id && c.subscriber == subscriber && c.withdrawn_at.is_none())
+            {
+                Some(c) => {
+                    c.withdrawn_at = Some(at);
+                    true
+                }
+                None => false,
+            }
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl SecurityLog for World {
+    async fn append(&self, event: &SecurityEvent) -> Result<(), PortError> {
+        self.with(|s| s.log.push(event.clone()));
+        Ok(())
+    }
+    async fn list(
+        &self,
+        subscriber: SubscriberId,
+        limit: u32,
+    ) -> Result<Vec<SecurityEvent>, PortError> {
+        Ok(self.with(|s| {
+            s.log
+                .iter()
+                .rev()
+                .filter(|e| e.subscriber == subscriber)
+                .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                .cloned()
+                .collect()
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl SmsSender for World {
+    async fn send(&self, to: &Phone, message: &Message) -> Result<(), PortError> {
+        self.with(|s| s.sms.push((to.clone(), message.clone())));
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl EmailSender for World {
+    async fn send(&self, to: &Email, message: &Message) -> Result<(), PortError> {
+        self.with(|s| s.emails.push((to.clone(), message.clone())));
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl CaptchaVerifier for World {
+    async fn verify(&self, _answer: &Secret<String>) -> Result<bool, PortError> {
+        Ok(self.with(|s| s.captcha_ok))
+    }
+}
+
+#[async_trait::async_trait]
+impl AccountDirectory for World {
+    async fn find(&self, account: &AccountRef) -> Result<Option<AccountFacts>, PortError> {
+        Ok(self.with(|s| s.directory.iter().find(|f| &f.account == account).cloned()))
+    }
+    async fn find_by_payment_code(&self, code: &str) -> Result<Option<AccountFacts>, PortError> {
+        // Deliberately case-insensitive, like a careless SQL collation: the core must re-check.
+        Ok(self.with(|s| {
+            s.directory
+                .iter()
+                .find(|f| {
+                    f.payment_code
+                        .as_ref()
+                        .is_some_and(|c| c.expose().eq_ignore_ascii_case(code))
+                })
+                .cloned()
+        }))
+    }
+}
+
+/// Runs a future to completion on a fresh current-thread runtime (for proptest bodies).
+pub(crate) fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
