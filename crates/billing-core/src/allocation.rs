@@ -70,8 +70,11 @@ pub fn allocate(total: Decimal, weights: &[Decimal], dp: u32) -> Result<Vec<Deci
     let mut parts = Vec::with_capacity(weights.len());
     let mut remainders: Vec<(Decimal, usize)> = Vec::with_capacity(weights.len());
     let mut allocated = Decimal::ZERO;
+    // One division, then a multiplication per part; the fix-up below absorbs the last-digit
+    // error either way, so the parts still add up exactly.
+    let factor = abs_total / sum_w;
     for (i, w) in weights.iter().enumerate() {
-        let exact = abs_total * *w / sum_w;
+        let exact = *w * factor;
         let mut floor = exact.trunc_with_scale(dp);
         floor.rescale(dp);
         remainders.push((exact - floor, i));
@@ -82,12 +85,12 @@ pub fn allocate(total: Decimal, weights: &[Decimal], dp: u32) -> Result<Vec<Deci
     // 28th digit, in which case the smallest remainders give one back.
     let left = ((abs_total - allocated) / unit).round().to_i64().unwrap_or(0);
     if left > 0 {
-        remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        remainders.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
         for &(_, i) in remainders.iter().filter(|(_, i)| !weights[*i].is_zero()).cycle().take(usize::try_from(left).unwrap_or(0)) {
             parts[i] += unit;
         }
     } else if left < 0 {
-        remainders.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        remainders.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
         let mut need = -left;
         for &(_, i) in remainders.iter().cycle() {
             if need == 0 {

@@ -303,6 +303,23 @@ pub struct TariffBook<'a> {
     pub versions: &'a [TariffVersion],
 }
 
+/// Segments already looked up in one run, per (service, group): a house run looks each tariff
+/// up once instead of once per account.
+#[derive(Debug, Default)]
+struct SegmentCache<'a> {
+    entries: Vec<(ServiceKind, crate::tariff::ConsumerGroup, Vec<Segment<'a>>)>,
+}
+
+impl<'a> SegmentCache<'a> {
+    fn index(&mut self, book: TariffBook<'a>, service: ServiceKind, account: &Account, period: Period, policy: &BillingPolicy) -> usize {
+        if let Some(i) = self.entries.iter().position(|(s, g, _)| *s == service && *g == account.group) {
+            return i;
+        }
+        self.entries.push((service, account.group, book.segments(service, account, period, policy)));
+        self.entries.len() - 1
+    }
+}
+
 impl<'a> TariffBook<'a> {
     /// The segments of the tariff that prices `service` for `account` in `period`; ОДН is priced
     /// with the electricity tariff of the account's group.
@@ -362,7 +379,8 @@ pub fn bill_account(
 ) -> Result<AccountBill, BillingError> {
     let volumes = account_volumes(input, period, policy)?;
     let mut bill = AccountBill::default();
-    price_account(input, period, tariffs, &volumes, odn_share, HouseFacts { electric_heating, heat_share: None }, policy, &mut bill)?;
+    let mut cache = SegmentCache::default();
+    price_account(input, period, tariffs, &mut cache, &volumes, odn_share, HouseFacts { electric_heating, heat_share: None }, policy, &mut bill)?;
     bill.volumes = volumes;
     Ok(bill)
 }
@@ -400,10 +418,11 @@ fn account_volumes(input: &AccountInput<'_>, period: Period, policy: &BillingPol
 }
 
 #[allow(clippy::too_many_arguments)] // private step shared by bill_account and bill_house
-fn price_account(
+fn price_account<'t>(
     input: &AccountInput<'_>,
     period: Period,
-    tariffs: TariffBook<'_>,
+    tariffs: TariffBook<'t>,
+    cache: &mut SegmentCache<'t>,
     volumes: &[(ServiceKind, PeriodVolume)],
     odn_share: Option<(Decimal, &crate::odn::OdnBasis)>,
     house: HouseFacts,
@@ -412,12 +431,14 @@ fn price_account(
 ) -> Result<(), BillingError> {
     let account = input.account;
     let mut priced: Vec<PricedLine> = Vec::with_capacity(4);
+    bill.lines.reserve(volumes.len() * 2 + 2);
     bill.account = Some(account.id);
     let tariff_err = |source| BillingError::Tariff { account: account.id, source };
     let no_tariff = |service| BillingError::Tariff { account: account.id, source: TariffError::NoTariff { service, group: account.group, period } };
     let mut own_electricity = Decimal::ZERO;
     for (service, v) in volumes {
-        let segs = tariffs.segments(*service, account, period, policy);
+        let idx = cache.index(tariffs, *service, account, period, policy);
+        let segs = &cache.entries[idx].2;
         if segs.is_empty() {
             return Err(no_tariff(*service));
         }
@@ -427,7 +448,7 @@ fn price_account(
             &PricingInput {
                 service: *service,
                 period,
-                segments: &segs,
+                segments: segs,
                 volume: v.values,
                 norm_already_used: Decimal::ZERO,
                 persons: input.premise.persons,
@@ -474,7 +495,8 @@ fn price_account(
     }
     // ОДН.
     if let Some((share, house_basis)) = odn_share {
-        let segs = tariffs.segments(ServiceKind::ElectricityCommon, account, period, policy);
+        let idx = cache.index(tariffs, ServiceKind::ElectricityCommon, account, period, policy);
+        let segs = &cache.entries[idx].2;
         if segs.is_empty() {
             return Err(no_tariff(ServiceKind::ElectricityCommon));
         }
@@ -484,7 +506,7 @@ fn price_account(
             &PricingInput {
                 service: ServiceKind::ElectricityCommon,
                 period,
-                segments: &segs,
+                segments: segs,
                 volume: ZoneValues::single(share),
                 norm_already_used: used,
                 persons: input.premise.persons,
@@ -634,12 +656,13 @@ pub fn bill_house(input: &HouseInput<'_>, period: Period, tariffs: TariffBook<'_
         }
         None => None,
     };
+    let mut cache = SegmentCache::default();
     for (i, (a, volumes)) in input.accounts.iter().zip(all_volumes).enumerate() {
         let mut bill = AccountBill::default();
         let facts = HouseFacts { electric_heating: input.house.electric_heating, heat_share: heat_shares.as_ref().map(|(s, hv)| (s[i], *hv)) };
         let has_electricity = a.services.iter().any(|s| s.service == ServiceKind::Electricity);
         let share = odn.as_ref().filter(|_| has_electricity).map(|d| (d.shares[i], &d.basis));
-        price_account(a, period, tariffs, &volumes, share, facts, policy, &mut bill)?;
+        price_account(a, period, tariffs, &mut cache, &volumes, share, facts, policy, &mut bill)?;
         bill.volumes = volumes;
         out.accounts.push(bill);
     }

@@ -357,7 +357,7 @@ pub struct Statement {
 }
 
 /// A record of money applied to a tranche, for the penalty history.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
 struct Credit {
     date: Date,
     period: Period,
@@ -390,7 +390,11 @@ struct Credit {
 /// let st = ledger.statement(date!(2026 - 02 - 02), date!(2026 - 02 - 28));
 /// assert_eq!((st.opening, st.closing), (Money::from_roubles(1100), Money::from_roubles(100)));
 /// ```
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+///
+/// The ledger serialises for inspection but does not deserialise: its invariants hold only
+/// for a ledger built by its own operations, so storage keeps the journal of facts and replays
+/// it.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 pub struct Ledger {
     account: AccountId,
     services: Vec<ServiceKind>,

@@ -407,17 +407,24 @@ fn price_segment(
                 if band.is_zero() {
                     continue;
                 }
-                let parts: Vec<Decimal> = if k == 2 || band == left[..scheme.len()].iter().copied().sum::<Decimal>() {
-                    left[..scheme.len()].to_vec()
-                } else if scheme.len() == 1 {
-                    vec![band]
+                let n = scheme.len();
+                let rest: Decimal = left[..n].iter().copied().sum();
+                let mut parts = [Decimal::ZERO; 3];
+                if k == 2 || band == rest {
+                    parts[..n].copy_from_slice(&left[..n]);
+                } else if n == 1 {
+                    parts[0] = band;
                 } else {
-                    allocate(band, &left[..scheme.len()].iter().map(|x| (*x).max(Decimal::ZERO)).collect::<Vec<_>>(), dp).unwrap_or_else(|_| left[..scheme.len()].to_vec())
-                };
+                    let weights: [Decimal; 3] = [left[0].max(Decimal::ZERO), left[1].max(Decimal::ZERO), left[2].max(Decimal::ZERO)];
+                    match allocate(band, &weights[..n], dp) {
+                        Ok(v) => parts[..n].copy_from_slice(&v),
+                        Err(_) => parts[..n].copy_from_slice(&left[..n]),
+                    }
+                }
                 for (i, zone) in scheme.zones().iter().enumerate() {
                     let q = parts[i];
                     left[i] -= q;
-                    if q.is_zero() && scheme.len() > 1 {
+                    if q.is_zero() && n > 1 {
                         continue;
                     }
                     let price = tables[k].price(scheme, *zone).ok_or(TariffError::NoZonePrices(v.id, scheme))?;
