@@ -108,27 +108,27 @@ impl ChargeLine {
             format!(
                 "{}{zone}{what}{days}: {} {} × {} ₽ = {}",
                 self.service.russian_name(),
-                self.quantity.normalize(),
+                ru_num(self.quantity),
                 self.unit.russian(),
-                self.unit_price.normalize(),
+                ru_num(self.unit_price),
                 self.amount.to_russian()
             )
         };
         let why = match &self.basis {
             ChargeBasis::Volume(b) => explain_volume(b),
-            ChargeBasis::HeatingByArea { area, norm: Some(n), .. } => format!("площадь {} м² × норматив {} Гкал/м²", area.normalize(), n.normalize()),
+            ChargeBasis::HeatingByArea { area, norm: Some(n), .. } => format!("площадь {} м² × норматив {} Гкал/м²", ru_num(area), ru_num(n)),
             ChargeBasis::HeatingByArea { area, house_volume, .. } => {
-                format!("объём по общедомовому прибору {} Гкал × доля площади {} м²", house_volume.unwrap_or_default().normalize(), area.normalize())
+                format!("объём по общедомовому прибору {} Гкал × доля площади {} м²", ru_num(house_volume.unwrap_or_default()), ru_num(area))
             }
             ChargeBasis::Odn { area, house } => format!(
                 "ОДН дома {} кВт·ч (дом {} − квартиры {} − нежилые {} − на подогрев {}) × площадь {} м² / {} м²",
-                house.distributed_volume.normalize(),
-                house.house_volume.map_or_else(|| "по нормативу".into(), |v| v.normalize().to_string()),
-                house.flats_volume.normalize(),
-                house.non_residential_volume.normalize(),
-                house.heat_production_volume.normalize(),
-                area.normalize(),
-                house.total_area.normalize()
+                ru_num(house.distributed_volume),
+                house.house_volume.map_or_else(|| "по нормативу".into(), ru_num),
+                ru_num(house.flats_volume),
+                ru_num(house.non_residential_volume),
+                ru_num(house.heat_production_volume),
+                ru_num(area),
+                ru_num(house.total_area)
             ),
             ChargeBasis::Penalty { lines, already_charged } => {
                 let mut s = String::from("пени по ч. 14 ст. 155 ЖК РФ");
@@ -147,12 +147,22 @@ impl ChargeLine {
     }
 }
 
+/// A decimal as a Russian document writes it: a comma, no trailing zeros.
+fn ru_num(d: impl std::borrow::Borrow<Decimal>) -> String {
+    d.borrow().normalize().to_string().replace('.', ",")
+}
+
+/// Register values as `5910 / 1200`.
+fn ru_values(v: &ZoneValues) -> String {
+    v.values().iter().map(ru_num).collect::<Vec<_>>().join(" / ")
+}
+
 fn explain_volume(b: &VolumeBasis) -> String {
     match b {
         VolumeBasis::Readings { opening, closing, coefficient, rollover, replacement, .. } => {
-            let mut s = format!("по показаниям {:?} → {:?}", opening, closing);
+            let mut s = format!("по показаниям {} → {}", ru_values(opening), ru_values(closing));
             if *coefficient != Decimal::ONE {
-                s.push_str(&format!(", коэффициент трансформации {}", coefficient.normalize()));
+                s.push_str(&format!(", коэффициент трансформации {}", ru_num(coefficient)));
             }
             if *rollover {
                 s.push_str(", с переходом счётчика через ноль");
@@ -164,15 +174,15 @@ fn explain_volume(b: &VolumeBasis) -> String {
         }
         VolumeBasis::TrueUp { measured, estimated, estimated_periods, .. } => format!(
             "доначисление по показаниям: расход {} минус начисленное по среднему/нормативу за {} мес. {}",
-            measured.normalize(),
+            ru_num(measured),
             estimated_periods,
-            estimated.normalize()
+            ru_num(estimated)
         ),
         VolumeBasis::Average { months, reason, nth_period } => format!("по среднемесячному расходу за {months} мес. ({}; {nth_period}-й период из допустимых)", reason.russian()),
         VolumeBasis::Norm { norm, factor, coefficient, reason } => {
-            let mut s = format!("по нормативу {} × {} ({})", norm.normalize(), factor.normalize(), reason.russian());
+            let mut s = format!("по нормативу {} × {} ({})", ru_num(norm), ru_num(factor), reason.russian());
             if let Some(k) = coefficient {
-                s.push_str(&format!(" × повышающий коэффициент {}", k.normalize()));
+                s.push_str(&format!(" × повышающий коэффициент {}", ru_num(k)));
             }
             s
         }

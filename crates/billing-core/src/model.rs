@@ -162,3 +162,114 @@ pub struct Account {
     /// Services billed on the account (ОДН is added by the house run when the supplier bills it).
     pub services: Vec<AccountService>,
 }
+
+/// A supplier (гарантирующий поставщик, heat or water utility) and every setting that governs
+/// its billing.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+pub struct Supplier {
+    /// Id.
+    pub id: SupplierId,
+    /// Requisites and bank details (the payment QR code is built from them).
+    pub requisites: crate::requisites::Requisites,
+    /// Billing policies: readings window, due day, estimates, coefficients, ОДН …
+    pub policy: crate::policy::BillingPolicy,
+    /// Penalty policy (ЖК ст. 155 ч. 14).
+    pub penalty: crate::penalty::PenaltyPolicy,
+    /// The least amount accepted in one online payment (supplier practice, e.g. 50 ₽;
+    /// billing-rules.md §10).
+    pub minimum_payment: crate::money::Money,
+}
+
+impl Supplier {
+    /// Checks an online payment amount against the supplier's minimum.
+    ///
+    /// A payment below the minimum is allowed when it settles the whole debt (the debt itself is
+    /// below the minimum).
+    pub fn check_payment_amount(&self, amount: crate::money::Money, debt: crate::money::Money) -> Result<(), PaymentAmountError> {
+        if !amount.is_positive() {
+            return Err(PaymentAmountError::NotPositive);
+        }
+        if amount < self.minimum_payment && amount < debt {
+            return Err(PaymentAmountError::BelowMinimum { minimum: self.minimum_payment });
+        }
+        Ok(())
+    }
+}
+
+/// Why an online payment amount is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentAmountError {
+    /// Zero or negative.
+    #[error("payment amount must be positive")]
+    NotPositive,
+    /// Below the supplier's minimum.
+    #[error("payment amount is below the minimum of {minimum}")]
+    BelowMinimum {
+        /// The minimum.
+        minimum: crate::money::Money,
+    },
+}
+
+impl PaymentAmountError {
+    /// The refusal in Russian.
+    #[must_use]
+    pub fn user_message(&self) -> String {
+        match self {
+            PaymentAmountError::NotPositive => "Сумма платежа должна быть больше нуля.".into(),
+            PaymentAmountError::BelowMinimum { minimum } => format!("Минимальная сумма платежа — {}.", minimum.to_russian()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Money;
+
+    #[test]
+    fn account_numbers() {
+        assert_eq!(AccountNumber::parse(""), Err(AccountNumberError::Empty));
+        assert_eq!(AccountNumber::parse("1".repeat(21).as_str()), Err(AccountNumberError::TooLong));
+        assert_eq!(AccountNumber::parse("12-34 56").unwrap().to_string(), "123456");
+    }
+
+    fn supplier() -> Supplier {
+        use crate::requisites::*;
+        let bank = BankDetails::new(
+            PersonalAcc::parse("40702810200000000001").unwrap(),
+            BankName::parse("ПАО Сбербанк").unwrap(),
+            Bic::parse("044525225").unwrap(),
+            CorrespAcc::parse("30101810400000000225").unwrap(),
+        )
+        .unwrap();
+        let requisites = Requisites::new(
+            OrgName::parse("ПАО «Энергосбыт»").unwrap(),
+            Inn::parse("7707083893").unwrap(),
+            Some(Kpp::parse("770701001").unwrap()),
+            bank,
+            Address::parse("г. Тула, ул. Советская, д. 1").unwrap(),
+            vec![Phone::parse("8 800 100-00-00").unwrap()],
+            vec![EmergencyPhone::new("Аварийная служба", Phone::parse("112").unwrap()).unwrap()],
+        )
+        .unwrap();
+        Supplier {
+            id: SupplierId::new(1),
+            requisites,
+            policy: crate::policy::BillingPolicy::default(),
+            penalty: crate::penalty::PenaltyPolicy::default(),
+            minimum_payment: Money::from_roubles(50),
+        }
+    }
+
+    #[test]
+    fn minimum_payment() {
+        let s = supplier();
+        let min = s.minimum_payment;
+        assert_eq!(s.check_payment_amount(Money::from_roubles(49), Money::from_roubles(100)), Err(PaymentAmountError::BelowMinimum { minimum: min }));
+        assert_eq!(s.check_payment_amount(Money::from_roubles(50), Money::from_roubles(100)), Ok(()));
+        // Below the minimum is fine when it settles the whole (small) debt.
+        assert_eq!(s.check_payment_amount(Money::from_roubles(30), Money::from_roubles(30)), Ok(()));
+        assert_eq!(s.check_payment_amount(Money::ZERO, Money::from_roubles(30)), Err(PaymentAmountError::NotPositive));
+        assert!(PaymentAmountError::BelowMinimum { minimum: min }.user_message().contains("50,00"));
+    }
+}

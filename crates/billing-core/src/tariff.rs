@@ -384,15 +384,16 @@ fn price_segment(
                 }
                 ElectricityTiers::SocialNorm { norm, within, above } => {
                     // The norm is used up by the premise's own volume first, then by its ОДН share.
-                    let n = round_dp(norm.volume(input.persons) * share_of_month, dp);
+                    let n = scale_by(norm.volume(input.persons), share_of_month, dp);
                     let available = (n - norm_used).max(Decimal::ZERO);
                     ([Tier::WithinNorm, Tier::AboveNorm, Tier::AboveNorm], [available, available], [within, above, above])
                 }
                 ElectricityTiers::Ranges(r) => {
                     let month = usize::from(u8::from(input.period.month())) - 1;
                     let factor = if input.electric_heating && r.heating_season[month] { r.seasonal_factor } else { Decimal::ONE };
-                    let t1 = round_dp(r.thresholds[0] * factor * share_of_month, dp);
-                    let t2 = round_dp(r.thresholds[1] * factor * share_of_month, dp);
+                    let k = if factor == Decimal::ONE { share_of_month } else { factor * share_of_month };
+                    let t1 = scale_by(r.thresholds[0], k, dp);
+                    let t2 = scale_by(r.thresholds[1], k, dp);
                     ([Tier::Range(1), Tier::Range(2), Tier::Range(3)], [t1, t2], [&r.prices[0], &r.prices[1], &r.prices[2]])
                 }
             };
@@ -441,7 +442,7 @@ fn price_segment(
                 ElectricityTiers::Flat(p) => push(Zone::Total, Tier::Base, q, unit, p.single),
                 ElectricityTiers::Ranges(r) => push(Zone::Total, Tier::Base, q, unit, r.prices[0].single),
                 ElectricityTiers::SocialNorm { norm, within, above } => {
-                    let n = round_dp(norm.volume(input.persons) * share_of_month, dp);
+                    let n = scale_by(norm.volume(input.persons), share_of_month, dp);
                     let within_q = (n - norm_used).max(Decimal::ZERO).min(q);
                     if !within_q.is_zero() {
                         push(Zone::Total, Tier::WithinNorm, within_q, unit, within.single);
@@ -470,6 +471,12 @@ fn price_segment(
         }
         _ => Err(TariffError::WrongKind(v.id, input.service)),
     }
+}
+
+/// `value × k` at `dp` decimals; `k` is 1 in every period without a tariff change, so skip the
+/// multiplication then (the billing hot path).
+fn scale_by(value: Decimal, k: Decimal, dp: u32) -> Decimal {
+    if k == Decimal::ONE { round_dp(value, dp) } else { round_dp(value * k, dp) }
 }
 
 /// The heating volume of a premise without a house meter: area × norm in a heating-season month

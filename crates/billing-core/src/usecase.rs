@@ -42,7 +42,6 @@ use crate::qr::{QrError, QrPayload, TechCode};
 use crate::reading::{ChangeReadingError, Reading, ReadingCheck, ReadingError, ReadingSource, ReadingStatus, check_reading, ensure_changeable, ru_date};
 use crate::requisites::Requisites;
 use crate::service::ServiceKind;
-use crate::tariff::TariffVersion;
 use crate::volume::{MeterPart, PastVolume, average};
 
 /// What a subscriber sees when a port failed: nothing about the cause.
@@ -992,13 +991,12 @@ impl BillingService {
 
     /// The accepted reading a new one of `meter` for `period` is checked against, and the
     /// account's average for the plausibility bound.
-    async fn reading_context(&self, account: &Account, meter: &Meter, period: Period, supplier: &Supplier) -> Result<(Option<Reading>, Option<ZoneValues>, Option<Period>), RepoError> {
-        let last_closed = self.ports.periods.last_closed(supplier.id).await?;
+    async fn reading_context(&self, account: &Account, meter: &Meter, period: Period, supplier: &Supplier) -> Result<(Option<Reading>, Option<ZoneValues>), RepoError> {
         let previous = self.ports.readings.last_accepted_before(meter.id, period).await?;
         let history = self.ports.volumes.volumes(account.id, meter.service, period).await?;
         let dp = supplier.policy.volume_dp(meter.service);
         let avg = average(&history, meter.registers.scheme, period, &supplier.policy, dp).map(|(v, _)| v);
-        Ok((previous, avg, last_closed))
+        Ok((previous, avg))
     }
 
     /// Accepts a reading taken today. A reading submitted after the supplier's window belongs to
@@ -1013,7 +1011,8 @@ impl BillingService {
         let (today, now) = (self.ports.clock.today(), self.ports.clock.now());
         let window = &supplier.policy.readings_window;
         let period = if cmd.source == ReadingSource::Subscriber { window.period_for(today) } else { Period::of(today) };
-        let (previous, avg, last_closed) = self.reading_context(&account, &meter, period, &supplier).await?;
+        let last_closed = self.ports.periods.last_closed(supplier.id).await?;
+        let (previous, avg) = self.reading_context(&account, &meter, period, &supplier).await?;
         let check = ReadingCheck { meter: &meter, previous: previous.as_ref().map(|r| (&r.values, r.taken_on)), average: avg.as_ref(), last_closed, source: cmd.source };
         let checked = check_reading(&check, &cmd.values, today, &supplier.policy)?;
         let new = NewReading { meter: meter.id, period: checked.period, values: checked.values, taken_on: today, submitted_at: now, source: cmd.source, supersedes: None };
@@ -1046,8 +1045,9 @@ impl BillingService {
             Err(e) => return Err(e.into()),
         };
         let (today, now) = (self.ports.clock.today(), self.ports.clock.now());
-        let (previous, avg, last_closed) = self.reading_context(&account, &meter, old.period, &supplier).await?;
+        let last_closed = self.ports.periods.last_closed(supplier.id).await?;
         ensure_changeable(&old, today, last_closed, &supplier.policy)?;
+        let (previous, avg) = self.reading_context(&account, &meter, old.period, &supplier).await?;
         let check = ReadingCheck { meter: &meter, previous: previous.as_ref().map(|r| (&r.values, r.taken_on)), average: avg.as_ref(), last_closed, source: old.source };
         let checked = check_reading(&check, &cmd.values, today, &supplier.policy).map_err(ChangeReadingError::Invalid)?;
         if checked.period != old.period {

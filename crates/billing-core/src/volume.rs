@@ -216,7 +216,7 @@ pub fn determine_volume(input: &VolumeInput<'_>, policy: &BillingPolicy) -> Resu
         for (i, (o, c)) in open.values().iter().zip(close.values()).enumerate() {
             let d = register_delta(*o, *c, spec);
             rolled |= d.rollover;
-            vals[i] = round_dp(d.delta * spec.coefficient, dp);
+            vals[i] = if spec.coefficient == Decimal::ONE { round_dp(d.delta, dp) } else { round_dp(d.delta * spec.coefficient, dp) };
         }
         let v = ZoneValues::new(spec.scheme, &vals[..spec.scheme.len()]).map_err(|_| VolumeError::MixedSchemes)?;
         measured = Some(match measured {
