@@ -11,15 +11,22 @@
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use billing_core::charge::{AccountInput, HouseInput, PenaltyInput, ServiceInput, TariffBook, bill_house};
+use billing_core::charge::{
+    AccountInput, HouseInput, PenaltyInput, ServiceInput, TariffBook, bill_house,
+};
 use billing_core::ids::{AccountId, HouseId, MeterId, PremiseId, SupplierId, TariffId};
 use billing_core::keyrate::{KeyRateHistory, PenaltyRules};
 use billing_core::meter::{Meter, RegisterSpec, ZoneScheme, ZoneValues};
 use billing_core::model::{Account, AccountNumber, AccountService, House, Premise};
 use billing_core::odn::OdnPolicy;
-use billing_core::penalty::{DebtTranche, PaymentEvent, PaymentTarget, PenaltyPolicy, PenaltyReport, compute_penalties_into};
+use billing_core::penalty::{
+    DebtTranche, PaymentEvent, PaymentTarget, PenaltyPolicy, PenaltyReport, compute_penalties_into,
+};
 use billing_core::policy::BillingPolicy;
-use billing_core::tariff::{ConsumerGroup, ConsumptionRanges, ElectricityTiers, SocialNorm, TariffKind, TariffVersion, ZonePrices};
+use billing_core::tariff::{
+    ConsumerGroup, ConsumptionRanges, ElectricityTiers, SocialNorm, TariffKind, TariffVersion,
+    ZonePrices,
+};
 use billing_core::volume::{MeterPart, PastVolume, VolumeKind};
 use billing_core::{Money, Period, ServiceKind};
 use rust_decimal::Decimal;
@@ -35,7 +42,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
 fn flag(args: &[String], name: &str, default: usize) -> Result<usize, String> {
     match args.iter().position(|a| a == name) {
         None => Ok(default),
-        Some(i) => args.get(i + 1).ok_or(format!("{name} needs a value"))?.replace('_', "").parse().map_err(|e| format!("{name}: {e}")),
+        Some(i) => args
+            .get(i + 1)
+            .ok_or(format!("{name} needs a value"))?
+            .replace('_', "")
+            .parse()
+            .map_err(|e| format!("{name}: {e}")),
     }
 }
 
@@ -108,15 +120,28 @@ fn generate_house(index: usize, seed: u64) -> GenHouse {
             _ => ConsumerGroup::Population,
         };
         let estimate = rng.permille();
-        premises.push(Premise { id: PremiseId::new(id), house: hid, number: (j + 1).to_string(), area, residential: true, persons, rooms: 2 });
+        premises.push(Premise {
+            id: PremiseId::new(id),
+            house: hid,
+            number: (j + 1).to_string(),
+            area,
+            residential: true,
+            persons,
+            rooms: 2,
+        });
         accounts.push(Account {
             id: AccountId::new(id),
-            number: AccountNumber::parse(&format!("{:013}", 7_700_000_000_000_u64 + id)).expect("13 digits"),
+            number: AccountNumber::parse(&format!("{:013}", 7_700_000_000_000_u64 + id))
+                .expect("13 digits"),
             supplier: SupplierId::new(1),
             premise: PremiseId::new(id),
             holder: String::new(),
             group,
-            services: vec![AccountService { service: ServiceKind::Electricity, norm_per_unit: d(90), meter_installable: true }],
+            services: vec![AccountService {
+                service: ServiceKind::Electricity,
+                norm_per_unit: d(90),
+                meter_installable: true,
+            }],
         });
         let n = scheme.len();
         meters.push(Meter {
@@ -124,7 +149,12 @@ fn generate_house(index: usize, seed: u64) -> GenHouse {
             account: Some(AccountId::new(id)),
             service: ServiceKind::Electricity,
             serial: String::new(),
-            registers: RegisterSpec { scheme, digits: 5, decimals: 0, coefficient: Decimal::ONE },
+            registers: RegisterSpec {
+                scheme,
+                digits: 5,
+                decimals: 0,
+                coefficient: Decimal::ONE,
+            },
             installed_on: date!(2019 - 01 - 01),
             commissioned_on: Some(date!(2019 - 01 - 01)),
             verification_due: Some(date!(2035 - 01 - 01)),
@@ -132,17 +162,32 @@ fn generate_house(index: usize, seed: u64) -> GenHouse {
             removed_on: None,
             automatic: false,
         });
-        let monthly: Vec<Decimal> = (0..n).map(|z| d(60 + rng.below(if z == 0 { 240 } else { 90 }))).collect();
+        let monthly: Vec<Decimal> = (0..n)
+            .map(|z| d(60 + rng.below(if z == 0 { 240 } else { 90 })))
+            .collect();
         let opening: Vec<Decimal> = (0..n).map(|_| d(rng.below(99_000))).collect();
-        let closing: Vec<Decimal> = opening.iter().zip(&monthly).map(|(o, m)| (*o + *m) % d(100_000)).collect();
-        let opening = ZoneValues::new(scheme, &opening).unwrap_or_else(|_| ZoneValues::zero(scheme));
-        let closing = ZoneValues::new(scheme, &closing).unwrap_or_else(|_| ZoneValues::zero(scheme));
+        let closing: Vec<Decimal> = opening
+            .iter()
+            .zip(&monthly)
+            .map(|(o, m)| (*o + *m) % d(100_000))
+            .collect();
+        let opening =
+            ZoneValues::new(scheme, &opening).unwrap_or_else(|_| ZoneValues::zero(scheme));
+        let closing =
+            ZoneValues::new(scheme, &closing).unwrap_or_else(|_| ZoneValues::zero(scheme));
         let months = if (50..70).contains(&estimate) { 2 } else { 6 }; // by norm: too little history
         let hist: Vec<PastVolume> = (0..months)
             .map(|k| PastVolume {
                 period: period.plus_months(k - months),
                 kind: VolumeKind::Readings,
-                values: ZoneValues::new(scheme, &monthly.iter().map(|m| *m + d(rng.below(20))).collect::<Vec<_>>()).unwrap_or_else(|_| ZoneValues::zero(scheme)),
+                values: ZoneValues::new(
+                    scheme,
+                    &monthly
+                        .iter()
+                        .map(|m| *m + d(rng.below(20)))
+                        .collect::<Vec<_>>(),
+                )
+                .unwrap_or_else(|_| ZoneValues::zero(scheme)),
             })
             .collect();
         expected += monthly.iter().copied().sum::<Decimal>();
@@ -153,12 +198,21 @@ fn generate_house(index: usize, seed: u64) -> GenHouse {
             let tranches: Vec<DebtTranche> = (1..=24)
                 .map(|k| {
                     let p = period.plus_months(-k);
-                    DebtTranche { period: p, service: ServiceKind::Electricity, due_date: policy.due_day.due_date(p), amount: Money::from_kopecks(80_000 + rng.below(60_000) as i64) }
+                    DebtTranche {
+                        period: p,
+                        service: ServiceKind::Electricity,
+                        due_date: policy.due_day.due_date(p),
+                        amount: Money::from_kopecks(80_000 + rng.below(60_000) as i64),
+                    }
                 })
                 .rev()
                 .collect();
             let payments: Vec<PaymentEvent> = (1..=20)
-                .map(|k| PaymentEvent { date: period.plus_months(-k).day_clamped(12), amount: Money::from_kopecks(60_000 + rng.below(40_000) as i64), target: PaymentTarget::Oldest })
+                .map(|k| PaymentEvent {
+                    date: period.plus_months(-k).day_clamped(12),
+                    amount: Money::from_kopecks(60_000 + rng.below(40_000) as i64),
+                    target: PaymentTarget::Oldest,
+                })
                 .rev()
                 .collect();
             Some((tranches, payments))
@@ -174,7 +228,11 @@ fn generate_house(index: usize, seed: u64) -> GenHouse {
             address: String::new(),
             total_area: area_sum,
             common_area: area_sum * Decimal::new(15, 2),
-            odn: OdnPolicy { billed_by_supplier: true, cap_at_norm: index.is_multiple_of(2), norm_per_m2_common: Decimal::new(21, 1) },
+            odn: OdnPolicy {
+                billed_by_supplier: true,
+                cap_at_norm: index.is_multiple_of(2),
+                norm_per_m2_common: Decimal::new(21, 1),
+            },
             electric_heating: index.is_multiple_of(10),
             heat_meter: false,
         },
@@ -192,32 +250,72 @@ fn tariffs() -> Vec<TariffVersion> {
     let zp = |s: i64, day: i64, night: i64, peak: i64, semi: i64, n3: i64| ZonePrices {
         single: Decimal::new(s, 2),
         two_zone: Some([Decimal::new(day, 2), Decimal::new(night, 2)]),
-        three_zone: Some([Decimal::new(peak, 2), Decimal::new(n3, 2), Decimal::new(semi, 2)]),
+        three_zone: Some([
+            Decimal::new(peak, 2),
+            Decimal::new(n3, 2),
+            Decimal::new(semi, 2),
+        ]),
     };
-    let v = |id: u64, group, from, kind| TariffVersion { id: TariffId::new(id), supplier: SupplierId::new(1), service: ServiceKind::Electricity, group, valid_from: from, kind };
+    let v = |id: u64, group, from, kind| TariffVersion {
+        id: TariffId::new(id),
+        supplier: SupplierId::new(1),
+        service: ServiceKind::Electricity,
+        group,
+        valid_from: from,
+        kind,
+    };
     let ranges = |k: i64| {
         TariffKind::Electricity(ElectricityTiers::Ranges(ConsumptionRanges {
             thresholds: [d(3900), d(6000)],
-            prices: [zp(685 + k, 790 + k, 410 + k, 900 + k, 700 + k, 400 + k), zp(810, 930, 480, 1050, 820, 470), zp(1150, 1300, 690, 1500, 1170, 680)],
+            prices: [
+                zp(685 + k, 790 + k, 410 + k, 900 + k, 700 + k, 400 + k),
+                zp(810, 930, 480, 1050, 820, 470),
+                zp(1150, 1300, 690, 1500, 1170, 680),
+            ],
             seasonal_factor: Decimal::new(18, 1),
-            heating_season: [true, true, true, true, false, false, false, false, false, true, true, true],
+            heating_season: [
+                true, true, true, true, false, false, false, false, false, true, true, true,
+            ],
         }))
     };
     let social = |k: i64| {
         TariffKind::Electricity(ElectricityTiers::SocialNorm {
-            norm: SocialNorm { base: d(150), per_additional_person: d(50) },
+            norm: SocialNorm {
+                base: d(150),
+                per_additional_person: d(50),
+            },
             within: zp(480 + k, 550 + k, 290 + k, 620 + k, 490 + k, 280 + k),
             above: zp(685 + k, 790 + k, 410 + k, 900 + k, 700 + k, 400 + k),
         })
     };
     vec![
-        v(1, ConsumerGroup::Population, date!(2026 - 01 - 01), ranges(0)),
-        v(2, ConsumerGroup::Population, date!(2026 - 10 - 01), ranges(55)),
+        v(
+            1,
+            ConsumerGroup::Population,
+            date!(2026 - 01 - 01),
+            ranges(0),
+        ),
+        v(
+            2,
+            ConsumerGroup::Population,
+            date!(2026 - 10 - 01),
+            ranges(55),
+        ),
         v(3, ConsumerGroup::Rural, date!(2026 - 01 - 01), social(0)),
         v(4, ConsumerGroup::Rural, date!(2026 - 10 - 01), social(40)),
-        v(5, ConsumerGroup::UrbanElectricStoves, date!(2026 - 01 - 01), TariffKind::Electricity(ElectricityTiers::Flat(zp(480, 550, 290, 620, 490, 280)))),
+        v(
+            5,
+            ConsumerGroup::UrbanElectricStoves,
+            date!(2026 - 01 - 01),
+            TariffKind::Electricity(ElectricityTiers::Flat(zp(480, 550, 290, 620, 490, 280))),
+        ),
         // A version starting mid-period: the period's volume is split by days.
-        v(6, ConsumerGroup::UrbanElectricStoves, date!(2026 - 10 - 11), TariffKind::Electricity(ElectricityTiers::Flat(zp(520, 590, 310, 660, 520, 300)))),
+        v(
+            6,
+            ConsumerGroup::UrbanElectricStoves,
+            date!(2026 - 10 - 11),
+            TariffKind::Electricity(ElectricityTiers::Flat(zp(520, 590, 310, 660, 520, 300))),
+        ),
     ]
 }
 
@@ -230,13 +328,20 @@ struct Totals {
 }
 
 /// Bills one generated house; returns (accounts, lines, total amount, accounts with penalties).
-fn bill_one(g: &GenHouse, book: TariffBook<'_>, policy: &BillingPolicy, setup: (&KeyRateHistory, &PenaltyRules, &PenaltyPolicy), reports: &mut [PenaltyReport]) -> Result<Totals, String> {
+fn bill_one(
+    g: &GenHouse,
+    book: TariffBook<'_>,
+    policy: &BillingPolicy,
+    setup: (&KeyRateHistory, &PenaltyRules, &PenaltyPolicy),
+    reports: &mut [PenaltyReport],
+) -> Result<Totals, String> {
     let period = Period::new(PERIOD.0, PERIOD.1).map_err(|e| e.to_string())?;
     let as_of = period.last_day();
     let mut with_penalty = 0;
     for (i, debt) in g.debts.iter().enumerate() {
         if let Some((tranches, payments)) = debt {
-            compute_penalties_into(&mut reports[i], tranches, payments, as_of, setup).map_err(|e| e.to_string())?;
+            compute_penalties_into(&mut reports[i], tranches, payments, as_of, setup)
+                .map_err(|e| e.to_string())?;
             with_penalty += 1;
         }
     }
@@ -244,19 +349,36 @@ fn bill_one(g: &GenHouse, book: TariffBook<'_>, policy: &BillingPolicy, setup: (
         .meters
         .iter()
         .zip(&g.readings)
-        .map(|(m, (open, close))| [MeterPart { meter: m, opening: Some((*open, date!(2026 - 09 - 20))), closing: close.map(|c| (c, date!(2026 - 10 - 20))) }])
+        .map(|(m, (open, close))| {
+            [MeterPart {
+                meter: m,
+                opening: Some((*open, date!(2026 - 09 - 20))),
+                closing: close.map(|c| (c, date!(2026 - 10 - 20))),
+            }]
+        })
         .collect();
     let services: Vec<[ServiceInput<'_>; 1]> = parts
         .iter()
         .zip(&g.history)
-        .map(|(p, h)| [ServiceInput { service: ServiceKind::Electricity, meters: p, history: h, norm_per_unit: d(90), meter_installable: true }])
+        .map(|(p, h)| {
+            [ServiceInput {
+                service: ServiceKind::Electricity,
+                meters: p,
+                history: h,
+                norm_per_unit: d(90),
+                meter_installable: true,
+            }]
+        })
         .collect();
     let inputs: Vec<AccountInput<'_>> = (0..g.accounts.len())
         .map(|i| AccountInput {
             account: &g.accounts[i],
             premise: &g.premises[i],
             services: &services[i],
-            penalty: g.debts[i].as_ref().map(|_| PenaltyInput { report: &reports[i], already_charged: Money::ZERO }),
+            penalty: g.debts[i].as_ref().map(|_| PenaltyInput {
+                report: &reports[i],
+                already_charged: Money::ZERO,
+            }),
             recalculations: &[],
         })
         .collect();
@@ -275,7 +397,11 @@ fn bill_one(g: &GenHouse, book: TariffBook<'_>, policy: &BillingPolicy, setup: (
         policy,
     )
     .map_err(|e| e.to_string())?;
-    let mut t = Totals { accounts: bill.accounts.len() as u64, penalty_accounts: with_penalty, ..Totals::default() };
+    let mut t = Totals {
+        accounts: bill.accounts.len() as u64,
+        penalty_accounts: with_penalty,
+        ..Totals::default()
+    };
     for a in &bill.accounts {
         t.lines += a.lines.len() as u64;
         t.amount += a.total();
@@ -288,7 +414,12 @@ fn billing(args: &[String]) -> Result<(), String> {
         return Err("run the benchmark optimised: the xtask alias builds debug; use `cargo run --release -p xtask -- bench billing`".into());
     }
     let accounts = flag(args, "--accounts", 1_000_000)?;
-    let threads = flag(args, "--threads", std::thread::available_parallelism().map_or(2, |n| n.get()))?.max(1);
+    let threads = flag(
+        args,
+        "--threads",
+        std::thread::available_parallelism().map_or(2, |n| n.get()),
+    )?
+    .max(1);
     let chunk = flag(args, "--chunk-houses", 20)?.max(1);
     let houses = accounts.div_ceil(PER_HOUSE);
     let seed = 0x0AB0_4E47_u64;
@@ -298,7 +429,12 @@ fn billing(args: &[String]) -> Result<(), String> {
     let rules = PenaltyRules::russian_statutory();
     let penalty_policy = PenaltyPolicy::default();
 
-    println!("bench billing: {houses} houses × {PER_HOUSE} accounts = {} accounts, {threads} threads, period {}-{:02}", houses * PER_HOUSE, PERIOD.0, PERIOD.1);
+    println!(
+        "bench billing: {houses} houses × {PER_HOUSE} accounts = {} accounts, {threads} threads, period {}-{:02}",
+        houses * PER_HOUSE,
+        PERIOD.0,
+        PERIOD.1
+    );
     let barrier = Barrier::new(threads);
     let billing_wall = Mutex::new(Duration::ZERO);
     let generation_wall = Mutex::new(Duration::ZERO);
@@ -307,22 +443,35 @@ fn billing(args: &[String]) -> Result<(), String> {
     let errors = Mutex::new(Vec::<String>::new());
     std::thread::scope(|s| {
         for t in 0..threads {
-            let (barrier, billing_wall, generation_wall, totals, errors) = (&barrier, &billing_wall, &generation_wall, &totals, &errors);
-            let (book_versions, policy, key_rates, rules, penalty_policy) = (&book_versions, &policy, &key_rates, &rules, &penalty_policy);
+            let (barrier, billing_wall, generation_wall, totals, errors) =
+                (&barrier, &billing_wall, &generation_wall, &totals, &errors);
+            let (book_versions, policy, key_rates, rules, penalty_policy) =
+                (&book_versions, &policy, &key_rates, &rules, &penalty_policy);
             s.spawn(move || {
-                let mut reports: Vec<PenaltyReport> = (0..PER_HOUSE).map(|_| PenaltyReport::default()).collect();
+                let mut reports: Vec<PenaltyReport> =
+                    (0..PER_HOUSE).map(|_| PenaltyReport::default()).collect();
                 let mut local = Totals::default();
                 for r in 0..rounds {
                     let g0 = Instant::now();
                     let first = (r * threads + t) * chunk;
-                    let batch: Vec<GenHouse> = (first..(first + chunk).min(houses)).map(|h| generate_house(h, seed)).collect();
+                    let batch: Vec<GenHouse> = (first..(first + chunk).min(houses))
+                        .map(|h| generate_house(h, seed))
+                        .collect();
                     barrier.wait();
                     if t == 0 {
                         *generation_wall.lock().unwrap_or_else(|e| e.into_inner()) += g0.elapsed();
                     }
                     let start = Instant::now();
                     for g in &batch {
-                        match bill_one(g, TariffBook { versions: book_versions }, policy, (key_rates, rules, penalty_policy), &mut reports) {
+                        match bill_one(
+                            g,
+                            TariffBook {
+                                versions: book_versions,
+                            },
+                            policy,
+                            (key_rates, rules, penalty_policy),
+                            &mut reports,
+                        ) {
                             Ok(x) => {
                                 local.accounts += x.accounts;
                                 local.lines += x.lines;
@@ -348,11 +497,17 @@ fn billing(args: &[String]) -> Result<(), String> {
     });
     let errors = errors.into_inner().unwrap_or_default();
     if let Some(e) = errors.first() {
-        return Err(format!("{} houses failed to bill; first: {e}", errors.len()));
+        return Err(format!(
+            "{} houses failed to bill; first: {e}",
+            errors.len()
+        ));
     }
     let totals = totals.into_inner().unwrap_or_default();
     let wall = billing_wall.into_inner().unwrap_or_default().as_secs_f64();
-    let generation = generation_wall.into_inner().unwrap_or_default().as_secs_f64();
+    let generation = generation_wall
+        .into_inner()
+        .unwrap_or_default()
+        .as_secs_f64();
     let n = totals.accounts as f64;
     println!("accounts billed        {}", totals.accounts);
     println!("accounts with penalty  {}", totals.penalty_accounts);
@@ -361,8 +516,15 @@ fn billing(args: &[String]) -> Result<(), String> {
     println!("generation (untimed)   {generation:.2} s");
     println!("billing wall time      {wall:.3} s");
     println!("accounts per second    {:.0}", n / wall);
-    println!("time per account       {:.3} µs wall, {:.3} µs CPU ({threads} threads)", wall * 1e6 / n, wall * 1e6 * threads as f64 / n);
-    println!("peak memory (VmHWM)    {}", peak_memory().unwrap_or_else(|| "unknown".into()));
+    println!(
+        "time per account       {:.3} µs wall, {:.3} µs CPU ({threads} threads)",
+        wall * 1e6 / n,
+        wall * 1e6 * threads as f64 / n
+    );
+    println!(
+        "peak memory (VmHWM)    {}",
+        peak_memory().unwrap_or_else(|| "unknown".into())
+    );
     Ok(())
 }
 

@@ -6,8 +6,26 @@ use std::time::Instant;
 
 /// IO crates that the pure cores must never depend on, directly or transitively.
 pub const IO_CRATES: &[&str] = &[
-    "tokio", "mio", "socket2", "sea-orm", "sea-query", "sqlx", "rusqlite", "libsqlite3-sys", "postgres", "tokio-postgres",
-    "poem", "poem-openapi", "hyper", "reqwest", "lettre", "ureq", "async-std", "smol", "getrandom", "rand",
+    "tokio",
+    "mio",
+    "socket2",
+    "sea-orm",
+    "sea-query",
+    "sqlx",
+    "rusqlite",
+    "libsqlite3-sys",
+    "postgres",
+    "tokio-postgres",
+    "poem",
+    "poem-openapi",
+    "hyper",
+    "reqwest",
+    "lettre",
+    "ureq",
+    "async-std",
+    "smol",
+    "getrandom",
+    "rand",
 ];
 
 /// The crates that must stay pure.
@@ -18,21 +36,49 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err(format!("unknown argument '{a}'"));
     }
     let root = workspace_root();
-    step("format", || cargo(&root, &["fmt", "--all", "--", "--check"]))?;
-    step("clippy", || cargo(&root, &["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"]))?;
+    step("format", || {
+        cargo(&root, &["fmt", "--all", "--", "--check"])
+    })?;
+    step("clippy", || {
+        cargo(
+            &root,
+            &[
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--locked",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        )
+    })?;
     step("purity of the core crates", || purity(&root))?;
-    step("tests", || cargo(&root, &["test", "--workspace", "--locked"]))?;
+    step("tests", || {
+        cargo(&root, &["test", "--workspace", "--locked"])
+    })?;
     step("rustdoc of the core crates", || {
         run_cmd(
             Command::new(cargo_bin())
                 .current_dir(&root)
                 .env("RUSTDOCFLAGS", "-D warnings")
-                .args(["doc", "--no-deps", "--locked", "-p", "billing-core", "-p", "identity-core"]),
+                .args([
+                    "doc",
+                    "--no-deps",
+                    "--locked",
+                    "-p",
+                    "billing-core",
+                    "-p",
+                    "identity-core",
+                ]),
         )
     })?;
     step("cargo-deny (licenses, bans, sources)", || {
         ensure_cargo_deny(&root)?;
-        cargo(&root, &["deny", "--locked", "check", "licenses", "bans", "sources"])
+        cargo(
+            &root,
+            &["deny", "--locked", "check", "licenses", "bans", "sources"],
+        )
     })?;
     println!("xtask ci: all steps passed");
     Ok(())
@@ -50,7 +96,10 @@ fn step(name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String
 }
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 pub fn cargo_bin() -> String {
@@ -62,8 +111,14 @@ fn cargo(root: &Path, args: &[&str]) -> Result<(), String> {
 }
 
 fn run_cmd(cmd: &mut Command) -> Result<(), String> {
-    let status = cmd.status().map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("{cmd:?} exited with {status}")) }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} exited with {status}"))
+    }
 }
 
 fn ensure_cargo_deny(root: &Path) -> Result<(), String> {
@@ -84,18 +139,45 @@ fn ensure_cargo_deny(root: &Path) -> Result<(), String> {
 pub fn normal_dependencies(root: &Path, package: &str) -> Result<Vec<String>, String> {
     let out = Command::new(cargo_bin())
         .current_dir(root)
-        .args(["tree", "--locked", "-p", package, "-e", "normal", "--prefix", "none", "--format", "{p}", "--all-features"])
+        .args([
+            "tree",
+            "--locked",
+            "-p",
+            package,
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+            "--all-features",
+        ])
         .output()
         .map_err(|e| format!("cannot run cargo tree: {e}"))?;
     if !out.status.success() {
-        return Err(format!("cargo tree failed: {}", String::from_utf8_lossy(&out.stderr)));
+        return Err(format!(
+            "cargo tree failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut names: Vec<String> =
-        text.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_owned).collect();
+    let mut names: Vec<String> = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect();
     names.sort();
     names.dedup();
     Ok(names)
+}
+
+/// The IO crates among `deps`.
+pub fn io_crates_in(deps: &[String]) -> Vec<&'static str> {
+    IO_CRATES
+        .iter()
+        .copied()
+        .filter(|bad| deps.iter().any(|d| d == bad))
+        .collect()
 }
 
 /// Fails if a pure crate reaches an IO crate.
@@ -103,11 +185,13 @@ pub fn purity(root: &Path) -> Result<(), String> {
     let mut problems = Vec::new();
     for krate in PURE_CRATES {
         let deps = normal_dependencies(root, krate)?;
-        for bad in IO_CRATES {
-            if deps.iter().any(|d| d == bad) {
-                problems.push(format!("{krate} depends on the IO crate {bad}"));
-            }
+        for bad in io_crates_in(&deps) {
+            problems.push(format!("{krate} depends on the IO crate {bad}"));
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
 }

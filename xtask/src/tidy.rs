@@ -3,10 +3,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::ci::{IO_CRATES, PURE_CRATES, normal_dependencies, purity, workspace_root};
+use crate::ci::{PURE_CRATES, io_crates_in, normal_dependencies, purity, workspace_root};
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else { return };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let p = e.path();
         if p.is_dir() {
@@ -37,9 +39,38 @@ fn core_crates_have_no_io_dependencies() {
 #[test]
 fn purity_check_would_catch_an_io_crate() {
     // The check is only meaningful if it sees the dependency graph at all.
-    let deps = normal_dependencies(&workspace_root(), "billing-core").unwrap();
-    assert!(deps.iter().any(|d| d == "rust_decimal"), "cargo tree output not understood: {deps:?}");
-    assert!(IO_CRATES.contains(&"tokio") && PURE_CRATES.contains(&"billing-core"));
+    let mut deps = normal_dependencies(&workspace_root(), "billing-core").unwrap();
+    assert!(
+        deps.iter().any(|d| d == "rust_decimal"),
+        "cargo tree output not understood: {deps:?}"
+    );
+    assert!(io_crates_in(&deps).is_empty());
+    // The same list with IO crates slipped in is caught.
+    deps.push("tokio".into());
+    deps.push("sea-orm".into());
+    assert_eq!(io_crates_in(&deps), vec!["tokio", "sea-orm"]);
+    // The dev graph has tokio (async tests); the check looks at the normal graph only.
+    let dev = std::process::Command::new(crate::ci::cargo_bin())
+        .current_dir(workspace_root())
+        .args([
+            "tree",
+            "--locked",
+            "-p",
+            "billing-core",
+            "-e",
+            "dev",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&dev.stdout).contains("tokio"),
+        "billing-core's tests use tokio, so the dev graph has it"
+    );
+    assert!(PURE_CRATES.contains(&"billing-core") && PURE_CRATES.contains(&"identity-core"));
 }
 
 #[test]
@@ -51,12 +82,19 @@ fn every_source_file_starts_with_a_module_doc() {
             !text.trim_start().starts_with("//!")
         })
         .collect();
-    assert!(missing.is_empty(), "files without a //! module doc: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "files without a //! module doc: {missing:?}"
+    );
 }
 
 #[test]
 fn no_ignored_tests_or_stubs() {
-    let needles = [concat!("#[", "ignore"), concat!("todo", "!("), concat!("unimplemented", "!(")];
+    let needles = [
+        concat!("#[", "ignore"),
+        concat!("todo", "!("),
+        concat!("unimplemented", "!("),
+    ];
     let mut hits = Vec::new();
     for p in all_sources() {
         let text = fs::read_to_string(&p).unwrap_or_default();
@@ -76,9 +114,16 @@ fn no_floats_in_billing_core() {
     rust_files(&root, &mut files);
     let mut hits = Vec::new();
     for p in files {
-        for (i, line) in fs::read_to_string(&p).unwrap_or_default().lines().enumerate() {
+        for (i, line) in fs::read_to_string(&p)
+            .unwrap_or_default()
+            .lines()
+            .enumerate()
+        {
             let code = line.split("//").next().unwrap_or("");
-            if code.split(|c: char| !c.is_alphanumeric() && c != '_').any(|w| w == "f32" || w == "f64") {
+            if code
+                .split(|c: char| !c.is_alphanumeric() && c != '_')
+                .any(|w| w == "f32" || w == "f64")
+            {
                 hits.push(format!("{}:{}", p.display(), i + 1));
             }
         }
@@ -89,9 +134,22 @@ fn no_floats_in_billing_core() {
 #[test]
 fn core_crates_forbid_clock_and_randomness_in_clippy_config() {
     for krate in PURE_CRATES {
-        let cfg = fs::read_to_string(workspace_root().join("crates").join(krate).join("clippy.toml")).unwrap();
-        for needle in ["std::time::SystemTime::now", "time::OffsetDateTime::now_utc", "std::time::Instant::now"] {
-            assert!(cfg.contains(needle), "{krate}/clippy.toml does not forbid {needle}");
+        let cfg = fs::read_to_string(
+            workspace_root()
+                .join("crates")
+                .join(krate)
+                .join("clippy.toml"),
+        )
+        .unwrap();
+        for needle in [
+            "std::time::SystemTime::now",
+            "time::OffsetDateTime::now_utc",
+            "std::time::Instant::now",
+        ] {
+            assert!(
+                cfg.contains(needle),
+                "{krate}/clippy.toml does not forbid {needle}"
+            );
         }
     }
 }

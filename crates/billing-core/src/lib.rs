@@ -16,6 +16,7 @@
 //! - [`penalty::compute_penalties`] — penalties per debt tranche over intervals;
 //! - [`ledger::Ledger`] — balance, debt tranches, payment allocation and statements;
 //! - [`qr::QrPayload`] — the ГОСТ Р 56042-2014 payment QR payload;
+//! - [`document::build_payment_document`] — the ЕПД for an account and period;
 //! - [`usecase::BillingService`] — the use cases against the ports.
 #![deny(missing_docs)]
 
