@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::crypto::{from_hex, to_hex};
+use crate::errors::UserMessage;
 
 macro_rules! id_type {
     ($(#[$meta:meta])* $name:ident) => {
@@ -90,9 +91,14 @@ pub enum ParseError {
     Reference,
 }
 
-impl ParseError {
-    /// The message shown to the subscriber, in Russian.
-    pub fn user_message(&self) -> &'static str {
+impl UserMessage for InvalidId {
+    fn user_message(&self) -> &'static str {
+        "Ссылка или идентификатор повреждены. Начните заново."
+    }
+}
+
+impl UserMessage for ParseError {
+    fn user_message(&self) -> &'static str {
         match self {
             Self::Email => "Проверьте адрес электронной почты.",
             Self::Phone => "Укажите номер телефона в формате +7XXXXXXXXXX.",

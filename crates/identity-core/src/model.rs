@@ -30,12 +30,18 @@ pub struct Subscriber {
     pub phone: Option<Phone>,
     /// The verified email, a login handle.
     pub email: Option<Email>,
+    /// An email waiting for its confirmation link (after registration or a change of email);
+    /// not a login handle. Only a link for this address can take effect; it can be re-sent.
+    pub pending_email: Option<Email>,
     /// The password hash; `None` until a password is set.
     pub password_hash: Option<PasswordHash>,
     /// Active or blocked.
     pub status: CabinetStatus,
     /// When the cabinet was created.
     pub created_at: OffsetDateTime,
+    /// The stored version, for optimistic concurrency: [`crate::ports::SubscriberRepository::update`]
+    /// writes only if it is unchanged, and increments it.
+    pub version: u64,
 }
 
 impl Subscriber {
@@ -321,6 +327,26 @@ pub struct Challenge {
     pub failed_attempts: u32,
     /// When it was used, if used.
     pub consumed_at: Option<OffsetDateTime>,
+}
+
+/// The result of one atomic [`crate::ports::ChallengeRepository::attempt`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttemptOutcome {
+    /// No such challenge.
+    Missing,
+    /// Already used.
+    Used,
+    /// Past its deadline.
+    Expired,
+    /// The attempt limit had already been reached; the code was not compared.
+    Exhausted,
+    /// Wrong code; the failed attempts now number this many.
+    Wrong {
+        /// The new count of failed attempts.
+        failed_attempts: u32,
+    },
+    /// The code matched; the challenge as it is now (not yet used up).
+    Matched(Box<Challenge>),
 }
 
 /// Why a challenge refused a secret, before any write.

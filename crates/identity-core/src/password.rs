@@ -169,8 +169,9 @@ impl UserMessage for PasswordRejected {
     fn user_message(&self) -> &'static str {
         match self {
             Self::Mismatch => "Пароли не совпадают.",
-            Self::TooShort { .. } => "Пароль слишком короткий: нужно не меньше 8 символов.",
-            Self::TooLong { .. } => "Пароль слишком длинный: не больше 128 символов.",
+            // The limits are configurable: the caller shows `min`/`max` next to the message.
+            Self::TooShort { .. } => "Пароль слишком короткий.",
+            Self::TooLong { .. } => "Пароль слишком длинный.",
             Self::TooWeak => {
                 "Этот пароль легко подобрать. Придумайте другой, например из нескольких слов."
             }

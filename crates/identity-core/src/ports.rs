@@ -15,8 +15,8 @@ use crate::domain::{
     AccountRef, ChallengeId, ConsentId, Email, LoginHandle, Phone, SessionId, SubscriberId,
 };
 use crate::model::{
-    AccountFacts, Challenge, Consent, LinkedAccount, Message, SecurityEvent, SessionRecord,
-    Subscriber, ThrottleKey,
+    AccountFacts, AttemptOutcome, Challenge, Consent, LinkedAccount, Message, SecurityEvent,
+    SessionRecord, Subscriber, ThrottleKey,
 };
 use crate::password::PasswordHash;
 use crate::secret::Secret;
@@ -43,11 +43,16 @@ impl PortError {
     }
 }
 
-/// A write that can violate a uniqueness rule.
+/// A write that can violate a uniqueness rule or lose a race with another write.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WriteError {
-    /// The write would break a uniqueness rule stated in the port's contract.
-    #[error("uniqueness conflict")]
+    /// The write would break a uniqueness rule stated in the port's contract (for example a
+    /// login handle that already belongs to another cabinet). Nothing was written.
+    #[error("uniqueness violation")]
+    Duplicate,
+    /// Optimistic concurrency: the record changed since it was read (its version is no longer
+    /// the one the write was based on). Nothing was written; read it again and retry.
+    #[error("the record changed since it was read")]
     Conflict,
     /// The adapter failed.
     #[error(transparent)]
@@ -88,11 +93,18 @@ pub trait PasswordHasher: Send + Sync {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait::async_trait]
 pub trait SubscriberRepository: Send + Sync {
-    /// Stores a new subscriber. MUST fail with [`WriteError::Conflict`], atomically and without
-    /// storing anything, if any of [`Subscriber::handles`] already belongs to another subscriber.
+    /// Stores a new subscriber as given (its [`Subscriber::version`] is the first version). MUST
+    /// fail with [`WriteError::Duplicate`], atomically and without storing anything, if the id
+    /// or any of [`Subscriber::handles`] already belongs to another subscriber.
     async fn insert(&self, subscriber: &Subscriber) -> Result<(), WriteError>;
-    /// Replaces the stored subscriber with the same id. MUST fail with
-    /// [`WriteError::Conflict`] if a handle would then belong to two subscribers.
+    /// Replaces the stored subscriber with the same id, as one compare-and-swap on the version:
+    /// the write happens only if the stored [`Subscriber::version`] still equals
+    /// `subscriber.version`, and it stores the record with `version + 1` (for example
+    /// `UPDATE … SET …, version = version + 1 WHERE id = $1 AND version = $2`).
+    ///
+    /// MUST fail without writing: with [`WriteError::Conflict`] if the stored version differs
+    /// (another write got there first) or the subscriber is gone, and with
+    /// [`WriteError::Duplicate`] if a handle would then belong to two subscribers.
     async fn update(&self, subscriber: &Subscriber) -> Result<(), WriteError>;
     /// The subscriber with this id.
     async fn get(&self, id: SubscriberId) -> Result<Option<Subscriber>, PortError>;
@@ -107,7 +119,7 @@ pub trait SubscriberRepository: Send + Sync {
 pub trait LinkRepository: Send + Sync {
     /// Every ЛС linked to `subscriber`, oldest first.
     async fn list(&self, subscriber: SubscriberId) -> Result<Vec<LinkedAccount>, PortError>;
-    /// Links an ЛС. MUST fail with [`WriteError::Conflict`] if it is already linked to this
+    /// Links an ЛС. MUST fail with [`WriteError::Duplicate`] if it is already linked to this
     /// subscriber. If `link.active` is true, every other link of the subscriber MUST become
     /// inactive.
     async fn insert(
@@ -170,11 +182,38 @@ pub trait ChallengeRepository: Send + Sync {
     async fn get(&self, id: ChallengeId) -> Result<Option<Challenge>, PortError>;
     /// The challenge whose secret has this digest (links carry only the token).
     async fn find_by_digest(&self, digest: &SecretDigest) -> Result<Option<Challenge>, PortError>;
-    /// Adds one failed attempt and returns the new count. MUST be atomic.
-    async fn record_failed_attempt(&self, id: ChallengeId) -> Result<u32, PortError>;
-    /// Marks the challenge used. MUST be an atomic compare-and-set: true only for the one call
-    /// that found it unused.
-    async fn consume(&self, id: ChallengeId, at: OffsetDateTime) -> Result<bool, PortError>;
+    /// Tries a code against a challenge, as ONE atomic step (for example a single conditional
+    /// `UPDATE … SET failed_attempts = failed_attempts + (digest <> $2)::int WHERE id = $1 AND
+    /// consumed_at IS NULL AND expires_at > $now AND failed_attempts < $max RETURNING …`):
+    ///
+    /// - missing → [`AttemptOutcome::Missing`]; used → [`AttemptOutcome::Used`]; `at` not
+    ///   before `expires_at` → [`AttemptOutcome::Expired`]; `failed_attempts >= max_attempts`
+    ///   → [`AttemptOutcome::Exhausted`] — in these cases nothing changes;
+    /// - otherwise, if `presented` differs from the stored digest, `failed_attempts` grows by
+    ///   one and [`AttemptOutcome::Wrong`] carries the new count;
+    /// - otherwise [`AttemptOutcome::Matched`] carries the challenge (nothing changes; the
+    ///   flow uses it up with [`ChallengeRepository::consume`]).
+    ///
+    /// Because the limit check, the comparison and the count are one step, however many
+    /// attempts run concurrently at most `max_attempts` wrong codes are ever compared.
+    async fn attempt(
+        &self,
+        id: ChallengeId,
+        presented: &SecretDigest,
+        at: OffsetDateTime,
+        max_attempts: u32,
+    ) -> Result<AttemptOutcome, PortError>;
+    /// Marks the challenge used, as ONE atomic compare-and-set that succeeds (true) only if,
+    /// at that moment, it is unused, its digest is still `digest` (not reissued since it was
+    /// matched), `at` is before `expires_at` and `failed_attempts < max_attempts`. So a correct
+    /// code that raced with the last allowed wrong one, or with a resend, is never accepted.
+    async fn consume(
+        &self,
+        id: ChallengeId,
+        digest: &SecretDigest,
+        at: OffsetDateTime,
+        max_attempts: u32,
+    ) -> Result<bool, PortError>;
     /// Replaces the secret of an unused challenge (a resent code): new digest, new deadline,
     /// failed attempts back to zero. False if the challenge is missing or used.
     async fn reissue(
@@ -233,7 +272,9 @@ pub trait SecurityLog: Send + Sync {
     ) -> Result<Vec<SecurityEvent>, PortError>;
 }
 
-/// Sends SMS messages. The adapter renders the text of each [`Message`].
+/// Sends SMS messages. The adapter renders the text of each [`Message`]. It SHOULD only queue
+/// the message and return, so that the time an answer takes does not tell whether a message
+/// was sent (registration and recovery must not reveal which phones have a cabinet).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait::async_trait]
 pub trait SmsSender: Send + Sync {
@@ -242,7 +283,7 @@ pub trait SmsSender: Send + Sync {
 }
 
 /// Sends email. The adapter renders the text of each [`Message`] and builds link URLs from
-/// the token.
+/// the token. It SHOULD only queue the message and return (see [`SmsSender`]).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait::async_trait]
 pub trait EmailSender: Send + Sync {

@@ -1,14 +1,14 @@
 //! The cabinet as a whole: blocking it ("my cabinet was hacked", seed 004), consents to
 //! personal-data processing (152-ФЗ) and the subscriber-readable security log.
 
-use super::{Authenticated, IdentityService, port_only_error};
+use super::{Authenticated, IdentityService, ModifyError, port_only_error, unexpected_duplicate};
 use crate::crypto::random_bytes;
 use crate::domain::{ClientInfo, ConsentId, SubscriberId};
 use crate::errors::{UNEXPECTED_RU, UserMessage};
 use crate::model::{
     BlockedBy, CabinetStatus, Consent, ConsentDocument, Message, SecurityEvent, SecurityEventKind,
 };
-use crate::ports::{PortError, WriteError};
+use crate::ports::PortError;
 
 /// Errors of [`IdentityService::block_cabinet`] and [`IdentityService::block_cabinet_by_operator`].
 #[derive(Debug, thiserror::Error)]
@@ -100,25 +100,21 @@ impl IdentityService {
         client: &ClientInfo,
     ) -> Result<(), BlockCabinetError> {
         let now = self.now();
-        let mut record = self
-            .ports
-            .subscribers
-            .get(subscriber)
-            .await?
-            .ok_or(BlockCabinetError::NotFound)?;
-        if !record.is_blocked() {
-            record.status = CabinetStatus::Blocked {
-                at: now,
-                by: by.clone(),
-            };
-            match self.ports.subscribers.update(&record).await {
-                Ok(()) => {}
-                Err(WriteError::Conflict) => {
-                    return Err(PortError::new("conflict while blocking").into());
+        let record = self
+            .modify_subscriber(subscriber, |record| {
+                if !record.is_blocked() {
+                    record.status = CabinetStatus::Blocked {
+                        at: now,
+                        by: by.clone(),
+                    };
                 }
-                Err(WriteError::Port(e)) => return Err(e.into()),
-            }
-        }
+                Ok(())
+            })
+            .await
+            .map_err(|e| match e {
+                ModifyError::Missing => BlockCabinetError::NotFound,
+                other => other.into_error(unexpected_duplicate),
+            })?;
         // Revoke even when already blocked: a retry after a failed revocation must finish it.
         let sessions = self
             .ports

@@ -734,7 +734,10 @@ async fn blocking_ends_sessions_and_only_recovery_unblocks() {
     ));
 }
 
-async fn signed_in(world: &World, service: &IdentityService) -> (SubscriberId, Authenticated) {
+pub(crate) async fn signed_in(
+    world: &World,
+    service: &IdentityService,
+) -> (SubscriberId, Authenticated) {
     let id = register(world, service, &phone(1), &email("ivan")).await;
     let session = login(service, LoginHandle::Phone(phone(1)), PASSWORD)
         .await
@@ -1107,22 +1110,253 @@ async fn linking_proofs_are_throttled_per_subscriber() {
     assert_eq!(rejected, 3);
 }
 
+#[tokio::test]
+async fn the_email_link_can_be_resent_under_the_same_limits() {
+    let world = World::new();
+    let service = world.service();
+    // Use up the address's hourly allowance before registering, so the link is throttled.
+    for _ in 0..5 {
+        service
+            .start_recovery(RecoveryRequest {
+                target: RecoveryTarget::Email(email("late")),
+                captcha: "ok".into(),
+            })
+            .await
+            .unwrap();
+        world.advance(Duration::seconds(61));
+    }
+    let challenge = service
+        .start_registration_by_phone(phone_registration(&phone(5), &email("late")))
+        .await
+        .unwrap();
+    let code = world.last_code(&phone(5)).unwrap();
+    let id = service
+        .confirm_registration(challenge, &code)
+        .await
+        .unwrap();
+    assert!(world.last_link(&email("late")).is_none());
+    let record = world.with(|s| s.subscribers[&id].clone());
+    assert_eq!(record.pending_email, Some(email("late")));
+    assert_eq!(record.email, None);
+
+    let session = login(&service, LoginHandle::Phone(phone(5)), PASSWORD)
+        .await
+        .unwrap();
+    let auth = service.authenticate(&session.token).await.unwrap();
+    assert!(matches!(
+        service.resend_email_confirmation(&auth).await,
+        Err(ResendEmailError::TooManyMessages { .. })
+    ));
+    world.advance(Duration::minutes(60));
+    service.resend_email_confirmation(&auth).await.unwrap();
+    // The cooldown applies to resends as well.
+    assert!(matches!(
+        service.resend_email_confirmation(&auth).await,
+        Err(ResendEmailError::TooManyMessages { retry_after }) if retry_after <= Duration::seconds(60)
+    ));
+    let token = world.last_link(&email("late")).unwrap();
+    service.confirm_email(&token, &web()).await.unwrap();
+    let record = world.with(|s| s.subscribers[&id].clone());
+    assert_eq!(
+        (record.email, record.pending_email),
+        (Some(email("late")), None)
+    );
+    assert!(matches!(
+        service.resend_email_confirmation(&auth).await,
+        Err(ResendEmailError::NothingPending)
+    ));
+}
+
+#[tokio::test]
+async fn only_the_last_requested_email_can_be_confirmed() {
+    let world = World::new();
+    let service = world.service();
+    let (id, auth) = signed_in(&world, &service).await;
+    service
+        .request_email_change(&auth, &email("first"), &email("first"))
+        .await
+        .unwrap();
+    let stale = world.last_link(&email("first")).unwrap();
+    service
+        .request_email_change(&auth, &email("second"), &email("second"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        service.confirm_email(&stale, &web()).await,
+        Err(ConfirmEmailError::Link(CodeRejected::Invalid))
+    ));
+    assert_eq!(
+        world.with(|s| s.subscribers[&id].email.clone()),
+        Some(email("ivan"))
+    );
+    let fresh = world.last_link(&email("second")).unwrap();
+    service.confirm_email(&fresh, &web()).await.unwrap();
+    assert_eq!(
+        world.with(|s| s.subscribers[&id].email.clone()),
+        Some(email("second"))
+    );
+}
+
+#[tokio::test]
+async fn wrong_cabinet_passwords_in_linking_count_towards_that_cabinets_login_limit() {
+    let world = World::new();
+    let service = world.service();
+    world.with(|s| {
+        s.directory
+            .push(facts("1234567890123", "Петров Пётр Петрович", "c"))
+    });
+    let challenge = service
+        .start_registration_by_account(account_registration(
+            "1234567890123",
+            "Петров П.П.",
+            None,
+            &phone(3),
+        ))
+        .await
+        .unwrap();
+    let code = world.last_code(&phone(3)).unwrap();
+    let other = service
+        .complete_registration_by_account(
+            challenge,
+            &code,
+            &NEW_PASSWORD.into(),
+            &NEW_PASSWORD.into(),
+        )
+        .await
+        .unwrap();
+    let (_, auth) = signed_in(&world, &service).await;
+    let number = AccountNumber::parse("1234567890123").unwrap();
+    for _ in 0..2 {
+        let _ = service
+            .link_by_cabinet_password(&auth, &number, &"wrong guess".into(), &web())
+            .await;
+        world.advance(Duration::seconds(1));
+    }
+    let failures = world.with(|s| {
+        s.throttle
+            .get(&ThrottleKey::login_subscriber(other))
+            .map_or(0, Vec::len)
+    });
+    assert_eq!(failures, 2);
+}
+
+#[tokio::test]
+async fn a_session_that_outlives_a_block_is_refused() {
+    let world = World::new();
+    let service = world.service();
+    let (id, auth) = signed_in(&world, &service).await;
+    let session = login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+        .await
+        .unwrap();
+    service.block_cabinet(&auth, &web()).await.unwrap();
+    // As if a login raced with the block: the session store still has a live session.
+    world.with(|s| {
+        s.sessions
+            .iter_mut()
+            .filter(|x| x.subscriber == id)
+            .for_each(|x| x.revoked_at = None)
+    });
+    assert!(matches!(
+        service.authenticate(&session.token).await,
+        Err(AuthenticateError::InvalidSession)
+    ));
+}
+
 #[test]
 fn every_error_has_a_russian_message() {
-    let messages = [
-        LoginError::InvalidCredentials.user_message(),
-        LoginError::Unexpected(crate::ports::PortError::new("x")).user_message(),
-        StartAccountRegistrationError::NotConfirmed.user_message(),
-        LinkAccountError::ProofRejected.user_message(),
+    use crate::domain::{InvalidId, ParseError};
+    let port = || crate::ports::PortError::new("x");
+    let wait = Duration::SECOND;
+    let messages: Vec<&'static str> = vec![
+        CodeRejected::Invalid.user_message(),
         CodeRejected::Expired.user_message(),
-        ListSessionsError::Unexpected(crate::ports::PortError::new("x")).user_message(),
+        CodeRejected::Used.user_message(),
+        CodeRejected::TooManyAttempts.user_message(),
+        PasswordRejected::Mismatch.user_message(),
+        PasswordRejected::TooShort { min: 8 }.user_message(),
+        PasswordRejected::TooLong { max: 128 }.user_message(),
+        PasswordRejected::TooWeak.user_message(),
+        PasswordRejected::ContainsLogin.user_message(),
+        ParseError::Email.user_message(),
+        ParseError::Phone.user_message(),
+        ParseError::AccountNumber.user_message(),
+        ParseError::PersonName.user_message(),
+        ParseError::Reference.user_message(),
+        InvalidId.user_message(),
+        ResendCodeError::NotFound.user_message(),
+        ResendCodeError::TooManyCodes { retry_after: wait }.user_message(),
+        ResendCodeError::Unexpected(port()).user_message(),
+        StartRegistrationError::CaptchaFailed.user_message(),
+        StartRegistrationError::Password(PasswordRejected::TooWeak).user_message(),
+        StartRegistrationError::TooManyCodes { retry_after: wait }.user_message(),
+        StartRegistrationError::Unexpected(port()).user_message(),
+        StartAccountRegistrationError::CaptchaFailed.user_message(),
+        StartAccountRegistrationError::NotConfirmed.user_message(),
+        StartAccountRegistrationError::TooManyAttempts { retry_after: wait }.user_message(),
+        StartAccountRegistrationError::TooManyCodes { retry_after: wait }.user_message(),
+        StartAccountRegistrationError::Unexpected(port()).user_message(),
+        ConfirmRegistrationError::Code(CodeRejected::Used).user_message(),
+        ConfirmRegistrationError::Password(PasswordRejected::TooWeak).user_message(),
+        ConfirmRegistrationError::AlreadyRegistered.user_message(),
+        ConfirmRegistrationError::Unexpected(port()).user_message(),
+        ResendEmailError::NothingPending.user_message(),
+        ResendEmailError::TooManyMessages { retry_after: wait }.user_message(),
+        ResendEmailError::Unexpected(port()).user_message(),
+        ConfirmEmailError::Link(CodeRejected::Expired).user_message(),
+        ConfirmEmailError::EmailTaken.user_message(),
+        ConfirmEmailError::Unexpected(port()).user_message(),
+        LoginError::InvalidCredentials.user_message(),
+        LoginError::TooManyAttempts { retry_after: wait }.user_message(),
+        LoginError::Blocked.user_message(),
+        LoginError::Unexpected(port()).user_message(),
+        AuthenticateError::InvalidSession.user_message(),
+        AuthenticateError::Unexpected(port()).user_message(),
+        RevokeSessionError::NotFound.user_message(),
+        RevokeSessionError::Unexpected(port()).user_message(),
+        ListSessionsError::Unexpected(port()).user_message(),
+        LogoutError::Unexpected(port()).user_message(),
+        LogoutEverywhereError::Unexpected(port()).user_message(),
+        StartRecoveryError::CaptchaFailed.user_message(),
+        StartRecoveryError::TooManyCodes { retry_after: wait }.user_message(),
+        StartRecoveryError::Unexpected(port()).user_message(),
+        CompleteRecoveryError::Code(CodeRejected::Invalid).user_message(),
+        CompleteRecoveryError::Password(PasswordRejected::Mismatch).user_message(),
+        CompleteRecoveryError::Unexpected(port()).user_message(),
+        ChangePasswordError::WrongPassword.user_message(),
+        ChangePasswordError::TooManyAttempts { retry_after: wait }.user_message(),
+        ChangePasswordError::Password(PasswordRejected::TooShort { min: 8 }).user_message(),
+        ChangePasswordError::Unexpected(port()).user_message(),
+        ChangeEmailError::Mismatch.user_message(),
+        ChangeEmailError::SameAsCurrent.user_message(),
+        ChangeEmailError::TooManyCodes { retry_after: wait }.user_message(),
+        ChangeEmailError::Unexpected(port()).user_message(),
+        ChangePhoneError::SameAsCurrent.user_message(),
+        ChangePhoneError::TooManyCodes { retry_after: wait }.user_message(),
+        ChangePhoneError::Unexpected(port()).user_message(),
+        ConfirmPhoneChangeError::Code(CodeRejected::TooManyAttempts).user_message(),
+        ConfirmPhoneChangeError::PhoneTaken.user_message(),
+        ConfirmPhoneChangeError::Unexpected(port()).user_message(),
+        UpdatePersonalDataError::Unexpected(port()).user_message(),
+        LinkAccountError::ProofRejected.user_message(),
+        LinkAccountError::TooManyAttempts { retry_after: wait }.user_message(),
+        LinkAccountError::AlreadyLinked.user_message(),
+        LinkAccountError::Unexpected(port()).user_message(),
+        LinkedAccountError::NotLinked.user_message(),
+        LinkedAccountError::Unexpected(port()).user_message(),
+        ListLinkedAccountsError::Unexpected(port()).user_message(),
+        BlockCabinetError::NotFound.user_message(),
+        BlockCabinetError::Unexpected(port()).user_message(),
+        WithdrawConsentError::NotFound.user_message(),
+        WithdrawConsentError::Unexpected(port()).user_message(),
+        GiveConsentError::Unexpected(port()).user_message(),
+        ListConsentsError::Unexpected(port()).user_message(),
+        SecurityLogError::Unexpected(port()).user_message(),
     ];
     for message in messages {
-        assert!(
-            message
-                .chars()
-                .any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap())),
-            "{message}"
-        );
+        let cyrillic = message
+            .chars()
+            .filter(|c| ('\u{0400}'..='\u{04ff}').contains(c));
+        assert!(cyrillic.count() >= 5, "not a Russian message: {message}");
+        assert!(!message.contains("{"), "unformatted placeholder: {message}");
     }
 }

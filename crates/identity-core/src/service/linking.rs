@@ -118,7 +118,8 @@ impl IdentityService {
     }
 
     /// Links the ЛС another cabinet was registered with, proven by that cabinet's password
-    /// (seed 003). The other cabinet must be active.
+    /// (seed 003). The other cabinet must be active. Failures count both towards this
+    /// subscriber's linking limit and towards the other cabinet's login limit.
     pub async fn link_by_cabinet_password(
         &self,
         auth: &Authenticated,
@@ -128,13 +129,23 @@ impl IdentityService {
     ) -> Result<LinkedAccount, LinkAccountError> {
         let now = self.now();
         self.link_throttle(auth, now).await?;
-        let other = self
-            .ports
-            .subscribers
-            .find_by_handle(&LoginHandle::Account(number.clone()))
-            .await?;
+        let handle = LoginHandle::Account(number.clone());
+        let other = self.ports.subscribers.find_by_handle(&handle).await?;
+        // A wrong password here is a password guess against the other cabinet: it counts
+        // towards that cabinet's login limit (keyed exactly as `login` keys it), so linking
+        // cannot be used to get around the 100-an-hour limit from many cabinets.
+        let login_key = match &other {
+            Some(o) => ThrottleKey::login_subscriber(o.id),
+            None => ThrottleKey::login_handle(&handle),
+        };
+        if let Err(retry_after) = self.throttled(&self.policy.login, &login_key, now).await? {
+            return Err(LinkAccountError::TooManyAttempts { retry_after });
+        }
         let hash = other.as_ref().and_then(|o| o.password_hash.as_ref());
         let matches = self.verify_password(password, hash).await?;
+        if !matches {
+            self.ports.throttle.record(&login_key, now).await?;
+        }
         let account = other
             .filter(|o| matches && !o.is_blocked())
             .and_then(|o| o.account);
@@ -184,7 +195,10 @@ impl IdentityService {
         };
         match self.ports.links.insert(auth.subscriber, &link).await {
             Ok(()) => {}
-            Err(WriteError::Conflict) => return Err(LinkAccountError::AlreadyLinked),
+            Err(WriteError::Duplicate) => return Err(LinkAccountError::AlreadyLinked),
+            Err(WriteError::Conflict) => {
+                return Err(PortError::new("version conflict on link insert").into());
+            }
             Err(WriteError::Port(e)) => return Err(e.into()),
         }
         self.log(

@@ -89,7 +89,9 @@ async fn a_failing_session_store_fails_authentication() {
 #[tokio::test]
 async fn a_failing_challenge_store_fails_confirmation() {
     let mut challenges = MockChallengeRepository::new();
-    challenges.expect_get().returning(|_| Err(fail()));
+    challenges
+        .expect_attempt()
+        .returning(|_, _, _, _| Err(fail()));
     let (_, service, _) = signed_in_with(|p| p.challenges = Arc::new(challenges)).await;
     let result = service
         .confirm_registration(ChallengeId::from_bytes([1; 16]), &"123456".into())

@@ -27,15 +27,15 @@ use crate::crypto::{SecretDigest, new_code, new_token, random_bytes};
 use crate::domain::{ChallengeId, ClientInfo, Email, Phone, SessionId, SubscriberId};
 use crate::errors::{UNEXPECTED_RU, UserMessage};
 use crate::model::{
-    Challenge, ChallengePurpose, ChallengeState, Message, SecurityEvent, SecurityEventKind,
-    Subscriber, ThrottleKey,
+    AttemptOutcome, Challenge, ChallengePurpose, ChallengeState, Message, SecurityEvent,
+    SecurityEventKind, Subscriber, ThrottleKey,
 };
 use crate::password::PasswordHash;
 use crate::policy::{RateLimit, SecurityPolicy};
 use crate::ports::{
     AccountDirectory, CaptchaVerifier, ChallengeRepository, Clock, ConsentRepository, EmailSender,
     LinkRepository, PasswordHasher, PortError, Random, SecurityLog, SessionRepository, SmsSender,
-    SubscriberRepository, ThrottleRepository,
+    SubscriberRepository, ThrottleRepository, WriteError,
 };
 use crate::secret::Secret;
 
@@ -141,6 +141,53 @@ impl Authenticated {
             session,
         }
     }
+}
+
+/// How many times a use case re-reads and re-applies a change of a cabinet that lost a race
+/// with another write (optimistic concurrency) before it gives up.
+pub const UPDATE_ATTEMPTS: u32 = 3;
+
+/// Why [`IdentityService::modify_subscriber`] did not write.
+enum ModifyError<E> {
+    /// No such cabinet.
+    Missing,
+    /// The change itself refused (for example the password it checked changed meanwhile).
+    Rejected(E),
+    /// The change would give a login handle two owners.
+    Duplicate,
+    /// A port failed, or the cabinet kept changing under us.
+    Port(PortError),
+}
+
+impl<E: From<PortError>> ModifyError<E> {
+    /// The operation's error: `duplicate` for a uniqueness violation, `Unexpected` for a
+    /// missing cabinet or a port failure.
+    fn into_error(self, duplicate: impl FnOnce() -> E) -> E {
+        match self {
+            Self::Missing => PortError::new("cabinet not found while updating it").into(),
+            Self::Rejected(error) => error,
+            Self::Duplicate => duplicate(),
+            Self::Port(error) => error.into(),
+        }
+    }
+}
+
+/// For updates that cannot give a handle two owners: a uniqueness violation is unexpected.
+fn unexpected_duplicate<E: From<PortError>>() -> E {
+    PortError::new("unexpected uniqueness violation").into()
+}
+
+impl<E> From<PortError> for ModifyError<E> {
+    fn from(error: PortError) -> Self {
+        Self::Port(error)
+    }
+}
+
+/// A digest that no code or token can match: the digest of 256 fresh random bits nobody
+/// ever sees. Decoy challenges carry it.
+fn unguessable_digest(random: &dyn Random) -> Result<SecretDigest, PortError> {
+    let (_never_shown, digest) = new_token(random)?;
+    Ok(digest)
 }
 
 /// What to send when a code is issued.
@@ -280,10 +327,15 @@ impl IdentityService {
         }
         let id = ChallengeId::from_bytes(random_bytes(&*self.ports.random)?);
         let code = new_code(&*self.ports.random, self.policy.codes.digits)?;
+        let digest = if matches!(purpose, ChallengePurpose::Decoy { .. }) {
+            unguessable_digest(&*self.ports.random)?
+        } else {
+            SecretDigest::of_code(id.as_bytes(), code.expose())
+        };
         let challenge = Challenge {
             id,
             purpose,
-            digest: SecretDigest::of_code(id.as_bytes(), code.expose()),
+            digest,
             issued_at: now,
             expires_at: now + ttl,
             failed_attempts: 0,
@@ -365,32 +417,38 @@ impl IdentityService {
         Ok(Ok(()))
     }
 
-    /// Checks a code against its challenge without using it up; counts a wrong code.
+    /// Tries a code against its challenge in one atomic step of the adapter (limit check,
+    /// comparison and count together), without using it up. A decoy never matches.
     async fn check_code(
         &self,
         id: ChallengeId,
         code: &Secret<String>,
         now: OffsetDateTime,
     ) -> Result<Result<Challenge, CodeRejected>, PortError> {
-        let Some(challenge) = self.ports.challenges.get(id).await? else {
-            return Ok(Err(CodeRejected::Invalid));
-        };
         let max = self.policy.codes.max_attempts;
-        if let Some(rejected) = rejection(challenge.state(now, max)) {
-            return Ok(Err(rejected));
-        }
         let presented = SecretDigest::of_code(id.as_bytes(), code.expose().trim());
-        if !challenge.digest.ct_eq(&presented)
-            || matches!(challenge.purpose, ChallengePurpose::Decoy { .. })
-        {
-            let failed = self.ports.challenges.record_failed_attempt(id).await?;
-            return Ok(Err(if failed >= max {
-                CodeRejected::TooManyAttempts
-            } else {
-                CodeRejected::Invalid
-            }));
-        }
-        Ok(Ok(challenge))
+        let outcome = self
+            .ports
+            .challenges
+            .attempt(id, &presented, now, max)
+            .await?;
+        Ok(match outcome {
+            AttemptOutcome::Matched(challenge) => {
+                if matches!(challenge.purpose, ChallengePurpose::Decoy { .. }) {
+                    // Unreachable with digests from `unguessable_digest`; refuse regardless.
+                    Err(CodeRejected::Invalid)
+                } else {
+                    Ok(*challenge)
+                }
+            }
+            AttemptOutcome::Wrong { failed_attempts } if failed_attempts >= max => {
+                Err(CodeRejected::TooManyAttempts)
+            }
+            AttemptOutcome::Wrong { .. } | AttemptOutcome::Missing => Err(CodeRejected::Invalid),
+            AttemptOutcome::Used => Err(CodeRejected::Used),
+            AttemptOutcome::Expired => Err(CodeRejected::Expired),
+            AttemptOutcome::Exhausted => Err(CodeRejected::TooManyAttempts),
+        })
     }
 
     /// Finds the challenge a link token belongs to, without using it up.
@@ -412,17 +470,58 @@ impl IdentityService {
         })
     }
 
-    /// Uses a checked challenge up; `Used` if another request got there first.
+    /// Uses a checked challenge up, through the adapter's atomic compare-and-set (unused, same
+    /// digest, not expired, under the attempt limit). If it fails, says why: another request
+    /// used it, it expired, the attempt limit was reached meanwhile, or it was reissued.
     async fn consume(
         &self,
         challenge: &Challenge,
         now: OffsetDateTime,
     ) -> Result<Result<(), CodeRejected>, PortError> {
-        Ok(if self.ports.challenges.consume(challenge.id, now).await? {
-            Ok(())
-        } else {
-            Err(CodeRejected::Used)
-        })
+        let max = self.policy.codes.max_attempts;
+        if self
+            .ports
+            .challenges
+            .consume(challenge.id, &challenge.digest, now, max)
+            .await?
+        {
+            return Ok(Ok(()));
+        }
+        let current = self.ports.challenges.get(challenge.id).await?;
+        Ok(Err(current
+            .and_then(|c| rejection(c.state(now, max)))
+            .unwrap_or(CodeRejected::Invalid)))
+    }
+
+    /// Applies `change` to the stored cabinet and writes it with the repository's
+    /// compare-and-swap on [`Subscriber::version`]. When another write got there first it reads
+    /// the cabinet again and re-applies `change` (which must decide afresh from the record it
+    /// is given), at most [`UPDATE_ATTEMPTS`] times; then it reports the contention as a port
+    /// failure, which every flow turns into its `Unexpected` error ("try again later").
+    async fn modify_subscriber<E>(
+        &self,
+        id: SubscriberId,
+        mut change: impl FnMut(&mut Subscriber) -> Result<(), E>,
+    ) -> Result<Subscriber, ModifyError<E>> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let mut record = self
+                .ports
+                .subscribers
+                .get(id)
+                .await?
+                .ok_or(ModifyError::Missing)?;
+            change(&mut record).map_err(ModifyError::Rejected)?;
+            match self.ports.subscribers.update(&record).await {
+                Ok(()) => {
+                    record.version = record.version.saturating_add(1);
+                    return Ok(record);
+                }
+                Err(WriteError::Conflict) => {}
+                Err(WriteError::Duplicate) => return Err(ModifyError::Duplicate),
+                Err(WriteError::Port(e)) => return Err(e.into()),
+            }
+        }
+        Err(PortError::new("the cabinet kept changing concurrently; gave up updating it").into())
     }
 
     /// Sends a new code for an unused challenge (the "didn't get the code?" button): new code,
@@ -480,7 +579,11 @@ impl IdentityService {
             return Err(ResendCodeError::TooManyCodes { retry_after });
         }
         let code = new_code(&*self.ports.random, self.policy.codes.digits)?;
-        let digest = SecretDigest::of_code(id.as_bytes(), code.expose());
+        let digest = if matches!(challenge.purpose, ChallengePurpose::Decoy { .. }) {
+            unguessable_digest(&*self.ports.random)?
+        } else {
+            SecretDigest::of_code(id.as_bytes(), code.expose())
+        };
         if !self
             .ports
             .challenges
@@ -551,6 +654,8 @@ macro_rules! port_only_error {
 }
 pub(crate) use port_only_error;
 
+#[cfg(test)]
+mod concurrency_tests;
 #[cfg(test)]
 mod flow_tests;
 #[cfg(test)]

@@ -4,14 +4,14 @@
 
 use time::Duration;
 
-use super::{CodeRejected, Delivery, IdentityService};
+use super::{CodeRejected, Delivery, IdentityService, ModifyError, unexpected_duplicate};
 use crate::domain::{ChallengeId, ClientInfo, Email, LoginHandle, Phone};
 use crate::errors::{UNEXPECTED_RU, UserMessage};
 use crate::model::{
     CabinetStatus, Challenge, ChallengePurpose, Message, Purpose, SecurityEventKind, ThrottleKey,
 };
 use crate::password::{PasswordRejected, check_new_password};
-use crate::ports::{PortError, WriteError};
+use crate::ports::PortError;
 use crate::secret::Secret;
 
 /// Where to send the recovery secret.
@@ -197,7 +197,7 @@ impl IdentityService {
         else {
             return Err(CodeRejected::Invalid.into());
         };
-        let Some(mut record) = self.ports.subscribers.get(subscriber).await? else {
+        let Some(record) = self.ports.subscribers.get(subscriber).await? else {
             return Err(CodeRejected::Invalid.into());
         };
         let words = record.personal_words();
@@ -210,16 +210,14 @@ impl IdentityService {
         )?;
         let hash = self.ports.hasher.hash(&password).await?;
         self.consume(&found, now).await??;
-        record.password_hash = Some(hash);
-        record.status = CabinetStatus::Active;
-        self.ports
-            .subscribers
-            .update(&record)
+        let record = self
+            .modify_subscriber(subscriber, |record| {
+                record.password_hash = Some(hash.clone());
+                record.status = CabinetStatus::Active;
+                Ok(())
+            })
             .await
-            .map_err(|e| match e {
-                WriteError::Port(e) => e,
-                WriteError::Conflict => PortError::new("conflict while updating a password"),
-            })?;
+            .map_err(|e: ModifyError<CompleteRecoveryError>| e.into_error(unexpected_duplicate))?;
         let sessions = self.ports.sessions.revoke_all(record.id, None, now).await?;
         self.log(record.id, SecurityEventKind::PasswordRecovered, client, now)
             .await?;

@@ -4,7 +4,7 @@
 
 use time::Duration;
 
-use super::{CodeRejected, Delivery, IdentityService};
+use super::{Authenticated, CodeRejected, Delivery, IdentityService};
 use crate::crypto::random_bytes;
 use crate::domain::{
     AccountRef, ChallengeId, ClientInfo, ConsentId, Email, LoginHandle, MeterNumber, PersonName,
@@ -164,6 +164,35 @@ impl UserMessage for ConfirmRegistrationError {
             Self::Password(e) => e.user_message(),
             Self::AlreadyRegistered => {
                 "Этот номер уже зарегистрирован. Войдите или восстановите пароль."
+            }
+            Self::Unexpected(_) => UNEXPECTED_RU,
+        }
+    }
+}
+
+/// Errors of [`IdentityService::resend_email_confirmation`].
+#[derive(Debug, thiserror::Error)]
+pub enum ResendEmailError {
+    /// The cabinet has no email waiting for confirmation.
+    #[error("no email is waiting for confirmation")]
+    NothingPending,
+    /// Too many messages to this address; wait `retry_after`.
+    #[error("too many messages, retry after {retry_after}")]
+    TooManyMessages {
+        /// How long to wait.
+        retry_after: Duration,
+    },
+    /// A port failed.
+    #[error("unexpected failure")]
+    Unexpected(#[from] PortError),
+}
+
+impl UserMessage for ResendEmailError {
+    fn user_message(&self) -> &'static str {
+        match self {
+            Self::NothingPending => "Нет адреса почты, ожидающего подтверждения.",
+            Self::TooManyMessages { .. } => {
+                "Письмо уже отправлено. Новое можно запросить чуть позже."
             }
             Self::Unexpected(_) => UNEXPECTED_RU,
         }
@@ -432,13 +461,20 @@ impl IdentityService {
             account: draft.account.as_ref().map(|(account, _)| account.clone()),
             phone: Some(draft.phone.clone()),
             email: None,
+            pending_email: draft.email.clone(),
             password_hash: Some(hash),
             status: CabinetStatus::Active,
             created_at: now,
+            version: 0,
         };
         match self.ports.subscribers.insert(&subscriber).await {
             Ok(()) => {}
-            Err(WriteError::Conflict) => return Err(ConfirmRegistrationError::AlreadyRegistered),
+            Err(WriteError::Duplicate) => {
+                return Err(ConfirmRegistrationError::AlreadyRegistered);
+            }
+            Err(WriteError::Conflict) => {
+                return Err(PortError::new("version conflict on insert").into());
+            }
             Err(WriteError::Port(e)) => return Err(e.into()),
         }
         let consent = Consent {
@@ -474,7 +510,7 @@ impl IdentityService {
                 active: true,
             };
             match self.ports.links.insert(subscriber.id, &link).await {
-                Ok(()) | Err(WriteError::Conflict) => {}
+                Ok(()) | Err(WriteError::Duplicate | WriteError::Conflict) => {}
                 Err(WriteError::Port(e)) => return Err(e.into()),
             }
             self.log(
@@ -489,8 +525,8 @@ impl IdentityService {
             .await?;
         }
         if let Some(email) = &draft.email {
-            // A throttled address simply gets no link now; the subscriber can ask again from
-            // the settings (change email).
+            // A throttled address simply gets no link now; the address stays pending and the
+            // subscriber asks again with `resend_email_confirmation` once the wait is over.
             let _throttled = self
                 .send_email_confirmation(subscriber.id, email, now)
                 .await?;
@@ -525,8 +561,27 @@ impl IdentityService {
             .await
     }
 
+    /// Sends the confirmation link for the cabinet's pending email again ("didn't get the
+    /// letter?"): a new link, under the same delivery limit as every code and link (60 s apart,
+    /// 5 an hour per address). Earlier links for the address stay valid until they expire.
+    pub async fn resend_email_confirmation(
+        &self,
+        auth: &Authenticated,
+    ) -> Result<(), ResendEmailError> {
+        let now = self.now();
+        let record = self.fetch_subscriber(auth.subscriber()).await?;
+        let email = record
+            .pending_email
+            .as_ref()
+            .ok_or(ResendEmailError::NothingPending)?;
+        self.send_email_confirmation(record.id, email, now)
+            .await?
+            .map_err(|retry_after| ResendEmailError::TooManyMessages { retry_after })
+    }
+
     /// Confirms an email address by the token from the emailed link (after registration or a
-    /// change of email); the address becomes a login handle.
+    /// change of email); the address becomes a login handle. Only a link for the cabinet's
+    /// current pending address is accepted.
     pub async fn confirm_email(
         &self,
         token: &Secret<String>,
@@ -538,13 +593,18 @@ impl IdentityService {
             return Err(CodeRejected::Invalid.into());
         };
         self.consume(&found, now).await??;
-        let mut record = self.fetch_subscriber(*subscriber).await?;
-        record.email = Some(email.clone());
-        match self.ports.subscribers.update(&record).await {
-            Ok(()) => {}
-            Err(WriteError::Conflict) => return Err(ConfirmEmailError::EmailTaken),
-            Err(WriteError::Port(e)) => return Err(e.into()),
-        }
+        let record = self
+            .modify_subscriber(*subscriber, |record| {
+                // Only the address asked for last can take effect: a link to an address the
+                // subscriber has since replaced is refused.
+                if record.pending_email.as_ref() != Some(email) {
+                    return Err(ConfirmEmailError::Link(CodeRejected::Invalid));
+                }
+                record.email = record.pending_email.take();
+                Ok(())
+            })
+            .await
+            .map_err(|e| e.into_error(|| ConfirmEmailError::EmailTaken))?;
         self.log(record.id, SecurityEventKind::EmailChanged, client, now)
             .await?;
         Ok(())

@@ -225,8 +225,8 @@ impl IdentityService {
     }
 
     /// Checks a session token and records the activity. Unknown, revoked, idle-expired and
-    /// absolutely expired tokens all give [`AuthenticateError::InvalidSession`]. Blocking a
-    /// cabinet revokes its sessions, so a blocked cabinet has no live token.
+    /// absolutely expired tokens, and tokens of a blocked cabinet, all give
+    /// [`AuthenticateError::InvalidSession`].
     pub async fn authenticate(
         &self,
         token: &Secret<String>,
@@ -240,6 +240,12 @@ impl IdentityService {
         if !record.token_digest.ct_eq(&digest)
             || !record.is_live(now, policy.idle_timeout, policy.absolute_lifetime)
         {
+            return Err(AuthenticateError::InvalidSession);
+        }
+        // Blocking revokes every session, but a login racing with the block could still have
+        // stored one: a blocked (or vanished) cabinet has no usable session whatever the store.
+        let cabinet = self.ports.subscribers.get(record.subscriber).await?;
+        if cabinet.is_none_or(|c| c.is_blocked()) {
             return Err(AuthenticateError::InvalidSession);
         }
         self.ports.sessions.touch(record.id, now).await?;

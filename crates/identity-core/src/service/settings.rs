@@ -4,12 +4,15 @@
 
 use time::Duration;
 
-use super::{Authenticated, CodeRejected, Delivery, IdentityService, port_only_error};
+use super::{
+    Authenticated, CodeRejected, Delivery, IdentityService, ModifyError, port_only_error,
+    unexpected_duplicate,
+};
 use crate::domain::{ChallengeId, ClientInfo, Email, LoginHandle, PersonName, Phone};
 use crate::errors::{UNEXPECTED_RU, UserMessage};
 use crate::model::{ChallengePurpose, Message, Purpose, SecurityEventKind, ThrottleKey};
 use crate::password::{PasswordRejected, check_new_password};
-use crate::ports::{PortError, WriteError};
+use crate::ports::PortError;
 use crate::secret::Secret;
 
 /// A password change.
@@ -143,13 +146,6 @@ port_only_error!(
     UpdatePersonalDataError
 );
 
-fn conflict_is_unexpected(error: WriteError) -> PortError {
-    match error {
-        WriteError::Port(e) => e,
-        WriteError::Conflict => PortError::new("unexpected uniqueness conflict"),
-    }
-}
-
 impl IdentityService {
     /// Changes the password: the current one must be right (wrong ones count towards the login
     /// throttle), the new one must pass the rules. Every other session ends.
@@ -160,7 +156,7 @@ impl IdentityService {
         client: &ClientInfo,
     ) -> Result<(), ChangePasswordError> {
         let now = self.now();
-        let mut record = self.fetch_subscriber(auth.subscriber).await?;
+        let record = self.fetch_subscriber(auth.subscriber).await?;
         let key = ThrottleKey::login_subscriber(record.id);
         if let Err(retry_after) = self.throttled(&self.policy.login, &key, now).await? {
             return Err(ChangePasswordError::TooManyAttempts { retry_after });
@@ -182,12 +178,20 @@ impl IdentityService {
             &words,
             &[record.name.as_str().to_owned()],
         )?;
-        record.password_hash = Some(self.ports.hasher.hash(&password).await?);
-        self.ports
-            .subscribers
-            .update(&record)
+        let new_hash = self.ports.hasher.hash(&password).await?;
+        let verified = record.password_hash.clone();
+        let record = self
+            .modify_subscriber(record.id, |current| {
+                // If the password changed since it was verified, the one given is not the
+                // current password any more.
+                if current.password_hash != verified {
+                    return Err(ChangePasswordError::WrongPassword);
+                }
+                current.password_hash = Some(new_hash.clone());
+                Ok(())
+            })
             .await
-            .map_err(conflict_is_unexpected)?;
+            .map_err(|e| e.into_error(unexpected_duplicate))?;
         self.ports
             .sessions
             .revoke_all(record.id, Some(auth.session), now)
@@ -198,8 +202,10 @@ impl IdentityService {
         Ok(())
     }
 
-    /// Asks to change the email: a link goes to the new address and the change happens only
-    /// when it is followed ([`IdentityService::confirm_email`]). If another cabinet owns the
+    /// Asks to change the email: the new address becomes the pending one, a link goes to it and
+    /// the change happens only when it is followed ([`IdentityService::confirm_email`]); an
+    /// earlier pending address can no longer be confirmed. If the address is throttled it stays
+    /// pending and [`IdentityService::resend_email_confirmation`] sends the link later. If another cabinet owns the
     /// address, it gets a notice instead, and the answer is the same. The old address is told.
     pub async fn request_email_change(
         &self,
@@ -211,10 +217,16 @@ impl IdentityService {
         if new != new_repeat {
             return Err(ChangeEmailError::Mismatch);
         }
-        let record = self.fetch_subscriber(auth.subscriber).await?;
-        if record.email.as_ref() == Some(new) {
-            return Err(ChangeEmailError::SameAsCurrent);
-        }
+        let record = self
+            .modify_subscriber(auth.subscriber, |record| {
+                if record.email.as_ref() == Some(new) {
+                    return Err(ChangeEmailError::SameAsCurrent);
+                }
+                record.pending_email = Some(new.clone());
+                Ok(())
+            })
+            .await
+            .map_err(|e| e.into_error(unexpected_duplicate))?;
         self.send_email_confirmation(record.id, new, now)
             .await?
             .map_err(|retry_after| ChangeEmailError::TooManyCodes { retry_after })?;
@@ -285,13 +297,14 @@ impl IdentityService {
             _ => return Err(CodeRejected::Invalid.into()),
         };
         self.consume(&found, now).await??;
-        let mut record = self.fetch_subscriber(auth.subscriber).await?;
-        let old = record.phone.replace(phone);
-        match self.ports.subscribers.update(&record).await {
-            Ok(()) => {}
-            Err(WriteError::Conflict) => return Err(ConfirmPhoneChangeError::PhoneTaken),
-            Err(WriteError::Port(e)) => return Err(e.into()),
-        }
+        let mut old = None;
+        let record = self
+            .modify_subscriber(auth.subscriber, |record| {
+                old = record.phone.replace(phone.clone());
+                Ok(())
+            })
+            .await
+            .map_err(|e| e.into_error(|| ConfirmPhoneChangeError::PhoneTaken))?;
         self.log(record.id, SecurityEventKind::PhoneChanged, client, now)
             .await?;
         if let Some(old) = old {
@@ -308,13 +321,15 @@ impl IdentityService {
         client: &ClientInfo,
     ) -> Result<(), UpdatePersonalDataError> {
         let now = self.now();
-        let mut record = self.fetch_subscriber(auth.subscriber).await?;
-        record.name = name;
-        self.ports
-            .subscribers
-            .update(&record)
+        let record = self
+            .modify_subscriber(auth.subscriber, |record| {
+                record.name = name.clone();
+                Ok(())
+            })
             .await
-            .map_err(conflict_is_unexpected)?;
+            .map_err(|e: ModifyError<UpdatePersonalDataError>| {
+                e.into_error(unexpected_duplicate)
+            })?;
         self.log(
             record.id,
             SecurityEventKind::PersonalDataChanged,

@@ -13,8 +13,8 @@ use crate::domain::{
     AccountRef, ChallengeId, ConsentId, Email, LoginHandle, Phone, SessionId, SubscriberId,
 };
 use crate::model::{
-    AccountFacts, Challenge, Consent, LinkedAccount, Message, SecurityEvent, SessionRecord,
-    Subscriber, ThrottleKey,
+    AccountFacts, AttemptOutcome, Challenge, Consent, LinkedAccount, Message, SecurityEvent,
+    SessionRecord, Subscriber, ThrottleKey,
 };
 use crate::password::PasswordHash;
 use crate::policy::SecurityPolicy;
@@ -22,6 +22,13 @@ use crate::ports::*;
 use crate::secret::Secret;
 
 pub(crate) const T0: OffsetDateTime = datetime!(2025-03-01 10:00 UTC);
+
+/// One answer of the in-memory challenge store.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum ChallengeOp {
+    Attempt(AttemptOutcome),
+    Consume(bool),
+}
 
 /// Shared state of the in-memory world.
 #[derive(Default)]
@@ -32,6 +39,8 @@ pub(crate) struct State {
     pub links: BTreeMap<SubscriberId, Vec<LinkedAccount>>,
     pub sessions: Vec<SessionRecord>,
     pub challenges: Vec<Challenge>,
+    /// Every attempt and consume the challenge store answered, in order (its linearisation).
+    pub challenge_ops: Vec<ChallengeOp>,
     pub throttle: BTreeMap<ThrottleKey, Vec<OffsetDateTime>>,
     pub consents: Vec<Consent>,
     pub log: Vec<SecurityEvent>,
@@ -158,7 +167,7 @@ impl SubscriberRepository for World {
                     .any(|h| subscriber.handles().contains(h))
             });
             if taken || s.subscribers.contains_key(&subscriber.id) {
-                return Err(WriteError::Conflict);
+                return Err(WriteError::Duplicate);
             }
             s.subscribers.insert(subscriber.id, subscriber.clone());
             Ok(())
@@ -166,6 +175,10 @@ impl SubscriberRepository for World {
     }
     async fn update(&self, subscriber: &Subscriber) -> Result<(), WriteError> {
         self.with(|s| {
+            let stored = s.subscribers.get(&subscriber.id).map(|x| x.version);
+            if stored != Some(subscriber.version) {
+                return Err(WriteError::Conflict);
+            }
             let taken = s
                 .subscribers
                 .values()
@@ -177,9 +190,11 @@ impl SubscriberRepository for World {
                         .any(|h| subscriber.handles().contains(h))
                 });
             if taken {
-                return Err(WriteError::Conflict);
+                return Err(WriteError::Duplicate);
             }
-            s.subscribers.insert(subscriber.id, subscriber.clone());
+            let mut stored = subscriber.clone();
+            stored.version += 1;
+            s.subscribers.insert(subscriber.id, stored);
             Ok(())
         })
     }
@@ -209,7 +224,7 @@ impl LinkRepository for World {
         self.with(|s| {
             let links = s.links.entry(subscriber).or_default();
             if links.iter().any(|l| l.account == link.account) {
-                return Err(WriteError::Conflict);
+                return Err(WriteError::Duplicate);
             }
             if link.active {
                 links.iter_mut().for_each(|l| l.active = false);
@@ -333,27 +348,54 @@ impl ChallengeRepository for World {
     async fn find_by_digest(&self, digest: &SecretDigest) -> Result<Option<Challenge>, PortError> {
         Ok(self.with(|s| s.challenges.iter().find(|c| c.digest == *digest).cloned()))
     }
-    async fn record_failed_attempt(&self, id: ChallengeId) -> Result<u32, PortError> {
-        self.with(|s| {
-            let c = s
-                .challenges
-                .iter_mut()
-                .find(|c| c.id == id)
-                .ok_or_else(|| PortError::new("missing"))?;
-            c.failed_attempts += 1;
-            Ok(c.failed_attempts)
-        })
+    async fn attempt(
+        &self,
+        id: ChallengeId,
+        presented: &SecretDigest,
+        at: OffsetDateTime,
+        max_attempts: u32,
+    ) -> Result<AttemptOutcome, PortError> {
+        Ok(self.with(|s| {
+            let outcome = match s.challenges.iter_mut().find(|c| c.id == id) {
+                None => AttemptOutcome::Missing,
+                Some(c) if c.consumed_at.is_some() => AttemptOutcome::Used,
+                Some(c) if at >= c.expires_at => AttemptOutcome::Expired,
+                Some(c) if c.failed_attempts >= max_attempts => AttemptOutcome::Exhausted,
+                Some(c) if c.digest != *presented => {
+                    c.failed_attempts += 1;
+                    AttemptOutcome::Wrong {
+                        failed_attempts: c.failed_attempts,
+                    }
+                }
+                Some(c) => AttemptOutcome::Matched(Box::new(c.clone())),
+            };
+            s.challenge_ops.push(ChallengeOp::Attempt(outcome.clone()));
+            outcome
+        }))
     }
-    async fn consume(&self, id: ChallengeId, at: OffsetDateTime) -> Result<bool, PortError> {
-        Ok(
-            self.with(|s| match s.challenges.iter_mut().find(|c| c.id == id) {
-                Some(c) if c.consumed_at.is_none() => {
+    async fn consume(
+        &self,
+        id: ChallengeId,
+        digest: &SecretDigest,
+        at: OffsetDateTime,
+        max_attempts: u32,
+    ) -> Result<bool, PortError> {
+        Ok(self.with(|s| {
+            let done = match s.challenges.iter_mut().find(|c| c.id == id) {
+                Some(c)
+                    if c.consumed_at.is_none()
+                        && c.digest == *digest
+                        && at < c.expires_at
+                        && c.failed_attempts < max_attempts =>
+                {
                     c.consumed_at = Some(at);
                     true
                 }
                 _ => false,
-            }),
-        )
+            };
+            s.challenge_ops.push(ChallengeOp::Consume(done));
+            done
+        }))
     }
     async fn reissue(
         &self,
