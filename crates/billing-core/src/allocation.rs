@@ -42,8 +42,15 @@ pub enum AllocationError {
 /// let parts = allocate(Decimal::new(100, 2), &[Decimal::ONE; 3], 2).unwrap();
 /// assert_eq!(parts, vec![Decimal::new(34, 2), Decimal::new(33, 2), Decimal::new(33, 2)]);
 /// ```
-pub fn allocate(total: Decimal, weights: &[Decimal], dp: u32) -> Result<Vec<Decimal>, AllocationError> {
-    if let Some(w) = weights.iter().find(|w| w.is_sign_negative() && !w.is_zero()) {
+pub fn allocate(
+    total: Decimal,
+    weights: &[Decimal],
+    dp: u32,
+) -> Result<Vec<Decimal>, AllocationError> {
+    if let Some(w) = weights
+        .iter()
+        .find(|w| w.is_sign_negative() && !w.is_zero())
+    {
         return Err(AllocationError::NegativeWeight(*w));
     }
     let unit = Decimal::new(1, dp);
@@ -83,10 +90,18 @@ pub fn allocate(total: Decimal, weights: &[Decimal], dp: u32) -> Result<Vec<Deci
     }
     // Units still to hand out; may be negative by a unit when a quotient was rounded up in the
     // 28th digit, in which case the smallest remainders give one back.
-    let left = ((abs_total - allocated) / unit).round().to_i64().unwrap_or(0);
+    let left = ((abs_total - allocated) / unit)
+        .round()
+        .to_i64()
+        .unwrap_or(0);
     if left > 0 {
         remainders.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        for &(_, i) in remainders.iter().filter(|(_, i)| !weights[*i].is_zero()).cycle().take(usize::try_from(left).unwrap_or(0)) {
+        for &(_, i) in remainders
+            .iter()
+            .filter(|(_, i)| !weights[*i].is_zero())
+            .cycle()
+            .take(usize::try_from(left).unwrap_or(0))
+        {
             parts[i] += unit;
         }
     } else if left < 0 {
@@ -133,19 +148,40 @@ mod tests {
 
     #[test]
     fn splits_evenly_with_leftover_to_first() {
-        assert_eq!(allocate(dec!(0.02), &[dec!(1); 3], 2).unwrap(), vec![dec!(0.01), dec!(0.01), dec!(0.00)]);
+        assert_eq!(
+            allocate(dec!(0.02), &[dec!(1); 3], 2).unwrap(),
+            vec![dec!(0.01), dec!(0.01), dec!(0.00)]
+        );
     }
 
     #[test]
     fn zero_weights_get_nothing() {
-        assert_eq!(allocate(dec!(10), &[dec!(0), dec!(3)], 0).unwrap(), vec![dec!(0), dec!(10)]);
-        assert_eq!(allocate(dec!(10), &[dec!(0)], 0), Err(AllocationError::NoWeight(dec!(10))));
+        assert_eq!(
+            allocate(dec!(10), &[dec!(0), dec!(3)], 0).unwrap(),
+            vec![dec!(0), dec!(10)]
+        );
+        assert_eq!(
+            allocate(dec!(10), &[dec!(0)], 0),
+            Err(AllocationError::NoWeight(dec!(10)))
+        );
     }
 
     #[test]
     fn negative_totals_and_errors() {
-        assert_eq!(allocate(dec!(-1.00), &[dec!(1), dec!(1), dec!(1)], 2).unwrap(), vec![dec!(-0.34), dec!(-0.33), dec!(-0.33)]);
-        assert_eq!(allocate(dec!(1.005), &[dec!(1)], 2), Err(AllocationError::TotalTooFine { total: dec!(1.005), dp: 2 }));
-        assert_eq!(allocate(dec!(1), &[dec!(-1)], 2), Err(AllocationError::NegativeWeight(dec!(-1))));
+        assert_eq!(
+            allocate(dec!(-1.00), &[dec!(1), dec!(1), dec!(1)], 2).unwrap(),
+            vec![dec!(-0.34), dec!(-0.33), dec!(-0.33)]
+        );
+        assert_eq!(
+            allocate(dec!(1.005), &[dec!(1)], 2),
+            Err(AllocationError::TotalTooFine {
+                total: dec!(1.005),
+                dp: 2
+            })
+        );
+        assert_eq!(
+            allocate(dec!(1), &[dec!(-1)], 2),
+            Err(AllocationError::NegativeWeight(dec!(-1)))
+        );
     }
 }

@@ -50,8 +50,18 @@ impl Estimate {
         self.lines
             .iter()
             .map(|l| {
-                let zone = if l.zone == Zone::Total { String::new() } else { format!(" ({})", l.zone.russian_name()) };
-                format!("{}{zone} {} × {} ₽ = {}", l.unit.russian(), l.quantity.normalize(), l.unit_price.normalize(), l.amount.to_russian())
+                let zone = if l.zone == Zone::Total {
+                    String::new()
+                } else {
+                    format!(" ({})", l.zone.russian_name())
+                };
+                format!(
+                    "{}{zone} {} × {} ₽ = {}",
+                    l.unit.russian(),
+                    l.quantity.normalize(),
+                    l.unit_price.normalize(),
+                    l.amount.to_russian()
+                )
             })
             .collect()
     }
@@ -83,8 +93,12 @@ impl EstimateError {
     #[must_use]
     pub fn user_message(&self) -> String {
         match self {
-            EstimateError::WrongZoneCount { expected, .. } => format!("Укажите показания каждой из {expected} тарифных зон."),
-            EstimateError::OutOfRange(v) => format!("Показание {v} не помещается на табло прибора учёта."),
+            EstimateError::WrongZoneCount { expected, .. } => {
+                format!("Укажите показания каждой из {expected} тарифных зон.")
+            }
+            EstimateError::OutOfRange(v) => {
+                format!("Показание {v} не помещается на табло прибора учёта.")
+            }
             EstimateError::Tariff(_) => "Для расчёта нет действующего тарифа.".into(),
         }
     }
@@ -106,11 +120,18 @@ impl EstimateError {
 /// assert_eq!(e.consumption.total(), Decimal::from(14)); // 9993 → 0007
 /// assert_eq!(e.total.to_string(), "95.90"); // 14 × 6.85
 /// ```
-pub fn estimate(req: &EstimateRequest<'_>, policy: &BillingPolicy) -> Result<Estimate, EstimateError> {
+pub fn estimate(
+    req: &EstimateRequest<'_>,
+    policy: &BillingPolicy,
+) -> Result<Estimate, EstimateError> {
     let spec = req.registers;
     let n = spec.scheme.len();
     if req.previous.len() != n || req.current.len() != n {
-        return Err(EstimateError::WrongZoneCount { expected: n, previous: req.previous.len(), current: req.current.len() });
+        return Err(EstimateError::WrongZoneCount {
+            expected: n,
+            previous: req.previous.len(),
+            current: req.current.len(),
+        });
     }
     let dp = policy.volume_dp(req.service);
     let mut vols = [Decimal::ZERO; 3];
@@ -125,8 +146,17 @@ pub fn estimate(req: &EstimateRequest<'_>, policy: &BillingPolicy) -> Result<Est
         vols[i] = round_dp(d.delta * spec.coefficient, dp);
         rollover[i] = d.rollover;
     }
-    let consumption = ZoneValues::new(spec.scheme, &vols[..n]).map_err(|e| EstimateError::WrongZoneCount { expected: e.expected, previous: n, current: n })?;
-    let segs = segments(req.tariffs.iter().filter(|t| t.service == req.service), req.period, policy.tariff_split);
+    let consumption =
+        ZoneValues::new(spec.scheme, &vols[..n]).map_err(|e| EstimateError::WrongZoneCount {
+            expected: e.expected,
+            previous: n,
+            current: n,
+        })?;
+    let segs = segments(
+        req.tariffs.iter().filter(|t| t.service == req.service),
+        req.period,
+        policy.tariff_split,
+    );
     let lines = price(&PricingInput {
         service: req.service,
         period: req.period,
@@ -138,5 +168,10 @@ pub fn estimate(req: &EstimateRequest<'_>, policy: &BillingPolicy) -> Result<Est
         volume_dp: dp,
     })?;
     let total = lines.iter().map(|l| l.amount).sum();
-    Ok(Estimate { consumption, rollover, lines, total })
+    Ok(Estimate {
+        consumption,
+        rollover,
+        lines,
+        total,
+    })
 }

@@ -18,8 +18,14 @@ use crate::penalty::{PenaltyLine, PenaltyReport};
 use crate::period::Period;
 use crate::policy::BillingPolicy;
 use crate::service::{ServiceKind, Unit};
-use crate::tariff::{PricedLine, PricingInput, Segment, TariffError, TariffVersion, Tier, heating_volume_by_norm, price_into, segments};
-use crate::volume::{MeterPart, NormSpec, PastVolume, PeriodVolume, VolumeBasis, VolumeError, VolumeInput, determine_volume};
+use crate::tariff::{
+    PricedLine, PricingInput, Segment, TariffError, TariffVersion, Tier, heating_volume_by_norm,
+    price_into, segments,
+};
+use crate::volume::{
+    MeterPart, NormSpec, PastVolume, PeriodVolume, VolumeBasis, VolumeError, VolumeInput,
+    determine_volume,
+};
 
 /// Why a charge line exists.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
@@ -100,10 +106,30 @@ impl ChargeLine {
             Tier::WaterComponent => ", компонент на холодную воду".into(),
             Tier::HeatComponent => ", компонент на тепловую энергию".into(),
         };
-        let zone = if self.zone == Zone::Total { String::new() } else { format!(", {}", self.zone.russian_name()) };
-        let days = self.days.map(|(a, b)| format!(" (с {} по {})", crate::reading::ru_date(a), crate::reading::ru_date(b))).unwrap_or_default();
-        let head = if matches!(self.basis, ChargeBasis::Penalty { .. } | ChargeBasis::Recalculation { .. }) {
-            format!("{}: {}", self.service.russian_name(), self.amount.to_russian())
+        let zone = if self.zone == Zone::Total {
+            String::new()
+        } else {
+            format!(", {}", self.zone.russian_name())
+        };
+        let days = self
+            .days
+            .map(|(a, b)| {
+                format!(
+                    " (с {} по {})",
+                    crate::reading::ru_date(a),
+                    crate::reading::ru_date(b)
+                )
+            })
+            .unwrap_or_default();
+        let head = if matches!(
+            self.basis,
+            ChargeBasis::Penalty { .. } | ChargeBasis::Recalculation { .. }
+        ) {
+            format!(
+                "{}: {}",
+                self.service.russian_name(),
+                self.amount.to_russian()
+            )
         } else {
             format!(
                 "{}{zone}{what}{days}: {} {} × {} ₽ = {}",
@@ -116,32 +142,56 @@ impl ChargeLine {
         };
         let why = match &self.basis {
             ChargeBasis::Volume(b) => explain_volume(b),
-            ChargeBasis::HeatingByArea { area, norm: Some(n), .. } => format!("площадь {} м² × норматив {} Гкал/м²", ru_num(area), ru_num(n)),
-            ChargeBasis::HeatingByArea { area, house_volume, .. } => {
-                format!("объём по общедомовому прибору {} Гкал × доля площади {} м²", ru_num(house_volume.unwrap_or_default()), ru_num(area))
+            ChargeBasis::HeatingByArea {
+                area,
+                norm: Some(n),
+                ..
+            } => format!(
+                "площадь {} м² × норматив {} Гкал/м²",
+                ru_num(area),
+                ru_num(n)
+            ),
+            ChargeBasis::HeatingByArea {
+                area, house_volume, ..
+            } => {
+                format!(
+                    "объём по общедомовому прибору {} Гкал × доля площади {} м²",
+                    ru_num(house_volume.unwrap_or_default()),
+                    ru_num(area)
+                )
             }
             ChargeBasis::Odn { area, house } => format!(
                 "ОДН дома {} кВт·ч (дом {} − квартиры {} − нежилые {} − на подогрев {}) × площадь {} м² / {} м²",
                 ru_num(house.distributed_volume),
-                house.house_volume.map_or_else(|| "по нормативу".into(), ru_num),
+                house
+                    .house_volume
+                    .map_or_else(|| "по нормативу".into(), ru_num),
                 ru_num(house.flats_volume),
                 ru_num(house.non_residential_volume),
                 ru_num(house.heat_production_volume),
                 ru_num(area),
                 ru_num(house.total_area)
             ),
-            ChargeBasis::Penalty { lines, already_charged } => {
+            ChargeBasis::Penalty {
+                lines,
+                already_charged,
+            } => {
                 let mut s = String::from("пени по ч. 14 ст. 155 ЖК РФ");
                 for l in lines.iter().filter(|l| !l.amount.is_zero()) {
                     s.push_str("; ");
                     s.push_str(&l.to_russian());
                 }
                 if !already_charged.is_zero() {
-                    s.push_str(&format!("; ранее начислено {}", already_charged.to_russian()));
+                    s.push_str(&format!(
+                        "; ранее начислено {}",
+                        already_charged.to_russian()
+                    ));
                 }
                 s
             }
-            ChargeBasis::Recalculation { of_period, reason } => format!("перерасчёт за {}: {reason}", of_period.to_russian()),
+            ChargeBasis::Recalculation { of_period, reason } => {
+                format!("перерасчёт за {}: {reason}", of_period.to_russian())
+            }
         };
         format!("{head}. Основание: {why}.")
     }
@@ -154,15 +204,33 @@ fn ru_num(d: impl std::borrow::Borrow<Decimal>) -> String {
 
 /// Register values as `5910 / 1200`.
 fn ru_values(v: &ZoneValues) -> String {
-    v.values().iter().map(ru_num).collect::<Vec<_>>().join(" / ")
+    v.values()
+        .iter()
+        .map(ru_num)
+        .collect::<Vec<_>>()
+        .join(" / ")
 }
 
 fn explain_volume(b: &VolumeBasis) -> String {
     match b {
-        VolumeBasis::Readings { opening, closing, coefficient, rollover, replacement, .. } => {
-            let mut s = format!("по показаниям {} → {}", ru_values(opening), ru_values(closing));
+        VolumeBasis::Readings {
+            opening,
+            closing,
+            coefficient,
+            rollover,
+            replacement,
+            ..
+        } => {
+            let mut s = format!(
+                "по показаниям {} → {}",
+                ru_values(opening),
+                ru_values(closing)
+            );
             if *coefficient != Decimal::ONE {
-                s.push_str(&format!(", коэффициент трансформации {}", ru_num(coefficient)));
+                s.push_str(&format!(
+                    ", коэффициент трансформации {}",
+                    ru_num(coefficient)
+                ));
             }
             if *rollover {
                 s.push_str(", с переходом счётчика через ноль");
@@ -172,15 +240,37 @@ fn explain_volume(b: &VolumeBasis) -> String {
             }
             s
         }
-        VolumeBasis::TrueUp { measured, estimated, estimated_periods, .. } => format!(
+        VolumeBasis::TrueUp {
+            measured,
+            estimated,
+            estimated_periods,
+            ..
+        } => format!(
             "доначисление по показаниям: расход {} минус начисленное по среднему/нормативу за {} мес. {}",
             ru_num(measured),
             estimated_periods,
             ru_num(estimated)
         ),
-        VolumeBasis::Average { months, reason, nth_period } => format!("по среднемесячному расходу за {months} мес. ({}; {nth_period}-й период из допустимых)", reason.russian()),
-        VolumeBasis::Norm { norm, factor, coefficient, reason } => {
-            let mut s = format!("по нормативу {} × {} ({})", ru_num(norm), ru_num(factor), reason.russian());
+        VolumeBasis::Average {
+            months,
+            reason,
+            nth_period,
+        } => format!(
+            "по среднемесячному расходу за {months} мес. ({}; {nth_period}-й период из допустимых)",
+            reason.russian()
+        ),
+        VolumeBasis::Norm {
+            norm,
+            factor,
+            coefficient,
+            reason,
+        } => {
+            let mut s = format!(
+                "по нормативу {} × {} ({})",
+                ru_num(norm),
+                ru_num(factor),
+                reason.russian()
+            );
             if let Some(k) = coefficient {
                 s.push_str(&format!(" × повышающий коэффициент {}", ru_num(k)));
             }
@@ -262,7 +352,11 @@ impl AccountBill {
     /// The total of one service.
     #[must_use]
     pub fn total_of(&self, service: ServiceKind) -> Money {
-        self.lines.iter().filter(|l| l.service == service).map(|l| l.amount).sum()
+        self.lines
+            .iter()
+            .filter(|l| l.service == service)
+            .map(|l| l.amount)
+            .sum()
     }
 
     /// Every line explained in Russian.
@@ -318,14 +412,31 @@ pub struct TariffBook<'a> {
 #[derive(Debug, Default)]
 struct SegmentCache<'a> {
     entries: Vec<(ServiceKind, crate::tariff::ConsumerGroup, Vec<Segment<'a>>)>,
+    /// A scratch buffer for priced lines, reused across the accounts of a run.
+    priced: Vec<PricedLine>,
 }
 
 impl<'a> SegmentCache<'a> {
-    fn index(&mut self, book: TariffBook<'a>, service: ServiceKind, account: &Account, period: Period, policy: &BillingPolicy) -> usize {
-        if let Some(i) = self.entries.iter().position(|(s, g, _)| *s == service && *g == account.group) {
+    fn index(
+        &mut self,
+        book: TariffBook<'a>,
+        service: ServiceKind,
+        account: &Account,
+        period: Period,
+        policy: &BillingPolicy,
+    ) -> usize {
+        if let Some(i) = self
+            .entries
+            .iter()
+            .position(|(s, g, _)| *s == service && *g == account.group)
+        {
             return i;
         }
-        self.entries.push((service, account.group, book.segments(service, account, period, policy)));
+        self.entries.push((
+            service,
+            account.group,
+            book.segments(service, account, period, policy),
+        ));
         self.entries.len() - 1
     }
 }
@@ -334,9 +445,25 @@ impl<'a> TariffBook<'a> {
     /// The segments of the tariff that prices `service` for `account` in `period`; ОДН is priced
     /// with the electricity tariff of the account's group.
     #[must_use]
-    pub fn segments(&self, service: ServiceKind, account: &Account, period: Period, policy: &BillingPolicy) -> Vec<Segment<'a>> {
-        let key = if service == ServiceKind::ElectricityCommon { ServiceKind::Electricity } else { service };
-        segments(self.versions.iter().filter(|v| v.service == key && v.group == account.group), period, policy.tariff_split)
+    pub fn segments(
+        &self,
+        service: ServiceKind,
+        account: &Account,
+        period: Period,
+        policy: &BillingPolicy,
+    ) -> Vec<Segment<'a>> {
+        let key = if service == ServiceKind::ElectricityCommon {
+            ServiceKind::Electricity
+        } else {
+            service
+        };
+        segments(
+            self.versions
+                .iter()
+                .filter(|v| v.service == key && v.group == account.group),
+            period,
+            policy.tariff_split,
+        )
     }
 }
 
@@ -390,7 +517,20 @@ pub fn bill_account(
     let volumes = account_volumes(input, period, policy)?;
     let mut bill = AccountBill::default();
     let mut cache = SegmentCache::default();
-    price_account(input, period, tariffs, &mut cache, &volumes, odn_share, HouseFacts { electric_heating, heat_share: None }, policy, &mut bill)?;
+    price_account(
+        input,
+        period,
+        tariffs,
+        &mut cache,
+        &volumes,
+        odn_share,
+        HouseFacts {
+            electric_heating,
+            heat_share: None,
+        },
+        policy,
+        &mut bill,
+    )?;
     bill.volumes = volumes;
     Ok(bill)
 }
@@ -403,7 +543,11 @@ struct HouseFacts {
     heat_share: Option<(Decimal, Decimal)>,
 }
 
-fn account_volumes(input: &AccountInput<'_>, period: Period, policy: &BillingPolicy) -> Result<Vec<(ServiceKind, PeriodVolume)>, BillingError> {
+fn account_volumes(
+    input: &AccountInput<'_>,
+    period: Period,
+    policy: &BillingPolicy,
+) -> Result<Vec<(ServiceKind, PeriodVolume)>, BillingError> {
     let mut volumes = Vec::with_capacity(input.services.len());
     for s in input.services {
         if s.service == ServiceKind::Heating {
@@ -416,12 +560,20 @@ fn account_volumes(input: &AccountInput<'_>, period: Period, policy: &BillingPol
                 period,
                 meters: s.meters,
                 history: s.history,
-                norm: NormSpec { per_unit: s.norm_per_unit, factor: persons, meter_installable: s.meter_installable },
+                norm: NormSpec {
+                    per_unit: s.norm_per_unit,
+                    factor: persons,
+                    meter_installable: s.meter_installable,
+                },
                 residential: input.premise.residential,
             },
             policy,
         )
-        .map_err(|source| BillingError::Volume { account: input.account.id, service: s.service, source })?;
+        .map_err(|source| BillingError::Volume {
+            account: input.account.id,
+            service: s.service,
+            source,
+        })?;
         volumes.push((s.service, v));
     }
     Ok(volumes)
@@ -440,11 +592,21 @@ fn price_account<'t>(
     bill: &mut AccountBill,
 ) -> Result<(), BillingError> {
     let account = input.account;
-    let mut priced: Vec<PricedLine> = Vec::with_capacity(4);
+    let mut priced = std::mem::take(&mut cache.priced);
     bill.lines.reserve(volumes.len() * 2 + 2);
     bill.account = Some(account.id);
-    let tariff_err = |source| BillingError::Tariff { account: account.id, source };
-    let no_tariff = |service| BillingError::Tariff { account: account.id, source: TariffError::NoTariff { service, group: account.group, period } };
+    let tariff_err = |source| BillingError::Tariff {
+        account: account.id,
+        source,
+    };
+    let no_tariff = |service| BillingError::Tariff {
+        account: account.id,
+        source: TariffError::NoTariff {
+            service,
+            group: account.group,
+            period,
+        },
+    };
     let mut own_electricity = Decimal::ZERO;
     for (service, v) in volumes {
         let idx = cache.index(tariffs, *service, account, period, policy);
@@ -472,46 +634,99 @@ fn price_account<'t>(
             own_electricity = v.values.total();
         }
         for p in &priced {
-            bill.lines.push(line(account.id, period, *service, p, ChargeBasis::Volume(v.basis)));
+            bill.lines.push(line(
+                account.id,
+                period,
+                *service,
+                p,
+                ChargeBasis::Volume(v.basis),
+            ));
         }
     }
     // Heating by area.
-    if let Some(h) = input.services.iter().find(|s| s.service == ServiceKind::Heating) {
+    if let Some(h) = input
+        .services
+        .iter()
+        .find(|s| s.service == ServiceKind::Heating)
+    {
         let segs = tariffs.segments(ServiceKind::Heating, account, period, policy);
         let last = segs.last().ok_or_else(|| no_tariff(ServiceKind::Heating))?;
         let dp = policy.volume_dp(ServiceKind::Heating);
         let area = input.premise.area;
         let (q, basis) = match house.heat_share {
-            Some((share, hv)) => (share, ChargeBasis::HeatingByArea { area, norm: None, house_volume: Some(hv) }),
+            Some((share, hv)) => (
+                share,
+                ChargeBasis::HeatingByArea {
+                    area,
+                    norm: None,
+                    house_volume: Some(hv),
+                },
+            ),
             None => {
                 let kind = last.version.kind;
-                let q = heating_volume_by_norm(&kind, area, period, dp).ok_or(tariff_err(TariffError::WrongKind(last.version.id, ServiceKind::Heating)))?;
+                let q = heating_volume_by_norm(&kind, area, period, dp).ok_or(tariff_err(
+                    TariffError::WrongKind(last.version.id, ServiceKind::Heating),
+                ))?;
                 let norm = match kind {
-                    crate::tariff::TariffKind::Heating { norm_gcal_per_m2, .. } => Some(norm_gcal_per_m2),
+                    crate::tariff::TariffKind::Heating {
+                        norm_gcal_per_m2, ..
+                    } => Some(norm_gcal_per_m2),
                     _ => Some(h.norm_per_unit),
                 };
-                (q, ChargeBasis::HeatingByArea { area, norm, house_volume: None })
+                (
+                    q,
+                    ChargeBasis::HeatingByArea {
+                        area,
+                        norm,
+                        house_volume: None,
+                    },
+                )
             }
         };
         priced.clear();
         price_into(
-            &PricingInput { service: ServiceKind::Heating, period, segments: &segs, volume: ZoneValues::single(q), norm_already_used: Decimal::ZERO, persons: input.premise.persons, electric_heating: false, volume_dp: dp },
+            &PricingInput {
+                service: ServiceKind::Heating,
+                period,
+                segments: &segs,
+                volume: ZoneValues::single(q),
+                norm_already_used: Decimal::ZERO,
+                persons: input.premise.persons,
+                electric_heating: false,
+                volume_dp: dp,
+            },
             &mut priced,
         )
         .map_err(tariff_err)?;
         for p in &priced {
-            bill.lines.push(line(account.id, period, ServiceKind::Heating, p, basis.clone()));
+            bill.lines.push(line(
+                account.id,
+                period,
+                ServiceKind::Heating,
+                p,
+                basis.clone(),
+            ));
         }
     }
     // ОДН.
     if let Some((share, house_basis)) = odn_share {
-        let idx = cache.index(tariffs, ServiceKind::ElectricityCommon, account, period, policy);
+        let idx = cache.index(
+            tariffs,
+            ServiceKind::ElectricityCommon,
+            account,
+            period,
+            policy,
+        );
         let segs = &cache.entries[idx].2;
         if segs.is_empty() {
             return Err(no_tariff(ServiceKind::ElectricityCommon));
         }
         priced.clear();
-        let used = if policy.social_norm_includes_odn { own_electricity } else { Decimal::ZERO };
+        let used = if policy.social_norm_includes_odn {
+            own_electricity
+        } else {
+            Decimal::ZERO
+        };
         price_into(
             &PricingInput {
                 service: ServiceKind::ElectricityCommon,
@@ -527,7 +742,16 @@ fn price_account<'t>(
         )
         .map_err(tariff_err)?;
         for p in &priced {
-            bill.lines.push(line(account.id, period, ServiceKind::ElectricityCommon, p, ChargeBasis::Odn { area: input.premise.area, house: *house_basis }));
+            bill.lines.push(line(
+                account.id,
+                period,
+                ServiceKind::ElectricityCommon,
+                p,
+                ChargeBasis::Odn {
+                    area: input.premise.area,
+                    house: *house_basis,
+                },
+            ));
         }
     }
     // Recalculations of closed periods.
@@ -544,7 +768,10 @@ fn price_account<'t>(
             amount: r.amount,
             tariff: None,
             days: None,
-            basis: ChargeBasis::Recalculation { of_period: r.of_period, reason: r.reason.clone() },
+            basis: ChargeBasis::Recalculation {
+                of_period: r.of_period,
+                reason: r.reason.clone(),
+            },
         });
     }
     // Penalties accrued in the period (never compounded: penalty tranches are not inputs).
@@ -563,14 +790,24 @@ fn price_account<'t>(
                 amount,
                 tariff: None,
                 days: None,
-                basis: ChargeBasis::Penalty { lines: p.report.lines().to_vec(), already_charged: p.already_charged },
+                basis: ChargeBasis::Penalty {
+                    lines: p.report.lines().to_vec(),
+                    already_charged: p.already_charged,
+                },
             });
         }
     }
+    cache.priced = priced;
     Ok(())
 }
 
-fn line(account: AccountId, period: Period, service: ServiceKind, p: &PricedLine, basis: ChargeBasis) -> ChargeLine {
+fn line(
+    account: AccountId,
+    period: Period,
+    service: ServiceKind,
+    p: &PricedLine,
+    basis: ChargeBasis,
+) -> ChargeLine {
     ChargeLine {
         account,
         period,
@@ -617,8 +854,16 @@ pub struct HouseBill {
 
 /// Bills every account of a house for a period: own volumes first, then the house's ОДН split
 /// by area, then pricing (ПП 354 Appendix 2). Pure and deterministic.
-pub fn bill_house(input: &HouseInput<'_>, period: Period, tariffs: TariffBook<'_>, policy: &BillingPolicy) -> Result<HouseBill, BillingError> {
-    let mut out = HouseBill { odn: None, accounts: Vec::with_capacity(input.accounts.len()) };
+pub fn bill_house(
+    input: &HouseInput<'_>,
+    period: Period,
+    tariffs: TariffBook<'_>,
+    policy: &BillingPolicy,
+) -> Result<HouseBill, BillingError> {
+    let mut out = HouseBill {
+        odn: None,
+        accounts: Vec::with_capacity(input.accounts.len()),
+    };
     let mut all_volumes = Vec::with_capacity(input.accounts.len());
     let mut flats = Decimal::ZERO;
     let mut non_residential = input.other_non_residential_volume;
@@ -627,7 +872,11 @@ pub fn bill_house(input: &HouseInput<'_>, period: Period, tariffs: TariffBook<'_
             return Err(BillingError::ForeignAccount(a.account.id));
         }
         let v = account_volumes(a, period, policy)?;
-        let e: Decimal = v.iter().filter(|(s, _)| *s == ServiceKind::Electricity).map(|(_, v)| v.values.total()).sum();
+        let e: Decimal = v
+            .iter()
+            .filter(|(s, _)| *s == ServiceKind::Electricity)
+            .map(|(_, v)| v.values.total())
+            .sum();
         if a.premise.residential {
             flats += e;
         } else {
@@ -650,7 +899,10 @@ pub fn bill_house(input: &HouseInput<'_>, period: Period, tariffs: TariffBook<'_
                 policy: input.house.odn,
                 dp: policy.volume_dp(ServiceKind::ElectricityCommon),
             })
-            .map_err(|source| BillingError::Odn { house: input.house.id, source })?,
+            .map_err(|source| BillingError::Odn {
+                house: input.house.id,
+                source,
+            })?,
         )
     } else {
         None
@@ -660,8 +912,15 @@ pub fn bill_house(input: &HouseInput<'_>, period: Period, tariffs: TariffBook<'_
         Some(hv) => {
             let areas: Vec<Decimal> = input.accounts.iter().map(|a| a.premise.area).collect();
             let dp = policy.volume_dp(ServiceKind::Heating);
-            let to_premises = crate::money::round_dp(hv * areas.iter().copied().sum::<Decimal>() / input.house.total_area.max(Decimal::ONE), dp);
-            let shares = allocate(to_premises, &areas, dp).map_err(|e| BillingError::Odn { house: input.house.id, source: OdnError::Allocation(e) })?;
+            let to_premises = crate::money::round_dp(
+                hv * areas.iter().copied().sum::<Decimal>()
+                    / input.house.total_area.max(Decimal::ONE),
+                dp,
+            );
+            let shares = allocate(to_premises, &areas, dp).map_err(|e| BillingError::Odn {
+                house: input.house.id,
+                source: OdnError::Allocation(e),
+            })?;
             Some((shares, hv))
         }
         None => None,
@@ -669,10 +928,21 @@ pub fn bill_house(input: &HouseInput<'_>, period: Period, tariffs: TariffBook<'_
     let mut cache = SegmentCache::default();
     for (i, (a, volumes)) in input.accounts.iter().zip(all_volumes).enumerate() {
         let mut bill = AccountBill::default();
-        let facts = HouseFacts { electric_heating: input.house.electric_heating, heat_share: heat_shares.as_ref().map(|(s, hv)| (s[i], *hv)) };
-        let has_electricity = a.services.iter().any(|s| s.service == ServiceKind::Electricity);
-        let share = odn.as_ref().filter(|_| has_electricity).map(|d| (d.shares[i], &d.basis));
-        price_account(a, period, tariffs, &mut cache, &volumes, share, facts, policy, &mut bill)?;
+        let facts = HouseFacts {
+            electric_heating: input.house.electric_heating,
+            heat_share: heat_shares.as_ref().map(|(s, hv)| (s[i], *hv)),
+        };
+        let has_electricity = a
+            .services
+            .iter()
+            .any(|s| s.service == ServiceKind::Electricity);
+        let share = odn
+            .as_ref()
+            .filter(|_| has_electricity)
+            .map(|d| (d.shares[i], &d.basis));
+        price_account(
+            a, period, tariffs, &mut cache, &volumes, share, facts, policy, &mut bill,
+        )?;
         bill.volumes = volumes;
         out.accounts.push(bill);
     }

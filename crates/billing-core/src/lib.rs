@@ -46,4 +46,6 @@ pub mod volume;
 
 pub use money::Money;
 pub use period::Period;
+pub use ports::RepoError;
 pub use service::ServiceKind;
+pub use usecase::{BillingPorts, BillingService};

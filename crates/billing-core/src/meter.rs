@@ -91,7 +91,10 @@ impl ZoneValues {
     /// Values for `scheme`; fails unless exactly one value per register is given.
     pub fn new(scheme: ZoneScheme, values: &[Decimal]) -> Result<ZoneValues, WrongZoneCount> {
         if values.len() != scheme.len() {
-            return Err(WrongZoneCount { expected: scheme.len(), given: values.len() });
+            return Err(WrongZoneCount {
+                expected: scheme.len(),
+                given: values.len(),
+            });
         }
         let mut v = [Decimal::ZERO; 3];
         v[..values.len()].copy_from_slice(values);
@@ -101,13 +104,19 @@ impl ZoneValues {
     /// A single-register value.
     #[must_use]
     pub fn single(value: Decimal) -> ZoneValues {
-        ZoneValues { scheme: ZoneScheme::Single, values: [value, Decimal::ZERO, Decimal::ZERO] }
+        ZoneValues {
+            scheme: ZoneScheme::Single,
+            values: [value, Decimal::ZERO, Decimal::ZERO],
+        }
     }
 
     /// Zero in every register of `scheme`.
     #[must_use]
     pub fn zero(scheme: ZoneScheme) -> ZoneValues {
-        ZoneValues { scheme, values: [Decimal::ZERO; 3] }
+        ZoneValues {
+            scheme,
+            values: [Decimal::ZERO; 3],
+        }
     }
 
     /// The scheme.
@@ -124,7 +133,11 @@ impl ZoneValues {
 
     /// `(zone, value)` pairs in register order.
     pub fn iter(&self) -> impl Iterator<Item = (Zone, Decimal)> + '_ {
-        self.scheme.zones().iter().copied().zip(self.values().iter().copied())
+        self.scheme
+            .zones()
+            .iter()
+            .copied()
+            .zip(self.values().iter().copied())
     }
 
     /// The sum over all registers.
@@ -146,7 +159,10 @@ impl ZoneValues {
     /// Register-wise sum; fails if the schemes differ.
     pub fn checked_add(&self, other: &ZoneValues) -> Result<ZoneValues, WrongZoneCount> {
         if self.scheme != other.scheme {
-            return Err(WrongZoneCount { expected: self.scheme.len(), given: other.scheme.len() });
+            return Err(WrongZoneCount {
+                expected: self.scheme.len(),
+                given: other.scheme.len(),
+            });
         }
         let mut out = *self;
         for i in 0..self.scheme.len() {
@@ -190,7 +206,12 @@ impl RegisterSpec {
     /// A direct single-rate meter with `digits` integer digits and no decimals.
     #[must_use]
     pub fn single(digits: u32) -> RegisterSpec {
-        RegisterSpec { scheme: ZoneScheme::Single, digits, decimals: 0, coefficient: Decimal::ONE }
+        RegisterSpec {
+            scheme: ZoneScheme::Single,
+            digits,
+            decimals: 0,
+            coefficient: Decimal::ONE,
+        }
     }
 
     /// 10^N, the value at which a register rolls over to zero.
@@ -263,7 +284,10 @@ pub struct Meter {
 }
 
 /// Dates on which a meter's expiry rule was suspended (ПП 424: 06.04.2020–01.01.2021).
-pub const VERIFICATION_EXPIRY_SUSPENDED: (Date, Date) = (time::macros::date!(2020 - 04 - 06), time::macros::date!(2021 - 01 - 01));
+pub const VERIFICATION_EXPIRY_SUSPENDED: (Date, Date) = (
+    time::macros::date!(2020 - 04 - 06),
+    time::macros::date!(2021 - 01 - 01),
+);
 
 impl Meter {
     /// The state of the meter on `date`.
@@ -327,24 +351,49 @@ mod tests {
     #[test]
     fn lifecycle() {
         let m = meter();
-        assert_eq!(m.status_on(date!(2020 - 01 - 12)), MeterStatus::NotCommissioned);
+        assert_eq!(
+            m.status_on(date!(2020 - 01 - 12)),
+            MeterStatus::NotCommissioned
+        );
         assert_eq!(m.status_on(date!(2020 - 02 - 01)), MeterStatus::Working);
         // Expiry on 01.06.2020 falls into the ПП 424 suspension: counted from 01.01.2021.
         assert_eq!(m.status_on(date!(2020 - 12 - 31)), MeterStatus::Working);
-        assert_eq!(m.status_on(date!(2021 - 01 - 01)), MeterStatus::VerificationExpired { since: date!(2021 - 01 - 01) });
+        assert_eq!(
+            m.status_on(date!(2021 - 01 - 01)),
+            MeterStatus::VerificationExpired {
+                since: date!(2021 - 01 - 01)
+            }
+        );
         let mut failed = m.clone();
         failed.failed_on = Some(date!(2020 - 03 - 03));
-        assert_eq!(failed.status_on(date!(2020 - 03 - 04)), MeterStatus::Failed { since: date!(2020 - 03 - 03) });
+        assert_eq!(
+            failed.status_on(date!(2020 - 03 - 04)),
+            MeterStatus::Failed {
+                since: date!(2020 - 03 - 03)
+            }
+        );
         failed.removed_on = Some(date!(2020 - 04 - 01));
-        assert_eq!(failed.status_on(date!(2020 - 04 - 01)), MeterStatus::Removed { since: date!(2020 - 04 - 01) });
+        assert_eq!(
+            failed.status_on(date!(2020 - 04 - 01)),
+            MeterStatus::Removed {
+                since: date!(2020 - 04 - 01)
+            }
+        );
         assert_eq!(m.first_billed_period(), Some(Period::new(2020, 2).unwrap()));
     }
 
     #[test]
     fn zone_values() {
         assert!(ZoneValues::new(ZoneScheme::TwoZone, &[Decimal::ONE]).is_err());
-        let v = ZoneValues::new(ZoneScheme::ThreeZone, &[Decimal::ONE, Decimal::TWO, Decimal::TEN]).unwrap();
+        let v = ZoneValues::new(
+            ZoneScheme::ThreeZone,
+            &[Decimal::ONE, Decimal::TWO, Decimal::TEN],
+        )
+        .unwrap();
         assert_eq!(v.total(), Decimal::from(13));
-        assert_eq!(v.iter().map(|(z, _)| z).collect::<Vec<_>>(), vec![Zone::Peak, Zone::Night, Zone::SemiPeak]);
+        assert_eq!(
+            v.iter().map(|(z, _)| z).collect::<Vec<_>>(),
+            vec![Zone::Peak, Zone::Night, Zone::SemiPeak]
+        );
     }
 }

@@ -40,7 +40,10 @@ impl AccountNumber {
     /// assert!(AccountNumber::parse("12a").is_err());
     /// ```
     pub fn parse(s: &str) -> Result<AccountNumber, AccountNumberError> {
-        let digits: String = s.chars().filter(|c| !matches!(c, ' ' | '-' | '\u{a0}')).collect();
+        let digits: String = s
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '\u{a0}'))
+            .collect();
         if digits.is_empty() {
             return Err(AccountNumberError::Empty);
         }
@@ -185,12 +188,18 @@ impl Supplier {
     ///
     /// A payment below the minimum is allowed when it settles the whole debt (the debt itself is
     /// below the minimum).
-    pub fn check_payment_amount(&self, amount: crate::money::Money, debt: crate::money::Money) -> Result<(), PaymentAmountError> {
+    pub fn check_payment_amount(
+        &self,
+        amount: crate::money::Money,
+        debt: crate::money::Money,
+    ) -> Result<(), PaymentAmountError> {
         if !amount.is_positive() {
             return Err(PaymentAmountError::NotPositive);
         }
         if amount < self.minimum_payment && amount < debt {
-            return Err(PaymentAmountError::BelowMinimum { minimum: self.minimum_payment });
+            return Err(PaymentAmountError::BelowMinimum {
+                minimum: self.minimum_payment,
+            });
         }
         Ok(())
     }
@@ -216,7 +225,9 @@ impl PaymentAmountError {
     pub fn user_message(&self) -> String {
         match self {
             PaymentAmountError::NotPositive => "Сумма платежа должна быть больше нуля.".into(),
-            PaymentAmountError::BelowMinimum { minimum } => format!("Минимальная сумма платежа — {}.", minimum.to_russian()),
+            PaymentAmountError::BelowMinimum { minimum } => {
+                format!("Минимальная сумма платежа — {}.", minimum.to_russian())
+            }
         }
     }
 }
@@ -229,8 +240,14 @@ mod tests {
     #[test]
     fn account_numbers() {
         assert_eq!(AccountNumber::parse(""), Err(AccountNumberError::Empty));
-        assert_eq!(AccountNumber::parse("1".repeat(21).as_str()), Err(AccountNumberError::TooLong));
-        assert_eq!(AccountNumber::parse("12-34 56").unwrap().to_string(), "123456");
+        assert_eq!(
+            AccountNumber::parse("1".repeat(21).as_str()),
+            Err(AccountNumberError::TooLong)
+        );
+        assert_eq!(
+            AccountNumber::parse("12-34 56").unwrap().to_string(),
+            "123456"
+        );
     }
 
     fn supplier() -> Supplier {
@@ -265,11 +282,27 @@ mod tests {
     fn minimum_payment() {
         let s = supplier();
         let min = s.minimum_payment;
-        assert_eq!(s.check_payment_amount(Money::from_roubles(49), Money::from_roubles(100)), Err(PaymentAmountError::BelowMinimum { minimum: min }));
-        assert_eq!(s.check_payment_amount(Money::from_roubles(50), Money::from_roubles(100)), Ok(()));
+        assert_eq!(
+            s.check_payment_amount(Money::from_roubles(49), Money::from_roubles(100)),
+            Err(PaymentAmountError::BelowMinimum { minimum: min })
+        );
+        assert_eq!(
+            s.check_payment_amount(Money::from_roubles(50), Money::from_roubles(100)),
+            Ok(())
+        );
         // Below the minimum is fine when it settles the whole (small) debt.
-        assert_eq!(s.check_payment_amount(Money::from_roubles(30), Money::from_roubles(30)), Ok(()));
-        assert_eq!(s.check_payment_amount(Money::ZERO, Money::from_roubles(30)), Err(PaymentAmountError::NotPositive));
-        assert!(PaymentAmountError::BelowMinimum { minimum: min }.user_message().contains("50,00"));
+        assert_eq!(
+            s.check_payment_amount(Money::from_roubles(30), Money::from_roubles(30)),
+            Ok(())
+        );
+        assert_eq!(
+            s.check_payment_amount(Money::ZERO, Money::from_roubles(30)),
+            Err(PaymentAmountError::NotPositive)
+        );
+        assert!(
+            PaymentAmountError::BelowMinimum { minimum: min }
+                .user_message()
+                .contains("50,00")
+        );
     }
 }

@@ -32,7 +32,11 @@ pub fn round_dp(value: Decimal, dp: u32) -> Decimal {
     if value.scale() == dp {
         return value; // already at the precision: nothing to round (the hot path)
     }
-    let mut r = if value.scale() < dp { value } else { value.round_dp_with_strategy(dp, ROUNDING) };
+    let mut r = if value.scale() < dp {
+        value
+    } else {
+        value.round_dp_with_strategy(dp, ROUNDING)
+    };
     r.rescale(dp);
     r
 }
@@ -140,7 +144,11 @@ impl Money {
     /// The amount if it is positive, otherwise zero.
     #[must_use]
     pub fn positive_part(self) -> Money {
-        if self.is_positive() { self } else { Money::ZERO }
+        if self.is_positive() {
+            self
+        } else {
+            Money::ZERO
+        }
     }
 
     /// The smaller of two amounts.
@@ -279,7 +287,10 @@ mod tests {
 
     #[test]
     fn exact_refuses_sub_kopeck_values() {
-        assert_eq!(Money::exact(dec!(1.001)), Err(MoneyError::SubKopeck(dec!(1.001))));
+        assert_eq!(
+            Money::exact(dec!(1.001)),
+            Err(MoneyError::SubKopeck(dec!(1.001)))
+        );
         assert_eq!(Money::exact(dec!(1.1)).unwrap().to_string(), "1.10");
         assert_eq!("12,5".parse::<Money>().unwrap(), Money::from_kopecks(1250));
         assert!("abc".parse::<Money>().is_err());
@@ -296,7 +307,10 @@ mod tests {
 
     #[test]
     fn russian_format() {
-        assert_eq!(Money::from_kopecks(12_345_678).to_russian(), "123\u{a0}456,78\u{a0}₽");
+        assert_eq!(
+            Money::from_kopecks(12_345_678).to_russian(),
+            "123\u{a0}456,78\u{a0}₽"
+        );
         assert_eq!(Money::from_kopecks(-50).to_russian(), "−0,50\u{a0}₽");
     }
 

@@ -118,7 +118,11 @@ pub fn distribute(input: &OdnInput<'_>) -> Result<OdnDistribution, OdnError> {
     if input.total_area <= Decimal::ZERO {
         return Err(OdnError::NoArea);
     }
-    if input.premise_areas.iter().any(|a| a.is_sign_negative() && !a.is_zero()) {
+    if input
+        .premise_areas
+        .iter()
+        .any(|a| a.is_sign_negative() && !a.is_zero())
+    {
         return Err(OdnError::NegativeArea);
     }
     let areas: Decimal = input.premise_areas.iter().copied().sum();
@@ -128,17 +132,32 @@ pub fn distribute(input: &OdnInput<'_>) -> Result<OdnDistribution, OdnError> {
     let dp = input.dp;
     let norm_volume = round_dp(input.policy.norm_per_m2_common * input.common_area, dp);
     let raw = match input.house_volume {
-        Some(h) => h - input.flats_volume - input.non_residential_volume - input.heat_production_volume + input.carried_in,
+        Some(h) => {
+            h - input.flats_volume - input.non_residential_volume - input.heat_production_volume
+                + input.carried_in
+        }
         None => norm_volume,
     };
     let raw = round_dp(raw, dp);
-    let (mut distributed, negative_remainder) = if raw < Decimal::ZERO { (Decimal::ZERO, raw) } else { (raw, Decimal::ZERO) };
+    let (mut distributed, negative_remainder) = if raw < Decimal::ZERO {
+        (Decimal::ZERO, raw)
+    } else {
+        (raw, Decimal::ZERO)
+    };
     if input.policy.cap_at_norm && input.house_volume.is_some() {
         distributed = distributed.min(norm_volume);
     }
     // The premises given receive Σ S_i / S_total of the volume; split it exactly among them.
-    let to_premises = if areas == input.total_area { distributed } else { round_dp(distributed * areas / input.total_area, dp) };
-    let shares = if input.premise_areas.is_empty() { Vec::new() } else { allocate(to_premises, input.premise_areas, dp)? };
+    let to_premises = if areas == input.total_area {
+        distributed
+    } else {
+        round_dp(distributed * areas / input.total_area, dp)
+    };
+    let shares = if input.premise_areas.is_empty() {
+        Vec::new()
+    } else {
+        allocate(to_premises, input.premise_areas, dp)?
+    };
     Ok(OdnDistribution {
         basis: OdnBasis {
             house_volume: input.house_volume,
@@ -170,7 +189,11 @@ mod tests {
             total_area: dec!(150),
             common_area: dec!(30),
             premise_areas: areas,
-            policy: OdnPolicy { billed_by_supplier: true, cap_at_norm: false, norm_per_m2_common: dec!(1.5) },
+            policy: OdnPolicy {
+                billed_by_supplier: true,
+                cap_at_norm: false,
+                norm_per_m2_common: dec!(1.5),
+            },
             dp: 3,
         }
     }
@@ -205,7 +228,10 @@ mod tests {
     #[test]
     fn errors() {
         let areas = [dec!(100), dec!(100)];
-        assert_eq!(distribute(&input(Some(dec!(1)), dec!(0), &areas)), Err(OdnError::AreasExceedTotal));
+        assert_eq!(
+            distribute(&input(Some(dec!(1)), dec!(0), &areas)),
+            Err(OdnError::AreasExceedTotal)
+        );
         let mut i = input(Some(dec!(1)), dec!(0), &[]);
         i.total_area = dec!(0);
         assert_eq!(distribute(&i), Err(OdnError::NoArea));

@@ -46,13 +46,19 @@ impl Period {
         if !(1..=12).contains(&month) || !(1900..=9999).contains(&year) {
             return Err(PeriodError::OutOfRange { year, month });
         }
-        Ok(Period { year, month: u8::try_from(month).unwrap_or(1) })
+        Ok(Period {
+            year,
+            month: u8::try_from(month).unwrap_or(1),
+        })
     }
 
     /// The period that contains `date`.
     #[must_use]
     pub fn of(date: Date) -> Period {
-        Period { year: date.year(), month: date.month() as u8 }
+        Period {
+            year: date.year(),
+            month: date.month() as u8,
+        }
     }
 
     /// The year.
@@ -82,7 +88,8 @@ impl Period {
     /// The last day of the period.
     #[must_use]
     pub fn last_day(self) -> Date {
-        self.day(u32::from(self.month().length(self.year))).unwrap_or(Date::MAX)
+        self.day(u32::from(self.month().length(self.year)))
+            .unwrap_or(Date::MAX)
     }
 
     /// The given day of the period, if the month has it.
@@ -95,7 +102,8 @@ impl Period {
     /// The given day of the month, or the month's last day if the month is shorter.
     #[must_use]
     pub fn day_clamped(self, day: u32) -> Date {
-        self.day(day.min(self.days())).unwrap_or_else(|| self.last_day())
+        self.day(day.min(self.days()))
+            .unwrap_or_else(|| self.last_day())
     }
 
     /// The number of days in the period.
@@ -107,20 +115,43 @@ impl Period {
     /// The following period.
     #[must_use]
     pub fn next(self) -> Period {
-        if self.month == 12 { Period { year: self.year + 1, month: 1 } } else { Period { year: self.year, month: self.month + 1 } }
+        if self.month == 12 {
+            Period {
+                year: self.year + 1,
+                month: 1,
+            }
+        } else {
+            Period {
+                year: self.year,
+                month: self.month + 1,
+            }
+        }
     }
 
     /// The preceding period.
     #[must_use]
     pub fn prev(self) -> Period {
-        if self.month == 1 { Period { year: self.year - 1, month: 12 } } else { Period { year: self.year, month: self.month - 1 } }
+        if self.month == 1 {
+            Period {
+                year: self.year - 1,
+                month: 12,
+            }
+        } else {
+            Period {
+                year: self.year,
+                month: self.month - 1,
+            }
+        }
     }
 
     /// The period `n` months later (earlier for negative `n`).
     #[must_use]
     pub fn plus_months(self, n: i32) -> Period {
         let idx = self.index() + n;
-        Period { year: idx.div_euclid(12), month: u8::try_from(idx.rem_euclid(12) + 1).unwrap_or(1) }
+        Period {
+            year: idx.div_euclid(12),
+            month: u8::try_from(idx.rem_euclid(12) + 1).unwrap_or(1),
+        }
     }
 
     /// Months from `self` to `later` (negative if `later` is earlier).
@@ -149,7 +180,18 @@ impl Period {
     #[must_use]
     pub fn to_russian(self) -> String {
         const NAMES: [&str; 12] = [
-            "январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь", "октябрь", "ноябрь", "декабрь",
+            "январь",
+            "февраль",
+            "март",
+            "апрель",
+            "май",
+            "июнь",
+            "июль",
+            "август",
+            "сентябрь",
+            "октябрь",
+            "ноябрь",
+            "декабрь",
         ];
         format!("{} {}", NAMES[usize::from(self.month - 1)], self.year)
     }
@@ -211,7 +253,11 @@ pub struct DueDayPolicy {
 
 impl Default for DueDayPolicy {
     fn default() -> Self {
-        DueDayPolicy { day_before_switch: 10, switch_date: time::macros::date!(2026 - 03 - 01), day_after_switch: 15 }
+        DueDayPolicy {
+            day_before_switch: 10,
+            switch_date: time::macros::date!(2026 - 03 - 01),
+            day_after_switch: 15,
+        }
     }
 }
 
@@ -254,7 +300,10 @@ mod tests {
 
     #[test]
     fn parse() {
-        assert_eq!("2026-03".parse::<Period>().unwrap(), Period::new(2026, 3).unwrap());
+        assert_eq!(
+            "2026-03".parse::<Period>().unwrap(),
+            Period::new(2026, 3).unwrap()
+        );
         assert!("2026-13".parse::<Period>().is_err());
         assert!("2026-3".parse::<Period>().is_err());
         assert!("march".parse::<Period>().is_err());

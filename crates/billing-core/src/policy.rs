@@ -26,7 +26,11 @@ pub struct ReadingsWindow {
 
 impl Default for ReadingsWindow {
     fn default() -> Self {
-        ReadingsWindow { opens_on_day: 15, closes_on_day: 25, accept_before_window: true }
+        ReadingsWindow {
+            opens_on_day: 15,
+            closes_on_day: 25,
+            accept_before_window: true,
+        }
     }
 }
 
@@ -36,7 +40,11 @@ impl ReadingsWindow {
     #[must_use]
     pub fn period_for(&self, date: Date) -> Period {
         let p = Period::of(date);
-        if u32::from(date.day()) > self.closes_on_day { p.next() } else { p }
+        if u32::from(date.day()) > self.closes_on_day {
+            p.next()
+        } else {
+            p
+        }
     }
 
     /// True if `date` is inside the window.
@@ -85,7 +93,12 @@ pub struct AveragePolicy {
 
 impl Default for AveragePolicy {
     fn default() -> Self {
-        AveragePolicy { full_months: 6, min_months: 3, max_periods_residential: 3, max_periods_non_residential: 2 }
+        AveragePolicy {
+            full_months: 6,
+            min_months: 3,
+            max_periods_residential: 3,
+            max_periods_non_residential: 2,
+        }
     }
 }
 
@@ -121,10 +134,26 @@ impl Default for IncreasingCoefficientPolicy {
         let one_and_half = Decimal::new(15, 1);
         IncreasingCoefficientPolicy {
             rules: vec![
-                CoefficientRule { service: ServiceKind::Electricity, from: date!(2017 - 01 - 01), value: one_and_half },
-                CoefficientRule { service: ServiceKind::HotWater, from: date!(2017 - 01 - 01), value: one_and_half },
-                CoefficientRule { service: ServiceKind::ColdWater, from: date!(2017 - 01 - 01), value: one_and_half },
-                CoefficientRule { service: ServiceKind::ColdWater, from: date!(2025 - 12 - 06), value: Decimal::from(3) },
+                CoefficientRule {
+                    service: ServiceKind::Electricity,
+                    from: date!(2017 - 01 - 01),
+                    value: one_and_half,
+                },
+                CoefficientRule {
+                    service: ServiceKind::HotWater,
+                    from: date!(2017 - 01 - 01),
+                    value: one_and_half,
+                },
+                CoefficientRule {
+                    service: ServiceKind::ColdWater,
+                    from: date!(2017 - 01 - 01),
+                    value: one_and_half,
+                },
+                CoefficientRule {
+                    service: ServiceKind::ColdWater,
+                    from: date!(2025 - 12 - 06),
+                    value: Decimal::from(3),
+                },
             ],
             electricity_after_supplier_duty: false,
             supplier_duty_from: date!(2020 - 07 - 01),
@@ -139,10 +168,17 @@ impl IncreasingCoefficientPolicy {
         if service == ServiceKind::Heating {
             return None;
         }
-        if service == ServiceKind::Electricity && !self.electricity_after_supplier_duty && date >= self.supplier_duty_from {
+        if service == ServiceKind::Electricity
+            && !self.electricity_after_supplier_duty
+            && date >= self.supplier_duty_from
+        {
             return None;
         }
-        self.rules.iter().filter(|r| r.service == service && r.from <= date).max_by_key(|r| r.from).map(|r| r.value)
+        self.rules
+            .iter()
+            .filter(|r| r.service == service && r.from <= date)
+            .max_by_key(|r| r.from)
+            .map(|r| r.value)
     }
 }
 
@@ -217,7 +253,10 @@ impl BillingPolicy {
     /// Decimals kept by volumes of `service`.
     #[must_use]
     pub fn volume_dp(&self, service: ServiceKind) -> u32 {
-        self.volume_dp.iter().find(|(s, _)| *s == service).map_or_else(|| service.default_volume_dp(), |(_, dp)| *dp)
+        self.volume_dp
+            .iter()
+            .find(|(s, _)| *s == service)
+            .map_or_else(|| service.default_volume_dp(), |(_, dp)| *dp)
     }
 }
 
@@ -228,20 +267,47 @@ mod tests {
     #[test]
     fn coefficients() {
         let p = IncreasingCoefficientPolicy::default();
-        assert_eq!(p.coefficient(ServiceKind::ColdWater, date!(2025 - 12 - 05)), Some(Decimal::new(15, 1)));
-        assert_eq!(p.coefficient(ServiceKind::ColdWater, date!(2025 - 12 - 06)), Some(Decimal::from(3)));
-        assert_eq!(p.coefficient(ServiceKind::HotWater, date!(2026 - 01 - 01)), Some(Decimal::new(15, 1)));
-        assert_eq!(p.coefficient(ServiceKind::Heating, date!(2026 - 01 - 01)), None);
-        assert_eq!(p.coefficient(ServiceKind::Electricity, date!(2019 - 01 - 01)), Some(Decimal::new(15, 1)));
-        assert_eq!(p.coefficient(ServiceKind::Electricity, date!(2021 - 01 - 01)), None);
-        assert_eq!(p.coefficient(ServiceKind::HotWater, date!(2016 - 12 - 31)), None);
+        assert_eq!(
+            p.coefficient(ServiceKind::ColdWater, date!(2025 - 12 - 05)),
+            Some(Decimal::new(15, 1))
+        );
+        assert_eq!(
+            p.coefficient(ServiceKind::ColdWater, date!(2025 - 12 - 06)),
+            Some(Decimal::from(3))
+        );
+        assert_eq!(
+            p.coefficient(ServiceKind::HotWater, date!(2026 - 01 - 01)),
+            Some(Decimal::new(15, 1))
+        );
+        assert_eq!(
+            p.coefficient(ServiceKind::Heating, date!(2026 - 01 - 01)),
+            None
+        );
+        assert_eq!(
+            p.coefficient(ServiceKind::Electricity, date!(2019 - 01 - 01)),
+            Some(Decimal::new(15, 1))
+        );
+        assert_eq!(
+            p.coefficient(ServiceKind::Electricity, date!(2021 - 01 - 01)),
+            None
+        );
+        assert_eq!(
+            p.coefficient(ServiceKind::HotWater, date!(2016 - 12 - 31)),
+            None
+        );
     }
 
     #[test]
     fn window() {
         let w = ReadingsWindow::default();
-        assert_eq!(w.period_for(date!(2026 - 03 - 25)), Period::new(2026, 3).unwrap());
-        assert_eq!(w.period_for(date!(2026 - 03 - 26)), Period::new(2026, 4).unwrap());
+        assert_eq!(
+            w.period_for(date!(2026 - 03 - 25)),
+            Period::new(2026, 3).unwrap()
+        );
+        assert_eq!(
+            w.period_for(date!(2026 - 03 - 26)),
+            Period::new(2026, 4).unwrap()
+        );
         assert!(w.is_open_on(date!(2026 - 03 - 15)));
         assert!(!w.is_open_on(date!(2026 - 03 - 14)));
     }

@@ -36,13 +36,10 @@ use crate::ids::{AccountId, HouseId, MeterId, PaymentId, PremiseId, ReadingId, S
 use crate::keyrate::{KeyRateHistory, PenaltyRules};
 use crate::ledger::{AdjustmentReason, PaymentSplit, PaymentState};
 use crate::meter::{Meter, ZoneValues};
-use crate::model::{Account, AccountNumber, House, Premise};
+use crate::model::{Account, AccountNumber, House, Premise, Supplier};
 use crate::money::Money;
-use crate::penalty::PenaltyPolicy;
 use crate::period::Period;
-use crate::policy::BillingPolicy;
 use crate::reading::{Reading, ReadingSource};
-use crate::requisites::Requisites;
 use crate::service::ServiceKind;
 use crate::tariff::TariffVersion;
 use crate::volume::{PastVolume, PeriodVolume, VolumeKind};
@@ -93,24 +90,6 @@ pub trait KeyRateSource: Send + Sync {
     async fn penalty_rules(&self) -> Result<PenaltyRules, RepoError>;
 }
 
-/// A supplier with everything the use cases need from it.
-///
-/// (`crate::model` has no supplier type yet; this one may move there.)
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Supplier {
-    /// Id.
-    pub id: SupplierId,
-    /// Name, ИНН, КПП, bank details, address and phones (ЕПД section 1, the QR code).
-    pub requisites: Requisites,
-    /// Readings window, due day, average, coefficients … (every configurable billing rule).
-    pub policy: BillingPolicy,
-    /// How penalties are computed.
-    pub penalty: PenaltyPolicy,
-    /// The least amount a subscriber may pay online (supplier practice, e.g. 50 ₽; zero for
-    /// none — billing-rules.md §10).
-    pub minimum_payment: Money,
-}
-
 /// Suppliers.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait::async_trait]
@@ -146,7 +125,11 @@ pub trait HouseRepository: Send + Sync {
     async fn premises(&self, house: HouseId) -> Result<Vec<Premise>, RepoError>;
     /// The house's facts for `period`. MUST return [`HousePeriodFacts::default`] when none were
     /// recorded (no house meter volume, zeros).
-    async fn period_facts(&self, house: HouseId, period: Period) -> Result<HousePeriodFacts, RepoError>;
+    async fn period_facts(
+        &self,
+        house: HouseId,
+        period: Period,
+    ) -> Result<HousePeriodFacts, RepoError>;
 }
 
 /// Personal accounts (ЛС).
@@ -156,7 +139,11 @@ pub trait AccountRepository: Send + Sync {
     /// The account with this id.
     async fn account(&self, id: AccountId) -> Result<Option<Account>, RepoError>;
     /// The supplier's account with this printed number.
-    async fn find_by_number(&self, supplier: SupplierId, number: &AccountNumber) -> Result<Option<Account>, RepoError>;
+    async fn find_by_number(
+        &self,
+        supplier: SupplierId,
+        number: &AccountNumber,
+    ) -> Result<Option<Account>, RepoError>;
     /// Every account of the house's premises, ordered by id (the order of a house run).
     async fn accounts_in_house(&self, house: HouseId) -> Result<Vec<Account>, RepoError>;
 }
@@ -216,7 +203,11 @@ pub trait ReadingRepository: Send + Sync {
     async fn history(&self, meter: MeterId) -> Result<Vec<Reading>, RepoError>;
     /// The latest accepted reading of the meter whose period is before `period` (by period,
     /// then day taken, then id): the "previous" reading a new one is checked against.
-    async fn last_accepted_before(&self, meter: MeterId, period: Period) -> Result<Option<Reading>, RepoError>;
+    async fn last_accepted_before(
+        &self,
+        meter: MeterId,
+        period: Period,
+    ) -> Result<Option<Reading>, RepoError>;
 }
 
 /// Tariffs.
@@ -234,7 +225,12 @@ pub trait VolumeHistoryRepository: Send + Sync {
     /// The volumes of `service` on the account for periods before `before`, oldest first: every
     /// volume stored by [`ChargeRepository::save_charge_sets`] plus any history imported from a
     /// previous system. At most one per period.
-    async fn volumes(&self, account: AccountId, service: ServiceKind, before: Period) -> Result<Vec<PastVolume>, RepoError>;
+    async fn volumes(
+        &self,
+        account: AccountId,
+        service: ServiceKind,
+        before: Period,
+    ) -> Result<Vec<PastVolume>, RepoError>;
 }
 
 /// The result of one billing run for one account and period: what was charged and why.
@@ -266,7 +262,19 @@ impl ChargeSet {
     /// The volumes as history entries for later periods.
     #[must_use]
     pub fn past_volumes(&self) -> Vec<(ServiceKind, PastVolume)> {
-        self.volumes.iter().map(|(s, v)| (*s, PastVolume { period: self.period, kind: v.kind, values: v.values })).collect()
+        self.volumes
+            .iter()
+            .map(|(s, v)| {
+                (
+                    *s,
+                    PastVolume {
+                        period: self.period,
+                        kind: v.kind,
+                        values: v.values,
+                    },
+                )
+            })
+            .collect()
     }
 
     /// The ledger records the set posts, all dated [`ChargeSet::posted_on`]:
@@ -285,7 +293,13 @@ impl ChargeSet {
         let date = self.posted_on;
         let (period, due_date) = (self.period, self.due_date);
         for service in ServiceKind::ALL {
-            let ordinary = self.lines.iter().filter(|l| l.service == service && !matches!(l.basis, ChargeBasis::Recalculation { .. } | ChargeBasis::Penalty { .. }));
+            let ordinary = self.lines.iter().filter(|l| {
+                l.service == service
+                    && !matches!(
+                        l.basis,
+                        ChargeBasis::Recalculation { .. } | ChargeBasis::Penalty { .. }
+                    )
+            });
             let mut any = false;
             let mut sum = Money::ZERO;
             for l in ordinary {
@@ -294,24 +308,74 @@ impl ChargeSet {
             }
             if any {
                 if sum.is_negative() {
-                    out.push(LedgerRecord { date, fact: LedgerFact::Charge { period, service, amount: Money::ZERO, due_date } });
-                    out.push(LedgerRecord { date, fact: LedgerFact::Adjustment { period, service, amount: sum, reason: AdjustmentReason::TrueUp, due_date } });
+                    out.push(LedgerRecord {
+                        date,
+                        fact: LedgerFact::Charge {
+                            period,
+                            service,
+                            amount: Money::ZERO,
+                            due_date,
+                        },
+                    });
+                    out.push(LedgerRecord {
+                        date,
+                        fact: LedgerFact::Adjustment {
+                            period,
+                            service,
+                            amount: sum,
+                            reason: AdjustmentReason::TrueUp,
+                            due_date,
+                        },
+                    });
                 } else {
-                    out.push(LedgerRecord { date, fact: LedgerFact::Charge { period, service, amount: sum, due_date } });
+                    out.push(LedgerRecord {
+                        date,
+                        fact: LedgerFact::Charge {
+                            period,
+                            service,
+                            amount: sum,
+                            due_date,
+                        },
+                    });
                 }
             }
         }
         for l in &self.lines {
             match &l.basis {
                 ChargeBasis::Recalculation { .. } if !l.amount.is_zero() => {
-                    out.push(LedgerRecord { date, fact: LedgerFact::Adjustment { period, service: l.service, amount: l.amount, reason: AdjustmentReason::Correction, due_date } });
+                    out.push(LedgerRecord {
+                        date,
+                        fact: LedgerFact::Adjustment {
+                            period,
+                            service: l.service,
+                            amount: l.amount,
+                            reason: AdjustmentReason::Correction,
+                            due_date,
+                        },
+                    });
                 }
                 ChargeBasis::Penalty { .. } if l.amount.is_negative() => {
                     let reason = AdjustmentReason::Other("пени пересчитаны".into());
-                    out.push(LedgerRecord { date, fact: LedgerFact::Adjustment { period, service: ServiceKind::Penalty, amount: l.amount, reason, due_date } });
+                    out.push(LedgerRecord {
+                        date,
+                        fact: LedgerFact::Adjustment {
+                            period,
+                            service: ServiceKind::Penalty,
+                            amount: l.amount,
+                            reason,
+                            due_date,
+                        },
+                    });
                 }
                 ChargeBasis::Penalty { .. } if l.amount.is_positive() => {
-                    out.push(LedgerRecord { date, fact: LedgerFact::Penalty { period, amount: l.amount, due_date } });
+                    out.push(LedgerRecord {
+                        date,
+                        fact: LedgerFact::Penalty {
+                            period,
+                            amount: l.amount,
+                            due_date,
+                        },
+                    });
                 }
                 _ => {}
             }
@@ -322,7 +386,9 @@ impl ChargeSet {
     /// True if any line is an estimate (average or norm): the bill should say so.
     #[must_use]
     pub fn has_estimates(&self) -> bool {
-        self.volumes.iter().any(|(_, v)| matches!(v.kind, VolumeKind::Average | VolumeKind::Norm))
+        self.volumes
+            .iter()
+            .any(|(_, v)| matches!(v.kind, VolumeKind::Average | VolumeKind::Norm))
     }
 }
 
@@ -331,7 +397,11 @@ impl ChargeSet {
 #[async_trait::async_trait]
 pub trait ChargeRepository: Send + Sync {
     /// The charge set of the account for the period, if it was billed.
-    async fn charge_set(&self, account: AccountId, period: Period) -> Result<Option<ChargeSet>, RepoError>;
+    async fn charge_set(
+        &self,
+        account: AccountId,
+        period: Period,
+    ) -> Result<Option<ChargeSet>, RepoError>;
     /// Stores the sets in one transaction: each set's lines, its volumes (for
     /// [`VolumeHistoryRepository::volumes`]) and its [`ChargeSet::postings`] appended to the
     /// account's ledger journal — all of them or none.
@@ -539,7 +609,10 @@ pub trait LedgerRepository: Send + Sync {
     /// gateway id exists.
     async fn record_payment(&self, payment: &NewPayment) -> Result<PaymentRecord, RepoError>;
     /// The payment with this gateway id.
-    async fn payment_by_gateway_id(&self, gateway_id: &GatewayPaymentId) -> Result<Option<PaymentRecord>, RepoError>;
+    async fn payment_by_gateway_id(
+        &self,
+        gateway_id: &GatewayPaymentId,
+    ) -> Result<Option<PaymentRecord>, RepoError>;
     /// Every payment of the account, ordered by id.
     async fn payments(&self, account: AccountId) -> Result<Vec<PaymentRecord>, RepoError>;
     /// Compare-and-set of a payment's state: if its state is `from`, sets it to `to` and, in the
@@ -548,5 +621,11 @@ pub trait LedgerRepository: Send + Sync {
     /// MUST return [`RepoError::Conflict`], writing nothing, if the state is not `from` — this
     /// is what makes the same webhook, delivered twice in parallel, credit the account once —
     /// and [`RepoError::NotFound`] if there is no such payment.
-    async fn transition_payment(&self, gateway_id: &GatewayPaymentId, from: PaymentState, to: PaymentState, on: Date) -> Result<(), RepoError>;
+    async fn transition_payment(
+        &self,
+        gateway_id: &GatewayPaymentId,
+        from: PaymentState,
+        to: PaymentState,
+        on: Date,
+    ) -> Result<(), RepoError>;
 }

@@ -112,7 +112,9 @@ pub enum ReadingError {
         decimals: u32,
     },
     /// The value is below the previous one and the rollover it would imply is implausible.
-    #[error("value {given} of zone {zone:?} is below the previous {previous} and is not a plausible rollover")]
+    #[error(
+        "value {given} of zone {zone:?} is below the previous {previous} and is not a plausible rollover"
+    )]
     LowerThanPrevious {
         /// The register.
         zone: Zone,
@@ -203,9 +205,15 @@ pub struct RegisterDelta {
 #[must_use]
 pub fn register_delta(previous: Decimal, current: Decimal, spec: &RegisterSpec) -> RegisterDelta {
     if current >= previous {
-        RegisterDelta { delta: current - previous, rollover: false }
+        RegisterDelta {
+            delta: current - previous,
+            rollover: false,
+        }
     } else {
-        RegisterDelta { delta: current + spec.capacity() - previous, rollover: true }
+        RegisterDelta {
+            delta: current + spec.capacity() - previous,
+            rollover: true,
+        }
     }
 }
 
@@ -265,28 +273,49 @@ pub struct ReadingCheck<'a> {
 /// let late = check_reading(&check, &[Decimal::from(7)], date!(2026-03-26), &BillingPolicy::default()).unwrap();
 /// assert_eq!(late.period.to_string(), "2026-04");
 /// ```
-pub fn check_reading(check: &ReadingCheck<'_>, values: &[Decimal], taken_on: Date, policy: &BillingPolicy) -> Result<CheckedReading, ReadingError> {
+pub fn check_reading(
+    check: &ReadingCheck<'_>,
+    values: &[Decimal],
+    taken_on: Date,
+    policy: &BillingPolicy,
+) -> Result<CheckedReading, ReadingError> {
     let meter = check.meter;
     let spec = &meter.registers;
-    if meter.automatic && check.source == ReadingSource::Subscriber && policy.refuse_manual_readings_of_automatic_meters {
+    if meter.automatic
+        && check.source == ReadingSource::Subscriber
+        && policy.refuse_manual_readings_of_automatic_meters
+    {
         return Err(ReadingError::AutomaticMeter);
     }
     let status = meter.status_on(taken_on);
-    let final_reading = check.source == ReadingSource::ReplacementFinal && matches!(status, MeterStatus::Removed { since } if since == taken_on);
+    let final_reading = check.source == ReadingSource::ReplacementFinal
+        && matches!(status, MeterStatus::Removed { since } if since == taken_on);
     if !status.is_working() && !final_reading && check.source != ReadingSource::ControlCheck {
         return Err(ReadingError::MeterNotWorking { status });
     }
-    let values = ZoneValues::new(spec.scheme, values).map_err(|e| ReadingError::WrongZoneCount { expected: e.expected, given: e.given })?;
+    let values =
+        ZoneValues::new(spec.scheme, values).map_err(|e| ReadingError::WrongZoneCount {
+            expected: e.expected,
+            given: e.given,
+        })?;
     let capacity = spec.capacity();
     for (zone, v) in values.iter() {
         if v.is_sign_negative() && !v.is_zero() {
             return Err(ReadingError::Negative { zone });
         }
         if v.trunc() >= capacity {
-            return Err(ReadingError::TooManyDigits { zone, value: v, digits: spec.digits });
+            return Err(ReadingError::TooManyDigits {
+                zone,
+                value: v,
+                digits: spec.digits,
+            });
         }
         if round_dp(v, spec.decimals) != v {
-            return Err(ReadingError::TooManyDecimals { zone, value: v, decimals: spec.decimals });
+            return Err(ReadingError::TooManyDecimals {
+                zone,
+                value: v,
+                decimals: spec.decimals,
+            });
         }
     }
 
@@ -310,24 +339,38 @@ pub fn check_reading(check: &ReadingCheck<'_>, values: &[Decimal], taken_on: Dat
         None => None,
         Some((prev, prev_day)) => {
             if taken_on < prev_day {
-                return Err(ReadingError::OlderThanLast { taken_on, last: prev_day });
+                return Err(ReadingError::OlderThanLast {
+                    taken_on,
+                    last: prev_day,
+                });
             }
             let mut out = ZoneValues::zero(spec.scheme);
             let mut deltas = [Decimal::ZERO; 3];
-            for (i, ((zone, cur), p)) in values.iter().zip(prev.values().iter().copied()).enumerate() {
+            for (i, ((zone, cur), p)) in
+                values.iter().zip(prev.values().iter().copied()).enumerate()
+            {
                 let d = register_delta(p, cur, spec);
                 if d.rollover {
                     let limit = capacity * policy.plausibility.rollover_max_share_of_capacity;
                     if d.delta >= limit {
-                        return Err(ReadingError::LowerThanPrevious { zone, previous: p, given: cur });
+                        return Err(ReadingError::LowerThanPrevious {
+                            zone,
+                            previous: p,
+                            given: cur,
+                        });
                     }
                 }
                 let volume = round_dp(d.delta * spec.coefficient, dp);
                 if let Some(avg) = check.average {
                     let a = avg.values().get(i).copied().unwrap_or_default();
-                    let bound = (a * policy.plausibility.max_multiple_of_average).max(policy.plausibility.min_implausible_volume);
+                    let bound = (a * policy.plausibility.max_multiple_of_average)
+                        .max(policy.plausibility.min_implausible_volume);
                     if volume > bound {
-                        return Err(ReadingError::Implausible { zone, volume, bound });
+                        return Err(ReadingError::Implausible {
+                            zone,
+                            volume,
+                            bound,
+                        });
                     }
                 }
                 rollover[i] = d.rollover;
@@ -337,7 +380,12 @@ pub fn check_reading(check: &ReadingCheck<'_>, values: &[Decimal], taken_on: Dat
             Some(out)
         }
     };
-    Ok(CheckedReading { period, values, consumption, rollover })
+    Ok(CheckedReading {
+        period,
+        values,
+        consumption,
+        rollover,
+    })
 }
 
 /// Why a stored reading cannot be corrected or cancelled.
@@ -376,7 +424,12 @@ impl ChangeReadingError {
 
 /// Checks that `reading` may still be corrected or cancelled on `today` by the subscriber:
 /// its period is open and the period's window has not closed (billing-rules.md §2).
-pub fn ensure_changeable(reading: &Reading, today: Date, last_closed: Option<Period>, policy: &BillingPolicy) -> Result<(), ChangeReadingError> {
+pub fn ensure_changeable(
+    reading: &Reading,
+    today: Date,
+    last_closed: Option<Period>,
+    policy: &BillingPolicy,
+) -> Result<(), ChangeReadingError> {
     if reading.status != ReadingStatus::Accepted {
         return Err(ChangeReadingError::NotAccepted(reading.status));
     }
@@ -386,7 +439,9 @@ pub fn ensure_changeable(reading: &Reading, today: Date, last_closed: Option<Per
     if last_closed.is_some_and(|c| reading.period <= c) {
         return Err(ChangeReadingError::PeriodClosed(reading.period));
     }
-    let closes = reading.period.day_clamped(policy.readings_window.closes_on_day);
+    let closes = reading
+        .period
+        .day_clamped(policy.readings_window.closes_on_day);
     if today > closes {
         return Err(ChangeReadingError::WindowClosed(reading.period));
     }
@@ -396,8 +451,8 @@ pub fn ensure_changeable(reading: &Reading, today: Date, last_closed: Option<Per
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::ServiceKind;
     use crate::meter::ZoneScheme;
+    use crate::service::ServiceKind;
     use rust_decimal_macros::dec;
     use time::macros::{date, datetime};
 
@@ -407,7 +462,12 @@ mod tests {
             account: None,
             service: ServiceKind::Electricity,
             serial: "1".into(),
-            registers: RegisterSpec { scheme, digits: 5, decimals: 1, coefficient: dec!(1) },
+            registers: RegisterSpec {
+                scheme,
+                digits: 5,
+                decimals: 1,
+                coefficient: dec!(1),
+            },
             installed_on: date!(2024 - 01 - 01),
             commissioned_on: Some(date!(2024 - 01 - 01)),
             verification_due: Some(date!(2030 - 01 - 01)),
@@ -417,8 +477,18 @@ mod tests {
         }
     }
 
-    fn check<'a>(m: &'a Meter, prev: &'a ZoneValues, avg: Option<&'a ZoneValues>) -> ReadingCheck<'a> {
-        ReadingCheck { meter: m, previous: Some((prev, date!(2026 - 02 - 20))), average: avg, last_closed: Some(Period::new(2026, 2).unwrap()), source: ReadingSource::Subscriber }
+    fn check<'a>(
+        m: &'a Meter,
+        prev: &'a ZoneValues,
+        avg: Option<&'a ZoneValues>,
+    ) -> ReadingCheck<'a> {
+        ReadingCheck {
+            meter: m,
+            previous: Some((prev, date!(2026 - 02 - 20))),
+            average: avg,
+            last_closed: Some(Period::new(2026, 2).unwrap()),
+            source: ReadingSource::Subscriber,
+        }
     }
 
     #[test]
@@ -428,15 +498,42 @@ mod tests {
         let prev = ZoneValues::new(ZoneScheme::TwoZone, &[dec!(100), dec!(50)]).unwrap();
         let c = check(&m, &prev, None);
         let d = date!(2026 - 03 - 20);
-        assert_eq!(check_reading(&c, &[dec!(1)], d, &p), Err(ReadingError::WrongZoneCount { expected: 2, given: 1 }));
-        assert_eq!(check_reading(&c, &[dec!(-1), dec!(60)], d, &p), Err(ReadingError::Negative { zone: Zone::Day }));
-        assert!(matches!(check_reading(&c, &[dec!(100000), dec!(60)], d, &p), Err(ReadingError::TooManyDigits { .. })));
-        assert!(matches!(check_reading(&c, &[dec!(150.25), dec!(60)], d, &p), Err(ReadingError::TooManyDecimals { .. })));
-        assert!(matches!(check_reading(&c, &[dec!(90), dec!(60)], d, &p), Err(ReadingError::LowerThanPrevious { zone: Zone::Day, .. })));
-        assert!(matches!(check_reading(&c, &[dec!(120), dec!(60)], date!(2026 - 02 - 10), &p), Err(ReadingError::PeriodClosed(_))));
+        assert_eq!(
+            check_reading(&c, &[dec!(1)], d, &p),
+            Err(ReadingError::WrongZoneCount {
+                expected: 2,
+                given: 1
+            })
+        );
+        assert_eq!(
+            check_reading(&c, &[dec!(-1), dec!(60)], d, &p),
+            Err(ReadingError::Negative { zone: Zone::Day })
+        );
+        assert!(matches!(
+            check_reading(&c, &[dec!(100000), dec!(60)], d, &p),
+            Err(ReadingError::TooManyDigits { .. })
+        ));
+        assert!(matches!(
+            check_reading(&c, &[dec!(150.25), dec!(60)], d, &p),
+            Err(ReadingError::TooManyDecimals { .. })
+        ));
+        assert!(matches!(
+            check_reading(&c, &[dec!(90), dec!(60)], d, &p),
+            Err(ReadingError::LowerThanPrevious {
+                zone: Zone::Day,
+                ..
+            })
+        ));
+        assert!(matches!(
+            check_reading(&c, &[dec!(120), dec!(60)], date!(2026 - 02 - 10), &p),
+            Err(ReadingError::PeriodClosed(_))
+        ));
         let ok = check_reading(&c, &[dec!(150.5), dec!(60)], d, &p).unwrap();
         assert_eq!(ok.consumption.unwrap().values(), &[dec!(50.5), dec!(10)]);
-        for e in [ReadingError::AutomaticMeter, ReadingError::Negative { zone: Zone::Night }] {
+        for e in [
+            ReadingError::AutomaticMeter,
+            ReadingError::Negative { zone: Zone::Night },
+        ] {
             assert!(!e.user_message().is_empty());
         }
     }
@@ -451,7 +548,11 @@ mod tests {
         assert!(check_reading(&c, &[dec!(2100)], date!(2026 - 03 - 20), &p).is_ok());
         assert_eq!(
             check_reading(&c, &[dec!(2200)], date!(2026 - 03 - 20), &p),
-            Err(ReadingError::Implausible { zone: Zone::Total, volume: dec!(2100.000), bound: dec!(2000) })
+            Err(ReadingError::Implausible {
+                zone: Zone::Total,
+                volume: dec!(2100.000),
+                bound: dec!(2000)
+            })
         );
     }
 
@@ -472,10 +573,26 @@ mod tests {
         let mut m = meter(ZoneScheme::Single);
         m.failed_on = Some(date!(2026 - 03 - 01));
         let prev = ZoneValues::single(dec!(1));
-        assert!(matches!(check_reading(&check(&m, &prev, None), &[dec!(2)], date!(2026 - 03 - 20), &p), Err(ReadingError::MeterNotWorking { .. })));
+        assert!(matches!(
+            check_reading(
+                &check(&m, &prev, None),
+                &[dec!(2)],
+                date!(2026 - 03 - 20),
+                &p
+            ),
+            Err(ReadingError::MeterNotWorking { .. })
+        ));
         let mut a = meter(ZoneScheme::Single);
         a.automatic = true;
-        assert_eq!(check_reading(&check(&a, &prev, None), &[dec!(2)], date!(2026 - 03 - 20), &p), Err(ReadingError::AutomaticMeter));
+        assert_eq!(
+            check_reading(
+                &check(&a, &prev, None),
+                &[dec!(2)],
+                date!(2026 - 03 - 20),
+                &p
+            ),
+            Err(ReadingError::AutomaticMeter)
+        );
     }
 
     #[test]
@@ -492,8 +609,17 @@ mod tests {
             status: ReadingStatus::Accepted,
             supersedes: None,
         };
-        assert_eq!(ensure_changeable(&r, date!(2026 - 03 - 25), None, &p), Ok(()));
-        assert_eq!(ensure_changeable(&r, date!(2026 - 03 - 26), None, &p), Err(ChangeReadingError::WindowClosed(r.period)));
-        assert_eq!(ensure_changeable(&r, date!(2026 - 03 - 21), Some(r.period), &p), Err(ChangeReadingError::PeriodClosed(r.period)));
+        assert_eq!(
+            ensure_changeable(&r, date!(2026 - 03 - 25), None, &p),
+            Ok(())
+        );
+        assert_eq!(
+            ensure_changeable(&r, date!(2026 - 03 - 26), None, &p),
+            Err(ChangeReadingError::WindowClosed(r.period))
+        );
+        assert_eq!(
+            ensure_changeable(&r, date!(2026 - 03 - 21), Some(r.period), &p),
+            Err(ChangeReadingError::PeriodClosed(r.period))
+        );
     }
 }

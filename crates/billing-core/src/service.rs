@@ -75,7 +75,9 @@ impl ServiceKind {
     pub fn unit(self) -> Unit {
         match self {
             ServiceKind::Electricity | ServiceKind::ElectricityCommon => Unit::KilowattHour,
-            ServiceKind::ColdWater | ServiceKind::HotWater | ServiceKind::Wastewater => Unit::CubicMetre,
+            ServiceKind::ColdWater | ServiceKind::HotWater | ServiceKind::Wastewater => {
+                Unit::CubicMetre
+            }
             ServiceKind::Heating => Unit::Gigacalorie,
             ServiceKind::Penalty => Unit::Rouble,
         }

@@ -45,7 +45,11 @@ impl ZonePrices {
     /// The same price round the clock.
     #[must_use]
     pub fn flat(price: Decimal) -> ZonePrices {
-        ZonePrices { single: price, two_zone: None, three_zone: None }
+        ZonePrices {
+            single: price,
+            two_zone: None,
+            three_zone: None,
+        }
     }
 
     /// The price of `zone` in `scheme`; `None` if the table has no prices for that scheme.
@@ -97,7 +101,10 @@ pub struct ConsumptionRanges {
 }
 
 /// How an electricity tariff tiers the month's volume.
-#[allow(clippy::large_enum_variant, reason = "tariff versions are few and Copy; boxing would cost an allocation per lookup")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "tariff versions are few and Copy; boxing would cost an allocation per lookup"
+)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "tiers")]
 pub enum ElectricityTiers {
@@ -127,7 +134,10 @@ pub enum HeatingMode {
 }
 
 /// The price structure of a tariff version.
-#[allow(clippy::large_enum_variant, reason = "tariff versions are few and Copy; boxing would cost an allocation per lookup")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "tariff versions are few and Copy; boxing would cost an allocation per lookup"
+)]
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "type")]
 pub enum TariffKind {
@@ -258,12 +268,28 @@ impl Segment<'_> {
 
 /// The versions in force during `period` and the days each covers. `versions` are all
 /// versions of one (supplier, service, group), in any order.
-pub fn segments<'a>(versions: impl IntoIterator<Item = &'a TariffVersion>, period: Period, policy: TariffSplitPolicy) -> Vec<Segment<'a>> {
+pub fn segments<'a>(
+    versions: impl IntoIterator<Item = &'a TariffVersion>,
+    period: Period,
+    policy: TariffSplitPolicy,
+) -> Vec<Segment<'a>> {
     let (first, last) = (period.first_day(), period.last_day());
-    let mut sorted: Vec<&TariffVersion> = versions.into_iter().filter(|v| v.valid_from <= last).collect();
+    let mut sorted: Vec<&TariffVersion> = versions
+        .into_iter()
+        .filter(|v| v.valid_from <= last)
+        .collect();
     sorted.sort_by_key(|v| v.valid_from);
     if policy == TariffSplitPolicy::VersionOnLastDay {
-        return sorted.last().map(|v| vec![Segment { version: v, from: first, to: last }]).unwrap_or_default();
+        return sorted
+            .last()
+            .map(|v| {
+                vec![Segment {
+                    version: v,
+                    from: first,
+                    to: last,
+                }]
+            })
+            .unwrap_or_default();
     }
     let mut out = Vec::with_capacity(2);
     for (i, v) in sorted.iter().enumerate() {
@@ -272,9 +298,15 @@ pub fn segments<'a>(versions: impl IntoIterator<Item = &'a TariffVersion>, perio
             continue; // superseded before the period began
         }
         let from = v.valid_from.max(first);
-        let to = next_from.and_then(|n| n.previous_day()).map_or(last, |n| n.min(last));
+        let to = next_from
+            .and_then(|n| n.previous_day())
+            .map_or(last, |n| n.min(last));
         if from <= to {
-            out.push(Segment { version: v, from, to });
+            out.push(Segment {
+                version: v,
+                from,
+                to,
+            });
         }
     }
     out
@@ -330,26 +362,54 @@ pub fn price(input: &PricingInput<'_>) -> Result<Vec<PricedLine>, TariffError> {
 /// [`price`] appending to `out` (lets a billing run reuse one buffer).
 pub fn price_into(input: &PricingInput<'_>, out: &mut Vec<PricedLine>) -> Result<(), TariffError> {
     let Some(first) = input.segments.first() else {
-        return Err(TariffError::NoTariff { service: input.service, group: ConsumerGroup::Population, period: input.period });
+        return Err(TariffError::NoTariff {
+            service: input.service,
+            group: ConsumerGroup::Population,
+            period: input.period,
+        });
     };
     let dp = input.volume_dp;
     let period_days = Decimal::from(input.period.days());
     if input.segments.len() == 1 {
-        return price_segment(input, first, input.volume, input.norm_already_used, Decimal::ONE, None, out);
+        return price_segment(
+            input,
+            first,
+            input.volume,
+            input.norm_already_used,
+            Decimal::ONE,
+            None,
+            out,
+        );
     }
     // Split every register's volume (and the ОДН volume) by days, exactly.
-    let weights: Vec<Decimal> = input.segments.iter().map(|s| Decimal::from(s.days())).collect();
+    let weights: Vec<Decimal> = input
+        .segments
+        .iter()
+        .map(|s| Decimal::from(s.days()))
+        .collect();
     let scheme = input.volume.scheme();
     let mut per_zone: Vec<Vec<Decimal>> = Vec::with_capacity(scheme.len());
     for v in input.volume.values() {
-        per_zone.push(allocate(round_dp(*v, dp), &weights, dp).unwrap_or_else(|_| vec![Decimal::ZERO; weights.len()]));
+        per_zone.push(
+            allocate(round_dp(*v, dp), &weights, dp)
+                .unwrap_or_else(|_| vec![Decimal::ZERO; weights.len()]),
+        );
     }
-    let used_parts = allocate(round_dp(input.norm_already_used, dp), &weights, dp).unwrap_or_else(|_| vec![Decimal::ZERO; weights.len()]);
+    let used_parts = allocate(round_dp(input.norm_already_used, dp), &weights, dp)
+        .unwrap_or_else(|_| vec![Decimal::ZERO; weights.len()]);
     for (i, seg) in input.segments.iter().enumerate() {
         let vals: Vec<Decimal> = per_zone.iter().map(|z| z[i]).collect();
         let volume = ZoneValues::new(scheme, &vals).unwrap_or(input.volume);
         let share = weights[i] / period_days;
-        price_segment(input, seg, volume, used_parts[i], share, Some((seg.from, seg.to)), out)?;
+        price_segment(
+            input,
+            seg,
+            volume,
+            used_parts[i],
+            share,
+            Some((seg.from, seg.to)),
+            out,
+        )?;
     }
     Ok(())
 }
@@ -369,34 +429,66 @@ fn price_segment(
     let unit = input.service.unit();
     let scheme = volume.scheme();
     let mut push = |zone: Zone, tier: Tier, quantity: Decimal, unit: Unit, unit_price: Decimal| {
-        out.push(PricedLine { tariff: v.id, days, zone, tier, quantity, unit, unit_price, amount: Money::round(quantity * unit_price) });
+        out.push(PricedLine {
+            tariff: v.id,
+            days,
+            zone,
+            tier,
+            quantity,
+            unit,
+            unit_price,
+            amount: Money::round(quantity * unit_price),
+        });
     };
     match (&v.kind, input.service) {
         (TariffKind::Electricity(tiers), ServiceKind::Electricity) => {
             let total = volume.total();
-            let (tier_ids, bounds, tables): ([Tier; 3], [Decimal; 2], [&ZonePrices; 3]) = match tiers {
-                ElectricityTiers::Flat(p) => {
-                    for (zone, q) in volume.iter() {
-                        let price = p.price(scheme, zone).ok_or(TariffError::NoZonePrices(v.id, scheme))?;
-                        push(zone, Tier::Base, q, unit, price);
+            let (tier_ids, bounds, tables): ([Tier; 3], [Decimal; 2], [&ZonePrices; 3]) =
+                match tiers {
+                    ElectricityTiers::Flat(p) => {
+                        for (zone, q) in volume.iter() {
+                            let price = p
+                                .price(scheme, zone)
+                                .ok_or(TariffError::NoZonePrices(v.id, scheme))?;
+                            push(zone, Tier::Base, q, unit, price);
+                        }
+                        return Ok(());
                     }
-                    return Ok(());
-                }
-                ElectricityTiers::SocialNorm { norm, within, above } => {
-                    // The norm is used up by the premise's own volume first, then by its ОДН share.
-                    let n = scale_by(norm.volume(input.persons), share_of_month, dp);
-                    let available = (n - norm_used).max(Decimal::ZERO);
-                    ([Tier::WithinNorm, Tier::AboveNorm, Tier::AboveNorm], [available, available], [within, above, above])
-                }
-                ElectricityTiers::Ranges(r) => {
-                    let month = usize::from(u8::from(input.period.month())) - 1;
-                    let factor = if input.electric_heating && r.heating_season[month] { r.seasonal_factor } else { Decimal::ONE };
-                    let k = if factor == Decimal::ONE { share_of_month } else { factor * share_of_month };
-                    let t1 = scale_by(r.thresholds[0], k, dp);
-                    let t2 = scale_by(r.thresholds[1], k, dp);
-                    ([Tier::Range(1), Tier::Range(2), Tier::Range(3)], [t1, t2], [&r.prices[0], &r.prices[1], &r.prices[2]])
-                }
-            };
+                    ElectricityTiers::SocialNorm {
+                        norm,
+                        within,
+                        above,
+                    } => {
+                        // The norm is used up by the premise's own volume first, then by its ОДН share.
+                        let n = scale_by(norm.volume(input.persons), share_of_month, dp);
+                        let available = (n - norm_used).max(Decimal::ZERO);
+                        (
+                            [Tier::WithinNorm, Tier::AboveNorm, Tier::AboveNorm],
+                            [available, available],
+                            [within, above, above],
+                        )
+                    }
+                    ElectricityTiers::Ranges(r) => {
+                        let month = usize::from(u8::from(input.period.month())) - 1;
+                        let factor = if input.electric_heating && r.heating_season[month] {
+                            r.seasonal_factor
+                        } else {
+                            Decimal::ONE
+                        };
+                        let k = if factor == Decimal::ONE {
+                            share_of_month
+                        } else {
+                            factor * share_of_month
+                        };
+                        let t1 = scale_by(r.thresholds[0], k, dp);
+                        let t2 = scale_by(r.thresholds[1], k, dp);
+                        (
+                            [Tier::Range(1), Tier::Range(2), Tier::Range(3)],
+                            [t1, t2],
+                            [&r.prices[0], &r.prices[1], &r.prices[2]],
+                        )
+                    }
+                };
             // Split the total into tiers, then each tier across the registers in proportion to
             // what is left of each register, so every register's parts add up to it exactly.
             let b1 = total.min(bounds[0]).max(Decimal::ZERO);
@@ -416,7 +508,11 @@ fn price_segment(
                 } else if n == 1 {
                     parts[0] = band;
                 } else {
-                    let weights: [Decimal; 3] = [left[0].max(Decimal::ZERO), left[1].max(Decimal::ZERO), left[2].max(Decimal::ZERO)];
+                    let weights: [Decimal; 3] = [
+                        left[0].max(Decimal::ZERO),
+                        left[1].max(Decimal::ZERO),
+                        left[2].max(Decimal::ZERO),
+                    ];
                     match allocate(band, &weights[..n], dp) {
                         Ok(v) => parts[..n].copy_from_slice(&v),
                         Err(_) => parts[..n].copy_from_slice(&left[..n]),
@@ -428,7 +524,9 @@ fn price_segment(
                     if q.is_zero() && n > 1 {
                         continue;
                     }
-                    let price = tables[k].price(scheme, *zone).ok_or(TariffError::NoZonePrices(v.id, scheme))?;
+                    let price = tables[k]
+                        .price(scheme, *zone)
+                        .ok_or(TariffError::NoZonePrices(v.id, scheme))?;
                     push(*zone, tier_ids[k], q, unit, price);
                 }
             }
@@ -440,33 +538,76 @@ fn price_segment(
             let q = volume.total();
             match tiers {
                 ElectricityTiers::Flat(p) => push(Zone::Total, Tier::Base, q, unit, p.single),
-                ElectricityTiers::Ranges(r) => push(Zone::Total, Tier::Base, q, unit, r.prices[0].single),
-                ElectricityTiers::SocialNorm { norm, within, above } => {
+                ElectricityTiers::Ranges(r) => {
+                    push(Zone::Total, Tier::Base, q, unit, r.prices[0].single)
+                }
+                ElectricityTiers::SocialNorm {
+                    norm,
+                    within,
+                    above,
+                } => {
                     let n = scale_by(norm.volume(input.persons), share_of_month, dp);
                     let within_q = (n - norm_used).max(Decimal::ZERO).min(q);
                     if !within_q.is_zero() {
                         push(Zone::Total, Tier::WithinNorm, within_q, unit, within.single);
                     }
                     if within_q != q || q.is_zero() {
-                        push(Zone::Total, Tier::AboveNorm, q - within_q, unit, above.single);
+                        push(
+                            Zone::Total,
+                            Tier::AboveNorm,
+                            q - within_q,
+                            unit,
+                            above.single,
+                        );
                     }
                 }
             }
             Ok(())
         }
-        (TariffKind::Volumetric { price }, ServiceKind::ColdWater | ServiceKind::Wastewater | ServiceKind::HotWater) => {
+        (
+            TariffKind::Volumetric { price },
+            ServiceKind::ColdWater | ServiceKind::Wastewater | ServiceKind::HotWater,
+        ) => {
             push(Zone::Total, Tier::Base, volume.total(), unit, *price);
             Ok(())
         }
-        (TariffKind::HotWaterTwoComponent { water_per_m3, heat_per_gcal, heat_norm_gcal_per_m3 }, ServiceKind::HotWater) => {
+        (
+            TariffKind::HotWaterTwoComponent {
+                water_per_m3,
+                heat_per_gcal,
+                heat_norm_gcal_per_m3,
+            },
+            ServiceKind::HotWater,
+        ) => {
             let q = volume.total();
-            push(Zone::Total, Tier::WaterComponent, q, Unit::CubicMetre, *water_per_m3);
-            let heat = round_dp(q * *heat_norm_gcal_per_m3, ServiceKind::Heating.default_volume_dp());
-            push(Zone::Total, Tier::HeatComponent, heat, Unit::Gigacalorie, *heat_per_gcal);
+            push(
+                Zone::Total,
+                Tier::WaterComponent,
+                q,
+                Unit::CubicMetre,
+                *water_per_m3,
+            );
+            let heat = round_dp(
+                q * *heat_norm_gcal_per_m3,
+                ServiceKind::Heating.default_volume_dp(),
+            );
+            push(
+                Zone::Total,
+                Tier::HeatComponent,
+                heat,
+                Unit::Gigacalorie,
+                *heat_per_gcal,
+            );
             Ok(())
         }
         (TariffKind::Heating { per_gcal, .. }, ServiceKind::Heating) => {
-            push(Zone::Total, Tier::Base, volume.total(), Unit::Gigacalorie, *per_gcal);
+            push(
+                Zone::Total,
+                Tier::Base,
+                volume.total(),
+                Unit::Gigacalorie,
+                *per_gcal,
+            );
             Ok(())
         }
         _ => Err(TariffError::WrongKind(v.id, input.service)),
@@ -476,14 +617,31 @@ fn price_segment(
 /// `value × k` at `dp` decimals; `k` is 1 in every period without a tariff change, so skip the
 /// multiplication then (the billing hot path).
 fn scale_by(value: Decimal, k: Decimal, dp: u32) -> Decimal {
-    if k == Decimal::ONE { round_dp(value, dp) } else { round_dp(value * k, dp) }
+    if k == Decimal::ONE {
+        round_dp(value, dp)
+    } else {
+        round_dp(value * k, dp)
+    }
 }
 
 /// The heating volume of a premise without a house meter: area × norm in a heating-season month
 /// (seasonal), or area × norm × season months / 12 every month (even) — billing-rules.md §8.
 #[must_use]
-pub fn heating_volume_by_norm(kind: &TariffKind, area: Decimal, period: Period, dp: u32) -> Option<Decimal> {
-    let TariffKind::Heating { norm_gcal_per_m2, mode, season, .. } = kind else { return None };
+pub fn heating_volume_by_norm(
+    kind: &TariffKind,
+    area: Decimal,
+    period: Period,
+    dp: u32,
+) -> Option<Decimal> {
+    let TariffKind::Heating {
+        norm_gcal_per_m2,
+        mode,
+        season,
+        ..
+    } = kind
+    else {
+        return None;
+    };
     let month = usize::from(u8::from(period.month())) - 1;
     let v = match mode {
         HeatingMode::Seasonal if season[month] => area * *norm_gcal_per_m2,
@@ -503,26 +661,56 @@ mod tests {
     use time::macros::date;
 
     fn version(id: u64, from: Date, kind: TariffKind) -> TariffVersion {
-        TariffVersion { id: TariffId::new(id), supplier: SupplierId::new(1), service: ServiceKind::Electricity, group: ConsumerGroup::Population, valid_from: from, kind }
+        TariffVersion {
+            id: TariffId::new(id),
+            supplier: SupplierId::new(1),
+            service: ServiceKind::Electricity,
+            group: ConsumerGroup::Population,
+            valid_from: from,
+            kind,
+        }
     }
 
     fn input<'a>(segs: &'a [Segment<'a>], period: Period, volume: ZoneValues) -> PricingInput<'a> {
-        PricingInput { service: ServiceKind::Electricity, period, segments: segs, volume, norm_already_used: Decimal::ZERO, persons: 2, electric_heating: false, volume_dp: 3 }
+        PricingInput {
+            service: ServiceKind::Electricity,
+            period,
+            segments: segs,
+            volume,
+            norm_already_used: Decimal::ZERO,
+            persons: 2,
+            electric_heating: false,
+            volume_dp: 3,
+        }
     }
 
     #[test]
     fn mid_period_change_splits_by_days() {
         let vs = [
-            version(1, date!(2026 - 01 - 01), TariffKind::Electricity(ElectricityTiers::Flat(ZonePrices::flat(dec!(6))))),
-            version(2, date!(2026 - 10 - 11), TariffKind::Electricity(ElectricityTiers::Flat(ZonePrices::flat(dec!(7))))),
+            version(
+                1,
+                date!(2026 - 01 - 01),
+                TariffKind::Electricity(ElectricityTiers::Flat(ZonePrices::flat(dec!(6)))),
+            ),
+            version(
+                2,
+                date!(2026 - 10 - 11),
+                TariffKind::Electricity(ElectricityTiers::Flat(ZonePrices::flat(dec!(7)))),
+            ),
         ];
         let period = Period::new(2026, 10).unwrap();
         let segs = segments(&vs, period, TariffSplitPolicy::ByDays);
         assert_eq!(segs.len(), 2);
         assert_eq!((segs[0].days(), segs[1].days()), (10, 21));
         let lines = price(&input(&segs, period, ZoneValues::single(dec!(310)))).unwrap();
-        assert_eq!(lines.iter().map(|l| l.quantity).collect::<Vec<_>>(), vec![dec!(100), dec!(210)]);
-        assert_eq!(lines.iter().map(|l| l.amount).sum::<Money>(), Money::from_kopecks(60000 + 147000));
+        assert_eq!(
+            lines.iter().map(|l| l.quantity).collect::<Vec<_>>(),
+            vec![dec!(100), dec!(210)]
+        );
+        assert_eq!(
+            lines.iter().map(|l| l.amount).sum::<Money>(),
+            Money::from_kopecks(60000 + 147000)
+        );
         // The next month uses the new version only.
         let segs = segments(&vs, period.next(), TariffSplitPolicy::ByDays);
         assert_eq!(segs.len(), 1);
@@ -531,21 +719,68 @@ mod tests {
 
     #[test]
     fn social_norm_two_zone() {
-        let within = ZonePrices { single: dec!(5), two_zone: Some([dec!(6), dec!(3)]), three_zone: None };
-        let above = ZonePrices { single: dec!(8), two_zone: Some([dec!(9), dec!(4)]), three_zone: None };
-        let vs = [version(1, date!(2026 - 01 - 01), TariffKind::Electricity(ElectricityTiers::SocialNorm { norm: SocialNorm { base: dec!(100), per_additional_person: dec!(50) }, within, above }))];
+        let within = ZonePrices {
+            single: dec!(5),
+            two_zone: Some([dec!(6), dec!(3)]),
+            three_zone: None,
+        };
+        let above = ZonePrices {
+            single: dec!(8),
+            two_zone: Some([dec!(9), dec!(4)]),
+            three_zone: None,
+        };
+        let vs = [version(
+            1,
+            date!(2026 - 01 - 01),
+            TariffKind::Electricity(ElectricityTiers::SocialNorm {
+                norm: SocialNorm {
+                    base: dec!(100),
+                    per_additional_person: dec!(50),
+                },
+                within,
+                above,
+            }),
+        )];
         let period = Period::new(2026, 3).unwrap();
         let segs = segments(&vs, period, TariffSplitPolicy::ByDays);
         // 2 persons → norm 150; volume day 200 + night 100 = 300: within 150 split 100/50, above 100/50.
-        let lines = price(&input(&segs, period, ZoneValues::new(ZoneScheme::TwoZone, &[dec!(200), dec!(100)]).unwrap())).unwrap();
-        let got: Vec<_> = lines.iter().map(|l| (l.zone, l.tier, l.quantity, l.amount)).collect();
+        let lines = price(&input(
+            &segs,
+            period,
+            ZoneValues::new(ZoneScheme::TwoZone, &[dec!(200), dec!(100)]).unwrap(),
+        ))
+        .unwrap();
+        let got: Vec<_> = lines
+            .iter()
+            .map(|l| (l.zone, l.tier, l.quantity, l.amount))
+            .collect();
         assert_eq!(
             got,
             vec![
-                (Zone::Day, Tier::WithinNorm, dec!(100), Money::from_roubles(600)),
-                (Zone::Night, Tier::WithinNorm, dec!(50), Money::from_roubles(150)),
-                (Zone::Day, Tier::AboveNorm, dec!(100), Money::from_roubles(900)),
-                (Zone::Night, Tier::AboveNorm, dec!(50), Money::from_roubles(200)),
+                (
+                    Zone::Day,
+                    Tier::WithinNorm,
+                    dec!(100),
+                    Money::from_roubles(600)
+                ),
+                (
+                    Zone::Night,
+                    Tier::WithinNorm,
+                    dec!(50),
+                    Money::from_roubles(150)
+                ),
+                (
+                    Zone::Day,
+                    Tier::AboveNorm,
+                    dec!(100),
+                    Money::from_roubles(900)
+                ),
+                (
+                    Zone::Night,
+                    Tier::AboveNorm,
+                    dec!(50),
+                    Money::from_roubles(200)
+                ),
             ]
         );
     }
@@ -554,23 +789,56 @@ mod tests {
     fn ranges_with_seasonal_factor() {
         let r = ConsumptionRanges {
             thresholds: [dec!(3900), dec!(6000)],
-            prices: [ZonePrices::flat(dec!(5)), ZonePrices::flat(dec!(7)), ZonePrices::flat(dec!(10))],
+            prices: [
+                ZonePrices::flat(dec!(5)),
+                ZonePrices::flat(dec!(7)),
+                ZonePrices::flat(dec!(10)),
+            ],
             seasonal_factor: dec!(1.8),
-            heating_season: [true, true, true, true, false, false, false, false, false, true, true, true],
+            heating_season: [
+                true, true, true, true, false, false, false, false, false, true, true, true,
+            ],
         };
-        let vs = [version(1, date!(2026 - 01 - 01), TariffKind::Electricity(ElectricityTiers::Ranges(r)))];
+        let vs = [version(
+            1,
+            date!(2026 - 01 - 01),
+            TariffKind::Electricity(ElectricityTiers::Ranges(r)),
+        )];
         let period = Period::new(2026, 1).unwrap();
         let segs = segments(&vs, period, TariffSplitPolicy::ByDays);
         let mut inp = input(&segs, period, ZoneValues::single(dec!(8000)));
-        let q = |lines: Vec<PricedLine>| lines.iter().map(|l| (l.tier, l.quantity)).collect::<Vec<_>>();
-        assert_eq!(q(price(&inp).unwrap()), vec![(Tier::Range(1), dec!(3900)), (Tier::Range(2), dec!(2100)), (Tier::Range(3), dec!(2000))]);
+        let q = |lines: Vec<PricedLine>| {
+            lines
+                .iter()
+                .map(|l| (l.tier, l.quantity))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            q(price(&inp).unwrap()),
+            vec![
+                (Tier::Range(1), dec!(3900)),
+                (Tier::Range(2), dec!(2100)),
+                (Tier::Range(3), dec!(2000))
+            ]
+        );
         inp.electric_heating = true;
-        assert_eq!(q(price(&inp).unwrap()), vec![(Tier::Range(1), dec!(7020)), (Tier::Range(2), dec!(980))]);
+        assert_eq!(
+            q(price(&inp).unwrap()),
+            vec![(Tier::Range(1), dec!(7020)), (Tier::Range(2), dec!(980))]
+        );
     }
 
     #[test]
     fn hot_water_two_components() {
-        let mut v = version(1, date!(2026 - 01 - 01), TariffKind::HotWaterTwoComponent { water_per_m3: dec!(40), heat_per_gcal: dec!(2500), heat_norm_gcal_per_m3: dec!(0.0612) });
+        let mut v = version(
+            1,
+            date!(2026 - 01 - 01),
+            TariffKind::HotWaterTwoComponent {
+                water_per_m3: dec!(40),
+                heat_per_gcal: dec!(2500),
+                heat_norm_gcal_per_m3: dec!(0.0612),
+            },
+        );
         v.service = ServiceKind::HotWater;
         let period = Period::new(2026, 3).unwrap();
         let vs = [v];
@@ -579,14 +847,35 @@ mod tests {
         inp.service = ServiceKind::HotWater;
         let lines = price(&inp).unwrap();
         // 3.5 × 40 = 140; heat 3.5 × 0.0612 = 0.2142 Gcal × 2500 = 535.50
-        assert_eq!(lines.iter().map(|l| l.amount).collect::<Vec<_>>(), vec![Money::from_roubles(140), Money::from_kopecks(53550)]);
+        assert_eq!(
+            lines.iter().map(|l| l.amount).collect::<Vec<_>>(),
+            vec![Money::from_roubles(140), Money::from_kopecks(53550)]
+        );
     }
 
     #[test]
     fn heating_by_norm() {
-        let k = TariffKind::Heating { per_gcal: dec!(2500), norm_gcal_per_m2: dec!(0.02), mode: HeatingMode::Even, season: [true, true, true, true, false, false, false, false, false, true, true, true] };
-        assert_eq!(heating_volume_by_norm(&k, dec!(60), Period::new(2026, 7).unwrap(), 6), Some(dec!(0.7))); // 60 × 0.02 × 7 / 12
-        let s = TariffKind::Heating { per_gcal: dec!(2500), norm_gcal_per_m2: dec!(0.02), mode: HeatingMode::Seasonal, season: [true; 12] };
-        assert_eq!(heating_volume_by_norm(&s, dec!(60), Period::new(2026, 7).unwrap(), 6), Some(dec!(1.2)));
+        let k = TariffKind::Heating {
+            per_gcal: dec!(2500),
+            norm_gcal_per_m2: dec!(0.02),
+            mode: HeatingMode::Even,
+            season: [
+                true, true, true, true, false, false, false, false, false, true, true, true,
+            ],
+        };
+        assert_eq!(
+            heating_volume_by_norm(&k, dec!(60), Period::new(2026, 7).unwrap(), 6),
+            Some(dec!(0.7))
+        ); // 60 × 0.02 × 7 / 12
+        let s = TariffKind::Heating {
+            per_gcal: dec!(2500),
+            norm_gcal_per_m2: dec!(0.02),
+            mode: HeatingMode::Seasonal,
+            season: [true; 12],
+        };
+        assert_eq!(
+            heating_volume_by_norm(&s, dec!(60), Period::new(2026, 7).unwrap(), 6),
+            Some(dec!(1.2))
+        );
     }
 }

@@ -24,23 +24,35 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use time::Date;
 
-use crate::charge::{AccountBill, AccountInput, BillingError, ChargeLine, HouseInput, PenaltyInput, ServiceInput, TariffBook, bill_account, bill_house};
+use crate::charge::{
+    AccountBill, AccountInput, BillingError, HouseInput, PenaltyInput, ServiceInput, TariffBook,
+    bill_account, bill_house,
+};
+use crate::document::{
+    DocumentError, DocumentInput, MeterReadings, PaymentDocument, build_payment_document,
+};
 use crate::ids::{AccountId, HouseId, MeterId, PaymentId, ReadingId, SupplierId};
 use crate::keyrate::{KeyRateHistory, PenaltyRules};
-use crate::ledger::{AllocationPart, EntryKind, Ledger, LedgerError, PaymentSplit, PaymentState, Statement, Tranche};
+use crate::ledger::Entry;
+use crate::ledger::{
+    AllocationPart, EntryKind, Ledger, LedgerError, PaymentSplit, PaymentState, Statement, Tranche,
+};
 use crate::meter::{Meter, ZoneValues};
-use crate::model::{Account, AccountNumber, House, Premise};
+use crate::model::{Account, PaymentAmountError, Premise, Supplier};
 use crate::money::Money;
 use crate::odn::OdnDistribution;
 use crate::penalty::{PenaltyError, PenaltyReport};
 use crate::period::Period;
 use crate::ports::{
-    AccountRepository, ChargeRepository, ChargeSet, Clock, GatewayPaymentId, HouseRepository, KeyRateSource, LedgerFact, LedgerRecord, LedgerRepository, MeterRepository,
-    NewPayment, NewReading, PaymentRecord, PeriodRepository, ReadingRepository, RepoError, Supplier, SupplierRepository, TariffRepository, VolumeHistoryRepository,
+    AccountRepository, ChargeRepository, ChargeSet, Clock, GatewayPaymentId, HouseRepository,
+    KeyRateSource, LedgerFact, LedgerRecord, LedgerRepository, MeterRepository, NewPayment,
+    NewReading, PaymentRecord, PeriodRepository, ReadingRepository, RepoError, SupplierRepository,
+    TariffRepository, VolumeHistoryRepository,
 };
-use crate::qr::{QrError, QrPayload, TechCode};
-use crate::reading::{ChangeReadingError, Reading, ReadingCheck, ReadingError, ReadingSource, ReadingStatus, check_reading, ensure_changeable, ru_date};
-use crate::requisites::Requisites;
+use crate::reading::{
+    ChangeReadingError, Reading, ReadingCheck, ReadingError, ReadingSource, ReadingStatus,
+    check_reading, ensure_changeable, ru_date,
+};
 use crate::service::ServiceKind;
 use crate::volume::{MeterPart, PastVolume, average};
 
@@ -264,7 +276,10 @@ impl AcceptedReading {
                 self.reading.period.to_russian()
             )
         } else {
-            format!("Показания приняты за период «{}».", self.reading.period.to_russian())
+            format!(
+                "Показания приняты за период «{}».",
+                self.reading.period.to_russian()
+            )
         }
     }
 }
@@ -304,7 +319,10 @@ impl SubmitReadingError {
             Self::NotYourMeter => "Этот прибор учёта не относится к вашему лицевому счёту.".into(),
             Self::AccountNotFound => "Лицевой счёт не найден.".into(),
             Self::Invalid(e) => e.user_message(),
-            Self::AlreadySubmitted { period } => format!("Показания за «{}» уже переданы. Если в них ошибка, исправьте их.", period.to_russian()),
+            Self::AlreadySubmitted { period } => format!(
+                "Показания за «{}» уже переданы. Если в них ошибка, исправьте их.",
+                period.to_russian()
+            ),
             Self::Repo(_) => UNAVAILABLE_RU.into(),
         }
     }
@@ -517,11 +535,19 @@ impl RunHouseBillingError {
     pub fn user_message(&self) -> String {
         match self {
             Self::HouseNotFound => "Дом не найден.".into(),
-            Self::PeriodClosed(p) => format!("Период «{}» закрыт: начисления за него не изменяются.", p.to_russian()),
-            Self::TooEarly { earliest } => format!("Начисление за период возможно с {} — после окончания приёма показаний.", ru_date(*earliest)),
+            Self::PeriodClosed(p) => format!(
+                "Период «{}» закрыт: начисления за него не изменяются.",
+                p.to_russian()
+            ),
+            Self::TooEarly { earliest } => format!(
+                "Начисление за период возможно с {} — после окончания приёма показаний.",
+                ru_date(*earliest)
+            ),
             Self::Billing(e) => format!("Начисление невозможно: {e}"),
             Self::Penalty(e) => format!("Расчёт пеней невозможен: {e}"),
-            Self::Ledger { account, source } => format!("Начисления не проводятся по лицевому счёту {account}: {source}"),
+            Self::Ledger { account, source } => {
+                format!("Начисления не проводятся по лицевому счёту {account}: {source}")
+            }
             Self::Repo(_) => UNAVAILABLE_RU.into(),
         }
     }
@@ -566,9 +592,17 @@ impl ClosePeriodError {
         match self {
             Self::SupplierNotFound => "Поставщик не найден.".into(),
             Self::AlreadyClosed(p) => format!("Период «{}» уже закрыт.", p.to_russian()),
-            Self::OutOfOrder { expected } => format!("Периоды закрываются по порядку: сначала закройте «{}».", expected.to_russian()),
-            Self::TooEarly { earliest } => format!("Закрыть период можно с {} — после окончания приёма показаний.", ru_date(*earliest)),
-            Self::Unbilled { accounts } => format!("Не выполнено начисление по {accounts} лицевым счетам: закрыть период нельзя."),
+            Self::OutOfOrder { expected } => format!(
+                "Периоды закрываются по порядку: сначала закройте «{}».",
+                expected.to_russian()
+            ),
+            Self::TooEarly { earliest } => format!(
+                "Закрыть период можно с {} — после окончания приёма показаний.",
+                ru_date(*earliest)
+            ),
+            Self::Unbilled { accounts } => format!(
+                "Не выполнено начисление по {accounts} лицевым счетам: закрыть период нельзя."
+            ),
             Self::Repo(_) => UNAVAILABLE_RU.into(),
         }
     }
@@ -597,15 +631,10 @@ pub enum PostPaymentError {
     /// No account has this id.
     #[error("account not found")]
     AccountNotFound,
-    /// The amount is zero or negative.
-    #[error("amount {0} must be positive")]
-    InvalidAmount(Money),
-    /// The amount is below the supplier's minimum online payment.
-    #[error("amount is below the minimum of {minimum}")]
-    BelowMinimum {
-        /// The minimum.
-        minimum: Money,
-    },
+    /// The amount is not positive, or below the supplier's minimum online payment while it does
+    /// not settle the whole debt.
+    #[error(transparent)]
+    InvalidAmount(#[from] PaymentAmountError),
     /// The split names a service the account does not have, names one twice, or does not add
     /// up to the amount.
     #[error("invalid split: {0}")]
@@ -624,13 +653,21 @@ impl PostPaymentError {
     pub fn user_message(&self) -> String {
         match self {
             Self::AccountNotFound => "Лицевой счёт не найден.".into(),
-            Self::InvalidAmount(_) => "Сумма платежа должна быть больше нуля.".into(),
-            Self::BelowMinimum { minimum } => format!("Минимальная сумма платежа — {}.", minimum.to_russian()),
+            Self::InvalidAmount(e) => e.user_message(),
             Self::InvalidSplit(LedgerError::SplitMismatch { parts, payment }) => {
-                format!("Сумма по услугам ({}) не равна сумме платежа ({}).", parts.to_russian(), payment.to_russian())
+                format!(
+                    "Сумма по услугам ({}) не равна сумме платежа ({}).",
+                    parts.to_russian(),
+                    payment.to_russian()
+                )
             }
-            Self::InvalidSplit(LedgerError::UnknownService(s)) => format!("Услуга «{}» не начисляется по вашему лицевому счёту.", s.russian_name()),
-            Self::InvalidSplit(LedgerError::DuplicateService(s)) => format!("Услуга «{}» указана дважды.", s.russian_name()),
+            Self::InvalidSplit(LedgerError::UnknownService(s)) => format!(
+                "Услуга «{}» не начисляется по вашему лицевому счёту.",
+                s.russian_name()
+            ),
+            Self::InvalidSplit(LedgerError::DuplicateService(s)) => {
+                format!("Услуга «{}» указана дважды.", s.russian_name())
+            }
             Self::InvalidSplit(_) => "Распределение платежа по услугам указано неверно.".into(),
             Self::DuplicatePayment => "Этот платёж уже зарегистрирован.".into(),
             Self::Repo(_) => UNAVAILABLE_RU.into(),
@@ -685,7 +722,9 @@ impl ConfirmPaymentError {
     pub fn user_message(&self) -> String {
         match self {
             Self::PaymentNotFound => "Платёж не найден.".into(),
-            Self::NotConfirmable(PaymentState::Failed) => "Платёж не прошёл и не может быть зачислен.".into(),
+            Self::NotConfirmable(PaymentState::Failed) => {
+                "Платёж не прошёл и не может быть зачислен.".into()
+            }
             Self::NotConfirmable(_) => "Платёж возвращён и не может быть зачислен.".into(),
             Self::Ledger(_) | Self::Repo(_) => UNAVAILABLE_RU.into(),
         }
@@ -717,7 +756,11 @@ impl StatementError {
     pub fn user_message(&self) -> String {
         match self {
             Self::AccountNotFound => "Лицевой счёт не найден.".into(),
-            Self::InvalidRange { from, to } => format!("Начало периода ({}) позже его конца ({}).", ru_date(*from), ru_date(*to)),
+            Self::InvalidRange { from, to } => format!(
+                "Начало периода ({}) позже его конца ({}).",
+                ru_date(*from),
+                ru_date(*to)
+            ),
             Self::Repo(_) => UNAVAILABLE_RU.into(),
         }
     }
@@ -762,40 +805,6 @@ impl BalanceError {
     }
 }
 
-/// The data of the payment document (ЕПД, billing-rules.md §9) of an account and period, with
-/// its QR payload.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PaymentDocument {
-    /// The supplier's requisites (section 1).
-    pub supplier: Requisites,
-    /// The ЛС number.
-    pub account_number: AccountNumber,
-    /// The payer.
-    pub holder: String,
-    /// The premise's address.
-    pub address: String,
-    /// The period billed.
-    pub period: Period,
-    /// The last day to pay without delay.
-    pub due_date: Date,
-    /// The period's lines with their bases (sections 3 and 4: services, ОДН, coefficients,
-    /// recalculations, penalties).
-    pub lines: Vec<ChargeLine>,
-    /// Each line explained in Russian.
-    pub explanations: Vec<String>,
-    /// Charged for the period: the sum of the lines.
-    pub charged: Money,
-    /// The balance before the period's charges were posted: a debt (positive) or an advance
-    /// (negative) from earlier periods.
-    pub previous_balance: Money,
-    /// The balance today, after every posting and confirmed payment.
-    pub balance: Money,
-    /// What to pay: the balance if it is a debt, otherwise zero (section 5).
-    pub amount_due: Money,
-    /// The ГОСТ Р 56042-2014 payload; without `Sum` when nothing is due.
-    pub qr: QrPayload,
-}
-
 /// Why a payment document was not built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PaymentDocumentError {
@@ -805,9 +814,10 @@ pub enum PaymentDocumentError {
     /// The account has not been billed for the period yet.
     #[error("period {0} is not billed yet")]
     NotBilled(Period),
-    /// The QR payload could not be built from the supplier's requisites.
+    /// The document could not be built from the stored data (requisites missing, a reading
+    /// that does not fit, a QR payload that cannot be encoded …); for the operator.
     #[error(transparent)]
-    Qr(#[from] QrError),
+    Document(#[from] DocumentError),
     /// A port failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -819,8 +829,14 @@ impl PaymentDocumentError {
     pub fn user_message(&self) -> String {
         match self {
             Self::AccountNotFound => "Лицевой счёт не найден.".into(),
-            Self::NotBilled(p) => format!("Начисление за «{}» ещё не выполнено: платёжный документ будет доступен позже.", p.to_russian()),
-            Self::Qr(_) | Self::Repo(_) => UNAVAILABLE_RU.into(),
+            Self::NotBilled(p) => format!(
+                "Начисление за «{}» ещё не выполнено: платёжный документ будет доступен позже.",
+                p.to_russian()
+            ),
+            Self::Document(_) => {
+                "Платёжный документ временно недоступен: обратитесь к поставщику.".into()
+            }
+            Self::Repo(_) => UNAVAILABLE_RU.into(),
         }
     }
 }
@@ -833,20 +849,54 @@ impl PaymentDocumentError {
 pub fn apply_record(ledger: &mut Ledger, record: &LedgerRecord) -> Result<(), LedgerError> {
     let date = record.date;
     match &record.fact {
-        LedgerFact::Charge { period, service, amount, due_date } => ledger.post_charge(date, *period, *service, *amount, *due_date).map(drop),
-        LedgerFact::Adjustment { period, service, amount, reason, due_date } => ledger.post_adjustment(date, *period, *service, *amount, reason.clone(), *due_date).map(drop),
-        LedgerFact::Penalty { period, amount, due_date } => ledger.post_penalty(date, *period, *amount, *due_date).map(drop),
-        LedgerFact::PaymentCreated { payment, amount, split } => ledger.create_payment(*payment, *amount, date, split.clone()),
+        LedgerFact::Charge {
+            period,
+            service,
+            amount,
+            due_date,
+        } => ledger
+            .post_charge(date, *period, *service, *amount, *due_date)
+            .map(drop),
+        LedgerFact::Adjustment {
+            period,
+            service,
+            amount,
+            reason,
+            due_date,
+        } => ledger
+            .post_adjustment(date, *period, *service, *amount, reason.clone(), *due_date)
+            .map(drop),
+        LedgerFact::Penalty {
+            period,
+            amount,
+            due_date,
+        } => ledger
+            .post_penalty(date, *period, *amount, *due_date)
+            .map(drop),
+        LedgerFact::PaymentCreated {
+            payment,
+            amount,
+            split,
+        } => ledger.create_payment(*payment, *amount, date, split.clone()),
         LedgerFact::PaymentState { payment, state } => match state {
             PaymentState::Pending => ledger.mark_pending(*payment),
             PaymentState::Succeeded => ledger.succeed_payment(*payment, date).map(drop),
             PaymentState::Failed => ledger.fail_payment(*payment),
             PaymentState::Created | PaymentState::Refunded => {
-                let from = ledger.payment(*payment).map(|p| p.state()).ok_or(LedgerError::UnknownPayment(*payment))?;
-                Err(LedgerError::InvalidTransition { payment: *payment, from, to: *state })
+                let from = ledger
+                    .payment(*payment)
+                    .map(|p| p.state())
+                    .ok_or(LedgerError::UnknownPayment(*payment))?;
+                Err(LedgerError::InvalidTransition {
+                    payment: *payment,
+                    from,
+                    to: *state,
+                })
             }
         },
-        LedgerFact::Refund { payment, amount } => ledger.refund_payment(*payment, *amount, date).map(drop),
+        LedgerFact::Refund { payment, amount } => {
+            ledger.refund_payment(*payment, *amount, date).map(drop)
+        }
     }
 }
 
@@ -875,8 +925,13 @@ pub fn rebuild_ledger(account: &Account, journal: &[LedgerRecord]) -> Result<Led
     let mut services: Vec<ServiceKind> = account.services.iter().map(|s| s.service).collect();
     for r in journal {
         match &r.fact {
-            LedgerFact::Charge { service, .. } | LedgerFact::Adjustment { service, .. } => services.push(*service),
-            LedgerFact::PaymentCreated { split: PaymentSplit::ByService(parts), .. } => services.extend(parts.iter().map(|p| p.0)),
+            LedgerFact::Charge { service, .. } | LedgerFact::Adjustment { service, .. } => {
+                services.push(*service)
+            }
+            LedgerFact::PaymentCreated {
+                split: PaymentSplit::ByService(parts),
+                ..
+            } => services.extend(parts.iter().map(|p| p.0)),
             _ => {}
         }
     }
@@ -896,15 +951,18 @@ struct AccountData {
     account: Account,
     premise: Premise,
     services: Vec<ServiceData>,
-    ledger: Ledger,
+    journal: Vec<LedgerRecord>,
     penalty: (PenaltyReport, Money),
 }
+
+/// Register values of a meter and the day they were taken: one end of a period's consumption.
+type Bound = Option<(ZoneValues, Date)>;
 
 struct ServiceData {
     service: ServiceKind,
     norm_per_unit: Decimal,
     meter_installable: bool,
-    meters: Vec<(Meter, Option<(ZoneValues, Date)>, Option<(ZoneValues, Date)>)>,
+    meters: Vec<(Meter, Bound, Bound)>,
     history: Vec<PastVolume>,
 }
 
@@ -916,15 +974,36 @@ struct PenaltySetup {
 
 impl AccountData {
     fn parts(&self) -> Vec<Vec<MeterPart<'_>>> {
-        self.services.iter().map(|s| s.meters.iter().map(|(meter, opening, closing)| MeterPart { meter, opening: *opening, closing: *closing }).collect()).collect()
+        self.services
+            .iter()
+            .map(|s| {
+                s.meters
+                    .iter()
+                    .map(|(meter, opening, closing)| MeterPart {
+                        meter,
+                        opening: *opening,
+                        closing: *closing,
+                    })
+                    .collect()
+            })
+            .collect()
     }
 }
 
-fn service_inputs<'a>(data: &'a AccountData, parts: &'a [Vec<MeterPart<'a>>]) -> Vec<ServiceInput<'a>> {
+fn service_inputs<'a>(
+    data: &'a AccountData,
+    parts: &'a [Vec<MeterPart<'a>>],
+) -> Vec<ServiceInput<'a>> {
     data.services
         .iter()
         .zip(parts)
-        .map(|(s, p)| ServiceInput { service: s.service, meters: p, history: &s.history, norm_per_unit: s.norm_per_unit, meter_installable: s.meter_installable })
+        .map(|(s, p)| ServiceInput {
+            service: s.service,
+            meters: p,
+            history: &s.history,
+            norm_per_unit: s.norm_per_unit,
+            meter_installable: s.meter_installable,
+        })
         .collect()
 }
 
@@ -933,7 +1012,10 @@ fn account_input<'a>(data: &'a AccountData, services: &'a [ServiceInput<'a>]) ->
         account: &data.account,
         premise: &data.premise,
         services,
-        penalty: Some(PenaltyInput { report: &data.penalty.0, already_charged: data.penalty.1 }),
+        penalty: Some(PenaltyInput {
+            report: &data.penalty.0,
+            already_charged: data.penalty.1,
+        }),
         recalculations: &[],
     }
 }
@@ -941,15 +1023,79 @@ fn account_input<'a>(data: &'a AccountData, services: &'a [ServiceInput<'a>]) ->
 /// The opening and closing values of a meter for `period` from its readings: the closing one is
 /// the period's accepted reading, the opening one the latest accepted reading of an earlier
 /// period (or the initial reading of a meter installed in the period).
-fn opening_and_closing(history: &[Reading], period: Period) -> (Option<(ZoneValues, Date)>, Option<(ZoneValues, Date)>) {
-    let accepted = || history.iter().filter(|r| r.status == ReadingStatus::Accepted);
+fn opening_and_closing(history: &[Reading], period: Period) -> (Bound, Bound) {
+    let (opening, closing) = period_readings(history, period);
+    (
+        opening.map(|r| (r.values, r.taken_on)),
+        closing.map(|r| (r.values, r.taken_on)),
+    )
+}
+
+/// The readings [`opening_and_closing`] takes its values from.
+fn period_readings(history: &[Reading], period: Period) -> (Option<&Reading>, Option<&Reading>) {
+    let accepted = || {
+        history
+            .iter()
+            .filter(|r| r.status == ReadingStatus::Accepted)
+    };
     let key = |r: &&Reading| (r.period, r.taken_on, r.id);
-    let closing = accepted().filter(|r| r.period == period && r.source != ReadingSource::ReplacementInitial).max_by_key(key);
+    let closing = accepted()
+        .filter(|r| r.period == period && r.source != ReadingSource::ReplacementInitial)
+        .max_by_key(key);
     let opening = accepted()
         .filter(|r| r.period < period)
         .max_by_key(key)
-        .or_else(|| accepted().filter(|r| r.period == period && r.source == ReadingSource::ReplacementInitial).max_by_key(key));
-    (opening.map(|r| (r.values, r.taken_on)), closing.map(|r| (r.values, r.taken_on)))
+        .or_else(|| {
+            accepted()
+                .filter(|r| r.period == period && r.source == ReadingSource::ReplacementInitial)
+                .max_by_key(key)
+        });
+    (opening, closing)
+}
+
+/// True if `meter` measures `service` at some time during `period`.
+fn in_period(meter: &Meter, service: ServiceKind, period: Period) -> bool {
+    meter.service == service
+        && meter.installed_on <= period.last_day()
+        && meter.removed_on.is_none_or(|r| r >= period.first_day())
+}
+
+/// The period an entry is billed in, if it is a charge, an adjustment or penalties.
+fn billed_period(e: &Entry) -> Option<Period> {
+    match e.kind {
+        EntryKind::Charge { period, .. }
+        | EntryKind::Adjustment { period, .. }
+        | EntryKind::Penalty { period } => Some(period),
+        EntryKind::Payment { .. } | EntryKind::Refund { .. } => None,
+    }
+}
+
+/// The ledger figures of the payment document of `period`: the balance at the start of the
+/// period and the payments received in it (net of refunds), such that
+/// `opening − payments + the period's charges` is the balance right after the period's charges
+/// were posted. The period runs, in journal order, from just after the previous period's
+/// postings to the last posting of this one.
+fn document_figures(ledger: &Ledger, period: Period) -> (Money, Money) {
+    let entries = ledger.entries();
+    let end = entries
+        .iter()
+        .rposition(|e| billed_period(e) == Some(period))
+        .map_or(entries.len(), |i| i + 1);
+    let start = entries[..end]
+        .iter()
+        .rposition(|e| billed_period(e) == Some(period.prev()))
+        .map_or(0, |i| i + 1);
+    let mut opening: Money = entries[..start].iter().map(|e| e.amount).sum();
+    let mut payments = Money::ZERO;
+    for e in &entries[start..end] {
+        match billed_period(e) {
+            None => payments -= e.amount,
+            Some(p) if p == period => {}
+            // Postings of other periods (a late recalculation run) belong to the opening debt.
+            Some(_) => opening += e.amount,
+        }
+    }
+    (opening, payments)
 }
 
 /// The penalties already billed on the ledger (never compounded: they are not a debt tranche
@@ -958,7 +1104,16 @@ fn penalties_charged(ledger: &Ledger) -> Money {
     ledger
         .entries()
         .iter()
-        .filter(|e| matches!(e.kind, EntryKind::Penalty { .. } | EntryKind::Adjustment { service: ServiceKind::Penalty, .. }))
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EntryKind::Penalty { .. }
+                    | EntryKind::Adjustment {
+                        service: ServiceKind::Penalty,
+                        ..
+                    }
+            )
+        })
         .map(|e| e.amount)
         .sum()
 }
@@ -981,91 +1136,207 @@ impl BillingService {
     }
 
     async fn supplier(&self, id: SupplierId) -> Result<Supplier, RepoError> {
-        self.ports.suppliers.supplier(id).await?.ok_or(RepoError::NotFound)
+        self.ports
+            .suppliers
+            .supplier(id)
+            .await?
+            .ok_or(RepoError::NotFound)
     }
 
     async fn ledger_of(&self, account: &Account) -> Result<Ledger, RepoError> {
         let journal = self.ports.ledger.journal(account.id).await?;
-        rebuild_ledger(account, &journal).map_err(|e| corrupt(&format!("journal of account {}", account.id), e))
+        rebuild_ledger(account, &journal)
+            .map_err(|e| corrupt(&format!("journal of account {}", account.id), e))
     }
 
     /// The accepted reading a new one of `meter` for `period` is checked against, and the
     /// account's average for the plausibility bound.
-    async fn reading_context(&self, account: &Account, meter: &Meter, period: Period, supplier: &Supplier) -> Result<(Option<Reading>, Option<ZoneValues>), RepoError> {
-        let previous = self.ports.readings.last_accepted_before(meter.id, period).await?;
-        let history = self.ports.volumes.volumes(account.id, meter.service, period).await?;
+    async fn reading_context(
+        &self,
+        account: &Account,
+        meter: &Meter,
+        period: Period,
+        supplier: &Supplier,
+    ) -> Result<(Option<Reading>, Option<ZoneValues>), RepoError> {
+        let previous = self
+            .ports
+            .readings
+            .last_accepted_before(meter.id, period)
+            .await?;
+        let history = self
+            .ports
+            .volumes
+            .volumes(account.id, meter.service, period)
+            .await?;
         let dp = supplier.policy.volume_dp(meter.service);
-        let avg = average(&history, meter.registers.scheme, period, &supplier.policy, dp).map(|(v, _)| v);
+        let avg = average(
+            &history,
+            meter.registers.scheme,
+            period,
+            &supplier.policy,
+            dp,
+        )
+        .map(|(v, _)| v);
         Ok((previous, avg))
     }
 
     /// Accepts a reading taken today. A reading submitted after the supplier's window belongs to
     /// the next period (billing-rules.md §2); the current one is then billed by the average.
-    pub async fn submit_reading(&self, cmd: SubmitReading) -> Result<AcceptedReading, SubmitReadingError> {
-        let meter = self.ports.meters.meter(cmd.meter).await?.ok_or(SubmitReadingError::MeterNotFound)?;
+    pub async fn submit_reading(
+        &self,
+        cmd: SubmitReading,
+    ) -> Result<AcceptedReading, SubmitReadingError> {
+        let meter = self
+            .ports
+            .meters
+            .meter(cmd.meter)
+            .await?
+            .ok_or(SubmitReadingError::MeterNotFound)?;
         if meter.account != Some(cmd.account) {
             return Err(SubmitReadingError::NotYourMeter);
         }
-        let account = self.ports.accounts.account(cmd.account).await?.ok_or(SubmitReadingError::AccountNotFound)?;
+        let account = self
+            .ports
+            .accounts
+            .account(cmd.account)
+            .await?
+            .ok_or(SubmitReadingError::AccountNotFound)?;
         let supplier = self.supplier(account.supplier).await?;
         let (today, now) = (self.ports.clock.today(), self.ports.clock.now());
         let window = &supplier.policy.readings_window;
-        let period = if cmd.source == ReadingSource::Subscriber { window.period_for(today) } else { Period::of(today) };
+        let period = if cmd.source == ReadingSource::Subscriber {
+            window.period_for(today)
+        } else {
+            Period::of(today)
+        };
         let last_closed = self.ports.periods.last_closed(supplier.id).await?;
-        let (previous, avg) = self.reading_context(&account, &meter, period, &supplier).await?;
-        let check = ReadingCheck { meter: &meter, previous: previous.as_ref().map(|r| (&r.values, r.taken_on)), average: avg.as_ref(), last_closed, source: cmd.source };
+        let (previous, avg) = self
+            .reading_context(&account, &meter, period, &supplier)
+            .await?;
+        let check = ReadingCheck {
+            meter: &meter,
+            previous: previous.as_ref().map(|r| (&r.values, r.taken_on)),
+            average: avg.as_ref(),
+            last_closed,
+            source: cmd.source,
+        };
         let checked = check_reading(&check, &cmd.values, today, &supplier.policy)?;
-        let new = NewReading { meter: meter.id, period: checked.period, values: checked.values, taken_on: today, submitted_at: now, source: cmd.source, supersedes: None };
+        let new = NewReading {
+            meter: meter.id,
+            period: checked.period,
+            values: checked.values,
+            taken_on: today,
+            submitted_at: now,
+            source: cmd.source,
+            supersedes: None,
+        };
         let reading = match self.ports.readings.save(&new).await {
             Ok(r) => r,
-            Err(RepoError::Duplicate) => return Err(SubmitReadingError::AlreadySubmitted { period: checked.period }),
+            Err(RepoError::Duplicate) => {
+                return Err(SubmitReadingError::AlreadySubmitted {
+                    period: checked.period,
+                });
+            }
             Err(e) => return Err(e.into()),
         };
-        Ok(AcceptedReading { late: checked.period != Period::of(today), reading, consumption: checked.consumption, rollover: checked.rollover })
+        Ok(AcceptedReading {
+            late: checked.period != Period::of(today),
+            reading,
+            consumption: checked.consumption,
+            rollover: checked.rollover,
+        })
     }
 
-    async fn changeable_reading(&self, account_id: AccountId, id: ReadingId) -> Result<Option<(Reading, Meter, Account, Supplier)>, RepoError> {
-        let Some(reading) = self.ports.readings.reading(id).await? else { return Ok(None) };
-        let meter = self.ports.meters.meter(reading.meter).await?.ok_or(RepoError::NotFound)?;
+    async fn changeable_reading(
+        &self,
+        account_id: AccountId,
+        id: ReadingId,
+    ) -> Result<Option<(Reading, Meter, Account, Supplier)>, RepoError> {
+        let Some(reading) = self.ports.readings.reading(id).await? else {
+            return Ok(None);
+        };
+        let meter = self
+            .ports
+            .meters
+            .meter(reading.meter)
+            .await?
+            .ok_or(RepoError::NotFound)?;
         if meter.account != Some(account_id) {
             return Err(RepoError::Conflict);
         }
-        let account = self.ports.accounts.account(account_id).await?.ok_or(RepoError::NotFound)?;
+        let account = self
+            .ports
+            .accounts
+            .account(account_id)
+            .await?
+            .ok_or(RepoError::NotFound)?;
         let supplier = self.supplier(account.supplier).await?;
         Ok(Some((reading, meter, account, supplier)))
     }
 
     /// Replaces an accepted reading with corrected values while its period and window are open;
     /// the old one is kept as superseded.
-    pub async fn correct_reading(&self, cmd: CorrectReading) -> Result<AcceptedReading, CorrectReadingError> {
-        let (old, meter, account, supplier) = match self.changeable_reading(cmd.account, cmd.reading).await {
-            Ok(Some(found)) => found,
-            Ok(None) => return Err(CorrectReadingError::ReadingNotFound),
-            Err(RepoError::Conflict) => return Err(CorrectReadingError::NotYourReading),
-            Err(e) => return Err(e.into()),
-        };
+    pub async fn correct_reading(
+        &self,
+        cmd: CorrectReading,
+    ) -> Result<AcceptedReading, CorrectReadingError> {
+        let (old, meter, account, supplier) =
+            match self.changeable_reading(cmd.account, cmd.reading).await {
+                Ok(Some(found)) => found,
+                Ok(None) => return Err(CorrectReadingError::ReadingNotFound),
+                Err(RepoError::Conflict) => return Err(CorrectReadingError::NotYourReading),
+                Err(e) => return Err(e.into()),
+            };
         let (today, now) = (self.ports.clock.today(), self.ports.clock.now());
         let last_closed = self.ports.periods.last_closed(supplier.id).await?;
         ensure_changeable(&old, today, last_closed, &supplier.policy)?;
-        let (previous, avg) = self.reading_context(&account, &meter, old.period, &supplier).await?;
-        let check = ReadingCheck { meter: &meter, previous: previous.as_ref().map(|r| (&r.values, r.taken_on)), average: avg.as_ref(), last_closed, source: old.source };
-        let checked = check_reading(&check, &cmd.values, today, &supplier.policy).map_err(ChangeReadingError::Invalid)?;
+        let (previous, avg) = self
+            .reading_context(&account, &meter, old.period, &supplier)
+            .await?;
+        let check = ReadingCheck {
+            meter: &meter,
+            previous: previous.as_ref().map(|r| (&r.values, r.taken_on)),
+            average: avg.as_ref(),
+            last_closed,
+            source: old.source,
+        };
+        let checked = check_reading(&check, &cmd.values, today, &supplier.policy)
+            .map_err(ChangeReadingError::Invalid)?;
         if checked.period != old.period {
             return Err(ChangeReadingError::WindowClosed(old.period).into());
         }
-        let new = NewReading { meter: meter.id, period: old.period, values: checked.values, taken_on: today, submitted_at: now, source: old.source, supersedes: Some(old.id) };
+        let new = NewReading {
+            meter: meter.id,
+            period: old.period,
+            values: checked.values,
+            taken_on: today,
+            submitted_at: now,
+            source: old.source,
+            supersedes: Some(old.id),
+        };
         let reading = match self.ports.readings.save(&new).await {
             Ok(r) => r,
-            Err(RepoError::Conflict) => return Err(ChangeReadingError::NotAccepted(ReadingStatus::Superseded).into()),
+            Err(RepoError::Conflict) => {
+                return Err(ChangeReadingError::NotAccepted(ReadingStatus::Superseded).into());
+            }
             Err(RepoError::NotFound) => return Err(CorrectReadingError::ReadingNotFound),
             Err(e) => return Err(e.into()),
         };
-        Ok(AcceptedReading { late: false, reading, consumption: checked.consumption, rollover: checked.rollover })
+        Ok(AcceptedReading {
+            late: false,
+            reading,
+            consumption: checked.consumption,
+            rollover: checked.rollover,
+        })
     }
 
     /// Withdraws an accepted reading while its period and window are open. Returns the reading
     /// as it now is (cancelled).
-    pub async fn cancel_reading(&self, account: AccountId, reading: ReadingId) -> Result<Reading, CancelReadingError> {
+    pub async fn cancel_reading(
+        &self,
+        account: AccountId,
+        reading: ReadingId,
+    ) -> Result<Reading, CancelReadingError> {
         let (old, _, _, supplier) = match self.changeable_reading(account, reading).await {
             Ok(Some(found)) => found,
             Ok(None) => return Err(CancelReadingError::ReadingNotFound),
@@ -1076,48 +1347,102 @@ impl BillingService {
         let last_closed = self.ports.periods.last_closed(supplier.id).await?;
         ensure_changeable(&old, today, last_closed, &supplier.policy)?;
         match self.ports.readings.cancel(old.id).await {
-            Ok(()) => Ok(Reading { status: ReadingStatus::Cancelled, ..old }),
-            Err(RepoError::Conflict) => Err(ChangeReadingError::NotAccepted(ReadingStatus::Cancelled).into()),
+            Ok(()) => Ok(Reading {
+                status: ReadingStatus::Cancelled,
+                ..old
+            }),
+            Err(RepoError::Conflict) => {
+                Err(ChangeReadingError::NotAccepted(ReadingStatus::Cancelled).into())
+            }
             Err(RepoError::NotFound) => Err(CancelReadingError::ReadingNotFound),
             Err(e) => Err(e.into()),
         }
     }
 
     async fn penalty_setup(&self) -> Result<PenaltySetup, RepoError> {
-        Ok(PenaltySetup { key_rates: self.ports.key_rates.key_rates().await?, rules: self.ports.key_rates.penalty_rules().await? })
+        Ok(PenaltySetup {
+            key_rates: self.ports.key_rates.key_rates().await?,
+            rules: self.ports.key_rates.penalty_rules().await?,
+        })
     }
 
     /// Loads everything `account` needs to be billed for `period`.
-    async fn account_data(&self, account: Account, premise: Premise, period: Period, supplier: &Supplier, setup: &PenaltySetup) -> Result<Result<AccountData, PenaltyError>, RepoError> {
+    async fn account_data(
+        &self,
+        account: Account,
+        premise: Premise,
+        period: Period,
+        supplier: &Supplier,
+        setup: &PenaltySetup,
+    ) -> Result<Result<AccountData, PenaltyError>, RepoError> {
         let meters = self.ports.meters.meters_of_account(account.id).await?;
         let mut services = Vec::with_capacity(account.services.len());
         for s in &account.services {
             let mut parts = Vec::new();
-            for m in meters.iter().filter(|m| m.service == s.service && m.installed_on <= period.last_day() && m.removed_on.is_none_or(|r| r >= period.first_day())) {
+            for m in meters.iter().filter(|m| in_period(m, s.service, period)) {
                 let history = self.ports.readings.history(m.id).await?;
                 let (opening, closing) = opening_and_closing(&history, period);
                 parts.push((m.clone(), opening, closing));
             }
-            let history = self.ports.volumes.volumes(account.id, s.service, period).await?;
-            services.push(ServiceData { service: s.service, norm_per_unit: s.norm_per_unit, meter_installable: s.meter_installable, meters: parts, history });
+            let history = self
+                .ports
+                .volumes
+                .volumes(account.id, s.service, period)
+                .await?;
+            services.push(ServiceData {
+                service: s.service,
+                norm_per_unit: s.norm_per_unit,
+                meter_installable: s.meter_installable,
+                meters: parts,
+                history,
+            });
         }
-        let ledger = self.ledger_of(&account).await?;
-        let report = match ledger.penalties(period.last_day(), &setup.key_rates, &setup.rules, &supplier.penalty) {
+        let journal = self.ports.ledger.journal(account.id).await?;
+        let ledger = rebuild_ledger(&account, &journal)
+            .map_err(|e| corrupt(&format!("journal of account {}", account.id), e))?;
+        let report = match ledger.penalties(
+            period.last_day(),
+            &setup.key_rates,
+            &setup.rules,
+            &supplier.penalty,
+        ) {
             Ok(r) => r,
             Err(e) => return Ok(Err(e)),
         };
         let charged = penalties_charged(&ledger);
-        Ok(Ok(AccountData { account, premise, services, ledger, penalty: (report, charged) }))
+        Ok(Ok(AccountData {
+            account,
+            premise,
+            services,
+            journal,
+            penalty: (report, charged),
+        }))
     }
 
-    fn charge_set(supplier: &Supplier, period: Period, today: Date, bill: AccountBill, account: AccountId) -> ChargeSet {
-        ChargeSet { account, supplier: supplier.id, period, posted_on: today, due_date: supplier.policy.due_day.due_date(period), volumes: bill.volumes, lines: bill.lines }
+    fn charge_set(
+        supplier: &Supplier,
+        period: Period,
+        today: Date,
+        bill: AccountBill,
+        account: AccountId,
+    ) -> ChargeSet {
+        ChargeSet {
+            account,
+            supplier: supplier.id,
+            period,
+            posted_on: today,
+            due_date: supplier.policy.due_day.due_date(period),
+            volumes: bill.volumes,
+            lines: bill.lines,
+        }
     }
 
-    /// Checks that the set's postings fit the account's stored ledger.
-    fn check_postings(ledger: &Ledger, set: &ChargeSet) -> Result<(), LedgerError> {
-        let mut ledger = ledger.clone();
-        set.postings().iter().try_for_each(|r| apply_record(&mut ledger, r))
+    /// Checks that the set's postings fit the account's stored journal (the replay also learns
+    /// services new to the ledger, such as ОДН).
+    fn check_postings(data: &AccountData, set: &ChargeSet) -> Result<(), LedgerError> {
+        let mut journal = data.journal.clone();
+        journal.extend(set.postings());
+        rebuild_ledger(&data.account, &journal).map(drop)
     }
 
     /// Bills one account for a period — **idempotently**: if the account has a charge set for
@@ -1125,13 +1450,28 @@ impl BillingService {
     /// charged. A closed period is never billed. An account whose charges depend on its house
     /// (ОДН billed by the supplier, heating by the house meter) is refused with
     /// [`RunBillingError::HouseRunRequired`].
-    pub async fn run_billing_for_account(&self, account_id: AccountId, period: Period) -> Result<BillingOutcome, RunBillingError> {
-        let account = self.ports.accounts.account(account_id).await?.ok_or(RunBillingError::AccountNotFound)?;
+    pub async fn run_billing_for_account(
+        &self,
+        account_id: AccountId,
+        period: Period,
+    ) -> Result<BillingOutcome, RunBillingError> {
+        let account = self
+            .ports
+            .accounts
+            .account(account_id)
+            .await?
+            .ok_or(RunBillingError::AccountNotFound)?;
         if let Some(set) = self.ports.charges.charge_set(account_id, period).await? {
             return Ok(BillingOutcome::AlreadyBilled(set));
         }
         let supplier = self.supplier(account.supplier).await?;
-        if self.ports.periods.last_closed(supplier.id).await?.is_some_and(|c| period <= c) {
+        if self
+            .ports
+            .periods
+            .last_closed(supplier.id)
+            .await?
+            .is_some_and(|c| period <= c)
+        {
             return Err(RunBillingError::PeriodClosed(period));
         }
         let today = self.ports.clock.today();
@@ -1139,33 +1479,66 @@ impl BillingService {
         if today < earliest {
             return Err(RunBillingError::TooEarly { earliest });
         }
-        let premise = self.ports.houses.premise(account.premise).await?.ok_or(RepoError::NotFound)?;
-        let house = self.ports.houses.house(premise.house).await?.ok_or(RepoError::NotFound)?;
-        let heating = account.services.iter().any(|s| s.service == ServiceKind::Heating);
+        let premise = self
+            .ports
+            .houses
+            .premise(account.premise)
+            .await?
+            .ok_or(RepoError::NotFound)?;
+        let house = self
+            .ports
+            .houses
+            .house(premise.house)
+            .await?
+            .ok_or(RepoError::NotFound)?;
+        let heating = account
+            .services
+            .iter()
+            .any(|s| s.service == ServiceKind::Heating);
         if house.odn.billed_by_supplier || (house.heat_meter && heating) {
             return Err(RunBillingError::HouseRunRequired(house.id));
         }
         let tariffs = self.ports.tariffs.versions(supplier.id).await?;
         let setup = self.penalty_setup().await?;
-        let data = self.account_data(account, premise, period, &supplier, &setup).await??;
+        let data = self
+            .account_data(account, premise, period, &supplier, &setup)
+            .await??;
         let parts = data.parts();
         let services = service_inputs(&data, &parts);
-        let bill = bill_account(&account_input(&data, &services), period, TariffBook { versions: &tariffs }, None, house.electric_heating, &supplier.policy)?;
+        let bill = bill_account(
+            &account_input(&data, &services),
+            period,
+            TariffBook { versions: &tariffs },
+            None,
+            house.electric_heating,
+            &supplier.policy,
+        )?;
         let set = Self::charge_set(&supplier, period, today, bill, account_id);
-        Self::check_postings(&data.ledger, &set).map_err(RunBillingError::Ledger)?;
-        match self.ports.charges.save_charge_sets(std::slice::from_ref(&set)).await {
+        Self::check_postings(&data, &set).map_err(RunBillingError::Ledger)?;
+        match self
+            .ports
+            .charges
+            .save_charge_sets(std::slice::from_ref(&set))
+            .await
+        {
             Ok(()) => Ok(BillingOutcome::Billed(set)),
             // A concurrent run stored its set first: return that one, charge nothing.
-            Err(RepoError::Duplicate) => match self.ports.charges.charge_set(account_id, period).await? {
-                Some(stored) => Ok(BillingOutcome::AlreadyBilled(stored)),
-                None => Err(RepoError::Conflict.into()),
-            },
+            Err(RepoError::Duplicate) => {
+                match self.ports.charges.charge_set(account_id, period).await? {
+                    Some(stored) => Ok(BillingOutcome::AlreadyBilled(stored)),
+                    None => Err(RepoError::Conflict.into()),
+                }
+            }
             Err(RepoError::Conflict) => Err(RunBillingError::PeriodClosed(period)),
             Err(e) => Err(e.into()),
         }
     }
 
-    async fn stored_sets(&self, accounts: &[Account], period: Period) -> Result<Vec<Option<ChargeSet>>, RepoError> {
+    async fn stored_sets(
+        &self,
+        accounts: &[Account],
+        period: Period,
+    ) -> Result<Vec<Option<ChargeSet>>, RepoError> {
         let mut out = Vec::with_capacity(accounts.len());
         for a in accounts {
             out.push(self.ports.charges.charge_set(a.id, period).await?);
@@ -1177,18 +1550,42 @@ impl BillingService {
     /// area, heating by the house meter) — **idempotently**: accounts with a charge set for the
     /// period keep it unchanged; the others' sets are stored in one transaction. When every
     /// account is billed already nothing is computed.
-    pub async fn run_billing_for_house(&self, house_id: HouseId, period: Period) -> Result<HouseBillingOutcome, RunHouseBillingError> {
-        let house = self.ports.houses.house(house_id).await?.ok_or(RunHouseBillingError::HouseNotFound)?;
+    pub async fn run_billing_for_house(
+        &self,
+        house_id: HouseId,
+        period: Period,
+    ) -> Result<HouseBillingOutcome, RunHouseBillingError> {
+        let house = self
+            .ports
+            .houses
+            .house(house_id)
+            .await?
+            .ok_or(RunHouseBillingError::HouseNotFound)?;
         let supplier = self.supplier(house.supplier).await?;
         let mut accounts = self.ports.accounts.accounts_in_house(house_id).await?;
         accounts.retain(|a| a.supplier == house.supplier);
         accounts.sort_by_key(|a| a.id);
         let stored = self.stored_sets(&accounts, period).await?;
         if stored.iter().all(Option::is_some) {
-            let accounts = stored.into_iter().flatten().map(BillingOutcome::AlreadyBilled).collect();
-            return Ok(HouseBillingOutcome { house: house_id, period, accounts, odn: None });
+            let accounts = stored
+                .into_iter()
+                .flatten()
+                .map(BillingOutcome::AlreadyBilled)
+                .collect();
+            return Ok(HouseBillingOutcome {
+                house: house_id,
+                period,
+                accounts,
+                odn: None,
+            });
         }
-        if self.ports.periods.last_closed(supplier.id).await?.is_some_and(|c| period <= c) {
+        if self
+            .ports
+            .periods
+            .last_closed(supplier.id)
+            .await?
+            .is_some_and(|c| period <= c)
+        {
             return Err(RunHouseBillingError::PeriodClosed(period));
         }
         let today = self.ports.clock.today();
@@ -1196,19 +1593,39 @@ impl BillingService {
         if today < earliest {
             return Err(RunHouseBillingError::TooEarly { earliest });
         }
-        let premises: BTreeMap<_, _> = self.ports.houses.premises(house_id).await?.into_iter().map(|p| (p.id, p)).collect();
+        let premises: BTreeMap<_, _> = self
+            .ports
+            .houses
+            .premises(house_id)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect();
         let facts = self.ports.houses.period_facts(house_id, period).await?;
         let tariffs = self.ports.tariffs.versions(supplier.id).await?;
         let setup = self.penalty_setup().await?;
         let mut data = Vec::with_capacity(accounts.len());
         for a in &accounts {
-            let premise = premises.get(&a.premise).cloned().ok_or_else(|| corrupt(&format!("account {}", a.id), "premise is not in its house"))?;
-            data.push(self.account_data(a.clone(), premise, period, &supplier, &setup).await??);
+            let premise = premises.get(&a.premise).cloned().ok_or_else(|| {
+                corrupt(&format!("account {}", a.id), "premise is not in its house")
+            })?;
+            data.push(
+                self.account_data(a.clone(), premise, period, &supplier, &setup)
+                    .await??,
+            );
         }
         let bill = {
             let parts: Vec<_> = data.iter().map(AccountData::parts).collect();
-            let services: Vec<_> = data.iter().zip(&parts).map(|(d, p)| service_inputs(d, p)).collect();
-            let inputs: Vec<_> = data.iter().zip(&services).map(|(d, s)| account_input(d, s)).collect();
+            let services: Vec<_> = data
+                .iter()
+                .zip(&parts)
+                .map(|(d, p)| service_inputs(d, p))
+                .collect();
+            let inputs: Vec<_> = data
+                .iter()
+                .zip(&services)
+                .map(|(d, s)| account_input(d, s))
+                .collect();
             let input = HouseInput {
                 house: &house,
                 accounts: &inputs,
@@ -1218,14 +1635,25 @@ impl BillingService {
                 carried_in: facts.carried_in,
                 heat_meter_volume: facts.heat_meter_volume,
             };
-            bill_house(&input, period, TariffBook { versions: &tariffs }, &supplier.policy)?
+            bill_house(
+                &input,
+                period,
+                TariffBook { versions: &tariffs },
+                &supplier.policy,
+            )?
         };
-        let mut outcomes: Vec<Option<BillingOutcome>> = stored.into_iter().map(|s| s.map(BillingOutcome::AlreadyBilled)).collect();
+        let mut outcomes: Vec<Option<BillingOutcome>> = stored
+            .into_iter()
+            .map(|s| s.map(BillingOutcome::AlreadyBilled))
+            .collect();
         let mut new_sets = Vec::new();
         for ((d, account_bill), outcome) in data.iter().zip(bill.accounts).zip(&outcomes) {
             if outcome.is_none() {
                 let set = Self::charge_set(&supplier, period, today, account_bill, d.account.id);
-                Self::check_postings(&d.ledger, &set).map_err(|source| RunHouseBillingError::Ledger { account: d.account.id, source })?;
+                Self::check_postings(d, &set).map_err(|source| RunHouseBillingError::Ledger {
+                    account: d.account.id,
+                    source,
+                })?;
                 new_sets.push(set);
             }
         }
@@ -1237,8 +1665,17 @@ impl BillingService {
                 if now.iter().any(Option::is_none) {
                     return Err(RepoError::Conflict.into());
                 }
-                let accounts = now.into_iter().flatten().map(BillingOutcome::AlreadyBilled).collect();
-                return Ok(HouseBillingOutcome { house: house_id, period, accounts, odn: None });
+                let accounts = now
+                    .into_iter()
+                    .flatten()
+                    .map(BillingOutcome::AlreadyBilled)
+                    .collect();
+                return Ok(HouseBillingOutcome {
+                    house: house_id,
+                    period,
+                    accounts,
+                    odn: None,
+                });
             }
             Err(RepoError::Conflict) => return Err(RunHouseBillingError::PeriodClosed(period)),
             Err(e) => return Err(e.into()),
@@ -1249,24 +1686,44 @@ impl BillingService {
                 *o = new_sets.next().map(BillingOutcome::Billed);
             }
         }
-        Ok(HouseBillingOutcome { house: house_id, period, accounts: outcomes.into_iter().flatten().collect(), odn: bill.odn })
+        Ok(HouseBillingOutcome {
+            house: house_id,
+            period,
+            accounts: outcomes.into_iter().flatten().collect(),
+            odn: bill.odn,
+        })
     }
 
     /// Closes a period of a supplier: afterwards its readings and charges never change
     /// (corrections become recalculations of a later period). Periods close in order, after
     /// their readings window, and only when every account has been billed.
-    pub async fn close_period(&self, supplier_id: SupplierId, period: Period) -> Result<(), ClosePeriodError> {
-        let supplier = self.ports.suppliers.supplier(supplier_id).await?.ok_or(ClosePeriodError::SupplierNotFound)?;
+    pub async fn close_period(
+        &self,
+        supplier_id: SupplierId,
+        period: Period,
+    ) -> Result<(), ClosePeriodError> {
+        let supplier = self
+            .ports
+            .suppliers
+            .supplier(supplier_id)
+            .await?
+            .ok_or(ClosePeriodError::SupplierNotFound)?;
         match self.ports.periods.last_closed(supplier_id).await? {
             Some(c) if period <= c => return Err(ClosePeriodError::AlreadyClosed(period)),
-            Some(c) if period != c.next() => return Err(ClosePeriodError::OutOfOrder { expected: c.next() }),
+            Some(c) if period != c.next() => {
+                return Err(ClosePeriodError::OutOfOrder { expected: c.next() });
+            }
             _ => {}
         }
         let earliest = earliest_billing_day(&supplier, period);
         if self.ports.clock.today() < earliest {
             return Err(ClosePeriodError::TooEarly { earliest });
         }
-        let unbilled = self.ports.charges.count_unbilled(supplier_id, period).await?;
+        let unbilled = self
+            .ports
+            .charges
+            .count_unbilled(supplier_id, period)
+            .await?;
         if unbilled > 0 {
             return Err(ClosePeriodError::Unbilled { accounts: unbilled });
         }
@@ -1280,19 +1737,28 @@ impl BillingService {
     /// Records a payment the subscriber started at the gateway, in the `Created` state: it does
     /// not move the balance until [`BillingService::confirm_payment`].
     pub async fn post_payment(&self, cmd: PostPayment) -> Result<PaymentRecord, PostPaymentError> {
-        let account = self.ports.accounts.account(cmd.account).await?.ok_or(PostPaymentError::AccountNotFound)?;
-        if !cmd.amount.is_positive() {
-            return Err(PostPaymentError::InvalidAmount(cmd.amount));
-        }
+        let account = self
+            .ports
+            .accounts
+            .account(cmd.account)
+            .await?
+            .ok_or(PostPaymentError::AccountNotFound)?;
         let supplier = self.supplier(account.supplier).await?;
-        if cmd.amount < supplier.minimum_payment {
-            return Err(PostPaymentError::BelowMinimum { minimum: supplier.minimum_payment });
-        }
         let today = self.ports.clock.today();
         let ledger = self.ledger_of(&account).await?;
+        // Below the minimum is fine when it settles the whole debt.
+        supplier.check_payment_amount(cmd.amount, ledger.balance().positive_part())?;
         // Validate the split against the account's services without touching the real ledger.
-        Ledger::new(account.id, ledger.services()).create_payment(PaymentId::new(0), cmd.amount, today, cmd.split.clone()).map_err(PostPaymentError::InvalidSplit)?;
-        let new = NewPayment { gateway_id: cmd.gateway_id, account: account.id, amount: cmd.amount, split: cmd.split, created_on: today };
+        Ledger::new(account.id, ledger.services())
+            .create_payment(PaymentId::new(0), cmd.amount, today, cmd.split.clone())
+            .map_err(PostPaymentError::InvalidSplit)?;
+        let new = NewPayment {
+            gateway_id: cmd.gateway_id,
+            account: account.id,
+            amount: cmd.amount,
+            split: cmd.split,
+            created_on: today,
+        };
         match self.ports.ledger.record_payment(&new).await {
             Ok(p) => Ok(p),
             Err(RepoError::Duplicate) => Err(PostPaymentError::DuplicatePayment),
@@ -1300,40 +1766,99 @@ impl BillingService {
         }
     }
 
-    async fn confirmation(&self, payment: PaymentRecord, outcome: ConfirmOutcome, ledger: Option<Ledger>) -> Result<PaymentConfirmation, ConfirmPaymentError> {
+    async fn confirmation(
+        &self,
+        payment: PaymentRecord,
+        outcome: ConfirmOutcome,
+        ledger: Option<Ledger>,
+    ) -> Result<PaymentConfirmation, ConfirmPaymentError> {
         let ledger = match ledger {
             Some(l) => l,
             None => {
-                let account = self.ports.accounts.account(payment.account).await?.ok_or(RepoError::NotFound)?;
+                let account = self
+                    .ports
+                    .accounts
+                    .account(payment.account)
+                    .await?
+                    .ok_or(RepoError::NotFound)?;
                 self.ledger_of(&account).await?
             }
         };
-        let (allocation, to_advance) = ledger.payment(payment.id).map(|p| (p.allocation().to_vec(), p.to_advance())).unwrap_or_default();
-        Ok(PaymentConfirmation { payment: PaymentRecord { state: PaymentState::Succeeded, ..payment }, outcome, allocation, to_advance, balance: ledger.balance() })
+        let (allocation, to_advance) = ledger
+            .payment(payment.id)
+            .map(|p| (p.allocation().to_vec(), p.to_advance()))
+            .unwrap_or_default();
+        Ok(PaymentConfirmation {
+            payment: PaymentRecord {
+                state: PaymentState::Succeeded,
+                ..payment
+            },
+            outcome,
+            allocation,
+            to_advance,
+            balance: ledger.balance(),
+        })
     }
 
     /// Confirms a payment by its gateway id (the gateway's webhook): the payment succeeds, is
     /// applied to the debt (the payer's split or oldest first) and moves the balance.
     /// **Idempotent**: confirming a confirmed payment — sequentially or in a race — credits
     /// nothing and answers [`ConfirmOutcome::AlreadyCredited`].
-    pub async fn confirm_payment(&self, gateway_id: &GatewayPaymentId) -> Result<PaymentConfirmation, ConfirmPaymentError> {
-        let payment = self.ports.ledger.payment_by_gateway_id(gateway_id).await?.ok_or(ConfirmPaymentError::PaymentNotFound)?;
+    pub async fn confirm_payment(
+        &self,
+        gateway_id: &GatewayPaymentId,
+    ) -> Result<PaymentConfirmation, ConfirmPaymentError> {
+        let payment = self
+            .ports
+            .ledger
+            .payment_by_gateway_id(gateway_id)
+            .await?
+            .ok_or(ConfirmPaymentError::PaymentNotFound)?;
         match payment.state {
-            PaymentState::Succeeded => return self.confirmation(payment, ConfirmOutcome::AlreadyCredited, None).await,
-            PaymentState::Failed | PaymentState::Refunded => return Err(ConfirmPaymentError::NotConfirmable(payment.state)),
+            PaymentState::Succeeded => {
+                return self
+                    .confirmation(payment, ConfirmOutcome::AlreadyCredited, None)
+                    .await;
+            }
+            PaymentState::Failed | PaymentState::Refunded => {
+                return Err(ConfirmPaymentError::NotConfirmable(payment.state));
+            }
             PaymentState::Created | PaymentState::Pending => {}
         }
-        let account = self.ports.accounts.account(payment.account).await?.ok_or(RepoError::NotFound)?;
+        let account = self
+            .ports
+            .accounts
+            .account(payment.account)
+            .await?
+            .ok_or(RepoError::NotFound)?;
         let today = self.ports.clock.today();
         let mut ledger = self.ledger_of(&account).await?;
-        ledger.succeed_payment(payment.id, today).map_err(ConfirmPaymentError::Ledger)?;
-        match self.ports.ledger.transition_payment(gateway_id, payment.state, PaymentState::Succeeded, today).await {
-            Ok(()) => self.confirmation(payment, ConfirmOutcome::Credited, Some(ledger)).await,
+        ledger
+            .succeed_payment(payment.id, today)
+            .map_err(ConfirmPaymentError::Ledger)?;
+        match self
+            .ports
+            .ledger
+            .transition_payment(gateway_id, payment.state, PaymentState::Succeeded, today)
+            .await
+        {
+            Ok(()) => {
+                self.confirmation(payment, ConfirmOutcome::Credited, Some(ledger))
+                    .await
+            }
             Err(RepoError::Conflict) => {
                 // Another confirmation (or a failure) won the race; nothing was written by us.
-                let now = self.ports.ledger.payment_by_gateway_id(gateway_id).await?.ok_or(ConfirmPaymentError::PaymentNotFound)?;
+                let now = self
+                    .ports
+                    .ledger
+                    .payment_by_gateway_id(gateway_id)
+                    .await?
+                    .ok_or(ConfirmPaymentError::PaymentNotFound)?;
                 match now.state {
-                    PaymentState::Succeeded => self.confirmation(now, ConfirmOutcome::AlreadyCredited, None).await,
+                    PaymentState::Succeeded => {
+                        self.confirmation(now, ConfirmOutcome::AlreadyCredited, None)
+                            .await
+                    }
                     state => Err(ConfirmPaymentError::NotConfirmable(state)),
                 }
             }
@@ -1344,17 +1869,32 @@ impl BillingService {
 
     /// The statement of an account for `from..=to`: opening balance, entries with running
     /// balances, totals and closing balance.
-    pub async fn statement(&self, account: AccountId, from: Date, to: Date) -> Result<Statement, StatementError> {
+    pub async fn statement(
+        &self,
+        account: AccountId,
+        from: Date,
+        to: Date,
+    ) -> Result<Statement, StatementError> {
         if from > to {
             return Err(StatementError::InvalidRange { from, to });
         }
-        let account = self.ports.accounts.account(account).await?.ok_or(StatementError::AccountNotFound)?;
+        let account = self
+            .ports
+            .accounts
+            .account(account)
+            .await?
+            .ok_or(StatementError::AccountNotFound)?;
         Ok(self.ledger_of(&account).await?.statement(from, to))
     }
 
     /// The balance of an account today, with its debt per service and its advance.
     pub async fn balance(&self, account: AccountId) -> Result<AccountBalance, BalanceError> {
-        let account = self.ports.accounts.account(account).await?.ok_or(BalanceError::AccountNotFound)?;
+        let account = self
+            .ports
+            .accounts
+            .account(account)
+            .await?
+            .ok_or(BalanceError::AccountNotFound)?;
         let ledger = self.ledger_of(&account).await?;
         Ok(AccountBalance {
             account: account.id,
@@ -1366,44 +1906,2292 @@ impl BillingService {
         })
     }
 
-    /// The payment document (ЕПД) data of an account for a billed period, with its ГОСТ Р
-    /// 56042-2014 QR payload (`PersAcc`, `PaymPeriod`, `PaymTerm`, `Purpose`, `PayerAddress`,
-    /// `TechCode` 02 and `Sum` when something is due).
-    pub async fn payment_document(&self, account: AccountId, period: Period) -> Result<PaymentDocument, PaymentDocumentError> {
-        let account = self.ports.accounts.account(account).await?.ok_or(PaymentDocumentError::AccountNotFound)?;
-        let set = self.ports.charges.charge_set(account.id, period).await?.ok_or(PaymentDocumentError::NotBilled(period))?;
+    /// The payment document (ЕПД) of an account for a billed period, built by
+    /// [`build_payment_document`] from the stored charge set, the meters' readings and the
+    /// ledger: the opening balance and the payments of the period come from the journal, the QR
+    /// payload's `Sum` is the amount due (absent when nothing is due).
+    pub async fn payment_document(
+        &self,
+        account: AccountId,
+        period: Period,
+    ) -> Result<PaymentDocument, PaymentDocumentError> {
+        let account = self
+            .ports
+            .accounts
+            .account(account)
+            .await?
+            .ok_or(PaymentDocumentError::AccountNotFound)?;
+        let set = self
+            .ports
+            .charges
+            .charge_set(account.id, period)
+            .await?
+            .ok_or(PaymentDocumentError::NotBilled(period))?;
         let supplier = self.supplier(account.supplier).await?;
-        let premise = self.ports.houses.premise(account.premise).await?.ok_or(RepoError::NotFound)?;
-        let house: House = self.ports.houses.house(premise.house).await?.ok_or(RepoError::NotFound)?;
-        let ledger = self.ledger_of(&account).await?;
-        let address = format!("{}, {} {}", house.address, if premise.residential { "кв." } else { "пом." }, premise.number);
-        let previous_balance = set.posted_on.previous_day().map_or(Money::ZERO, |d| ledger.balance_on(d));
-        let balance = ledger.balance();
-        let amount_due = balance.positive_part();
-        let mut qr = QrPayload::for_supplier(&supplier.requisites)?
-            .pers_acc(account.number.as_str())?
-            .paym_period(period)
-            .paym_term(set.due_date)?
-            .purpose(&format!("Оплата за {} по ЛС {}", period.to_russian(), account.number))?
-            .payer_address(&address)?
-            .tech_code(TechCode::HOUSING_AND_UTILITIES);
-        if amount_due.is_positive() {
-            qr = qr.sum(amount_due)?;
+        let premise = self
+            .ports
+            .houses
+            .premise(account.premise)
+            .await?
+            .ok_or(RepoError::NotFound)?;
+        let house = self
+            .ports
+            .houses
+            .house(premise.house)
+            .await?
+            .ok_or(RepoError::NotFound)?;
+        let services: Vec<ServiceKind> = account.services.iter().map(|s| s.service).collect();
+        let mut meters = Vec::new();
+        for m in self.ports.meters.meters_of_account(account.id).await? {
+            if services.iter().any(|s| in_period(&m, *s, period)) {
+                let history = self.ports.readings.history(m.id).await?;
+                meters.push((m, history));
+            }
         }
-        Ok(PaymentDocument {
-            supplier: supplier.requisites,
-            holder: account.holder,
-            account_number: account.number,
-            address,
+        let readings: Vec<MeterReadings<'_>> = meters
+            .iter()
+            .map(|(meter, history)| {
+                let (previous, current) = period_readings(history, period);
+                MeterReadings {
+                    meter,
+                    previous,
+                    current,
+                }
+            })
+            .collect();
+        let ledger = self.ledger_of(&account).await?;
+        let (opening_balance, payments) = document_figures(&ledger, period);
+        Ok(build_payment_document(&DocumentInput {
+            account: &account,
+            premise: &premise,
+            house: &house,
             period,
-            due_date: set.due_date,
-            explanations: set.lines.iter().map(ChargeLine::explain).collect(),
-            charged: set.total(),
-            lines: set.lines,
-            previous_balance,
-            balance,
-            amount_due,
-            qr,
-        })
+            requisites: Some(&supplier.requisites),
+            lines: &set.lines,
+            meters: &readings,
+            opening_balance,
+            payments,
+            due_day: supplier.policy.due_day,
+        })?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use mockall::Sequence;
+    use mockall::predicate::eq;
+    use rust_decimal_macros::dec;
+    use time::macros::date;
+
+    use super::*;
+    use crate::charge::{ChargeBasis, ChargeLine};
+    use crate::ids::{PremiseId, TariffId};
+    use crate::meter::RegisterSpec;
+    use crate::model::AccountService;
+    use crate::model::{AccountNumber, House};
+    use crate::odn::OdnPolicy;
+    use crate::ports::{
+        HousePeriodFacts, MockAccountRepository, MockChargeRepository, MockClock,
+        MockHouseRepository, MockKeyRateSource, MockLedgerRepository, MockMeterRepository,
+        MockPeriodRepository, MockReadingRepository, MockSupplierRepository, MockTariffRepository,
+        MockVolumeHistoryRepository,
+    };
+    use crate::requisites::Requisites;
+    use crate::requisites::{
+        Address, BankDetails, BankName, Bic, CorrespAcc, EmergencyPhone, Inn, Kpp, OrgName,
+        PersonalAcc, Phone,
+    };
+    use crate::tariff::{ConsumerGroup, ElectricityTiers, TariffKind, TariffVersion, ZonePrices};
+    use crate::volume::{VolumeBasis, VolumeKind};
+
+    const DOWN: fn() -> RepoError = || RepoError::Unavailable("db down".into());
+
+    struct Mocks {
+        clock: MockClock,
+        key_rates: MockKeyRateSource,
+        suppliers: MockSupplierRepository,
+        houses: MockHouseRepository,
+        accounts: MockAccountRepository,
+        meters: MockMeterRepository,
+        readings: MockReadingRepository,
+        tariffs: MockTariffRepository,
+        volumes: MockVolumeHistoryRepository,
+        charges: MockChargeRepository,
+        periods: MockPeriodRepository,
+        ledger: MockLedgerRepository,
+    }
+
+    impl Mocks {
+        /// Mocks with no expectations: any call not set up by a test fails it.
+        fn new() -> Mocks {
+            Mocks {
+                clock: MockClock::new(),
+                key_rates: MockKeyRateSource::new(),
+                suppliers: MockSupplierRepository::new(),
+                houses: MockHouseRepository::new(),
+                accounts: MockAccountRepository::new(),
+                meters: MockMeterRepository::new(),
+                readings: MockReadingRepository::new(),
+                tariffs: MockTariffRepository::new(),
+                volumes: MockVolumeHistoryRepository::new(),
+                charges: MockChargeRepository::new(),
+                periods: MockPeriodRepository::new(),
+                ledger: MockLedgerRepository::new(),
+            }
+        }
+
+        fn service(self) -> BillingService {
+            BillingService::new(BillingPorts {
+                clock: Arc::new(self.clock),
+                key_rates: Arc::new(self.key_rates),
+                suppliers: Arc::new(self.suppliers),
+                houses: Arc::new(self.houses),
+                accounts: Arc::new(self.accounts),
+                meters: Arc::new(self.meters),
+                readings: Arc::new(self.readings),
+                tariffs: Arc::new(self.tariffs),
+                volumes: Arc::new(self.volumes),
+                charges: Arc::new(self.charges),
+                periods: Arc::new(self.periods),
+                ledger: Arc::new(self.ledger),
+            })
+        }
+
+        fn today(&mut self, d: Date) {
+            self.clock.expect_today().return_const(d);
+            self.clock
+                .expect_now()
+                .return_const(d.midnight().assume_utc());
+        }
+
+        fn accounts(&mut self, list: Vec<Account>) {
+            self.accounts
+                .expect_account()
+                .returning(move |id| Ok(list.iter().find(|a| a.id == id).cloned()));
+        }
+
+        fn supplier(&mut self) {
+            self.suppliers
+                .expect_supplier()
+                .returning(|_| Ok(Some(supplier())));
+        }
+
+        fn last_closed(&mut self, p: Option<Period>) {
+            self.periods.expect_last_closed().returning(move |_| Ok(p));
+        }
+
+        fn journal(&mut self, j: Vec<LedgerRecord>) {
+            self.ledger
+                .expect_journal()
+                .returning(move |_| Ok(j.clone()));
+        }
+
+        fn meter(&mut self, m: Meter) {
+            self.meters
+                .expect_meter()
+                .returning(move |id| Ok(Some(m.clone()).filter(|m| m.id == id)));
+        }
+
+        fn no_volumes(&mut self) {
+            self.volumes
+                .expect_volumes()
+                .returning(|_, _, _| Ok(vec![]));
+        }
+    }
+
+    fn p(y: i32, m: u32) -> Period {
+        Period::new(y, m).unwrap()
+    }
+
+    fn supplier() -> Supplier {
+        let bank = BankDetails::new(
+            PersonalAcc::parse("40702810200000000001").unwrap(),
+            BankName::parse("ПАО Сбербанк").unwrap(),
+            Bic::parse("044525225").unwrap(),
+            CorrespAcc::parse("30101810400000000225").unwrap(),
+        )
+        .unwrap();
+        let requisites = Requisites::new(
+            OrgName::parse("АО «Энергосбыт»").unwrap(),
+            Inn::parse("7707083893").unwrap(),
+            Some(Kpp::parse("770701001").unwrap()),
+            bank,
+            Address::parse("г. Москва, ул. Примерная, д. 1").unwrap(),
+            vec![],
+            vec![EmergencyPhone::new("Аварийная служба", Phone::parse("112").unwrap()).unwrap()],
+        )
+        .unwrap();
+        Supplier {
+            id: SupplierId::new(1),
+            requisites,
+            policy: Default::default(),
+            penalty: Default::default(),
+            minimum_payment: Money::from_roubles(50),
+        }
+    }
+
+    fn account_n(n: u64) -> Account {
+        Account {
+            id: AccountId::new(n),
+            number: AccountNumber::parse(&format!("100{n}")).unwrap(),
+            supplier: SupplierId::new(1),
+            premise: PremiseId::new(n),
+            holder: "Иванов Иван Иванович".into(),
+            group: ConsumerGroup::Population,
+            services: vec![AccountService {
+                service: ServiceKind::Electricity,
+                norm_per_unit: dec!(100),
+                meter_installable: true,
+            }],
+        }
+    }
+
+    fn account() -> Account {
+        account_n(1)
+    }
+
+    fn premise_n(n: u64) -> Premise {
+        Premise {
+            id: PremiseId::new(n),
+            house: HouseId::new(1),
+            number: format!("{n}"),
+            area: dec!(50),
+            residential: true,
+            persons: 2,
+            rooms: 2,
+        }
+    }
+
+    fn house(odn: bool) -> House {
+        House {
+            id: HouseId::new(1),
+            supplier: SupplierId::new(1),
+            address: "г. Москва, ул. Ленина, д. 1".into(),
+            total_area: dec!(100),
+            common_area: dec!(20),
+            odn: OdnPolicy {
+                billed_by_supplier: odn,
+                cap_at_norm: false,
+                norm_per_m2_common: dec!(1),
+            },
+            electric_heating: false,
+            heat_meter: false,
+        }
+    }
+
+    fn meter_n(id: u64, account: u64) -> Meter {
+        Meter {
+            id: MeterId::new(id),
+            account: Some(AccountId::new(account)),
+            service: ServiceKind::Electricity,
+            serial: format!("35342534{id}"),
+            registers: RegisterSpec::single(5),
+            installed_on: date!(2020 - 01 - 01),
+            commissioned_on: Some(date!(2020 - 01 - 01)),
+            verification_due: None,
+            failed_on: None,
+            removed_on: None,
+            automatic: false,
+        }
+    }
+
+    fn meter() -> Meter {
+        meter_n(7, 1)
+    }
+
+    fn reading(id: u64, meter: u64, period: Period, value: Decimal, taken_on: Date) -> Reading {
+        Reading {
+            id: ReadingId::new(id),
+            meter: MeterId::new(meter),
+            period,
+            values: ZoneValues::single(value),
+            taken_on,
+            submitted_at: taken_on.midnight().assume_utc(),
+            source: ReadingSource::Subscriber,
+            status: ReadingStatus::Accepted,
+            supersedes: None,
+        }
+    }
+
+    fn feb_reading() -> Reading {
+        reading(1, 7, p(2026, 2), dec!(5910), date!(2026 - 02 - 20))
+    }
+
+    fn stored(n: &NewReading, id: u64) -> Reading {
+        Reading {
+            id: ReadingId::new(id),
+            meter: n.meter,
+            period: n.period,
+            values: n.values,
+            taken_on: n.taken_on,
+            submitted_at: n.submitted_at,
+            source: n.source,
+            status: ReadingStatus::Accepted,
+            supersedes: n.supersedes,
+        }
+    }
+
+    fn tariff() -> TariffVersion {
+        TariffVersion {
+            id: TariffId::new(1),
+            supplier: SupplierId::new(1),
+            service: ServiceKind::Electricity,
+            group: ConsumerGroup::Population,
+            valid_from: date!(2026 - 01 - 01),
+            kind: TariffKind::Electricity(ElectricityTiers::Flat(ZonePrices::flat(dec!(6.85)))),
+        }
+    }
+
+    fn charge(period: Period, amount: Money, date: Date, due_date: Date) -> LedgerRecord {
+        LedgerRecord {
+            date,
+            fact: LedgerFact::Charge {
+                period,
+                service: ServiceKind::Electricity,
+                amount,
+                due_date,
+            },
+        }
+    }
+
+    fn submit(values: &[Decimal]) -> SubmitReading {
+        SubmitReading {
+            account: AccountId::new(1),
+            meter: MeterId::new(7),
+            values: values.to_vec(),
+            source: ReadingSource::Subscriber,
+        }
+    }
+
+    /// The ports a subscriber's reading of meter 7 needs, with a February reading of 5910.
+    fn reading_mocks(today: Date) -> Mocks {
+        let mut m = Mocks::new();
+        m.meter(meter());
+        m.accounts(vec![account()]);
+        m.supplier();
+        m.today(today);
+        m.last_closed(Some(p(2026, 2)));
+        m.no_volumes();
+        m
+    }
+
+    // ----- submit_reading ------------------------------------------------------------------
+
+    #[tokio::test]
+    async fn submit_reading_in_the_window_is_saved_for_the_month() {
+        let mut m = reading_mocks(date!(2026 - 03 - 20));
+        m.readings
+            .expect_last_accepted_before()
+            .with(eq(MeterId::new(7)), eq(p(2026, 3)))
+            .returning(|_, _| Ok(Some(feb_reading())));
+        m.readings
+            .expect_save()
+            .withf(|r| {
+                r.period == p(2026, 3)
+                    && r.values == ZoneValues::single(dec!(6060))
+                    && r.taken_on == date!(2026 - 03 - 20)
+                    && r.supersedes.is_none()
+            })
+            .times(1)
+            .returning(|r| Ok(stored(r, 2)));
+        let ok = m
+            .service()
+            .submit_reading(submit(&[dec!(6060)]))
+            .await
+            .unwrap();
+        assert_eq!(ok.reading.id, ReadingId::new(2));
+        assert_eq!(ok.consumption.unwrap().total(), dec!(150));
+        assert!(!ok.late);
+        assert!(ok.user_message().contains("март 2026"));
+    }
+
+    #[tokio::test]
+    async fn late_reading_belongs_to_the_next_period() {
+        let mut m = reading_mocks(date!(2026 - 03 - 26));
+        m.readings
+            .expect_last_accepted_before()
+            .with(eq(MeterId::new(7)), eq(p(2026, 4)))
+            .returning(|_, _| Ok(Some(feb_reading())));
+        m.readings
+            .expect_save()
+            .withf(|r| r.period == p(2026, 4))
+            .times(1)
+            .returning(|r| Ok(stored(r, 2)));
+        let ok = m
+            .service()
+            .submit_reading(submit(&[dec!(6060)]))
+            .await
+            .unwrap();
+        assert!(ok.late);
+        assert_eq!(ok.reading.period, p(2026, 4));
+        assert!(ok.user_message().contains("апрель 2026"));
+    }
+
+    #[tokio::test]
+    async fn submit_reading_of_unknown_meter() {
+        let mut m = Mocks::new();
+        m.meters.expect_meter().returning(|_| Ok(None));
+        assert_eq!(
+            m.service().submit_reading(submit(&[dec!(1)])).await,
+            Err(SubmitReadingError::MeterNotFound)
+        );
+    }
+
+    #[tokio::test]
+    async fn submit_reading_of_someone_elses_meter() {
+        let mut m = Mocks::new();
+        m.meter(meter_n(7, 2));
+        assert_eq!(
+            m.service().submit_reading(submit(&[dec!(1)])).await,
+            Err(SubmitReadingError::NotYourMeter)
+        );
+    }
+
+    #[tokio::test]
+    async fn submit_reading_of_unknown_account() {
+        let mut m = Mocks::new();
+        m.meter(meter());
+        m.accounts(vec![]);
+        assert_eq!(
+            m.service().submit_reading(submit(&[dec!(1)])).await,
+            Err(SubmitReadingError::AccountNotFound)
+        );
+    }
+
+    #[tokio::test]
+    async fn implausible_rollover_is_refused_and_not_saved() {
+        let mut m = reading_mocks(date!(2026 - 03 - 20));
+        m.readings
+            .expect_last_accepted_before()
+            .returning(|_, _| Ok(Some(feb_reading())));
+        let err = m
+            .service()
+            .submit_reading(submit(&[dec!(5000)]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SubmitReadingError::Invalid(ReadingError::LowerThanPrevious { .. })
+            ),
+            "{err:?}"
+        );
+        assert!(err.user_message().contains("меньше предыдущего"));
+    }
+
+    #[tokio::test]
+    async fn consumption_far_above_the_average_is_refused() {
+        let mut m = Mocks::new();
+        m.meter(meter());
+        m.accounts(vec![account()]);
+        m.supplier();
+        m.today(date!(2026 - 03 - 20));
+        m.last_closed(Some(p(2026, 2)));
+        m.readings
+            .expect_last_accepted_before()
+            .returning(|_, _| Ok(Some(feb_reading())));
+        m.volumes
+            .expect_volumes()
+            .with(
+                eq(AccountId::new(1)),
+                eq(ServiceKind::Electricity),
+                eq(p(2026, 3)),
+            )
+            .returning(|_, _, _| {
+                Ok((0..6)
+                    .map(|i| PastVolume {
+                        period: p(2025, 9).plus_months(i),
+                        kind: VolumeKind::Readings,
+                        values: ZoneValues::single(dec!(100)),
+                    })
+                    .collect())
+            });
+        let err = m
+            .service()
+            .submit_reading(submit(&[dec!(7500)]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                SubmitReadingError::Invalid(ReadingError::Implausible { .. })
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn reading_for_a_closed_period_is_refused() {
+        let mut m = reading_mocks(date!(2026 - 03 - 20));
+        m.periods.checkpoint();
+        m.last_closed(Some(p(2026, 3)));
+        m.readings
+            .expect_last_accepted_before()
+            .returning(|_, _| Ok(Some(feb_reading())));
+        let err = m
+            .service()
+            .submit_reading(submit(&[dec!(6060)]))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            SubmitReadingError::Invalid(ReadingError::PeriodClosed(p(2026, 3)))
+        );
+    }
+
+    #[tokio::test]
+    async fn second_reading_of_the_period_is_already_submitted() {
+        let mut m = reading_mocks(date!(2026 - 03 - 20));
+        m.readings
+            .expect_last_accepted_before()
+            .returning(|_, _| Ok(Some(feb_reading())));
+        m.readings
+            .expect_save()
+            .times(1)
+            .returning(|_| Err(RepoError::Duplicate));
+        let err = m
+            .service()
+            .submit_reading(submit(&[dec!(6060)]))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            SubmitReadingError::AlreadySubmitted { period: p(2026, 3) }
+        );
+        assert!(err.user_message().contains("исправьте"));
+    }
+
+    #[tokio::test]
+    async fn submit_reading_port_failures_are_repo_errors() {
+        let mut m = Mocks::new();
+        m.meters.expect_meter().returning(|_| Err(DOWN()));
+        assert_eq!(
+            m.service().submit_reading(submit(&[dec!(1)])).await,
+            Err(SubmitReadingError::Repo(DOWN()))
+        );
+
+        let mut m = reading_mocks(date!(2026 - 03 - 20));
+        m.readings
+            .expect_last_accepted_before()
+            .returning(|_, _| Ok(Some(feb_reading())));
+        m.readings.expect_save().returning(|_| Err(DOWN()));
+        let err = m
+            .service()
+            .submit_reading(submit(&[dec!(6060)]))
+            .await
+            .unwrap_err();
+        assert_eq!(err, SubmitReadingError::Repo(DOWN()));
+        assert_eq!(err.user_message(), UNAVAILABLE_RU);
+
+        let mut m = Mocks::new();
+        m.meter(meter());
+        m.accounts(vec![account()]);
+        m.suppliers.expect_supplier().returning(|_| Ok(None));
+        assert_eq!(
+            m.service().submit_reading(submit(&[dec!(1)])).await,
+            Err(SubmitReadingError::Repo(RepoError::NotFound))
+        );
+    }
+
+    // ----- correct_reading / cancel_reading ------------------------------------------------
+
+    fn march_reading() -> Reading {
+        reading(2, 7, p(2026, 3), dec!(6060), date!(2026 - 03 - 20))
+    }
+
+    fn change_mocks(today: Date, old: Reading) -> Mocks {
+        let mut m = reading_mocks(today);
+        m.readings
+            .expect_reading()
+            .returning(move |id| Ok(Some(old.clone()).filter(|r| r.id == id)));
+        m.readings
+            .expect_last_accepted_before()
+            .with(eq(MeterId::new(7)), eq(p(2026, 3)))
+            .returning(|_, _| Ok(Some(feb_reading())));
+        m
+    }
+
+    fn correct(values: &[Decimal]) -> CorrectReading {
+        CorrectReading {
+            account: AccountId::new(1),
+            reading: ReadingId::new(2),
+            values: values.to_vec(),
+        }
+    }
+
+    #[tokio::test]
+    async fn correction_supersedes_the_old_reading() {
+        let mut m = change_mocks(date!(2026 - 03 - 22), march_reading());
+        m.readings
+            .expect_save()
+            .withf(|r| {
+                r.supersedes == Some(ReadingId::new(2))
+                    && r.period == p(2026, 3)
+                    && r.values == ZoneValues::single(dec!(6050))
+            })
+            .times(1)
+            .returning(|r| Ok(stored(r, 3)));
+        let ok = m
+            .service()
+            .correct_reading(correct(&[dec!(6050)]))
+            .await
+            .unwrap();
+        assert_eq!(ok.reading.supersedes, Some(ReadingId::new(2)));
+        assert_eq!(ok.consumption.unwrap().total(), dec!(140));
+    }
+
+    #[tokio::test]
+    async fn correction_of_unknown_reading() {
+        let mut m = Mocks::new();
+        m.readings.expect_reading().returning(|_| Ok(None));
+        assert_eq!(
+            m.service().correct_reading(correct(&[dec!(1)])).await,
+            Err(CorrectReadingError::ReadingNotFound)
+        );
+    }
+
+    #[tokio::test]
+    async fn correction_of_someone_elses_reading() {
+        let mut m = Mocks::new();
+        m.readings
+            .expect_reading()
+            .returning(|_| Ok(Some(march_reading())));
+        m.meter(meter_n(7, 2));
+        let err = m
+            .service()
+            .correct_reading(correct(&[dec!(1)]))
+            .await
+            .unwrap_err();
+        assert_eq!(err, CorrectReadingError::NotYourReading);
+        assert!(!err.user_message().is_empty());
+    }
+
+    #[tokio::test]
+    async fn correction_after_the_window_is_refused() {
+        let m = change_mocks(date!(2026 - 03 - 26), march_reading());
+        let err = m
+            .service()
+            .correct_reading(correct(&[dec!(6050)]))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            CorrectReadingError::Refused(ChangeReadingError::WindowClosed(p(2026, 3)))
+        );
+    }
+
+    #[tokio::test]
+    async fn correction_with_invalid_values_is_refused() {
+        let m = change_mocks(date!(2026 - 03 - 22), march_reading());
+        let err = m
+            .service()
+            .correct_reading(correct(&[dec!(5000)]))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CorrectReadingError::Refused(ChangeReadingError::Invalid(
+                    ReadingError::LowerThanPrevious { .. }
+                ))
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn correction_of_a_superseded_reading_is_refused() {
+        let old = Reading {
+            status: ReadingStatus::Superseded,
+            ..march_reading()
+        };
+        let m = change_mocks(date!(2026 - 03 - 22), old);
+        let err = m
+            .service()
+            .correct_reading(correct(&[dec!(6050)]))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            CorrectReadingError::Refused(ChangeReadingError::NotAccepted(
+                ReadingStatus::Superseded
+            ))
+        );
+    }
+
+    #[tokio::test]
+    async fn correction_losing_a_race_is_refused() {
+        let mut m = change_mocks(date!(2026 - 03 - 22), march_reading());
+        m.readings
+            .expect_save()
+            .times(1)
+            .returning(|_| Err(RepoError::Conflict));
+        let err = m
+            .service()
+            .correct_reading(correct(&[dec!(6050)]))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            CorrectReadingError::Refused(ChangeReadingError::NotAccepted(
+                ReadingStatus::Superseded
+            ))
+        );
+        assert!(err.user_message().contains("уже исправлено"));
+    }
+
+    #[tokio::test]
+    async fn correction_port_failure() {
+        let mut m = change_mocks(date!(2026 - 03 - 22), march_reading());
+        m.readings.expect_save().returning(|_| Err(DOWN()));
+        assert_eq!(
+            m.service().correct_reading(correct(&[dec!(6050)])).await,
+            Err(CorrectReadingError::Repo(DOWN()))
+        );
+    }
+
+    #[tokio::test]
+    async fn cancellation_marks_the_reading_cancelled() {
+        let mut m = change_mocks(date!(2026 - 03 - 22), march_reading());
+        m.readings
+            .expect_cancel()
+            .with(eq(ReadingId::new(2)))
+            .times(1)
+            .returning(|_| Ok(()));
+        let r = m
+            .service()
+            .cancel_reading(AccountId::new(1), ReadingId::new(2))
+            .await
+            .unwrap();
+        assert_eq!(r.status, ReadingStatus::Cancelled);
+    }
+
+    #[tokio::test]
+    async fn cancellation_in_a_closed_period_is_refused() {
+        let mut m = change_mocks(date!(2026 - 03 - 22), march_reading());
+        m.periods.checkpoint();
+        m.last_closed(Some(p(2026, 3)));
+        let err = m
+            .service()
+            .cancel_reading(AccountId::new(1), ReadingId::new(2))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            CancelReadingError::Refused(ChangeReadingError::PeriodClosed(p(2026, 3)))
+        );
+    }
+
+    #[tokio::test]
+    async fn cancellation_rejections_and_failures() {
+        let mut m = Mocks::new();
+        m.readings.expect_reading().returning(|_| Ok(None));
+        assert_eq!(
+            m.service()
+                .cancel_reading(AccountId::new(1), ReadingId::new(2))
+                .await,
+            Err(CancelReadingError::ReadingNotFound)
+        );
+
+        let mut m = Mocks::new();
+        m.readings
+            .expect_reading()
+            .returning(|_| Ok(Some(march_reading())));
+        m.meter(meter_n(7, 2));
+        assert_eq!(
+            m.service()
+                .cancel_reading(AccountId::new(1), ReadingId::new(2))
+                .await,
+            Err(CancelReadingError::NotYourReading)
+        );
+
+        let mut m = change_mocks(date!(2026 - 03 - 22), march_reading());
+        m.readings
+            .expect_cancel()
+            .returning(|_| Err(RepoError::Conflict));
+        let err = m
+            .service()
+            .cancel_reading(AccountId::new(1), ReadingId::new(2))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CancelReadingError::Refused(ChangeReadingError::NotAccepted(_))
+            ),
+            "{err:?}"
+        );
+
+        let mut m = change_mocks(date!(2026 - 03 - 22), march_reading());
+        m.readings.expect_cancel().returning(|_| Err(DOWN()));
+        assert_eq!(
+            m.service()
+                .cancel_reading(AccountId::new(1), ReadingId::new(2))
+                .await,
+            Err(CancelReadingError::Repo(DOWN()))
+        );
+    }
+
+    // ----- run_billing_for_account ---------------------------------------------------------
+
+    /// Everything account 1 needs to be billed for March 2026 on 26.03.2026: readings 5910 →
+    /// 6060 (150 kWh) at 6.85 ₽.
+    fn billing_mocks(odn: bool) -> Mocks {
+        let mut m = Mocks::new();
+        m.accounts(vec![account()]);
+        m.supplier();
+        m.today(date!(2026 - 03 - 26));
+        m.last_closed(Some(p(2026, 2)));
+        m.houses
+            .expect_premise()
+            .returning(|id| Ok(Some(premise_n(id.get()))));
+        m.houses
+            .expect_house()
+            .returning(move |_| Ok(Some(house(odn))));
+        m.tariffs
+            .expect_versions()
+            .returning(|_| Ok(vec![tariff()]));
+        m.key_rates
+            .expect_key_rates()
+            .returning(|| Ok(KeyRateHistory::bank_of_russia()));
+        m.key_rates
+            .expect_penalty_rules()
+            .returning(|| Ok(PenaltyRules::russian_statutory()));
+        m.meters.expect_meters_of_account().returning(|a| {
+            Ok(vec![if a.get() == 1 {
+                meter()
+            } else {
+                meter_n(8, a.get())
+            }])
+        });
+        m.readings.expect_history().returning(|id| {
+            Ok(match id.get() {
+                7 => vec![feb_reading(), march_reading()],
+                _ => vec![
+                    reading(11, 8, p(2026, 2), dec!(1000), date!(2026 - 02 - 20)),
+                    reading(12, 8, p(2026, 3), dec!(1100), date!(2026 - 03 - 20)),
+                ],
+            })
+        });
+        m.no_volumes();
+        m
+    }
+
+    #[tokio::test]
+    async fn billing_an_account_stores_and_posts_one_charge_set() {
+        let mut m = billing_mocks(false);
+        m.journal(vec![]);
+        m.charges
+            .expect_charge_set()
+            .with(eq(AccountId::new(1)), eq(p(2026, 3)))
+            .returning(|_, _| Ok(None));
+        m.charges
+            .expect_save_charge_sets()
+            .withf(|sets| {
+                sets.len() == 1
+                    && sets[0].account == AccountId::new(1)
+                    && sets[0].total() == Money::from_kopecks(102_750)
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let outcome = m
+            .service()
+            .run_billing_for_account(AccountId::new(1), p(2026, 3))
+            .await
+            .unwrap();
+        assert!(outcome.is_new());
+        let set = outcome.charge_set();
+        assert_eq!(
+            (set.posted_on, set.due_date),
+            (date!(2026 - 03 - 26), date!(2026 - 04 - 15))
+        );
+        assert!(matches!(
+            set.lines[0].basis,
+            ChargeBasis::Volume(VolumeBasis::Readings { .. })
+        ));
+        assert_eq!(
+            set.postings(),
+            vec![charge(
+                p(2026, 3),
+                Money::from_kopecks(102_750),
+                date!(2026 - 03 - 26),
+                date!(2026 - 04 - 15)
+            )]
+        );
+    }
+
+    #[tokio::test]
+    async fn billing_without_a_reading_uses_the_norm_for_the_registered_persons() {
+        let mut m = billing_mocks(false);
+        m.readings.checkpoint();
+        m.readings
+            .expect_history()
+            .returning(|_| Ok(vec![feb_reading()]));
+        m.journal(vec![]);
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        m.charges
+            .expect_save_charge_sets()
+            .times(1)
+            .returning(|_| Ok(()));
+        let outcome = m
+            .service()
+            .run_billing_for_account(AccountId::new(1), p(2026, 3))
+            .await
+            .unwrap();
+        // Norm 100 kWh × 2 persons × 6.85 ₽; no coefficient for a plain non-submission.
+        assert_eq!(outcome.charge_set().total(), Money::from_kopecks(137_000));
+        assert!(outcome.charge_set().has_estimates());
+    }
+
+    #[tokio::test]
+    async fn billing_twice_returns_the_stored_set_and_charges_nothing() {
+        let mut m = billing_mocks(false);
+        let mut first = None;
+        m.journal(vec![]);
+        m.charges
+            .expect_charge_set()
+            .times(1)
+            .returning(|_, _| Ok(None));
+        m.charges
+            .expect_save_charge_sets()
+            .times(1)
+            .returning(|_| Ok(()));
+        let service = m.service();
+        if let BillingOutcome::Billed(s) = service
+            .run_billing_for_account(AccountId::new(1), p(2026, 3))
+            .await
+            .unwrap()
+        {
+            first = Some(s);
+        }
+        let first = first.expect("first run bills");
+
+        // Second run: storage has the set; nothing is computed or saved (no other expectations).
+        let mut m = Mocks::new();
+        m.accounts(vec![account()]);
+        let stored = first.clone();
+        m.charges
+            .expect_charge_set()
+            .times(1)
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        m.charges.expect_save_charge_sets().never();
+        let again = m
+            .service()
+            .run_billing_for_account(AccountId::new(1), p(2026, 3))
+            .await
+            .unwrap();
+        assert_eq!(again, BillingOutcome::AlreadyBilled(first));
+    }
+
+    #[tokio::test]
+    async fn a_concurrent_run_that_stored_first_wins() {
+        let mut m = billing_mocks(false);
+        m.journal(vec![]);
+        let mut seq = Sequence::new();
+        m.charges
+            .expect_charge_set()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(None));
+        m.charges
+            .expect_save_charge_sets()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(RepoError::Duplicate));
+        let theirs = ChargeSet {
+            account: AccountId::new(1),
+            supplier: SupplierId::new(1),
+            period: p(2026, 3),
+            posted_on: date!(2026 - 03 - 26),
+            due_date: date!(2026 - 04 - 15),
+            volumes: vec![],
+            lines: vec![],
+        };
+        let stored = theirs.clone();
+        m.charges
+            .expect_charge_set()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        let outcome = m
+            .service()
+            .run_billing_for_account(AccountId::new(1), p(2026, 3))
+            .await
+            .unwrap();
+        assert_eq!(outcome, BillingOutcome::AlreadyBilled(theirs));
+    }
+
+    #[tokio::test]
+    async fn a_closed_period_is_never_billed() {
+        let mut m = Mocks::new();
+        m.accounts(vec![account()]);
+        m.supplier();
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        m.last_closed(Some(p(2026, 3)));
+        let err = m
+            .service()
+            .run_billing_for_account(AccountId::new(1), p(2026, 3))
+            .await
+            .unwrap_err();
+        assert_eq!(err, RunBillingError::PeriodClosed(p(2026, 3)));
+        assert!(err.user_message().contains("закрыт"));
+    }
+
+    #[tokio::test]
+    async fn billing_before_the_window_closes_is_too_early() {
+        let mut m = Mocks::new();
+        m.accounts(vec![account()]);
+        m.supplier();
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        m.last_closed(Some(p(2026, 2)));
+        m.today(date!(2026 - 03 - 25));
+        let err = m
+            .service()
+            .run_billing_for_account(AccountId::new(1), p(2026, 3))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            RunBillingError::TooEarly {
+                earliest: date!(2026 - 03 - 26)
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn an_account_with_odn_needs_the_house_run() {
+        let mut m = billing_mocks(true);
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        assert_eq!(
+            m.service()
+                .run_billing_for_account(AccountId::new(1), p(2026, 3))
+                .await,
+            Err(RunBillingError::HouseRunRequired(HouseId::new(1)))
+        );
+    }
+
+    #[tokio::test]
+    async fn billing_rejections_and_failures() {
+        let mut m = Mocks::new();
+        m.accounts(vec![]);
+        assert_eq!(
+            m.service()
+                .run_billing_for_account(AccountId::new(1), p(2026, 3))
+                .await,
+            Err(RunBillingError::AccountNotFound)
+        );
+
+        // No tariff: the engine's refusal.
+        let mut m = billing_mocks(false);
+        m.tariffs.checkpoint();
+        m.tariffs.expect_versions().returning(|_| Ok(vec![]));
+        m.journal(vec![]);
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        let err = m
+            .service()
+            .run_billing_for_account(AccountId::new(1), p(2026, 3))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, RunBillingError::Billing(BillingError::Tariff { .. })),
+            "{err:?}"
+        );
+
+        // A port failure.
+        let mut m = billing_mocks(false);
+        m.tariffs.checkpoint();
+        m.tariffs.expect_versions().returning(|_| Err(DOWN()));
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        assert_eq!(
+            m.service()
+                .run_billing_for_account(AccountId::new(1), p(2026, 3))
+                .await,
+            Err(RunBillingError::Repo(DOWN()))
+        );
+
+        // The period was closed between the check and the save.
+        let mut m = billing_mocks(false);
+        m.journal(vec![]);
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        m.charges
+            .expect_save_charge_sets()
+            .returning(|_| Err(RepoError::Conflict));
+        assert_eq!(
+            m.service()
+                .run_billing_for_account(AccountId::new(1), p(2026, 3))
+                .await,
+            Err(RunBillingError::PeriodClosed(p(2026, 3)))
+        );
+
+        // A corrupt journal.
+        let mut m = billing_mocks(false);
+        m.journal(vec![LedgerRecord {
+            date: date!(2026 - 03 - 01),
+            fact: LedgerFact::PaymentState {
+                payment: PaymentId::new(9),
+                state: PaymentState::Succeeded,
+            },
+        }]);
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        let err = m
+            .service()
+            .run_billing_for_account(AccountId::new(1), p(2026, 3))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, RunBillingError::Repo(RepoError::Corrupt(_))),
+            "{err:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn billing_adds_penalties_on_an_old_unpaid_debt() {
+        let mut m = billing_mocks(false);
+        let journal = vec![charge(
+            p(2025, 10),
+            Money::from_roubles(1000),
+            date!(2025 - 11 - 01),
+            date!(2025 - 11 - 10),
+        )];
+        let expected = rebuild_ledger(&account(), &journal)
+            .unwrap()
+            .penalties(
+                date!(2026 - 03 - 31),
+                &KeyRateHistory::bank_of_russia(),
+                &PenaltyRules::russian_statutory(),
+                &Default::default(),
+            )
+            .unwrap()
+            .total();
+        assert!(expected.is_positive());
+        m.journal(journal);
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        m.charges
+            .expect_save_charge_sets()
+            .times(1)
+            .returning(|_| Ok(()));
+        let outcome = m
+            .service()
+            .run_billing_for_account(AccountId::new(1), p(2026, 3))
+            .await
+            .unwrap();
+        let set = outcome.charge_set();
+        assert_eq!(
+            set.lines
+                .iter()
+                .filter(|l| l.service == ServiceKind::Penalty)
+                .map(|l| l.amount)
+                .sum::<Money>(),
+            expected
+        );
+        assert!(set.postings().iter().any(|r| r.fact
+            == LedgerFact::Penalty {
+                period: p(2026, 3),
+                amount: expected,
+                due_date: date!(2026 - 04 - 15)
+            }));
+    }
+
+    // ----- run_billing_for_house -----------------------------------------------------------
+
+    fn house_mocks() -> Mocks {
+        let mut m = billing_mocks(true);
+        m.accounts.checkpoint();
+        m.accounts(vec![account_n(1), account_n(2)]);
+        m.accounts
+            .expect_accounts_in_house()
+            .returning(|_| Ok(vec![account_n(2), account_n(1)]));
+        m.houses
+            .expect_premises()
+            .returning(|_| Ok(vec![premise_n(1), premise_n(2)]));
+        m.houses.expect_period_facts().returning(|_, _| {
+            Ok(HousePeriodFacts {
+                house_meter_volume: Some(dec!(400)),
+                ..Default::default()
+            })
+        });
+        m.journal(vec![]);
+        m
+    }
+
+    fn odn_volume(set: &ChargeSet) -> Decimal {
+        set.lines
+            .iter()
+            .filter(|l| l.service == ServiceKind::ElectricityCommon)
+            .map(|l| l.quantity)
+            .sum()
+    }
+
+    #[tokio::test]
+    async fn billing_a_house_splits_odn_and_saves_every_account_at_once() {
+        let mut m = house_mocks();
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        m.charges
+            .expect_save_charge_sets()
+            .withf(|sets| sets.len() == 2)
+            .times(1)
+            .returning(|_| Ok(()));
+        let out = m
+            .service()
+            .run_billing_for_house(HouseId::new(1), p(2026, 3))
+            .await
+            .unwrap();
+        assert_eq!(out.accounts.len(), 2);
+        assert!(out.accounts.iter().all(BillingOutcome::is_new));
+        assert_eq!(out.accounts[0].charge_set().account, AccountId::new(1));
+        // House 400 − flats (150 + 100) = 150 kWh, split 50 m² / 50 m².
+        let shares: Vec<Decimal> = out
+            .accounts
+            .iter()
+            .map(|o| odn_volume(o.charge_set()))
+            .collect();
+        assert_eq!(shares.iter().copied().sum::<Decimal>(), dec!(150));
+        assert_eq!(shares[0], dec!(75));
+        assert!(out.odn.is_some());
+    }
+
+    #[tokio::test]
+    async fn a_house_run_keeps_stored_sets_and_saves_only_the_missing_ones() {
+        let mut m = house_mocks();
+        let existing = ChargeSet {
+            account: AccountId::new(1),
+            supplier: SupplierId::new(1),
+            period: p(2026, 3),
+            posted_on: date!(2026 - 03 - 26),
+            due_date: date!(2026 - 04 - 15),
+            volumes: vec![],
+            lines: vec![],
+        };
+        let stored = existing.clone();
+        m.charges
+            .expect_charge_set()
+            .returning(move |a, _| Ok(Some(stored.clone()).filter(|_| a == AccountId::new(1))));
+        m.charges
+            .expect_save_charge_sets()
+            .withf(|sets| sets.len() == 1 && sets[0].account == AccountId::new(2))
+            .times(1)
+            .returning(|_| Ok(()));
+        let out = m
+            .service()
+            .run_billing_for_house(HouseId::new(1), p(2026, 3))
+            .await
+            .unwrap();
+        assert_eq!(out.accounts[0], BillingOutcome::AlreadyBilled(existing));
+        assert!(out.accounts[1].is_new());
+    }
+
+    #[tokio::test]
+    async fn a_billed_house_is_not_billed_again() {
+        let mut m = Mocks::new();
+        m.houses.expect_house().returning(|_| Ok(Some(house(true))));
+        m.supplier();
+        m.accounts
+            .expect_accounts_in_house()
+            .returning(|_| Ok(vec![account_n(1), account_n(2)]));
+        m.charges
+            .expect_charge_set()
+            .times(2)
+            .returning(|a, period| {
+                Ok(Some(ChargeSet {
+                    account: a,
+                    supplier: SupplierId::new(1),
+                    period,
+                    posted_on: date!(2026 - 03 - 26),
+                    due_date: date!(2026 - 04 - 15),
+                    volumes: vec![],
+                    lines: vec![],
+                }))
+            });
+        m.charges.expect_save_charge_sets().never();
+        let out = m
+            .service()
+            .run_billing_for_house(HouseId::new(1), p(2026, 3))
+            .await
+            .unwrap();
+        assert!(out.accounts.iter().all(|o| !o.is_new()));
+        assert_eq!(out.odn, None);
+    }
+
+    #[tokio::test]
+    async fn a_house_run_losing_a_race_reports_the_stored_sets() {
+        let mut m = house_mocks();
+        let mut seq = Sequence::new();
+        m.charges
+            .expect_charge_set()
+            .times(2)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(None));
+        m.charges
+            .expect_save_charge_sets()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(RepoError::Duplicate));
+        m.charges
+            .expect_charge_set()
+            .times(2)
+            .in_sequence(&mut seq)
+            .returning(|a, period| {
+                Ok(Some(ChargeSet {
+                    account: a,
+                    supplier: SupplierId::new(1),
+                    period,
+                    posted_on: date!(2026 - 03 - 26),
+                    due_date: date!(2026 - 04 - 15),
+                    volumes: vec![],
+                    lines: vec![],
+                }))
+            });
+        let out = m
+            .service()
+            .run_billing_for_house(HouseId::new(1), p(2026, 3))
+            .await
+            .unwrap();
+        assert!(out.accounts.iter().all(|o| !o.is_new()));
+    }
+
+    #[tokio::test]
+    async fn house_run_rejections_and_failures() {
+        let mut m = Mocks::new();
+        m.houses.expect_house().returning(|_| Ok(None));
+        assert_eq!(
+            m.service()
+                .run_billing_for_house(HouseId::new(1), p(2026, 3))
+                .await,
+            Err(RunHouseBillingError::HouseNotFound)
+        );
+
+        let mut m = house_mocks();
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        m.periods.checkpoint();
+        m.last_closed(Some(p(2026, 3)));
+        assert_eq!(
+            m.service()
+                .run_billing_for_house(HouseId::new(1), p(2026, 3))
+                .await,
+            Err(RunHouseBillingError::PeriodClosed(p(2026, 3)))
+        );
+
+        let mut m = house_mocks();
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        m.houses.checkpoint();
+        m.houses.expect_house().returning(|_| Ok(Some(house(true))));
+        m.houses.expect_premises().returning(|_| Err(DOWN()));
+        assert_eq!(
+            m.service()
+                .run_billing_for_house(HouseId::new(1), p(2026, 3))
+                .await,
+            Err(RunHouseBillingError::Repo(DOWN()))
+        );
+
+        let mut m = house_mocks();
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        m.charges
+            .expect_save_charge_sets()
+            .returning(|_| Err(DOWN()));
+        assert_eq!(
+            m.service()
+                .run_billing_for_house(HouseId::new(1), p(2026, 3))
+                .await,
+            Err(RunHouseBillingError::Repo(DOWN()))
+        );
+    }
+
+    // ----- close_period --------------------------------------------------------------------
+
+    fn close_mocks(last: Option<Period>, today: Date) -> Mocks {
+        let mut m = Mocks::new();
+        m.supplier();
+        m.last_closed(last);
+        m.today(today);
+        m
+    }
+
+    #[tokio::test]
+    async fn closing_the_next_billed_period() {
+        let mut m = close_mocks(Some(p(2026, 2)), date!(2026 - 04 - 01));
+        m.charges.expect_count_unbilled().returning(|_, _| Ok(0));
+        m.periods
+            .expect_close()
+            .with(eq(SupplierId::new(1)), eq(p(2026, 3)))
+            .times(1)
+            .returning(|_, _| Ok(()));
+        assert_eq!(
+            m.service()
+                .close_period(SupplierId::new(1), p(2026, 3))
+                .await,
+            Ok(())
+        );
+    }
+
+    #[tokio::test]
+    async fn closing_rejections() {
+        let m = close_mocks(Some(p(2026, 3)), date!(2026 - 04 - 01));
+        assert_eq!(
+            m.service()
+                .close_period(SupplierId::new(1), p(2026, 3))
+                .await,
+            Err(ClosePeriodError::AlreadyClosed(p(2026, 3)))
+        );
+
+        let m = close_mocks(Some(p(2026, 1)), date!(2026 - 04 - 01));
+        let err = m
+            .service()
+            .close_period(SupplierId::new(1), p(2026, 3))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ClosePeriodError::OutOfOrder {
+                expected: p(2026, 2)
+            }
+        );
+        assert!(err.user_message().contains("февраль 2026"));
+
+        let m = close_mocks(Some(p(2026, 2)), date!(2026 - 03 - 25));
+        assert_eq!(
+            m.service()
+                .close_period(SupplierId::new(1), p(2026, 3))
+                .await,
+            Err(ClosePeriodError::TooEarly {
+                earliest: date!(2026 - 03 - 26)
+            })
+        );
+
+        let mut m = close_mocks(Some(p(2026, 2)), date!(2026 - 04 - 01));
+        m.charges.expect_count_unbilled().returning(|_, _| Ok(3));
+        m.periods.expect_close().never();
+        assert_eq!(
+            m.service()
+                .close_period(SupplierId::new(1), p(2026, 3))
+                .await,
+            Err(ClosePeriodError::Unbilled { accounts: 3 })
+        );
+
+        let mut m = close_mocks(None, date!(2026 - 04 - 01));
+        m.charges.expect_count_unbilled().returning(|_, _| Ok(0));
+        m.periods
+            .expect_close()
+            .returning(|_, _| Err(RepoError::Duplicate));
+        assert_eq!(
+            m.service()
+                .close_period(SupplierId::new(1), p(2026, 3))
+                .await,
+            Err(ClosePeriodError::AlreadyClosed(p(2026, 3)))
+        );
+
+        let mut m = Mocks::new();
+        m.suppliers.expect_supplier().returning(|_| Ok(None));
+        assert_eq!(
+            m.service()
+                .close_period(SupplierId::new(1), p(2026, 3))
+                .await,
+            Err(ClosePeriodError::SupplierNotFound)
+        );
+
+        let mut m = close_mocks(Some(p(2026, 2)), date!(2026 - 04 - 01));
+        m.charges
+            .expect_count_unbilled()
+            .returning(|_, _| Err(DOWN()));
+        assert_eq!(
+            m.service()
+                .close_period(SupplierId::new(1), p(2026, 3))
+                .await,
+            Err(ClosePeriodError::Repo(DOWN()))
+        );
+    }
+
+    // ----- post_payment / confirm_payment --------------------------------------------------
+
+    fn gw() -> GatewayPaymentId {
+        GatewayPaymentId::parse("sbp-0001").unwrap()
+    }
+
+    fn pay(amount: Money, split: PaymentSplit) -> PostPayment {
+        PostPayment {
+            account: AccountId::new(1),
+            gateway_id: gw(),
+            amount,
+            split,
+        }
+    }
+
+    fn payment_mocks() -> Mocks {
+        let mut m = Mocks::new();
+        m.accounts(vec![account()]);
+        m.supplier();
+        m.today(date!(2026 - 03 - 20));
+        m.journal(vec![charge(
+            p(2026, 2),
+            Money::from_roubles(800),
+            date!(2026 - 03 - 01),
+            date!(2026 - 03 - 15),
+        )]);
+        m
+    }
+
+    fn record(new: &NewPayment) -> PaymentRecord {
+        PaymentRecord {
+            id: PaymentId::new(5),
+            gateway_id: new.gateway_id.clone(),
+            account: new.account,
+            amount: new.amount,
+            split: new.split.clone(),
+            created_on: new.created_on,
+            state: PaymentState::Created,
+        }
+    }
+
+    #[tokio::test]
+    async fn posting_a_payment_records_it_without_moving_the_balance() {
+        let mut m = payment_mocks();
+        m.ledger
+            .expect_record_payment()
+            .withf(|n| {
+                n.gateway_id == gw()
+                    && n.amount == Money::from_roubles(500)
+                    && n.created_on == date!(2026 - 03 - 20)
+                    && n.account == AccountId::new(1)
+            })
+            .times(1)
+            .returning(|n| Ok(record(n)));
+        let rec = m
+            .service()
+            .post_payment(pay(Money::from_roubles(500), PaymentSplit::Default))
+            .await
+            .unwrap();
+        assert_eq!(rec.state, PaymentState::Created);
+    }
+
+    #[tokio::test]
+    async fn posting_a_payment_with_a_split_by_service() {
+        let mut m = payment_mocks();
+        m.ledger
+            .expect_record_payment()
+            .times(1)
+            .returning(|n| Ok(record(n)));
+        let split = PaymentSplit::ByService(vec![
+            (ServiceKind::Electricity, Money::from_roubles(400)),
+            (ServiceKind::Penalty, Money::from_roubles(100)),
+        ]);
+        assert!(
+            m.service()
+                .post_payment(pay(Money::from_roubles(500), split))
+                .await
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_payment_below_the_minimum_that_settles_the_debt_is_accepted() {
+        let mut m = payment_mocks();
+        m.ledger.checkpoint();
+        m.journal(vec![charge(
+            p(2026, 2),
+            Money::from_roubles(30),
+            date!(2026 - 03 - 01),
+            date!(2026 - 03 - 15),
+        )]);
+        m.ledger
+            .expect_record_payment()
+            .times(1)
+            .returning(|n| Ok(record(n)));
+        let rec = m
+            .service()
+            .post_payment(pay(Money::from_roubles(30), PaymentSplit::Default))
+            .await
+            .unwrap();
+        assert_eq!(rec.amount, Money::from_roubles(30));
+    }
+
+    #[tokio::test]
+    async fn payment_rejections() {
+        let m = payment_mocks();
+        let err = m
+            .service()
+            .post_payment(pay(Money::from_kopecks(4999), PaymentSplit::Default))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            PostPaymentError::InvalidAmount(PaymentAmountError::BelowMinimum {
+                minimum: Money::from_roubles(50)
+            })
+        );
+        assert!(err.user_message().contains("50,00"));
+
+        let m = payment_mocks();
+        assert_eq!(
+            m.service()
+                .post_payment(pay(Money::ZERO, PaymentSplit::Default))
+                .await,
+            Err(PostPaymentError::InvalidAmount(
+                PaymentAmountError::NotPositive
+            ))
+        );
+
+        let m = payment_mocks();
+        let split =
+            PaymentSplit::ByService(vec![(ServiceKind::Electricity, Money::from_roubles(400))]);
+        let err = m
+            .service()
+            .post_payment(pay(Money::from_roubles(500), split))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PostPaymentError::InvalidSplit(LedgerError::SplitMismatch { .. })
+            ),
+            "{err:?}"
+        );
+
+        let m = payment_mocks();
+        let split = PaymentSplit::ByService(vec![(ServiceKind::Heating, Money::from_roubles(500))]);
+        let err = m
+            .service()
+            .post_payment(pay(Money::from_roubles(500), split))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            PostPaymentError::InvalidSplit(LedgerError::UnknownService(ServiceKind::Heating))
+        );
+        assert!(err.user_message().contains("Отопление"));
+
+        let mut m = payment_mocks();
+        m.ledger
+            .expect_record_payment()
+            .returning(|_| Err(RepoError::Duplicate));
+        assert_eq!(
+            m.service()
+                .post_payment(pay(Money::from_roubles(500), PaymentSplit::Default))
+                .await,
+            Err(PostPaymentError::DuplicatePayment)
+        );
+
+        let mut m = payment_mocks();
+        m.ledger.expect_record_payment().returning(|_| Err(DOWN()));
+        assert_eq!(
+            m.service()
+                .post_payment(pay(Money::from_roubles(500), PaymentSplit::Default))
+                .await,
+            Err(PostPaymentError::Repo(DOWN()))
+        );
+
+        let mut m = Mocks::new();
+        m.accounts(vec![]);
+        assert_eq!(
+            m.service()
+                .post_payment(pay(Money::from_roubles(500), PaymentSplit::Default))
+                .await,
+            Err(PostPaymentError::AccountNotFound)
+        );
+    }
+
+    /// Storage of one payment as a compare-and-set, shared by the mock's closures.
+    #[derive(Default)]
+    struct Store {
+        journal: Vec<LedgerRecord>,
+        payment: Option<PaymentRecord>,
+    }
+
+    fn store_with_pending_payment() -> Arc<Mutex<Store>> {
+        let payment = PaymentRecord {
+            id: PaymentId::new(5),
+            gateway_id: gw(),
+            account: AccountId::new(1),
+            amount: Money::from_roubles(500),
+            split: PaymentSplit::Default,
+            created_on: date!(2026 - 03 - 20),
+            state: PaymentState::Pending,
+        };
+        let journal = vec![
+            charge(
+                p(2026, 2),
+                Money::from_roubles(800),
+                date!(2026 - 03 - 01),
+                date!(2026 - 03 - 15),
+            ),
+            LedgerRecord {
+                date: date!(2026 - 03 - 20),
+                fact: LedgerFact::PaymentCreated {
+                    payment: payment.id,
+                    amount: payment.amount,
+                    split: PaymentSplit::Default,
+                },
+            },
+            LedgerRecord {
+                date: date!(2026 - 03 - 20),
+                fact: LedgerFact::PaymentState {
+                    payment: payment.id,
+                    state: PaymentState::Pending,
+                },
+            },
+        ];
+        Arc::new(Mutex::new(Store {
+            journal,
+            payment: Some(payment),
+        }))
+    }
+
+    fn store_mocks(store: &Arc<Mutex<Store>>) -> Mocks {
+        let mut m = Mocks::new();
+        m.accounts(vec![account()]);
+        m.today(date!(2026 - 03 - 21));
+        let s = store.clone();
+        m.ledger
+            .expect_journal()
+            .returning(move |_| Ok(s.lock().unwrap().journal.clone()));
+        let s = store.clone();
+        m.ledger.expect_payment_by_gateway_id().returning(move |g| {
+            Ok(s.lock()
+                .unwrap()
+                .payment
+                .clone()
+                .filter(|p| &p.gateway_id == g))
+        });
+        m
+    }
+
+    fn cas(
+        store: &Arc<Mutex<Store>>,
+    ) -> impl Fn(&GatewayPaymentId, PaymentState, PaymentState, Date) -> Result<(), RepoError>
+    + Send
+    + 'static {
+        let s = store.clone();
+        move |_, from, to, on| {
+            let mut s = s.lock().unwrap();
+            let p = s.payment.as_mut().ok_or(RepoError::NotFound)?;
+            if p.state != from {
+                return Err(RepoError::Conflict);
+            }
+            p.state = to;
+            let payment = p.id;
+            s.journal.push(LedgerRecord {
+                date: on,
+                fact: LedgerFact::PaymentState { payment, state: to },
+            });
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_payment_confirmed_twice_credits_once() {
+        let store = store_with_pending_payment();
+        let mut m = store_mocks(&store);
+        m.ledger
+            .expect_transition_payment()
+            .times(1)
+            .returning(cas(&store));
+        let service = m.service();
+        let first = service.confirm_payment(&gw()).await.unwrap();
+        assert_eq!(first.outcome, ConfirmOutcome::Credited);
+        assert_eq!(first.balance, Money::from_roubles(300));
+        assert_eq!(
+            first.allocation,
+            vec![AllocationPart {
+                period: p(2026, 2),
+                service: ServiceKind::Electricity,
+                amount: Money::from_roubles(500)
+            }]
+        );
+        let second = service.confirm_payment(&gw()).await.unwrap();
+        assert_eq!(second.outcome, ConfirmOutcome::AlreadyCredited);
+        assert_eq!(second.balance, Money::from_roubles(300));
+        assert_eq!(second.allocation, first.allocation);
+        let credits = store
+            .lock()
+            .unwrap()
+            .journal
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.fact,
+                    LedgerFact::PaymentState {
+                        state: PaymentState::Succeeded,
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(credits, 1);
+    }
+
+    #[tokio::test]
+    async fn a_confirmation_losing_the_race_credits_nothing() {
+        let store = store_with_pending_payment();
+        let mut m = store_mocks(&store);
+        // The other webhook commits between our read and our compare-and-set.
+        let other = cas(&store);
+        m.ledger
+            .expect_transition_payment()
+            .times(1)
+            .returning(move |g, from, to, on| {
+                other(g, from, to, on)?;
+                Err(RepoError::Conflict)
+            });
+        let out = m.service().confirm_payment(&gw()).await.unwrap();
+        assert_eq!(out.outcome, ConfirmOutcome::AlreadyCredited);
+        assert_eq!(out.balance, Money::from_roubles(300));
+    }
+
+    #[tokio::test]
+    async fn confirmation_rejections_and_failures() {
+        let mut m = Mocks::new();
+        m.ledger
+            .expect_payment_by_gateway_id()
+            .returning(|_| Ok(None));
+        assert_eq!(
+            m.service().confirm_payment(&gw()).await,
+            Err(ConfirmPaymentError::PaymentNotFound)
+        );
+
+        let store = store_with_pending_payment();
+        store.lock().unwrap().payment.as_mut().unwrap().state = PaymentState::Failed;
+        let mut m = store_mocks(&store);
+        m.ledger.expect_transition_payment().never();
+        let err = m.service().confirm_payment(&gw()).await.unwrap_err();
+        assert_eq!(
+            err,
+            ConfirmPaymentError::NotConfirmable(PaymentState::Failed)
+        );
+        assert!(err.user_message().contains("не прошёл"));
+
+        let store = store_with_pending_payment();
+        let mut m = store_mocks(&store);
+        m.ledger
+            .expect_transition_payment()
+            .returning(|_, _, _, _| Err(DOWN()));
+        assert_eq!(
+            m.service().confirm_payment(&gw()).await,
+            Err(ConfirmPaymentError::Repo(DOWN()))
+        );
+        assert_eq!(store.lock().unwrap().journal.len(), 3);
+
+        // The payment failed meanwhile.
+        let store = store_with_pending_payment();
+        let mut m = store_mocks(&store);
+        let s = store.clone();
+        m.ledger
+            .expect_transition_payment()
+            .returning(move |_, _, _, _| {
+                s.lock().unwrap().payment.as_mut().unwrap().state = PaymentState::Failed;
+                Err(RepoError::Conflict)
+            });
+        assert_eq!(
+            m.service().confirm_payment(&gw()).await,
+            Err(ConfirmPaymentError::NotConfirmable(PaymentState::Failed))
+        );
+
+        // The ledger refuses a confirmation dated before its last entry.
+        let store = store_with_pending_payment();
+        let mut m = store_mocks(&store);
+        m.clock.checkpoint();
+        m.today(date!(2026 - 02 - 28));
+        let err = m.service().confirm_payment(&gw()).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfirmPaymentError::Ledger(LedgerError::OutOfOrder { .. })
+            ),
+            "{err:?}"
+        );
+    }
+
+    // ----- statement, balance, payment document --------------------------------------------
+
+    fn paid_journal() -> Vec<LedgerRecord> {
+        let id = PaymentId::new(5);
+        vec![
+            charge(
+                p(2026, 2),
+                Money::from_roubles(800),
+                date!(2026 - 03 - 01),
+                date!(2026 - 03 - 15),
+            ),
+            LedgerRecord {
+                date: date!(2026 - 03 - 10),
+                fact: LedgerFact::PaymentCreated {
+                    payment: id,
+                    amount: Money::from_roubles(500),
+                    split: PaymentSplit::Default,
+                },
+            },
+            LedgerRecord {
+                date: date!(2026 - 03 - 10),
+                fact: LedgerFact::PaymentState {
+                    payment: id,
+                    state: PaymentState::Succeeded,
+                },
+            },
+            charge(
+                p(2026, 3),
+                Money::from_kopecks(102_750),
+                date!(2026 - 03 - 26),
+                date!(2026 - 04 - 15),
+            ),
+        ]
+    }
+
+    #[tokio::test]
+    async fn statement_for_a_range() {
+        let mut m = Mocks::new();
+        m.accounts(vec![account()]);
+        m.journal(paid_journal());
+        let st = m
+            .service()
+            .statement(
+                AccountId::new(1),
+                date!(2026 - 03 - 05),
+                date!(2026 - 03 - 31),
+            )
+            .await
+            .unwrap();
+        assert_eq!(st.opening, Money::from_roubles(800));
+        assert_eq!(st.lines.len(), 2);
+        assert_eq!(st.closing, Money::from_kopecks(132_750));
+    }
+
+    #[tokio::test]
+    async fn statement_rejections_and_failures() {
+        let m = Mocks::new();
+        let err = m
+            .service()
+            .statement(
+                AccountId::new(1),
+                date!(2026 - 03 - 31),
+                date!(2026 - 03 - 01),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StatementError::InvalidRange { .. }));
+        assert!(err.user_message().contains("31.03.2026"));
+
+        let mut m = Mocks::new();
+        m.accounts(vec![]);
+        assert_eq!(
+            m.service()
+                .statement(
+                    AccountId::new(1),
+                    date!(2026 - 03 - 01),
+                    date!(2026 - 03 - 31)
+                )
+                .await,
+            Err(StatementError::AccountNotFound)
+        );
+
+        let mut m = Mocks::new();
+        m.accounts(vec![account()]);
+        m.ledger.expect_journal().returning(|_| Err(DOWN()));
+        assert_eq!(
+            m.service()
+                .statement(
+                    AccountId::new(1),
+                    date!(2026 - 03 - 01),
+                    date!(2026 - 03 - 31)
+                )
+                .await,
+            Err(StatementError::Repo(DOWN()))
+        );
+    }
+
+    #[tokio::test]
+    async fn balance_counts_only_confirmed_payments() {
+        let mut m = Mocks::new();
+        m.accounts(vec![account()]);
+        m.today(date!(2026 - 03 - 27));
+        let mut journal = paid_journal();
+        // A created but unconfirmed payment does not move the balance.
+        journal.push(LedgerRecord {
+            date: date!(2026 - 03 - 27),
+            fact: LedgerFact::PaymentCreated {
+                payment: PaymentId::new(6),
+                amount: Money::from_roubles(1000),
+                split: PaymentSplit::Default,
+            },
+        });
+        m.journal(journal);
+        let b = m.service().balance(AccountId::new(1)).await.unwrap();
+        assert_eq!(b.balance, Money::from_kopecks(132_750));
+        assert_eq!(
+            b.debt_by_service[&ServiceKind::Electricity],
+            Money::from_kopecks(132_750)
+        );
+        assert_eq!(b.open_tranches.len(), 2);
+        assert_eq!(b.as_of, date!(2026 - 03 - 27));
+    }
+
+    #[tokio::test]
+    async fn balance_rejections_and_failures() {
+        let mut m = Mocks::new();
+        m.accounts(vec![]);
+        let err = m.service().balance(AccountId::new(1)).await.unwrap_err();
+        assert_eq!(err, BalanceError::AccountNotFound);
+        assert!(!err.user_message().is_empty());
+
+        let mut m = Mocks::new();
+        m.accounts.expect_account().returning(|_| Err(DOWN()));
+        assert_eq!(
+            m.service().balance(AccountId::new(1)).await,
+            Err(BalanceError::Repo(DOWN()))
+        );
+    }
+
+    fn march_set() -> ChargeSet {
+        let line = ChargeLine {
+            account: AccountId::new(1),
+            period: p(2026, 3),
+            service: ServiceKind::Electricity,
+            zone: crate::meter::Zone::Total,
+            tier: crate::tariff::Tier::Base,
+            quantity: dec!(150),
+            unit: crate::service::Unit::KilowattHour,
+            unit_price: dec!(6.85),
+            amount: Money::from_kopecks(102_750),
+            tariff: Some(TariffId::new(1)),
+            days: None,
+            basis: ChargeBasis::Recalculation {
+                of_period: p(2026, 2),
+                reason: "test".into(),
+            },
+        };
+        ChargeSet {
+            account: AccountId::new(1),
+            supplier: SupplierId::new(1),
+            period: p(2026, 3),
+            posted_on: date!(2026 - 03 - 26),
+            due_date: date!(2026 - 04 - 15),
+            volumes: vec![],
+            lines: vec![line],
+        }
+    }
+
+    fn document_mocks(journal: Vec<LedgerRecord>) -> Mocks {
+        let mut m = Mocks::new();
+        m.accounts(vec![account()]);
+        m.supplier();
+        m.charges
+            .expect_charge_set()
+            .returning(|_, _| Ok(Some(march_set())));
+        m.houses
+            .expect_premise()
+            .returning(|id| Ok(Some(premise_n(id.get()))));
+        m.houses
+            .expect_house()
+            .returning(|_| Ok(Some(house(false))));
+        m.meters
+            .expect_meters_of_account()
+            .returning(|_| Ok(vec![meter()]));
+        m.readings
+            .expect_history()
+            .with(eq(MeterId::new(7)))
+            .returning(|_| Ok(vec![feb_reading(), march_reading()]));
+        m.journal(journal);
+        m
+    }
+
+    #[tokio::test]
+    async fn payment_document_with_its_qr_code() {
+        let m = document_mocks(paid_journal());
+        let doc = m
+            .service()
+            .payment_document(AccountId::new(1), p(2026, 3))
+            .await
+            .unwrap();
+        // 800 owed at the start of March − 500 paid + 1027.50 charged.
+        assert_eq!(doc.reference().opening_balance, Money::from_roubles(800));
+        assert_eq!(doc.reference().payments, Money::from_roubles(500));
+        assert_eq!(doc.reference().due_date, date!(2026 - 04 - 15));
+        assert_eq!(doc.amount_due().charges, Money::from_kopecks(102_750));
+        assert_eq!(doc.amount_due().due, Money::from_kopecks(132_750));
+        assert_eq!(doc.payer().address, "г. Москва, ул. Ленина, д. 1, кв. 1");
+        assert_eq!(doc.readings().len(), 1);
+        assert_eq!(doc.readings()[0].volume, Some(dec!(150)));
+        let parsed = crate::qr::parse(&doc.amount_due().qr_payload).unwrap();
+        assert_eq!(parsed.get("Sum"), Some("132750"));
+        assert_eq!(parsed.get("PersAcc"), Some("1001"));
+        assert_eq!(parsed.get("PaymPeriod"), Some("032026"));
+        assert_eq!(parsed.get("PaymTerm"), Some("15.04.2026"));
+        assert_eq!(parsed.get("PayeeINN"), Some("7707083893"));
+    }
+
+    #[tokio::test]
+    async fn payment_document_with_an_advance_has_no_sum() {
+        let id = PaymentId::new(6);
+        let mut journal = paid_journal();
+        let march_charge = journal.pop().unwrap();
+        journal.push(LedgerRecord {
+            date: date!(2026 - 03 - 20),
+            fact: LedgerFact::PaymentCreated {
+                payment: id,
+                amount: Money::from_roubles(2000),
+                split: PaymentSplit::Default,
+            },
+        });
+        journal.push(LedgerRecord {
+            date: date!(2026 - 03 - 20),
+            fact: LedgerFact::PaymentState {
+                payment: id,
+                state: PaymentState::Succeeded,
+            },
+        });
+        journal.push(march_charge);
+        let m = document_mocks(journal);
+        let doc = m
+            .service()
+            .payment_document(AccountId::new(1), p(2026, 3))
+            .await
+            .unwrap();
+        assert_eq!(doc.reference().payments, Money::from_roubles(2500));
+        assert_eq!(doc.amount_due().due, Money::ZERO);
+        assert_eq!(doc.amount_due().advance, Money::from_kopecks(67_250));
+        assert_eq!(
+            crate::qr::parse(&doc.amount_due().qr_payload)
+                .unwrap()
+                .get("Sum"),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn payment_document_rejections_and_failures() {
+        let mut m = Mocks::new();
+        m.accounts(vec![account()]);
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        let err = m
+            .service()
+            .payment_document(AccountId::new(1), p(2026, 3))
+            .await
+            .unwrap_err();
+        assert_eq!(err, PaymentDocumentError::NotBilled(p(2026, 3)));
+        assert!(err.user_message().contains("март 2026"));
+
+        let mut m = Mocks::new();
+        m.accounts(vec![]);
+        assert_eq!(
+            m.service()
+                .payment_document(AccountId::new(1), p(2026, 3))
+                .await,
+            Err(PaymentDocumentError::AccountNotFound)
+        );
+
+        // A holder without a name: the document cannot name the payer.
+        let mut m = document_mocks(paid_journal());
+        m.accounts.checkpoint();
+        m.accounts(vec![Account {
+            holder: " ".into(),
+            ..account()
+        }]);
+        let err = m
+            .service()
+            .payment_document(AccountId::new(1), p(2026, 3))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            PaymentDocumentError::Document(DocumentError::PayerNameMissing(AccountId::new(1)))
+        );
+        assert!(!err.user_message().is_empty());
+
+        let mut m = document_mocks(vec![]);
+        m.ledger.checkpoint();
+        m.ledger.expect_journal().returning(|_| Err(DOWN()));
+        assert_eq!(
+            m.service()
+                .payment_document(AccountId::new(1), p(2026, 3))
+                .await,
+            Err(PaymentDocumentError::Repo(DOWN()))
+        );
+    }
+
+    // ----- the journal ---------------------------------------------------------------------
+
+    #[test]
+    fn a_negative_true_up_posts_a_zero_charge_and_a_downward_adjustment() {
+        let mut set = march_set();
+        set.lines[0].basis = ChargeBasis::Volume(VolumeBasis::TrueUp {
+            meter: MeterId::new(7),
+            measured: dec!(100),
+            estimated: dec!(250),
+            estimated_periods: 2,
+        });
+        set.lines[0].amount = Money::from_kopecks(-102_750);
+        let postings = set.postings();
+        assert_eq!(postings.len(), 2);
+        assert!(matches!(postings[0].fact, LedgerFact::Charge { amount, .. } if amount.is_zero()));
+        assert!(
+            matches!(&postings[1].fact, LedgerFact::Adjustment { amount, reason: crate::ledger::AdjustmentReason::TrueUp, .. } if *amount == Money::from_kopecks(-102_750))
+        );
+        // …and the ledger accepts them.
+        let ledger = rebuild_ledger(&account(), &postings).unwrap();
+        assert_eq!(ledger.balance(), Money::from_kopecks(-102_750));
+    }
+
+    #[test]
+    fn recalculation_lines_post_as_corrections() {
+        let postings = march_set().postings();
+        assert!(matches!(
+            &postings[..],
+            [LedgerRecord {
+                fact: LedgerFact::Adjustment {
+                    reason: crate::ledger::AdjustmentReason::Correction,
+                    ..
+                },
+                ..
+            }]
+        ));
+    }
+
+    #[test]
+    fn replay_refuses_an_impossible_state() {
+        let mut journal = paid_journal();
+        journal.push(LedgerRecord {
+            date: date!(2026 - 03 - 27),
+            fact: LedgerFact::PaymentState {
+                payment: PaymentId::new(5),
+                state: PaymentState::Created,
+            },
+        });
+        assert!(matches!(
+            rebuild_ledger(&account(), &journal),
+            Err(LedgerError::InvalidTransition { .. })
+        ));
+    }
+
+    #[test]
+    fn every_refusal_has_a_russian_message() {
+        let cyrillic = |s: String| {
+            s.chars()
+                .any(|c| ('а'..='я').contains(&c.to_lowercase().next().unwrap_or(c)))
+        };
+        let msgs = [
+            SubmitReadingError::MeterNotFound.user_message(),
+            SubmitReadingError::NotYourMeter.user_message(),
+            SubmitReadingError::AccountNotFound.user_message(),
+            CancelReadingError::ReadingNotFound.user_message(),
+            CancelReadingError::NotYourReading.user_message(),
+            CancelReadingError::Repo(DOWN()).user_message(),
+            CorrectReadingError::ReadingNotFound.user_message(),
+            RunBillingError::AccountNotFound.user_message(),
+            RunBillingError::TooEarly {
+                earliest: date!(2026 - 03 - 26),
+            }
+            .user_message(),
+            RunBillingError::HouseRunRequired(HouseId::new(1)).user_message(),
+            RunHouseBillingError::HouseNotFound.user_message(),
+            RunHouseBillingError::PeriodClosed(p(2026, 3)).user_message(),
+            ClosePeriodError::Unbilled { accounts: 2 }.user_message(),
+            ClosePeriodError::SupplierNotFound.user_message(),
+            PostPaymentError::DuplicatePayment.user_message(),
+            PostPaymentError::InvalidAmount(PaymentAmountError::NotPositive).user_message(),
+            ConfirmPaymentError::PaymentNotFound.user_message(),
+            ConfirmPaymentError::NotConfirmable(PaymentState::Refunded).user_message(),
+            PaymentDocumentError::AccountNotFound.user_message(),
+        ];
+        for m in msgs {
+            assert!(cyrillic(m.clone()), "{m}");
+        }
     }
 }

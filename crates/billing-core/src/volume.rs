@@ -194,19 +194,29 @@ pub enum VolumeError {
 /// periods if ≥ 3 months of readings-based history exist; otherwise the norm, with the
 /// increasing coefficient when the meter is missing or broken beyond the average periods (never
 /// for a plain non-submission).
-pub fn determine_volume(input: &VolumeInput<'_>, policy: &BillingPolicy) -> Result<PeriodVolume, VolumeError> {
+pub fn determine_volume(
+    input: &VolumeInput<'_>,
+    policy: &BillingPolicy,
+) -> Result<PeriodVolume, VolumeError> {
     let dp = policy.volume_dp(input.service);
     let last_day = input.period.last_day();
 
     // 1. Readings.
     let scheme = input.meters.first().map(|m| m.meter.registers.scheme);
-    if input.meters.iter().any(|m| Some(m.meter.registers.scheme) != scheme) {
+    if input
+        .meters
+        .iter()
+        .any(|m| Some(m.meter.registers.scheme) != scheme)
+    {
         return Err(VolumeError::MixedSchemes);
     }
     let mut measured: Option<(ZoneValues, &MeterPart<'_>, bool)> = None;
     let mut replacement = false;
     for part in input.meters {
-        let (Some((open, open_day)), Some((close, close_day))) = (part.opening, part.closing) else { continue };
+        let (Some((open, open_day)), Some((close, close_day))) = (part.opening, part.closing)
+        else {
+            continue;
+        };
         if close_day < open_day {
             return Err(VolumeError::ClosingBeforeOpening(part.meter.id));
         }
@@ -216,15 +226,28 @@ pub fn determine_volume(input: &VolumeInput<'_>, policy: &BillingPolicy) -> Resu
         for (i, (o, c)) in open.values().iter().zip(close.values()).enumerate() {
             let d = register_delta(*o, *c, spec);
             rolled |= d.rollover;
-            vals[i] = if spec.coefficient == Decimal::ONE { round_dp(d.delta, dp) } else { round_dp(d.delta * spec.coefficient, dp) };
+            vals[i] = if spec.coefficient == Decimal::ONE {
+                round_dp(d.delta, dp)
+            } else {
+                round_dp(d.delta * spec.coefficient, dp)
+            };
         }
-        let v = ZoneValues::new(spec.scheme, &vals[..spec.scheme.len()]).map_err(|_| VolumeError::MixedSchemes)?;
+        let v = ZoneValues::new(spec.scheme, &vals[..spec.scheme.len()])
+            .map_err(|_| VolumeError::MixedSchemes)?;
         measured = Some(match measured {
             None => (v, part, rolled),
             Some((acc, first, r)) => {
                 replacement = true;
-                let prefer = if part.meter.removed_on.is_none() { part } else { first };
-                (acc.checked_add(&v).map_err(|_| VolumeError::MixedSchemes)?, prefer, r || rolled)
+                let prefer = if part.meter.removed_on.is_none() {
+                    part
+                } else {
+                    first
+                };
+                (
+                    acc.checked_add(&v).map_err(|_| VolumeError::MixedSchemes)?,
+                    prefer,
+                    r || rolled,
+                )
             }
         });
     }
@@ -236,7 +259,14 @@ pub fn determine_volume(input: &VolumeInput<'_>, policy: &BillingPolicy) -> Resu
             return Ok(PeriodVolume {
                 kind: VolumeKind::Readings,
                 values,
-                basis: VolumeBasis::Readings { meter: part.meter.id, opening: open, closing: close, coefficient: part.meter.registers.coefficient, rollover, replacement },
+                basis: VolumeBasis::Readings {
+                    meter: part.meter.id,
+                    opening: open,
+                    closing: close,
+                    coefficient: part.meter.registers.coefficient,
+                    rollover,
+                    replacement,
+                },
             });
         }
         // True-up: subtract what the estimates already charged, register by register where the
@@ -244,10 +274,21 @@ pub fn determine_volume(input: &VolumeInput<'_>, policy: &BillingPolicy) -> Resu
         let est_total: Decimal = estimated.iter().map(|p| p.values.total()).sum();
         let measured_total = values.total();
         let mut per_zone = values;
-        let same_scheme = estimated.iter().all(|p| p.values.scheme() == values.scheme());
+        let same_scheme = estimated
+            .iter()
+            .all(|p| p.values.scheme() == values.scheme());
         if same_scheme {
             for p in &estimated {
-                per_zone = ZoneValues::new(values.scheme(), &per_zone.values().iter().zip(p.values.values()).map(|(a, b)| *a - *b).collect::<Vec<_>>()).unwrap_or(per_zone);
+                per_zone = ZoneValues::new(
+                    values.scheme(),
+                    &per_zone
+                        .values()
+                        .iter()
+                        .zip(p.values.values())
+                        .map(|(a, b)| *a - *b)
+                        .collect::<Vec<_>>(),
+                )
+                .unwrap_or(per_zone);
             }
         } else if values.scheme() == ZoneScheme::Single || measured_total.is_zero() {
             per_zone = ZoneValues::new(values.scheme(), &{
@@ -257,8 +298,18 @@ pub fn determine_volume(input: &VolumeInput<'_>, policy: &BillingPolicy) -> Resu
             })
             .unwrap_or(per_zone);
         } else {
-            let parts = crate::allocation::allocate(est_total, values.values(), dp).unwrap_or_else(|_| values.values().to_vec());
-            per_zone = ZoneValues::new(values.scheme(), &values.values().iter().zip(parts).map(|(a, b)| *a - b).collect::<Vec<_>>()).unwrap_or(per_zone);
+            let parts = crate::allocation::allocate(est_total, values.values(), dp)
+                .unwrap_or_else(|_| values.values().to_vec());
+            per_zone = ZoneValues::new(
+                values.scheme(),
+                &values
+                    .values()
+                    .iter()
+                    .zip(parts)
+                    .map(|(a, b)| *a - b)
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap_or(per_zone);
         }
         return Ok(PeriodVolume {
             kind: VolumeKind::TrueUp,
@@ -273,7 +324,12 @@ pub fn determine_volume(input: &VolumeInput<'_>, policy: &BillingPolicy) -> Resu
     }
 
     // 2. Why there is no reading.
-    let working = input.meters.iter().find(|m| m.meter.status_on(last_day).is_working() && m.meter.first_billed_period().is_some_and(|p| p <= input.period));
+    let working = input.meters.iter().find(|m| {
+        m.meter.status_on(last_day).is_working()
+            && m.meter
+                .first_billed_period()
+                .is_some_and(|p| p <= input.period)
+    });
     let reason = match working {
         Some(_) => EstimateReason::NoReading,
         None => input
@@ -289,18 +345,41 @@ pub fn determine_volume(input: &VolumeInput<'_>, policy: &BillingPolicy) -> Resu
     };
 
     // 3. Average, for a limited number of consecutive periods.
-    let max_periods = if input.residential { policy.average.max_periods_residential } else { policy.average.max_periods_non_residential };
-    let consecutive_average = input.history.iter().rev().take_while(|p| p.kind == VolumeKind::Average).count();
+    let max_periods = if input.residential {
+        policy.average.max_periods_residential
+    } else {
+        policy.average.max_periods_non_residential
+    };
+    let consecutive_average = input
+        .history
+        .iter()
+        .rev()
+        .take_while(|p| p.kind == VolumeKind::Average)
+        .count();
     let consecutive_average = u32::try_from(consecutive_average).unwrap_or(u32::MAX);
     if reason != EstimateReason::NoMeter && consecutive_average < max_periods {
         let scheme = scheme.unwrap_or(ZoneScheme::Single);
         if let Some((avg, months)) = average(input.history, scheme, input.period, policy, dp) {
-            return Ok(PeriodVolume { kind: VolumeKind::Average, values: avg, basis: VolumeBasis::Average { months, reason, nth_period: consecutive_average + 1 } });
+            return Ok(PeriodVolume {
+                kind: VolumeKind::Average,
+                values: avg,
+                basis: VolumeBasis::Average {
+                    months,
+                    reason,
+                    nth_period: consecutive_average + 1,
+                },
+            });
         }
     }
 
     // 4. Norm.
-    let coefficient = if reason == EstimateReason::NoReading || !input.norm.meter_installable { None } else { policy.increasing.coefficient(input.service, input.period.first_day()) };
+    let coefficient = if reason == EstimateReason::NoReading || !input.norm.meter_installable {
+        None
+    } else {
+        policy
+            .increasing
+            .coefficient(input.service, input.period.first_day())
+    };
     let mut v = input.norm.per_unit * input.norm.factor;
     if let Some(k) = coefficient {
         v *= k;
@@ -309,23 +388,40 @@ pub fn determine_volume(input: &VolumeInput<'_>, policy: &BillingPolicy) -> Resu
     Ok(PeriodVolume {
         kind: VolumeKind::Norm,
         values: ZoneValues::single(v),
-        basis: VolumeBasis::Norm { norm: input.norm.per_unit, factor: input.norm.factor, coefficient, reason },
+        basis: VolumeBasis::Norm {
+            norm: input.norm.per_unit,
+            factor: input.norm.factor,
+            coefficient,
+            reason,
+        },
     })
 }
 
 /// The estimated periods since the last readings-based one.
 fn trailing_estimates(history: &[PastVolume]) -> Vec<&PastVolume> {
-    let n = history.iter().rev().take_while(|p| p.kind.is_estimate()).count();
+    let n = history
+        .iter()
+        .rev()
+        .take_while(|p| p.kind.is_estimate())
+        .count();
     history[history.len() - n..].iter().collect()
 }
 
 /// The monthly average of readings-based volumes over the last `full_months` periods before
 /// `period` that have them; `None` with fewer than `min_months`.
 #[must_use]
-pub fn average(history: &[PastVolume], scheme: ZoneScheme, period: Period, policy: &BillingPolicy, dp: u32) -> Option<(ZoneValues, u32)> {
+pub fn average(
+    history: &[PastVolume],
+    scheme: ZoneScheme,
+    period: Period,
+    policy: &BillingPolicy,
+    dp: u32,
+) -> Option<(ZoneValues, u32)> {
     let mut sum = ZoneValues::zero(scheme);
     let mut n = 0_u32;
-    for p in history.iter().rev().filter(|p| p.kind == VolumeKind::Readings && p.period < period && p.values.scheme() == scheme) {
+    for p in history.iter().rev().filter(|p| {
+        p.kind == VolumeKind::Readings && p.period < period && p.values.scheme() == scheme
+    }) {
         if n == policy.average.full_months {
             break;
         }
@@ -368,16 +464,42 @@ mod tests {
     }
 
     fn hist(kind: VolumeKind, from: Period, vols: &[Decimal]) -> Vec<PastVolume> {
-        vols.iter().enumerate().map(|(i, v)| PastVolume { period: from.plus_months(i32::try_from(i).unwrap()), kind, values: ZoneValues::single(*v) }).collect()
+        vols.iter()
+            .enumerate()
+            .map(|(i, v)| PastVolume {
+                period: from.plus_months(i32::try_from(i).unwrap()),
+                kind,
+                values: ZoneValues::single(*v),
+            })
+            .collect()
     }
 
-    const NORM: NormSpec = NormSpec { per_unit: Decimal::from_parts(100, 0, 0, false, 0), factor: Decimal::from_parts(2, 0, 0, false, 0), meter_installable: true };
+    const NORM: NormSpec = NormSpec {
+        per_unit: Decimal::from_parts(100, 0, 0, false, 0),
+        factor: Decimal::from_parts(2, 0, 0, false, 0),
+        meter_installable: true,
+    };
 
     #[test]
     fn readings_with_rollover() {
         let m = meter();
-        let parts = [MeterPart { meter: &m, opening: Some((ZoneValues::single(dec!(9993)), date!(2026 - 02 - 20))), closing: Some((ZoneValues::single(dec!(7)), date!(2026 - 03 - 20))) }];
-        let v = determine_volume(&VolumeInput { service: ServiceKind::Electricity, period: p(2026, 3), meters: &parts, history: &[], norm: NORM, residential: true }, &BillingPolicy::default()).unwrap();
+        let parts = [MeterPart {
+            meter: &m,
+            opening: Some((ZoneValues::single(dec!(9993)), date!(2026 - 02 - 20))),
+            closing: Some((ZoneValues::single(dec!(7)), date!(2026 - 03 - 20))),
+        }];
+        let v = determine_volume(
+            &VolumeInput {
+                service: ServiceKind::Electricity,
+                period: p(2026, 3),
+                meters: &parts,
+                history: &[],
+                norm: NORM,
+                residential: true,
+            },
+            &BillingPolicy::default(),
+        )
+        .unwrap();
         assert_eq!(v.kind, VolumeKind::Readings);
         assert_eq!(v.values.total(), dec!(14));
     }
@@ -385,22 +507,77 @@ mod tests {
     #[test]
     fn average_then_norm_without_coefficient_for_non_submission() {
         let m = meter();
-        let parts = [MeterPart { meter: &m, opening: Some((ZoneValues::single(dec!(100)), date!(2025 - 08 - 20))), closing: None }];
-        let mut history = hist(VolumeKind::Readings, p(2025, 3), &[dec!(100), dec!(110), dec!(120), dec!(130), dec!(140), dec!(150)]);
+        let parts = [MeterPart {
+            meter: &m,
+            opening: Some((ZoneValues::single(dec!(100)), date!(2025 - 08 - 20))),
+            closing: None,
+        }];
+        let mut history = hist(
+            VolumeKind::Readings,
+            p(2025, 3),
+            &[
+                dec!(100),
+                dec!(110),
+                dec!(120),
+                dec!(130),
+                dec!(140),
+                dec!(150),
+            ],
+        );
         let policy = BillingPolicy::default();
         let mut period = p(2025, 9);
         for nth in 1..=3 {
-            let v = determine_volume(&VolumeInput { service: ServiceKind::Electricity, period, meters: &parts, history: &history, norm: NORM, residential: true }, &policy).unwrap();
+            let v = determine_volume(
+                &VolumeInput {
+                    service: ServiceKind::Electricity,
+                    period,
+                    meters: &parts,
+                    history: &history,
+                    norm: NORM,
+                    residential: true,
+                },
+                &policy,
+            )
+            .unwrap();
             assert_eq!(v.kind, VolumeKind::Average);
             assert_eq!(v.values.total(), dec!(125));
-            assert_eq!(v.basis, VolumeBasis::Average { months: 6, reason: EstimateReason::NoReading, nth_period: nth });
-            history.push(PastVolume { period, kind: v.kind, values: v.values });
+            assert_eq!(
+                v.basis,
+                VolumeBasis::Average {
+                    months: 6,
+                    reason: EstimateReason::NoReading,
+                    nth_period: nth
+                }
+            );
+            history.push(PastVolume {
+                period,
+                kind: v.kind,
+                values: v.values,
+            });
             period = period.next();
         }
-        let v = determine_volume(&VolumeInput { service: ServiceKind::Electricity, period, meters: &parts, history: &history, norm: NORM, residential: true }, &policy).unwrap();
+        let v = determine_volume(
+            &VolumeInput {
+                service: ServiceKind::Electricity,
+                period,
+                meters: &parts,
+                history: &history,
+                norm: NORM,
+                residential: true,
+            },
+            &policy,
+        )
+        .unwrap();
         assert_eq!(v.kind, VolumeKind::Norm);
         assert_eq!(v.values.total(), dec!(200));
-        assert!(matches!(v.basis, VolumeBasis::Norm { coefficient: None, reason: EstimateReason::NoReading, .. }));
+        assert!(matches!(
+            v.basis,
+            VolumeBasis::Norm {
+                coefficient: None,
+                reason: EstimateReason::NoReading,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -408,32 +585,95 @@ mod tests {
         let mut m = meter();
         m.service = ServiceKind::ColdWater;
         m.failed_on = Some(date!(2025 - 12 - 10));
-        let parts = [MeterPart { meter: &m, opening: None, closing: None }];
-        let history = hist(VolumeKind::Average, p(2025, 12), &[dec!(5), dec!(5), dec!(5)]);
-        let v = determine_volume(&VolumeInput { service: ServiceKind::ColdWater, period: p(2026, 3), meters: &parts, history: &history, norm: NORM, residential: true }, &BillingPolicy::default()).unwrap();
+        let parts = [MeterPart {
+            meter: &m,
+            opening: None,
+            closing: None,
+        }];
+        let history = hist(
+            VolumeKind::Average,
+            p(2025, 12),
+            &[dec!(5), dec!(5), dec!(5)],
+        );
+        let v = determine_volume(
+            &VolumeInput {
+                service: ServiceKind::ColdWater,
+                period: p(2026, 3),
+                meters: &parts,
+                history: &history,
+                norm: NORM,
+                residential: true,
+            },
+            &BillingPolicy::default(),
+        )
+        .unwrap();
         assert_eq!(v.values.total(), dec!(600));
-        assert!(matches!(v.basis, VolumeBasis::Norm { coefficient: Some(c), reason: EstimateReason::MeterFailed, .. } if c == dec!(3)));
+        assert!(
+            matches!(v.basis, VolumeBasis::Norm { coefficient: Some(c), reason: EstimateReason::MeterFailed, .. } if c == dec!(3))
+        );
     }
 
     #[test]
     fn short_history_goes_to_norm_at_once() {
         let m = meter();
-        let parts = [MeterPart { meter: &m, opening: None, closing: None }];
+        let parts = [MeterPart {
+            meter: &m,
+            opening: None,
+            closing: None,
+        }];
         let history = hist(VolumeKind::Readings, p(2026, 1), &[dec!(100), dec!(100)]);
-        let v = determine_volume(&VolumeInput { service: ServiceKind::Electricity, period: p(2026, 3), meters: &parts, history: &history, norm: NORM, residential: true }, &BillingPolicy::default()).unwrap();
+        let v = determine_volume(
+            &VolumeInput {
+                service: ServiceKind::Electricity,
+                period: p(2026, 3),
+                meters: &parts,
+                history: &history,
+                norm: NORM,
+                residential: true,
+            },
+            &BillingPolicy::default(),
+        )
+        .unwrap();
         assert_eq!(v.kind, VolumeKind::Norm);
     }
 
     #[test]
     fn true_up_after_estimates() {
         let m = meter();
-        let parts = [MeterPart { meter: &m, opening: Some((ZoneValues::single(dec!(1000)), date!(2025 - 12 - 20))), closing: Some((ZoneValues::single(dec!(1300)), date!(2026 - 03 - 20))) }];
+        let parts = [MeterPart {
+            meter: &m,
+            opening: Some((ZoneValues::single(dec!(1000)), date!(2025 - 12 - 20))),
+            closing: Some((ZoneValues::single(dec!(1300)), date!(2026 - 03 - 20))),
+        }];
         let mut history = hist(VolumeKind::Readings, p(2025, 6), &[dec!(100); 6]);
-        history.extend(hist(VolumeKind::Average, p(2026, 1), &[dec!(100), dec!(100)]));
-        let v = determine_volume(&VolumeInput { service: ServiceKind::Electricity, period: p(2026, 3), meters: &parts, history: &history, norm: NORM, residential: true }, &BillingPolicy::default()).unwrap();
+        history.extend(hist(
+            VolumeKind::Average,
+            p(2026, 1),
+            &[dec!(100), dec!(100)],
+        ));
+        let v = determine_volume(
+            &VolumeInput {
+                service: ServiceKind::Electricity,
+                period: p(2026, 3),
+                meters: &parts,
+                history: &history,
+                norm: NORM,
+                residential: true,
+            },
+            &BillingPolicy::default(),
+        )
+        .unwrap();
         assert_eq!(v.kind, VolumeKind::TrueUp);
         assert_eq!(v.values.total(), dec!(100));
-        assert_eq!(v.basis, VolumeBasis::TrueUp { meter: m.id, measured: dec!(300), estimated: dec!(200), estimated_periods: 2 });
+        assert_eq!(
+            v.basis,
+            VolumeBasis::TrueUp {
+                meter: m.id,
+                measured: dec!(300),
+                estimated: dec!(200),
+                estimated_periods: 2
+            }
+        );
     }
 
     #[test]
@@ -444,11 +684,32 @@ mod tests {
         new.id = MeterId::new(8);
         new.commissioned_on = Some(date!(2026 - 03 - 10));
         let parts = [
-            MeterPart { meter: &old, opening: Some((ZoneValues::single(dec!(500)), date!(2026 - 02 - 20))), closing: Some((ZoneValues::single(dec!(540)), date!(2026 - 03 - 10))) },
-            MeterPart { meter: &new, opening: Some((ZoneValues::single(dec!(0)), date!(2026 - 03 - 10))), closing: Some((ZoneValues::single(dec!(60)), date!(2026 - 03 - 22))) },
+            MeterPart {
+                meter: &old,
+                opening: Some((ZoneValues::single(dec!(500)), date!(2026 - 02 - 20))),
+                closing: Some((ZoneValues::single(dec!(540)), date!(2026 - 03 - 10))),
+            },
+            MeterPart {
+                meter: &new,
+                opening: Some((ZoneValues::single(dec!(0)), date!(2026 - 03 - 10))),
+                closing: Some((ZoneValues::single(dec!(60)), date!(2026 - 03 - 22))),
+            },
         ];
-        let v = determine_volume(&VolumeInput { service: ServiceKind::Electricity, period: p(2026, 3), meters: &parts, history: &[], norm: NORM, residential: true }, &BillingPolicy::default()).unwrap();
+        let v = determine_volume(
+            &VolumeInput {
+                service: ServiceKind::Electricity,
+                period: p(2026, 3),
+                meters: &parts,
+                history: &[],
+                norm: NORM,
+                residential: true,
+            },
+            &BillingPolicy::default(),
+        )
+        .unwrap();
         assert_eq!(v.values.total(), dec!(100));
-        assert!(matches!(v.basis, VolumeBasis::Readings { replacement: true, meter, .. } if meter == MeterId::new(8)));
+        assert!(
+            matches!(v.basis, VolumeBasis::Readings { replacement: true, meter, .. } if meter == MeterId::new(8))
+        );
     }
 }

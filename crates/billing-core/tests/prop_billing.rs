@@ -12,7 +12,10 @@ use billing_core::money::{Money, round_dp};
 use billing_core::odn::{OdnInput, OdnPolicy, distribute};
 use billing_core::policy::{BillingPolicy, TariffSplitPolicy};
 use billing_core::reading::register_delta;
-use billing_core::tariff::{ConsumerGroup, ElectricityTiers, PricingInput, SocialNorm, TariffKind, TariffVersion, ZonePrices, price, segments};
+use billing_core::tariff::{
+    ConsumerGroup, ElectricityTiers, PricingInput, SocialNorm, TariffKind, TariffVersion,
+    ZonePrices, price, segments,
+};
 use billing_core::volume::MeterPart;
 use billing_core::{Period, ServiceKind};
 use proptest::prelude::*;
