@@ -1,6 +1,7 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! - `cargo xtask ci` — everything CI checks: format, clippy, tests, cargo-deny, core purity, docs.
+//! - `cargo xtask demo` — bills a demo house and prints the explained bill, the ЕПД and its QR.
 //! - `cargo xtask bench billing [--accounts N]` — the in-memory billing benchmark.
 
 #![allow(
@@ -13,6 +14,7 @@
 
 mod bench;
 mod ci;
+mod demo;
 #[cfg(test)]
 mod tidy;
 
@@ -27,8 +29,11 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("demo") => demo::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench billing [--accounts N] [--threads N]>");
+            eprintln!(
+                "usage: cargo xtask <ci | demo | bench billing [--accounts N] [--threads N]>"
+            );
             return ExitCode::from(2);
         }
     };

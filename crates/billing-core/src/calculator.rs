@@ -16,8 +16,10 @@ use crate::tariff::{PricedLine, PricingInput, TariffError, TariffVersion, price,
 pub struct EstimateRequest<'a> {
     /// The service (electricity, water …).
     pub service: ServiceKind,
-    /// The versions of the subscriber's tariff.
+    /// Tariff versions; those of `group` and `service` are used.
     pub tariffs: &'a [TariffVersion],
+    /// The subscriber's consumer group.
+    pub group: crate::tariff::ConsumerGroup,
     /// The meter's registers.
     pub registers: RegisterSpec,
     /// The previous reading, one value per register.
@@ -56,10 +58,10 @@ impl Estimate {
                     format!(" ({})", l.zone.russian_name())
                 };
                 format!(
-                    "{}{zone} {} × {} ₽ = {}",
+                    "{} {}{zone} × {} ₽ = {}",
+                    crate::charge::ru_num(l.quantity),
                     l.unit.russian(),
-                    l.quantity.normalize(),
-                    l.unit_price.normalize(),
+                    crate::charge::ru_price(l.unit_price),
                     l.amount.to_russian()
                 )
             })
@@ -114,7 +116,7 @@ impl EstimateError {
 /// let tariffs = [TariffVersion { id: TariffId::new(1), supplier: SupplierId::new(1),
 ///     service: ServiceKind::Electricity, group: ConsumerGroup::Population, valid_from: date!(2026-01-01),
 ///     kind: TariffKind::Electricity(ElectricityTiers::Flat(ZonePrices::flat(Decimal::new(685, 2)))) }];
-/// let e = estimate(&EstimateRequest { service: ServiceKind::Electricity, tariffs: &tariffs,
+/// let e = estimate(&EstimateRequest { service: ServiceKind::Electricity, tariffs: &tariffs, group: ConsumerGroup::Population,
 ///     registers: RegisterSpec::single(4), previous: &[Decimal::from(9993)], current: &[Decimal::from(7)],
 ///     period: Period::new(2026, 3).unwrap(), persons: 1 }, &Default::default()).unwrap();
 /// assert_eq!(e.consumption.total(), Decimal::from(14)); // 9993 → 0007
@@ -153,7 +155,9 @@ pub fn estimate(
             current: n,
         })?;
     let segs = segments(
-        req.tariffs.iter().filter(|t| t.service == req.service),
+        req.tariffs
+            .iter()
+            .filter(|t| t.service == req.service && t.group == req.group),
         req.period,
         policy.tariff_split,
     );
@@ -174,4 +178,111 @@ pub fn estimate(
         lines,
         total,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{SupplierId, TariffId};
+    use crate::meter::ZoneScheme;
+    use crate::tariff::{ConsumerGroup, ElectricityTiers, TariffKind, ZonePrices};
+    use rust_decimal_macros::dec;
+    use time::macros::date;
+
+    fn version(id: u64, group: ConsumerGroup, price: Decimal) -> TariffVersion {
+        TariffVersion {
+            id: TariffId::new(id),
+            supplier: SupplierId::new(1),
+            service: ServiceKind::Electricity,
+            group,
+            valid_from: date!(2026 - 01 - 01),
+            kind: TariffKind::Electricity(ElectricityTiers::Flat(ZonePrices {
+                single: price,
+                two_zone: Some([price, price / dec!(2)]),
+                three_zone: None,
+            })),
+        }
+    }
+
+    #[test]
+    fn uses_the_subscribers_group_and_zones() {
+        let tariffs = [
+            version(1, ConsumerGroup::Rural, dec!(4.80)),
+            version(2, ConsumerGroup::Population, dec!(6.84)),
+        ];
+        let spec = RegisterSpec {
+            scheme: ZoneScheme::TwoZone,
+            digits: 5,
+            decimals: 0,
+            coefficient: Decimal::ONE,
+        };
+        let e = estimate(
+            &EstimateRequest {
+                service: ServiceKind::Electricity,
+                tariffs: &tariffs,
+                group: ConsumerGroup::Population,
+                registers: spec,
+                previous: &[dec!(99990), dec!(100)],
+                current: &[dec!(10), dec!(150)],
+                period: Period::new(2026, 3).unwrap(),
+                persons: 1,
+            },
+            &BillingPolicy::default(),
+        )
+        .unwrap();
+        // Day 20 kWh (rollover) × 6.84 = 136.80; night 50 kWh × 3.42 = 171.00.
+        assert_eq!(e.rollover, [true, false, false]);
+        assert_eq!(e.total, Money::from_kopecks(30780));
+        assert_eq!(
+            e.explain()[0],
+            "20 кВт·ч (день (T1)) × 6,84 ₽ = 136,80\u{a0}₽"
+        );
+    }
+
+    #[test]
+    fn refuses_values_that_do_not_fit() {
+        let tariffs = [version(1, ConsumerGroup::Population, dec!(5))];
+        let (one, two, too_big) = ([dec!(1)], [dec!(2)], [dec!(10000)]);
+        let req = EstimateRequest {
+            service: ServiceKind::Electricity,
+            tariffs: &[],
+            group: ConsumerGroup::Population,
+            registers: RegisterSpec::single(4),
+            previous: &one,
+            current: &too_big,
+            period: Period::new(2026, 3).unwrap(),
+            persons: 1,
+        };
+        let p = BillingPolicy::default();
+        assert_eq!(
+            estimate(&req, &p),
+            Err(EstimateError::OutOfRange(dec!(10000)))
+        );
+        assert!(matches!(
+            estimate(
+                &EstimateRequest {
+                    current: &[],
+                    ..req
+                },
+                &p
+            ),
+            Err(EstimateError::WrongZoneCount { .. })
+        ));
+        assert!(matches!(
+            estimate(
+                &EstimateRequest {
+                    current: &two,
+                    ..req
+                },
+                &p
+            ),
+            Err(EstimateError::Tariff(_))
+        ));
+        let ok = EstimateRequest {
+            current: &two,
+            tariffs: &tariffs,
+            ..req
+        };
+        assert_eq!(estimate(&ok, &p).unwrap().total, Money::from_roubles(5));
+    }
 }

@@ -136,7 +136,7 @@ impl ChargeLine {
                 self.service.russian_name(),
                 ru_num(self.quantity),
                 self.unit.russian(),
-                ru_num(self.unit_price),
+                ru_price(self.unit_price),
                 self.amount.to_russian()
             )
         };
@@ -198,8 +198,17 @@ impl ChargeLine {
 }
 
 /// A decimal as a Russian document writes it: a comma, no trailing zeros.
-fn ru_num(d: impl std::borrow::Borrow<Decimal>) -> String {
+pub(crate) fn ru_num(d: impl std::borrow::Borrow<Decimal>) -> String {
     d.borrow().normalize().to_string().replace('.', ",")
+}
+
+/// A price as a Russian document writes it: a comma and at least kopecks (`5,50`, `6,435`).
+pub(crate) fn ru_price(d: Decimal) -> String {
+    let mut n = d.normalize();
+    if n.scale() < 2 {
+        n.rescale(2);
+    }
+    n.to_string().replace('.', ",")
 }
 
 /// Register values as `5910 / 1200`.
