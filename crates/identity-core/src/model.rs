@@ -286,6 +286,13 @@ pub enum ChallengePurpose {
         /// The new phone.
         phone: Phone,
     },
+    /// A registration by ЛС whose ЛС already has a cabinet. The requester is answered exactly
+    /// like a new registration: a real code goes to the phone they gave, it can be resent and
+    /// entered under the same limits, and completing it checks and hashes the password. But it
+    /// can never create a cabinet: completion always ends in "already registered", the answer
+    /// a new registration gets when its ЛС is taken before it completes. The owner is notified
+    /// when it is issued.
+    DecoyRegistration(Box<RegistrationDraft>),
     /// A stand-in whose code nobody knows, issued where a real challenge would reveal that a
     /// phone is (or is not) registered. It behaves like a real one in every observable way.
     Decoy {
@@ -301,11 +308,28 @@ impl ChallengePurpose {
     /// The phone a code for this purpose goes to, if it is an SMS code.
     pub fn phone(&self) -> Option<&Phone> {
         match self {
-            Self::Registration(draft) => Some(&draft.phone),
+            Self::Registration(draft) | Self::DecoyRegistration(draft) => Some(&draft.phone),
             Self::ChangePhone { phone, .. } | Self::Decoy { phone, .. } => Some(phone),
             Self::ConfirmEmail { .. }
             | Self::RecoverByEmail { .. }
             | Self::RecoverByPhone { .. } => None,
+        }
+    }
+
+    /// The cabinet whose password this challenge recovers, if it is a recovery link or code.
+    /// Adapters store it alongside the challenge so that
+    /// [`crate::ports::ChallengeRepository::consume_recovery`] can find a cabinet's recovery
+    /// challenges.
+    pub fn recovers(&self) -> Option<SubscriberId> {
+        match self {
+            Self::RecoverByEmail { subscriber } | Self::RecoverByPhone { subscriber } => {
+                Some(*subscriber)
+            }
+            Self::Registration(_)
+            | Self::DecoyRegistration(_)
+            | Self::ConfirmEmail { .. }
+            | Self::ChangePhone { .. }
+            | Self::Decoy { .. } => None,
         }
     }
 }
@@ -516,6 +540,20 @@ pub enum ThrottleScope {
     LinkProof,
     /// Failed ЛС identity proofs at registration, per ЛС.
     RegistrationProof,
+    /// "Someone is registering your ЛС" notices, per cabinet.
+    OwnerNotice,
+}
+
+/// The answer of [`crate::ports::ThrottleRepository::reserve`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reservation {
+    /// The attempt fits the limit and is now recorded (it counts until released or cleared).
+    Granted,
+    /// The limit is reached; nothing was recorded.
+    Refused {
+        /// How long to wait before the next attempt can fit.
+        retry_after: Duration,
+    },
 }
 
 /// The key of a throttled counter: a scope and a subject (a subscriber id, a login handle, a
@@ -566,6 +604,14 @@ impl ThrottleKey {
     pub fn link_proof(id: SubscriberId) -> Self {
         Self {
             scope: ThrottleScope::LinkProof,
+            subject: format!("subscriber:{id}"),
+        }
+    }
+
+    /// "Someone is registering your ЛС" notices sent to one cabinet's owner.
+    pub fn owner_notice(id: SubscriberId) -> Self {
+        Self {
+            scope: ThrottleScope::OwnerNotice,
             subject: format!("subscriber:{id}"),
         }
     }

@@ -66,9 +66,13 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    /// How far back the events passed to [`RateLimit::check`] must reach.
+    /// How far back the events passed to [`RateLimit::check`] must reach: older events can
+    /// change neither the count in the window nor the wait after the last event (which never
+    /// exceeds the minimum interval or the back-off cap). Property-tested: the answer from the
+    /// events since `now - lookback()` equals the answer from all of them.
     pub fn lookback(&self) -> Duration {
-        self.window.max(self.min_interval)
+        let backoff_cap = self.backoff.as_ref().map_or(Duration::ZERO, |b| b.max);
+        self.window.max(self.min_interval).max(backoff_cap)
     }
 
     /// Whether one more event may happen at `now`, given the earlier events of the key (any
@@ -138,6 +142,9 @@ pub struct SecurityPolicy {
     pub link_proof: RateLimit,
     /// Failed registration identity proofs per ЛС: same numbers as `link_proof`.
     pub registration_proof: RateLimit,
+    /// "Someone is registering your ЛС" notices per cabinet: at most 3 an hour, so that
+    /// repeated registrations of a taken ЛС cannot flood its owner's phone and email.
+    pub owner_notices: RateLimit,
     /// Session lifetimes.
     pub sessions: SessionPolicy,
 }
@@ -185,6 +192,12 @@ impl Default for SecurityPolicy {
             },
             link_proof: proof_limit.clone(),
             registration_proof: proof_limit,
+            owner_notices: RateLimit {
+                max_events: 3,
+                window: Duration::HOUR,
+                min_interval: Duration::ZERO,
+                backoff: None,
+            },
             sessions: SessionPolicy {
                 idle_timeout: Duration::minutes(30),
                 absolute_lifetime: Duration::hours(12),
@@ -264,6 +277,26 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_lookback_reaches_back_as_far_as_the_backoff_cap() {
+        // A back-off longer than the window: the last event still matters after it has left
+        // the window, so an adapter that reads only `window` back would allow the next event
+        // too early.
+        let limit = RateLimit {
+            max_events: 5,
+            window: Duration::SECOND,
+            min_interval: Duration::ZERO,
+            backoff: Some(Backoff {
+                free_events: 0,
+                base: Duration::seconds(30),
+                max: Duration::seconds(30),
+            }),
+        };
+        let now = T0 + Duration::seconds(2);
+        assert_eq!(limit.check(&[T0], now), Err(Duration::seconds(28)));
+        assert!(limit.lookback() >= now - T0);
+    }
+
     fn limits() -> impl Strategy<Value = RateLimit> {
         (
             1u32..8,
@@ -304,6 +337,29 @@ mod tests {
                     prop_assert!(*t - allowed[j - 1] >= limit.min_interval);
                 }
             }
+        }
+
+        #[test]
+        fn events_older_than_the_lookback_never_change_the_answer(
+            limit in limits(),
+            gaps in proptest::collection::vec(0i64..200, 1..60),
+            last_gap in 0i64..900,
+        ) {
+            let mut now = T0;
+            let mut allowed: Vec<OffsetDateTime> = Vec::new();
+            for gap in gaps {
+                now += Duration::seconds(gap);
+                if limit.check(&allowed, now).is_ok() {
+                    allowed.push(now);
+                }
+            }
+            now += Duration::seconds(last_gap);
+            let recent: Vec<OffsetDateTime> = allowed
+                .iter()
+                .copied()
+                .filter(|t| *t > now - limit.lookback())
+                .collect();
+            prop_assert_eq!(limit.check(&recent, now), limit.check(&allowed, now));
         }
 
         #[test]

@@ -15,10 +15,11 @@ use crate::domain::{
     AccountRef, ChallengeId, ConsentId, Email, LoginHandle, Phone, SessionId, SubscriberId,
 };
 use crate::model::{
-    AccountFacts, AttemptOutcome, Challenge, Consent, LinkedAccount, Message, SecurityEvent,
-    SessionRecord, Subscriber, ThrottleKey,
+    AccountFacts, AttemptOutcome, Challenge, Consent, LinkedAccount, Message, Reservation,
+    SecurityEvent, SessionRecord, Subscriber, ThrottleKey,
 };
 use crate::password::PasswordHash;
+use crate::policy::RateLimit;
 use crate::secret::Secret;
 
 /// A port failed (storage unreachable, SMS gateway down, …). Opaque to the core: every use
@@ -214,6 +215,32 @@ pub trait ChallengeRepository: Send + Sync {
         at: OffsetDateTime,
         max_attempts: u32,
     ) -> Result<bool, PortError>;
+    /// Like [`ChallengeRepository::consume`] for a recovery challenge, and in the same atomic
+    /// step marks used (at `at`) every other unused recovery challenge of the same cabinet
+    /// ([`crate::model::ChallengePurpose::recovers`]), so one successful recovery leaves no
+    /// other recovery link or code usable. False, and nothing changes, if the compare-and-set
+    /// on `id` fails.
+    ///
+    /// MUST lock the cabinet's recovery challenges before the compare-and-set, so that of two
+    /// recovery challenges of one cabinet used concurrently at most one succeeds. For example,
+    /// in one transaction:
+    ///
+    /// ```sql
+    /// SELECT id FROM challenges WHERE recovers = (SELECT recovers FROM challenges WHERE id = $1)
+    ///     ORDER BY id FOR UPDATE;
+    /// UPDATE challenges SET consumed_at = $at WHERE id = $1 AND consumed_at IS NULL
+    ///     AND digest = $2 AND expires_at > $at AND failed_attempts < $max;   -- 0 rows: stop
+    /// UPDATE challenges SET consumed_at = $at
+    ///     WHERE recovers = $subscriber AND consumed_at IS NULL;
+    /// COMMIT;
+    /// ```
+    async fn consume_recovery(
+        &self,
+        id: ChallengeId,
+        digest: &SecretDigest,
+        at: OffsetDateTime,
+        max_attempts: u32,
+    ) -> Result<bool, PortError>;
     /// Replaces the secret of an unused challenge (a resent code): new digest, new deadline,
     /// failed attempts back to zero. False if the challenge is missing or used.
     async fn reissue(
@@ -225,18 +252,51 @@ pub trait ChallengeRepository: Send + Sync {
     ) -> Result<bool, PortError>;
 }
 
-/// Timestamps of throttled events (failed logins, sent codes, failed linking proofs).
+/// Throttled attempts (logins and old-password checks, sent codes and links, linking and
+/// registration proofs), as timestamps per [`ThrottleKey`].
+///
+/// A use case takes an attempt with [`ThrottleRepository::reserve`] *before* the guarded work
+/// (the password check, the directory lookup, the message), so the limit also counts attempts
+/// still in flight; an attempt that turns out not to count (a right password, an accepted
+/// proof, a message not sent after all) is given back with [`ThrottleRepository::release`].
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait::async_trait]
 pub trait ThrottleRepository: Send + Sync {
-    /// Records one event for `key` at `at`.
-    async fn record(&self, key: &ThrottleKey, at: OffsetDateTime) -> Result<(), PortError>;
-    /// The events for `key` later than `since`, in any order.
-    async fn events_since(
+    /// Takes one attempt for `key` at `at` if `limit` allows it, as ONE atomic step: the
+    /// events of `key` since `at - limit.lookback()` are read, [`RateLimit::check`] decides
+    /// against them and `at`, and only on [`Reservation::Granted`] is the event `at` recorded
+    /// — with no other reservation of the same key in between. On
+    /// [`Reservation::Refused`] nothing is recorded.
+    ///
+    /// MUST serialise reservations of one key, so that however many run concurrently the
+    /// recorded events are exactly those a one-at-a-time caller of [`RateLimit::check`] would
+    /// have allowed (never more than `limit.max_events` in any window, the minimum interval
+    /// and back-off kept). For example, in one transaction:
+    ///
+    /// ```sql
+    /// INSERT INTO throttle_keys (key) VALUES ($1) ON CONFLICT DO NOTHING;
+    /// SELECT 1 FROM throttle_keys WHERE key = $1 FOR UPDATE;       -- the key's lock
+    /// SELECT at FROM throttle_events WHERE key = $1 AND at > $2;   -- $2 = at - lookback
+    /// -- limit.check(&events, at) in the adapter (pure code from this crate), then only if Ok:
+    /// INSERT INTO throttle_events (key, at) VALUES ($1, $3);
+    /// COMMIT;
+    /// ```
+    ///
+    /// (or the same statements under `SERIALIZABLE` isolation, retried on a serialisation
+    /// failure). Reading, deciding and writing in separate transactions is the race this
+    /// method exists to prevent.
+    async fn reserve(
         &self,
         key: &ThrottleKey,
-        since: OffsetDateTime,
-    ) -> Result<Vec<OffsetDateTime>, PortError>;
+        limit: &RateLimit,
+        at: OffsetDateTime,
+    ) -> Result<Reservation, PortError>;
+    /// Gives back one attempt reserved for `key` at `at` (it turned out not to count): removes
+    /// one event of `key` with exactly that time, if there is one. Events with the same key and
+    /// time are interchangeable, so any one of them may go (for example
+    /// `DELETE FROM throttle_events WHERE ctid = (SELECT ctid FROM throttle_events WHERE key = $1
+    /// AND at = $2 LIMIT 1)`).
+    async fn release(&self, key: &ThrottleKey, at: OffsetDateTime) -> Result<(), PortError>;
     /// Forgets every event for `key` (after a successful login).
     async fn clear(&self, key: &ThrottleKey) -> Result<(), PortError>;
 }

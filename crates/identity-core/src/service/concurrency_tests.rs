@@ -64,6 +64,18 @@ impl ChallengeRepository for Interleaved {
         self.pause().await;
         self.world.consume(id, digest, at, max_attempts).await
     }
+    async fn consume_recovery(
+        &self,
+        id: ChallengeId,
+        digest: &SecretDigest,
+        at: OffsetDateTime,
+        max_attempts: u32,
+    ) -> Result<bool, PortError> {
+        self.pause().await;
+        self.world
+            .consume_recovery(id, digest, at, max_attempts)
+            .await
+    }
     async fn reissue(
         &self,
         id: ChallengeId,
@@ -174,6 +186,45 @@ proptest! {
                 prop_assert!(wrong_before(*index) < max, "accepted after the attempt limit");
             }
             prop_assert_eq!(world.with(|s| s.subscribers.len()), accepted_at.len());
+            Ok(())
+        })?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Two recovery secrets of one cabinet (the emailed link and the SMS code) used at the
+    /// same time, in any interleaving of their port calls: exactly one recovery succeeds,
+    /// because using one recovery challenge uses up every other in the same atomic step.
+    #[test]
+    fn racing_recoveries_of_one_cabinet_succeed_once(
+        schedule in proptest::collection::vec(0u8..4, 0..100),
+    ) {
+        let world = World::new();
+        let mut ports = world.ports();
+        ports.challenges = Arc::new(Interleaved { world: world.clone(), schedule: Mutex::new(schedule) });
+        let service = IdentityService::new(ports, SecurityPolicy::default());
+        block_on(async {
+            signed_in(&world, &world.service()).await;
+            let recover = |target| RecoveryRequest { target, captcha: "ok".into() };
+            service.start_recovery(recover(RecoveryTarget::Email(email("ivan")))).await.unwrap();
+            let link = world.last_link(&email("ivan")).unwrap();
+            let challenge = service
+                .start_recovery(recover(RecoveryTarget::Phone(phone(1))))
+                .await
+                .unwrap()
+                .unwrap();
+            let code = world.last_code(&phone(1)).unwrap();
+            let (password, client) = (Secret::from(super::flow_tests::NEW_PASSWORD), web());
+            let (by_link, by_code) = tokio::join!(
+                service.complete_recovery_by_link(&link, &password, &password, &client),
+                service.complete_recovery_by_code(challenge, &code, &password, &password, &client),
+            );
+            let successes = usize::from(by_link.is_ok()) + usize::from(by_code.is_ok());
+            prop_assert_eq!(successes, 1, "link: {:?}, code: {:?}", by_link, by_code);
+            let loser = if by_link.is_ok() { by_code } else { by_link };
+            prop_assert!(matches!(loser, Err(CompleteRecoveryError::Code(CodeRejected::Used))));
             Ok(())
         })?;
     }

@@ -77,18 +77,18 @@ pub(crate) async fn login(
         .await
 }
 
-fn supplier() -> SupplierId {
+pub(crate) fn supplier() -> SupplierId {
     SupplierId::parse("globus").unwrap()
 }
 
-fn account(number: &str) -> AccountRef {
+pub(crate) fn account(number: &str) -> AccountRef {
     AccountRef {
         supplier: supplier(),
         number: AccountNumber::parse(number).unwrap(),
     }
 }
 
-fn facts(number: &str, holder: &str, code: &str) -> AccountFacts {
+pub(crate) fn facts(number: &str, holder: &str, code: &str) -> AccountFacts {
     AccountFacts {
         account: account(number),
         holder: PersonName::parse(holder).unwrap(),
@@ -101,7 +101,7 @@ fn facts(number: &str, holder: &str, code: &str) -> AccountFacts {
     }
 }
 
-fn account_registration(
+pub(crate) fn account_registration(
     number: &str,
     name: &str,
     meter: Option<&str>,
@@ -346,7 +346,8 @@ async fn registration_by_account_proves_the_holder_by_name_or_meter() {
         .is_ok()
     );
 
-    // A second registration of the same ЛС: no code to the new phone, a notice to the owner.
+    // A second registration of the same ЛС: a notice to the owner, and a (decoy) code to the
+    // new phone that can never create a second cabinet.
     let sms_before = world.with(|s| s.sms.len());
     let again = service
         .start_registration_by_account(account_registration(
@@ -355,12 +356,175 @@ async fn registration_by_account_proves_the_holder_by_name_or_meter() {
             None,
             &phone(2),
         ))
-        .await;
-    assert!(again.is_ok());
+        .await
+        .unwrap();
     let sent: Vec<(Phone, Message)> = world.with(|s| s.sms[sms_before..].to_vec());
-    assert_eq!(sent.len(), 1);
-    assert_eq!(sent[0].0, phone(1));
-    assert!(matches!(sent[0].1, Message::AlreadyRegistered));
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[0].0, phone(2));
+    assert!(matches!(
+        sent[0].1,
+        Message::Code {
+            purpose: Purpose::Registration,
+            ..
+        }
+    ));
+    assert_eq!(sent[1].0, phone(1));
+    assert!(matches!(sent[1].1, Message::AlreadyRegistered));
+    let decoy_code = world.last_code(&phone(2)).unwrap();
+    assert!(matches!(
+        service
+            .complete_registration_by_account(
+                again,
+                &decoy_code,
+                &PASSWORD.into(),
+                &PASSWORD.into()
+            )
+            .await,
+        Err(ConfirmRegistrationError::AlreadyRegistered)
+    ));
+    assert_eq!(world.with(|s| s.subscribers.len()), 1);
+
+    // Repeated attempts cannot flood the owner: at most three notices an hour.
+    for n in 4..10 {
+        service
+            .start_registration_by_account(account_registration(
+                "1234567890123",
+                "Петров П.П.",
+                None,
+                &phone(n),
+            ))
+            .await
+            .unwrap();
+    }
+    let notices = world.with(|s| {
+        s.sms
+            .iter()
+            .filter(|(to, m)| *to == phone(1) && matches!(m, Message::AlreadyRegistered))
+            .count()
+    });
+    assert_eq!(notices, 3);
+}
+
+/// What a requester of a registration by ЛС can observe: the answers they get and every
+/// message sent to the phone and email they gave (secrets redacted, so only the shape).
+struct Observed {
+    answers: Vec<String>,
+    outbox: Vec<String>,
+}
+
+/// Registers ЛС 222… with phone 2 and an email, enters a wrong code, asks for the code again
+/// and tries a weak password with the code received. Beforehand another cabinet (phone 3)
+/// registered ЛС 222… itself when `taken`, or a different ЛС otherwise.
+async fn register_account_as_requester(taken: bool) -> (World, Observed, ChallengeId) {
+    let world = World::new();
+    let service = world.service();
+    world.with(|s| {
+        s.directory
+            .push(facts("1111111111111", "Петров Пётр Петрович", "a"));
+        s.directory
+            .push(facts("2222222222222", "Петров Пётр Петрович", "b"));
+    });
+    let owned = if taken {
+        "2222222222222"
+    } else {
+        "1111111111111"
+    };
+    let challenge = service
+        .start_registration_by_account(account_registration(owned, "Петров П.П.", None, &phone(3)))
+        .await
+        .unwrap();
+    let code = world.last_code(&phone(3)).unwrap();
+    service
+        .complete_registration_by_account(challenge, &code, &PASSWORD.into(), &PASSWORD.into())
+        .await
+        .unwrap();
+    world.advance(Duration::seconds(61));
+
+    let mut answers = Vec::new();
+    let mut request = account_registration("2222222222222", "Петров П.П.", None, &phone(2));
+    request.email = Some(email("requester"));
+    let started = service.start_registration_by_account(request).await;
+    answers.push(format!("{:?}", started.as_ref().map(|_| "challenge")));
+    let challenge = started.unwrap();
+    let wrong = service
+        .complete_registration_by_account(
+            challenge,
+            &"000000".into(),
+            &PASSWORD.into(),
+            &PASSWORD.into(),
+        )
+        .await;
+    answers.push(format!("{wrong:?}"));
+    world.advance(Duration::seconds(61));
+    answers.push(format!("{:?}", service.resend_code(challenge).await));
+    let code = world.last_code(&phone(2)).unwrap();
+    assert!(code.expose().len() == 6 && code.expose().chars().all(|c| c.is_ascii_digit()));
+    let weak = service
+        .complete_registration_by_account(challenge, &code, &"qwerty12".into(), &"qwerty12".into())
+        .await;
+    answers.push(format!("{weak:?}"));
+    let outbox = world.with(|s| {
+        let texts = s.sms.iter().filter(|(to, _)| *to == phone(2));
+        let letters = s.emails.iter().filter(|(to, _)| *to == email("requester"));
+        texts
+            .map(|(_, m)| format!("sms {m:?}"))
+            .chain(letters.map(|(_, m)| format!("email {m:?}")))
+            .collect()
+    });
+    (world, Observed { answers, outbox }, challenge)
+}
+
+const CODE_SHAPE: &str = "sms Code { code: Secret([REDACTED]), purpose: Registration, \
+    valid_for: SignedDuration { seconds: 600, nanoseconds: 0 } }";
+
+#[tokio::test]
+async fn registering_an_account_that_has_a_cabinet_looks_like_a_new_registration() {
+    let (fresh_world, fresh, fresh_challenge) = register_account_as_requester(false).await;
+    let (taken_world, taken, taken_challenge) = register_account_as_requester(true).await;
+    // Everything the requester sees up to the last step is the same: the answers and the
+    // messages to their phone and email (a real-looking code, resendable, checked and counted
+    // like any other).
+    assert_eq!(fresh.answers, taken.answers);
+    assert_eq!(
+        fresh.answers,
+        [
+            r#"Ok("challenge")"#,
+            "Err(Code(Invalid))",
+            "Ok(())",
+            "Err(Password(TooWeak))"
+        ]
+    );
+    assert_eq!(fresh.outbox, taken.outbox);
+    assert_eq!(fresh.outbox, [CODE_SHAPE, CODE_SHAPE]);
+    // The owner of the taken ЛС was told; nobody was told in the fresh case.
+    let notices = |world: &World| {
+        world.with(|s| {
+            s.sms
+                .iter()
+                .filter(|(to, m)| *to == phone(3) && matches!(m, Message::AlreadyRegistered))
+                .count()
+        })
+    };
+    assert_eq!((notices(&fresh_world), notices(&taken_world)), (0, 1));
+    // The code can never create a second cabinet of the ЛС: completing ends as a new
+    // registration ends when its ЛС was taken meanwhile.
+    let finish = |world: World, challenge| async move {
+        let code = world.last_code(&phone(2)).unwrap();
+        let result = world
+            .service()
+            .complete_registration_by_account(challenge, &code, &PASSWORD.into(), &PASSWORD.into())
+            .await;
+        (result, world.with(|s| s.subscribers.len()))
+    };
+    let (result, cabinets) = finish(fresh_world, fresh_challenge).await;
+    assert!(result.is_ok());
+    assert_eq!(cabinets, 2);
+    let (result, cabinets) = finish(taken_world, taken_challenge).await;
+    assert!(matches!(
+        result,
+        Err(ConfirmRegistrationError::AlreadyRegistered)
+    ));
+    assert_eq!(cabinets, 1);
 }
 
 #[tokio::test]
@@ -587,6 +751,75 @@ async fn recovery_by_email_link_is_single_use_and_ends_sessions() {
             .iter()
             .any(|(_, m)| matches!(m, Message::PasswordChanged))
     }));
+}
+
+#[tokio::test]
+async fn a_successful_recovery_cancels_every_other_recovery_link_and_code() {
+    let world = World::new();
+    let service = world.service();
+    let (_, auth) = signed_in(&world, &service).await;
+    let recover = |target| RecoveryRequest {
+        target,
+        captcha: "ok".into(),
+    };
+    service
+        .start_recovery(recover(RecoveryTarget::Email(email("ivan"))))
+        .await
+        .unwrap();
+    let first_link = world.last_link(&email("ivan")).unwrap();
+    let by_phone = service
+        .start_recovery(recover(RecoveryTarget::Phone(phone(1))))
+        .await
+        .unwrap()
+        .unwrap();
+    let code = world.last_code(&phone(1)).unwrap();
+    let phone_change = service
+        .request_phone_change(&auth, &phone(5))
+        .await
+        .unwrap();
+    world.advance(Duration::seconds(61));
+    service
+        .start_recovery(recover(RecoveryTarget::Email(email("ivan"))))
+        .await
+        .unwrap();
+    let second_link = world.last_link(&email("ivan")).unwrap();
+
+    service
+        .complete_recovery_by_link(
+            &second_link,
+            &NEW_PASSWORD.into(),
+            &NEW_PASSWORD.into(),
+            &web(),
+        )
+        .await
+        .unwrap();
+    // The earlier link and the SMS code are dead, though unused and not expired.
+    assert!(matches!(
+        service
+            .complete_recovery_by_link(&first_link, &PASSWORD.into(), &PASSWORD.into(), &web())
+            .await,
+        Err(CompleteRecoveryError::Code(CodeRejected::Used))
+    ));
+    assert!(matches!(
+        service
+            .complete_recovery_by_code(by_phone, &code, &PASSWORD.into(), &PASSWORD.into(), &web())
+            .await,
+        Err(CompleteRecoveryError::Code(CodeRejected::Used))
+    ));
+    assert!(
+        login(&service, LoginHandle::Phone(phone(1)), NEW_PASSWORD)
+            .await
+            .is_ok()
+    );
+    // Challenges for other purposes are left alone.
+    let pending = world.with(|s| {
+        s.challenges
+            .iter()
+            .find(|c| c.id == phone_change)
+            .unwrap()
+            .consumed_at
+    });
+    assert_eq!(pending, None);
 }
 
 #[tokio::test]
@@ -1238,6 +1471,60 @@ async fn wrong_cabinet_passwords_in_linking_count_towards_that_cabinets_login_li
             .map_or(0, Vec::len)
     });
     assert_eq!(failures, 2);
+}
+
+#[tokio::test]
+async fn reserved_attempts_that_turn_out_right_are_given_back() {
+    let world = World::new();
+    let service = world.service();
+    world.with(|s| {
+        s.directory
+            .push(facts("1234567890123", "Петров Пётр Петрович", "c"))
+    });
+    let challenge = service
+        .start_registration_by_account(account_registration(
+            "1234567890123",
+            "Петров П.П.",
+            None,
+            &phone(3),
+        ))
+        .await
+        .unwrap();
+    let code = world.last_code(&phone(3)).unwrap();
+    let other = service
+        .complete_registration_by_account(challenge, &code, &PASSWORD.into(), &PASSWORD.into())
+        .await
+        .unwrap();
+    let (me, auth) = signed_in(&world, &service).await;
+    let count = |key: ThrottleKey| world.with(|s| s.throttle.get(&key).map_or(0, Vec::len));
+    // The holder proof was right: no registration-proof attempt stays counted.
+    let number = AccountNumber::parse("1234567890123").unwrap();
+    assert_eq!(count(ThrottleKey::registration_proof(&number)), 0);
+    // Linking with the other cabinet's right password counts against neither limit.
+    service
+        .link_by_cabinet_password(&auth, &number, &PASSWORD.into(), &web())
+        .await
+        .unwrap();
+    assert_eq!(count(ThrottleKey::login_subscriber(other)), 0);
+    assert_eq!(count(ThrottleKey::link_proof(me)), 0);
+    // A right current password in settings is no failed login.
+    let request = ChangePassword {
+        old: PASSWORD.into(),
+        new: NEW_PASSWORD.into(),
+        new_repeat: NEW_PASSWORD.into(),
+    };
+    service
+        .change_password(&auth, request, &web())
+        .await
+        .unwrap();
+    assert_eq!(count(ThrottleKey::login_subscriber(me)), 0);
+    // The right password of a blocked cabinet says "blocked" and counts as no failure.
+    service.block_cabinet(&auth, &web()).await.unwrap();
+    assert!(matches!(
+        login(&service, LoginHandle::Phone(phone(1)), NEW_PASSWORD).await,
+        Err(LoginError::Blocked)
+    ));
+    assert_eq!(count(ThrottleKey::login_subscriber(me)), 0);
 }
 
 #[tokio::test]

@@ -138,13 +138,17 @@ impl IdentityService {
             Some(o) => ThrottleKey::login_subscriber(o.id),
             None => ThrottleKey::login_handle(&handle),
         };
-        if let Err(retry_after) = self.throttled(&self.policy.login, &login_key, now).await? {
+        if let Err(retry_after) = self.reserve(&self.policy.login, &login_key, now).await? {
+            // Nothing was tried, so the linking attempt does not count either.
+            self.release(&ThrottleKey::link_proof(auth.subscriber), now)
+                .await?;
             return Err(LinkAccountError::TooManyAttempts { retry_after });
         }
         let hash = other.as_ref().and_then(|o| o.password_hash.as_ref());
         let matches = self.verify_password(password, hash).await?;
-        if !matches {
-            self.ports.throttle.record(&login_key, now).await?;
+        if matches {
+            // A right password is no failure of the other cabinet (a wrong one stays counted).
+            self.release(&login_key, now).await?;
         }
         let account = other
             .filter(|o| matches && !o.is_blocked())
@@ -153,13 +157,16 @@ impl IdentityService {
             .await
     }
 
+    /// Reserves one linking attempt for the subscriber (atomically, before the proof is
+    /// checked); [`Self::finish_link`] keeps it for a rejected proof and gives it back for an
+    /// accepted one.
     async fn link_throttle(
         &self,
         auth: &Authenticated,
         now: OffsetDateTime,
     ) -> Result<(), LinkAccountError> {
         let key = ThrottleKey::link_proof(auth.subscriber);
-        self.throttled(&self.policy.link_proof, &key, now)
+        self.reserve(&self.policy.link_proof, &key, now)
             .await?
             .map_err(|retry_after| LinkAccountError::TooManyAttempts { retry_after })
     }
@@ -172,11 +179,9 @@ impl IdentityService {
         client: &ClientInfo,
         now: OffsetDateTime,
     ) -> Result<LinkedAccount, LinkAccountError> {
+        let key = ThrottleKey::link_proof(auth.subscriber);
         let Some(account) = account else {
-            self.ports
-                .throttle
-                .record(&ThrottleKey::link_proof(auth.subscriber), now)
-                .await?;
+            // The reservation made by `link_throttle` stays as this failure's record.
             self.log(
                 auth.subscriber,
                 SecurityEventKind::LinkProofRejected,
@@ -186,6 +191,7 @@ impl IdentityService {
             .await?;
             return Err(LinkAccountError::ProofRejected);
         };
+        self.release(&key, now).await?;
         let first = self.ports.links.list(auth.subscriber).await?.is_empty();
         let link = LinkedAccount {
             account: account.clone(),

@@ -105,12 +105,97 @@ async fn a_failing_challenge_store_fails_confirmation() {
 #[tokio::test]
 async fn a_failing_throttle_store_fails_login_closed() {
     let mut throttle = MockThrottleRepository::new();
-    throttle.expect_events_since().returning(|_, _| Err(fail()));
+    throttle.expect_reserve().returning(|_, _, _| Err(fail()));
     let (_, service, _) = signed_in_with(|p| p.throttle = Arc::new(throttle)).await;
     // Fails closed: no login without the throttle check.
     assert!(matches!(
         login(&service, LoginHandle::Phone(phone(1)), PASSWORD).await,
         Err(LoginError::Unexpected(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_failing_throttle_release_fails_closed() {
+    // A right password whose reservation cannot be given back is reported, not ignored.
+    let mut throttle = MockThrottleRepository::new();
+    throttle
+        .expect_reserve()
+        .returning(|_, _, _| Ok(crate::model::Reservation::Granted));
+    throttle.expect_release().returning(|_, _| Err(fail()));
+    let (_, service, auth) = signed_in_with(|p| p.throttle = Arc::new(throttle)).await;
+    let request = ChangePassword {
+        old: PASSWORD.into(),
+        new: super::flow_tests::NEW_PASSWORD.into(),
+        new_repeat: super::flow_tests::NEW_PASSWORD.into(),
+    };
+    assert!(matches!(
+        service.change_password(&auth, request, &web()).await,
+        Err(ChangePasswordError::Unexpected(_))
+    ));
+}
+
+#[tokio::test]
+async fn every_login_takes_one_reservation_and_only_success_clears_it() {
+    let world = World::new();
+    register(&world, &world.service(), &phone(1), &email("ivan")).await;
+    let login_with = |reserves: usize, clears: usize| {
+        let mut throttle = MockThrottleRepository::new();
+        throttle
+            .expect_reserve()
+            .times(reserves)
+            .returning(|key, limit, _| {
+                assert_eq!(key.scope, crate::model::ThrottleScope::Login);
+                assert_eq!(*limit, SecurityPolicy::default().login);
+                Ok(crate::model::Reservation::Granted)
+            });
+        // A failure keeps its reservation as its record: nothing is given back.
+        throttle.expect_release().times(0);
+        throttle.expect_clear().times(clears).returning(|_| Ok(()));
+        let mut ports = world.ports();
+        ports.throttle = Arc::new(throttle);
+        IdentityService::new(ports, SecurityPolicy::default())
+    };
+    // Unknown handle and wrong password: one reservation each, the same work.
+    let service = login_with(2, 0);
+    assert!(
+        login(&service, LoginHandle::Phone(phone(9)), PASSWORD)
+            .await
+            .is_err()
+    );
+    assert!(
+        login(&service, LoginHandle::Phone(phone(1)), "wrong")
+            .await
+            .is_err()
+    );
+    drop(service);
+    // The right password: one reservation, then the count is cleared.
+    let service = login_with(1, 1);
+    assert!(
+        login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn a_refused_reservation_stops_login_before_the_password_is_checked() {
+    let world = World::new();
+    let mut ports = world.ports();
+    let mut throttle = MockThrottleRepository::new();
+    throttle.expect_reserve().returning(|_, _, _| {
+        Ok(crate::model::Reservation::Refused {
+            retry_after: time::Duration::seconds(4),
+        })
+    });
+    let mut hasher = MockPasswordHasher::new();
+    hasher.expect_verify().times(0);
+    hasher.expect_hash().times(0);
+    ports.throttle = Arc::new(throttle);
+    ports.hasher = Arc::new(hasher);
+    let service = IdentityService::new(ports, SecurityPolicy::default());
+    assert!(matches!(
+        login(&service, LoginHandle::Phone(phone(1)), PASSWORD).await,
+        Err(LoginError::TooManyAttempts { retry_after }) if retry_after == time::Duration::seconds(4)
     ));
 }
 

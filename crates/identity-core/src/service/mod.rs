@@ -27,8 +27,8 @@ use crate::crypto::{SecretDigest, new_code, new_token, random_bytes};
 use crate::domain::{ChallengeId, ClientInfo, Email, Phone, SessionId, SubscriberId};
 use crate::errors::{UNEXPECTED_RU, UserMessage};
 use crate::model::{
-    AttemptOutcome, Challenge, ChallengePurpose, ChallengeState, Message, SecurityEvent,
-    SecurityEventKind, Subscriber, ThrottleKey,
+    AttemptOutcome, Challenge, ChallengePurpose, ChallengeState, Message, Reservation,
+    SecurityEvent, SecurityEventKind, Subscriber, ThrottleKey,
 };
 use crate::password::PasswordHash;
 use crate::policy::{RateLimit, SecurityPolicy};
@@ -262,19 +262,26 @@ impl IdentityService {
         self.ports.captcha.verify(answer).await
     }
 
-    /// Checks a rate limit for `key`; `Err(wait)` when exceeded.
-    async fn throttled(
+    /// Takes one attempt under `limit` for `key` in one atomic step of the adapter (check and
+    /// record together); `Err(wait)` when the limit is reached and nothing was recorded. The
+    /// attempt counts from now on, even while the work it guards is still running; give it
+    /// back with [`Self::release`] if it turns out not to count.
+    async fn reserve(
         &self,
         limit: &RateLimit,
         key: &ThrottleKey,
         now: OffsetDateTime,
     ) -> Result<Result<(), Duration>, PortError> {
-        let events = self
-            .ports
-            .throttle
-            .events_since(key, now - limit.lookback())
-            .await?;
-        Ok(limit.check(&events, now))
+        Ok(match self.ports.throttle.reserve(key, limit, now).await? {
+            Reservation::Granted => Ok(()),
+            Reservation::Refused { retry_after } => Err(retry_after),
+        })
+    }
+
+    /// Gives back an attempt reserved at `now` that does not count (a right password, an
+    /// accepted proof, a message that was not sent).
+    async fn release(&self, key: &ThrottleKey, now: OffsetDateTime) -> Result<(), PortError> {
+        self.ports.throttle.release(key, now).await
     }
 
     async fn log(
@@ -322,7 +329,7 @@ impl IdentityService {
         now: OffsetDateTime,
     ) -> Result<Result<ChallengeId, Duration>, PortError> {
         let key = ThrottleKey::delivery_phone(phone);
-        if let Err(wait) = self.throttled(&self.policy.delivery, &key, now).await? {
+        if let Err(wait) = self.reserve(&self.policy.delivery, &key, now).await? {
             return Ok(Err(wait));
         }
         let id = ChallengeId::from_bytes(random_bytes(&*self.ports.random)?);
@@ -342,7 +349,6 @@ impl IdentityService {
             consumed_at: None,
         };
         self.ports.challenges.insert(&challenge).await?;
-        self.ports.throttle.record(&key, now).await?;
         self.deliver_code(phone, code, ttl, delivery).await?;
         Ok(Ok(id))
     }
@@ -388,7 +394,7 @@ impl IdentityService {
         now: OffsetDateTime,
     ) -> Result<Result<(), Duration>, PortError> {
         let key = ThrottleKey::delivery_email(email);
-        if let Err(wait) = self.throttled(&self.policy.delivery, &key, now).await? {
+        if let Err(wait) = self.reserve(&self.policy.delivery, &key, now).await? {
             return Ok(Err(wait));
         }
         let message = match purpose {
@@ -412,7 +418,6 @@ impl IdentityService {
             }
             None => Message::AlreadyRegistered,
         };
-        self.ports.throttle.record(&key, now).await?;
         self.ports.email.send(email, &message).await?;
         Ok(Ok(()))
     }
@@ -436,6 +441,8 @@ impl IdentityService {
             AttemptOutcome::Matched(challenge) => {
                 if matches!(challenge.purpose, ChallengePurpose::Decoy { .. }) {
                     // Unreachable with digests from `unguessable_digest`; refuse regardless.
+                    // (A `DecoyRegistration` code is real and matches: its flow refuses it
+                    // later, exactly where a new registration of a taken ЛС is refused.)
                     Err(CodeRejected::Invalid)
                 } else {
                     Ok(*challenge)
@@ -471,20 +478,24 @@ impl IdentityService {
     }
 
     /// Uses a checked challenge up, through the adapter's atomic compare-and-set (unused, same
-    /// digest, not expired, under the attempt limit). If it fails, says why: another request
-    /// used it, it expired, the attempt limit was reached meanwhile, or it was reissued.
+    /// digest, not expired, under the attempt limit); a recovery challenge also uses up every
+    /// other recovery challenge of its cabinet in the same step. If it fails, says why: another
+    /// request used it (or another recovery of the cabinet succeeded), it expired, the attempt
+    /// limit was reached meanwhile, or it was reissued.
     async fn consume(
         &self,
         challenge: &Challenge,
         now: OffsetDateTime,
     ) -> Result<Result<(), CodeRejected>, PortError> {
         let max = self.policy.codes.max_attempts;
-        if self
-            .ports
-            .challenges
-            .consume(challenge.id, &challenge.digest, now, max)
-            .await?
-        {
+        let challenges = &self.ports.challenges;
+        let (id, digest) = (challenge.id, &challenge.digest);
+        let done = if challenge.purpose.recovers().is_some() {
+            challenges.consume_recovery(id, digest, now, max).await?
+        } else {
+            challenges.consume(id, digest, now, max).await?
+        };
+        if done {
             return Ok(Ok(()));
         }
         let current = self.ports.challenges.get(challenge.id).await?;
@@ -538,7 +549,7 @@ impl IdentityService {
             return Err(ResendCodeError::NotFound);
         }
         let (phone, delivery) = match &challenge.purpose {
-            ChallengePurpose::Registration(draft) => (
+            ChallengePurpose::Registration(draft) | ChallengePurpose::DecoyRegistration(draft) => (
                 draft.phone.clone(),
                 Delivery::Code(crate::model::Purpose::Registration),
             ),
@@ -575,7 +586,7 @@ impl IdentityService {
             _ => self.policy.codes.ttl,
         };
         let key = ThrottleKey::delivery_phone(&phone);
-        if let Err(retry_after) = self.throttled(&self.policy.delivery, &key, now).await? {
+        if let Err(retry_after) = self.reserve(&self.policy.delivery, &key, now).await? {
             return Err(ResendCodeError::TooManyCodes { retry_after });
         }
         let code = new_code(&*self.ports.random, self.policy.codes.digits)?;
@@ -590,9 +601,10 @@ impl IdentityService {
             .reissue(id, &digest, now, now + ttl)
             .await?
         {
+            // Used meanwhile: nothing is sent, so the reservation does not count.
+            self.release(&key, now).await?;
             return Err(ResendCodeError::NotFound);
         }
-        self.ports.throttle.record(&key, now).await?;
         self.deliver_code(&phone, code, ttl, delivery).await?;
         Ok(())
     }
@@ -664,3 +676,5 @@ mod mock_tests;
 mod property_tests;
 #[cfg(test)]
 pub(crate) mod testkit;
+#[cfg(test)]
+mod throttle_race_tests;

@@ -117,10 +117,9 @@ impl IdentityService {
                         .map_err(too_many)?;
                 } else {
                     let key = ThrottleKey::delivery_email(&email);
-                    self.throttled(&self.policy.delivery, &key, now)
+                    self.reserve(&self.policy.delivery, &key, now)
                         .await?
                         .map_err(too_many)?;
-                    self.ports.throttle.record(&key, now).await?;
                 }
                 Ok(None)
             }

@@ -299,9 +299,13 @@ impl IdentityService {
     /// against the supplier's records, then sends an SMS code to the phone. The password is
     /// set with [`Self::complete_registration_by_account`].
     ///
-    /// An unknown ЛС and a wrong name give the same error. If the ЛС or the phone already has a
-    /// cabinet, no code is sent (the cabinet's own phone gets a notice) and the answer is the
-    /// same as for a new registration.
+    /// An unknown ЛС and a wrong name give the same error. If the phone already has a cabinet,
+    /// it gets an "already registered" notice instead of a code. If the ЛС already has a
+    /// cabinet, its owner is notified and the requester sees exactly what a new registration
+    /// sees — the same answer and a real code by SMS — but completing it ends in
+    /// [`ConfirmRegistrationError::AlreadyRegistered`], as for a new registration whose ЛС is
+    /// taken before it completes. The holder proof is throttled per ЛС: an attempt is reserved
+    /// atomically before the directory is asked and given back when the proof succeeds.
     pub async fn start_registration_by_account(
         &self,
         request: AccountRegistration,
@@ -312,7 +316,7 @@ impl IdentityService {
         }
         let proof_key = ThrottleKey::registration_proof(&request.account.number);
         if let Err(retry_after) = self
-            .throttled(&self.policy.registration_proof, &proof_key, now)
+            .reserve(&self.policy.registration_proof, &proof_key, now)
             .await?
         {
             return Err(StartAccountRegistrationError::TooManyAttempts { retry_after });
@@ -332,21 +336,33 @@ impl IdentityService {
             }
         });
         let Some(proof) = proof else {
-            self.ports.throttle.record(&proof_key, now).await?;
+            // The reservation stays as this failure's record.
             return Err(StartAccountRegistrationError::NotConfirmed);
         };
+        self.release(&proof_key, now).await?;
         let account_owner = self
             .ports
             .subscribers
             .find_by_handle(&LoginHandle::Account(request.account.number.clone()))
             .await?;
-        let phone_taken = self
+        let phone_owner = self
             .ports
             .subscribers
             .find_by_handle(&LoginHandle::Phone(request.phone.clone()))
-            .await?
-            .is_some();
-        let (purpose, delivery) = if phone_taken {
+            .await?;
+        let draft = RegistrationDraft {
+            subscriber: SubscriberId::from_bytes(random_bytes(&*self.ports.random)?),
+            name: request.name,
+            phone: request.phone.clone(),
+            email: request.email,
+            account: Some((request.account, proof)),
+            password_hash: None,
+            consent: request.consent,
+            consented_at: now,
+            client: request.client,
+        };
+        let (purpose, delivery) = if phone_owner.is_some() {
+            // The phone's owner gets a notice instead of a code, as in every flow.
             (
                 ChallengePurpose::Decoy {
                     phone: request.phone.clone(),
@@ -354,41 +370,44 @@ impl IdentityService {
                 },
                 Delivery::Notice,
             )
-        } else if let Some(owner) = account_owner {
-            self.notify(&owner, Message::AlreadyRegistered).await;
+        } else if account_owner.is_some() {
+            // The requester gets what a new registration gets: a real code to the phone they
+            // gave. It can never create a cabinet (see `complete_registration_by_account`).
             (
-                ChallengePurpose::Decoy {
-                    phone: request.phone.clone(),
-                    notify: false,
-                },
-                Delivery::Nothing,
+                ChallengePurpose::DecoyRegistration(Box::new(draft)),
+                Delivery::Code(Purpose::Registration),
             )
         } else {
-            let draft = RegistrationDraft {
-                subscriber: SubscriberId::from_bytes(random_bytes(&*self.ports.random)?),
-                name: request.name,
-                phone: request.phone.clone(),
-                email: request.email,
-                account: Some((request.account, proof)),
-                password_hash: None,
-                consent: request.consent,
-                consented_at: now,
-                client: request.client,
-            };
             (
                 ChallengePurpose::Registration(Box::new(draft)),
                 Delivery::Code(Purpose::Registration),
             )
         };
-        self.issue_code(
-            purpose,
-            &request.phone,
-            self.policy.codes.ttl,
-            delivery,
-            now,
-        )
-        .await?
-        .map_err(|retry_after| StartAccountRegistrationError::TooManyCodes { retry_after })
+        let challenge = self
+            .issue_code(
+                purpose,
+                &request.phone,
+                self.policy.codes.ttl,
+                delivery,
+                now,
+            )
+            .await?
+            .map_err(|retry_after| StartAccountRegistrationError::TooManyCodes { retry_after })?;
+        if let Some(owner) = &account_owner
+            && phone_owner.as_ref().is_none_or(|p| p.id != owner.id)
+        {
+            // Someone who passed the holder proof is registering the ЛС again: tell the owner,
+            // at most a few times an hour so that repeated attempts cannot flood their phone.
+            let key = ThrottleKey::owner_notice(owner.id);
+            if self
+                .reserve(&self.policy.owner_notices, &key, now)
+                .await?
+                .is_ok()
+            {
+                self.notify(owner, Message::AlreadyRegistered).await;
+            }
+        }
+        Ok(challenge)
     }
 
     /// Confirms the phone of a registration by phone and email with the SMS code and creates
@@ -423,8 +442,10 @@ impl IdentityService {
     ) -> Result<SubscriberId, ConfirmRegistrationError> {
         let now = self.now();
         let found = self.check_code(challenge, code, now).await??;
-        let ChallengePurpose::Registration(draft) = &found.purpose else {
-            return Err(CodeRejected::Invalid.into());
+        let (draft, decoy) = match &found.purpose {
+            ChallengePurpose::Registration(draft) => (draft, false),
+            ChallengePurpose::DecoyRegistration(draft) => (draft, true),
+            _ => return Err(CodeRejected::Invalid.into()),
         };
         let Some((account, _)) = &draft.account else {
             return Err(CodeRejected::Invalid.into());
@@ -446,6 +467,11 @@ impl IdentityService {
         )?;
         let hash = self.ports.hasher.hash(&password).await?;
         self.consume(&found, now).await??;
+        if decoy {
+            // The ЛС has a cabinet: the same answer as a registration that lost the ЛС to
+            // another one at insert, after the same work.
+            return Err(ConfirmRegistrationError::AlreadyRegistered);
+        }
         self.finish_registration(draft, hash, now).await
     }
 

@@ -1,8 +1,8 @@
 //! Login by ЛС number, email or phone and password (seeds 002, 003, 004); sessions with idle
 //! and absolute expiry; listing and revoking sessions; logging out everywhere.
 //!
-//! An unknown login and a wrong password give the same error after the same work (one hash
-//! verification, one throttle check and record).
+//! An unknown login and a wrong password give the same error after the same work (one
+//! atomic throttle reservation, one hash verification).
 
 use time::{Duration, OffsetDateTime};
 
@@ -149,6 +149,9 @@ impl IdentityService {
     ///
     /// Failed attempts are throttled per cabinet (per handle when the handle is unknown, so
     /// the answers are alike): exponential slow-down after 5 failures, at most 100 an hour.
+    /// Each attempt is reserved atomically before the password is checked, so attempts in
+    /// flight count too and concurrent requests cannot exceed the limit; a right password
+    /// clears the count.
     pub async fn login(&self, request: LoginRequest) -> Result<NewSession, LoginError> {
         let now = self.now();
         let subscriber = self
@@ -160,14 +163,14 @@ impl IdentityService {
             Some(s) => ThrottleKey::login_subscriber(s.id),
             None => ThrottleKey::login_handle(&request.handle),
         };
-        if let Err(retry_after) = self.throttled(&self.policy.login, &key, now).await? {
+        if let Err(retry_after) = self.reserve(&self.policy.login, &key, now).await? {
             return Err(LoginError::TooManyAttempts { retry_after });
         }
         let hash = subscriber.as_ref().and_then(|s| s.password_hash.as_ref());
         let matches = self.verify_password(&request.password, hash).await?;
         let known = subscriber.as_ref().map(|s| s.id);
         let Some(subscriber) = subscriber.filter(|_| matches) else {
-            self.ports.throttle.record(&key, now).await?;
+            // The reservation stays: it is this failure's record.
             if let Some(owner) = known {
                 self.log(owner, SecurityEventKind::SignInFailed, &request.client, now)
                     .await?;
@@ -175,6 +178,8 @@ impl IdentityService {
             return Err(LoginError::InvalidCredentials);
         };
         if subscriber.is_blocked() {
+            // The right password is not a failure; only the reservation is given back.
+            self.release(&key, now).await?;
             return Err(LoginError::Blocked);
         }
         self.ports.throttle.clear(&key).await?;

@@ -158,18 +158,19 @@ impl IdentityService {
         let now = self.now();
         let record = self.fetch_subscriber(auth.subscriber).await?;
         let key = ThrottleKey::login_subscriber(record.id);
-        if let Err(retry_after) = self.throttled(&self.policy.login, &key, now).await? {
+        if let Err(retry_after) = self.reserve(&self.policy.login, &key, now).await? {
             return Err(ChangePasswordError::TooManyAttempts { retry_after });
         }
         if !self
             .verify_password(&request.old, record.password_hash.as_ref())
             .await?
         {
-            self.ports.throttle.record(&key, now).await?;
+            // The reservation stays as this failure's record.
             self.log(record.id, SecurityEventKind::SignInFailed, client, now)
                 .await?;
             return Err(ChangePasswordError::WrongPassword);
         }
+        self.release(&key, now).await?;
         let words = record.personal_words();
         let password = check_new_password(
             &self.policy.password,

@@ -13,11 +13,11 @@ use crate::domain::{
     AccountRef, ChallengeId, ConsentId, Email, LoginHandle, Phone, SessionId, SubscriberId,
 };
 use crate::model::{
-    AccountFacts, AttemptOutcome, Challenge, Consent, LinkedAccount, Message, SecurityEvent,
-    SessionRecord, Subscriber, ThrottleKey,
+    AccountFacts, AttemptOutcome, Challenge, Consent, LinkedAccount, Message, Reservation,
+    SecurityEvent, SessionRecord, Subscriber, ThrottleKey,
 };
 use crate::password::PasswordHash;
-use crate::policy::SecurityPolicy;
+use crate::policy::{RateLimit, SecurityPolicy};
 use crate::ports::*;
 use crate::secret::Secret;
 
@@ -397,6 +397,40 @@ impl ChallengeRepository for World {
             done
         }))
     }
+    async fn consume_recovery(
+        &self,
+        id: ChallengeId,
+        digest: &SecretDigest,
+        at: OffsetDateTime,
+        max_attempts: u32,
+    ) -> Result<bool, PortError> {
+        // One lock for the compare-and-set and the sweep: as atomic as the adapter's
+        // transaction holding the cabinet's recovery challenges.
+        Ok(self.with(|s| {
+            let target = s.challenges.iter_mut().find(|c| c.id == id);
+            let consumed = match target {
+                Some(c)
+                    if c.consumed_at.is_none()
+                        && c.digest == *digest
+                        && at < c.expires_at
+                        && c.failed_attempts < max_attempts =>
+                {
+                    c.consumed_at = Some(at);
+                    Some(c.purpose.recovers())
+                }
+                _ => None,
+            };
+            let done = consumed.is_some();
+            if let Some(Some(cabinet)) = consumed {
+                s.challenges
+                    .iter_mut()
+                    .filter(|c| c.purpose.recovers() == Some(cabinet) && c.consumed_at.is_none())
+                    .for_each(|c| c.consumed_at = Some(at));
+            }
+            s.challenge_ops.push(ChallengeOp::Consume(done));
+            done
+        }))
+    }
     async fn reissue(
         &self,
         id: ChallengeId,
@@ -419,23 +453,39 @@ impl ChallengeRepository for World {
     }
 }
 
+/// Faithfully atomic, like the adapter's transaction: the whole read-decide-record step runs
+/// under the world's one lock, so no other reservation can slip in between.
 #[async_trait::async_trait]
 impl ThrottleRepository for World {
-    async fn record(&self, key: &ThrottleKey, at: OffsetDateTime) -> Result<(), PortError> {
-        self.with(|s| s.throttle.entry(key.clone()).or_default().push(at));
-        Ok(())
-    }
-    async fn events_since(
+    async fn reserve(
         &self,
         key: &ThrottleKey,
-        since: OffsetDateTime,
-    ) -> Result<Vec<OffsetDateTime>, PortError> {
+        limit: &RateLimit,
+        at: OffsetDateTime,
+    ) -> Result<Reservation, PortError> {
         Ok(self.with(|s| {
-            s.throttle
-                .get(key)
-                .map(|v| v.iter().copied().filter(|t| *t > since).collect())
-                .unwrap_or_default()
+            let events = s.throttle.entry(key.clone()).or_default();
+            let since = at - limit.lookback();
+            let recent: Vec<OffsetDateTime> =
+                events.iter().copied().filter(|t| *t > since).collect();
+            match limit.check(&recent, at) {
+                Ok(()) => {
+                    events.push(at);
+                    Reservation::Granted
+                }
+                Err(retry_after) => Reservation::Refused { retry_after },
+            }
         }))
+    }
+    async fn release(&self, key: &ThrottleKey, at: OffsetDateTime) -> Result<(), PortError> {
+        self.with(|s| {
+            if let Some(events) = s.throttle.get_mut(key)
+                && let Some(i) = events.iter().position(|t| *t == at)
+            {
+                events.remove(i);
+            }
+        });
+        Ok(())
     }
     async fn clear(&self, key: &ThrottleKey) -> Result<(), PortError> {
         self.with(|s| s.throttle.remove(key));
