@@ -20,7 +20,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use crate::keyrate::{KeyRateHistory, LegalAct, PenaltyRules, Rate, WindowEffect};
+use crate::keyrate::{KeyRateHistory, KeyRateStep, LegalAct, PenaltyRules, Rate, WindowEffect};
 use crate::money::Money;
 use crate::period::Period;
 use crate::service::ServiceKind;
@@ -399,20 +399,33 @@ impl PenaltyReport {
 }
 
 /// Reusable working memory. Days are Julian day numbers inside the computation, amounts whole
-/// kopecks: the hot loop does integer arithmetic only.
+/// kopecks: the hot loop does integer arithmetic only, and nothing allocates once the buffers
+/// have grown.
 #[derive(Clone, Debug, Default)]
 struct Scratch {
+    /// Per input tranche: its key in the default order (due date, period, service rank).
+    keys: Vec<(Date, Period, usize)>,
+    /// Tranche indices in the default order (rank → index).
     order: Vec<usize>,
-    rank: Vec<usize>,
+    /// Unpaid kopecks per rank.
     remaining: Vec<i64>,
+    /// Indices of the payments up to the calculation date, in date order.
     payments: Vec<usize>,
+    /// The repayments, grouped by rank, each rank's in payment-date order.
     repayments: Vec<Repayment>,
+    /// Second buffer for regrouping [`Scratch::repayments`] by rank.
+    regroup: Vec<Repayment>,
+    /// Per rank: where its repayments start in the regrouped buffer.
+    counts: Vec<usize>,
     layers: Vec<Layer>,
     windows: Vec<Window>,
+    /// The windows that concern the current tranche and overlap its accruing days.
+    active: Vec<Window>,
     points: Vec<i32>,
     groups: Vec<(AppliedRate, i64)>,
-    open: Vec<usize>,
-    next_open: Vec<usize>,
+    /// The lines of the previous stretch, which the current one may extend.
+    open: Vec<Open>,
+    next_open: Vec<Open>,
 }
 
 /// A part of a tranche paid by one payment.
@@ -420,6 +433,10 @@ struct Scratch {
 struct Repayment {
     rank: usize,
     date: Date,
+    /// `date` as a Julian day.
+    day: i32,
+    /// The key rate on `date`, if the history has one (the error is raised only if needed).
+    rate: Option<Rate>,
     kopecks: i64,
 }
 
@@ -449,6 +466,19 @@ impl Window {
     fn concerns(&self, first_delay_day: i32) -> bool {
         self.arisen_before.is_none_or(|d| first_delay_day < d)
     }
+}
+
+/// A line of the current stretch that the next stretch may extend.
+#[derive(Clone, Copy, Debug)]
+struct Open {
+    /// Index into the report's lines.
+    line: usize,
+    from: i32,
+    days: u32,
+    debt: i64,
+    rate: AppliedRate,
+    /// Whether the current stretch extends it.
+    extended: bool,
 }
 
 /// Computes the penalties on `tranches` as of `as_of` (inclusive), given the payment history.
@@ -555,33 +585,87 @@ fn kopecks(m: Money) -> Result<i64, PenaltyError> {
     m.kopecks().map_err(|_| PenaltyError::AmountOutOfRange(m))
 }
 
-fn jd_plus(d: Date, n: u32) -> i32 {
-    d.to_julian_day()
-        .saturating_add(i32::try_from(n).unwrap_or(i32::MAX))
+/// A number of days as an offset of Julian days, saturating.
+fn day_offset(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// [`Money::from_kopecks`], built from the decimal's parts so that it inlines: the hot loop
+/// makes two amounts per line.
+fn money(kopecks: i64) -> Money {
+    let abs = kopecks.unsigned_abs();
+    let lo = u32::try_from(abs & 0xFFFF_FFFF).unwrap_or(0);
+    let mid = u32::try_from(abs >> 32).unwrap_or(0);
+    // The scale is already two places: `round` keeps the value as it is.
+    let m = Money::round(Decimal::from_parts(lo, mid, 0, kopecks < 0, 2));
+    debug_assert_eq!(
+        m.amount().serialize(),
+        Money::from_kopecks(kopecks).amount().serialize()
+    );
+    m
 }
 
 fn date_of(jd: i32) -> Date {
     Date::from_julian_day(jd).unwrap_or(Date::MAX)
 }
 
-/// Allocates the payments to tranches; fills `scratch.repayments` sorted by tranche rank, then
-/// by payment date.
+/// Looks up key rates for days that mostly come in ascending order: a moving cursor over the
+/// steps instead of a binary search per day.
+struct RateCursor<'a> {
+    steps: &'a [KeyRateStep],
+    /// The number of steps that start on or before the last day asked for.
+    next: usize,
+}
+
+impl<'a> RateCursor<'a> {
+    fn new(history: &'a KeyRateHistory) -> Self {
+        RateCursor {
+            steps: history.steps(),
+            next: 0,
+        }
+    }
+
+    /// [`KeyRateHistory::rate_on`], by walking forward from the previous day asked for.
+    fn rate_on(&mut self, date: Date) -> Option<Rate> {
+        let steps = self.steps;
+        if self.next > 0 && steps[self.next - 1].from > date {
+            // Backwards (never for dates in ascending order): start over.
+            self.next = steps.partition_point(|s| s.from <= date);
+        } else if self.next == 0 {
+            self.next = steps.partition_point(|s| s.from <= date);
+        } else {
+            while self.next < steps.len() && steps[self.next].from <= date {
+                self.next += 1;
+            }
+        }
+        self.next.checked_sub(1).map(|i| steps[i].rate)
+    }
+}
+
+/// Allocates the payments to tranches; fills `scratch.repayments` grouped by tranche rank,
+/// each rank's in payment-date order, and returns the key rate on `as_of` (if any).
 fn allocate(
     s: &mut Scratch,
     tranches: &[DebtTranche],
     payments: &[PaymentEvent],
     as_of: Date,
-) -> Result<(), PenaltyError> {
+    key_rates: &KeyRateHistory,
+) -> Result<Option<Rate>, PenaltyError> {
+    let n = tranches.len();
+    s.keys.clear();
+    s.keys.extend(
+        tranches
+            .iter()
+            .map(|t| (t.due_date, t.period, service_rank(t.service))),
+    );
     s.order.clear();
-    s.order.extend(0..tranches.len());
-    s.order.sort_by_key(|&i| {
-        let t = &tranches[i];
-        (t.due_date, t.period, service_rank(t.service))
-    });
-    s.rank.clear();
-    s.rank.resize(tranches.len(), 0);
-    for (r, &i) in s.order.iter().enumerate() {
-        s.rank[i] = r;
+    s.order.extend(0..n);
+    // Tranches normally arrive oldest first; sort only if they do not. Ties keep the input
+    // order, as a stable sort would.
+    if !s.keys.is_sorted() {
+        let keys = &s.keys;
+        s.order
+            .sort_unstable_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
     }
     s.remaining.clear();
     for &i in &s.order {
@@ -590,11 +674,21 @@ fn allocate(
     s.payments.clear();
     s.payments
         .extend((0..payments.len()).filter(|&i| payments[i].date <= as_of));
-    s.payments.sort_by_key(|&i| payments[i].date);
+    if !s.payments.is_sorted_by_key(|&i| payments[i].date) {
+        s.payments.sort_unstable_by_key(|&i| (payments[i].date, i));
+    }
+    let mut rates = RateCursor::new(key_rates);
     s.repayments.clear();
+    // Every rank below `first_unpaid` is paid off: the default order starts there.
+    let mut first_unpaid = 0;
     for &pi in &s.payments {
         let p = payments[pi];
         let mut left = kopecks(p.amount)?;
+        let rate = rates.rate_on(p.date);
+        let day = p.date.to_julian_day();
+        while first_unpaid < n && s.remaining[first_unpaid] == 0 {
+            first_unpaid += 1;
+        }
         let mut take = |rank: usize, left: &mut i64| {
             let x = (*left).min(s.remaining[rank]);
             if x > 0 {
@@ -603,17 +697,19 @@ fn allocate(
                 s.repayments.push(Repayment {
                     rank,
                     date: p.date,
+                    day,
+                    rate,
                     kopecks: x,
                 });
             }
         };
-        let named = |t: &DebtTranche| match p.target {
-            PaymentTarget::Oldest => false,
-            PaymentTarget::Period(per) => t.period == per,
-            PaymentTarget::Service(sv) => t.service == sv,
-            PaymentTarget::Tranche(per, sv) => t.period == per && t.service == sv,
-        };
         if p.target != PaymentTarget::Oldest {
+            let named = |t: &DebtTranche| match p.target {
+                PaymentTarget::Oldest => false,
+                PaymentTarget::Period(per) => t.period == per,
+                PaymentTarget::Service(sv) => t.service == sv,
+                PaymentTarget::Tranche(per, sv) => t.period == per && t.service == sv,
+            };
             for (rank, &i) in s.order.iter().enumerate() {
                 if left == 0 {
                     break;
@@ -623,22 +719,50 @@ fn allocate(
                 }
             }
         }
-        for rank in 0..s.order.len() {
+        for rank in first_unpaid..n {
             if left == 0 {
                 break;
             }
             take(rank, &mut left);
         }
     }
-    // Stable: within a tranche the repayments stay in payment-date order.
-    s.repayments.sort_by_key(|r| r.rank);
-    Ok(())
+    // Group by rank, keeping payment-date order within a rank (a counting sort; paying oldest
+    // first already leaves them grouped).
+    if !s.repayments.is_sorted_by_key(|r| r.rank) {
+        s.counts.clear();
+        s.counts.resize(n + 1, 0);
+        for r in &s.repayments {
+            s.counts[r.rank + 1] += 1;
+        }
+        for i in 1..=n {
+            s.counts[i] += s.counts[i - 1];
+        }
+        s.regroup.clear();
+        s.regroup.extend_from_slice(&s.repayments);
+        for r in &s.regroup {
+            s.repayments[s.counts[r.rank]] = *r;
+            s.counts[r.rank] += 1;
+        }
+    }
+    Ok(rates.rate_on(as_of))
 }
 
 /// `kopecks × rate × days × fraction` in kopecks, rounded half away from zero — exactly
 /// `Money::round(line.unrounded())` (the tests check the identity line by line), in integer
-/// arithmetic because this is the hot path.
+/// arithmetic because this is the hot path: 64-bit when the product fits, else 128-bit.
 fn line_kopecks(debt: i64, rate: Rate, days: u32, fraction: Fraction) -> i128 {
+    if let Ok(d) = u64::try_from(debt) {
+        let den = u64::from(fraction.denominator) * 10_000;
+        let twice = d
+            .checked_mul(u64::from(rate.basis_points()))
+            .and_then(|v| v.checked_mul(u64::from(days)))
+            .and_then(|v| v.checked_mul(u64::from(fraction.numerator)))
+            .and_then(|v| v.checked_mul(2))
+            .and_then(|v| v.checked_add(den));
+        if let Some(twice) = twice {
+            return i128::from(twice / (2 * den));
+        }
+    }
     let num = i128::from(debt)
         * i128::from(rate.basis_points())
         * i128::from(days)
@@ -661,7 +785,7 @@ fn compute(
         total,
         scratch: s,
     } = report;
-    allocate(s, tranches, payments, as_of)?;
+    let as_of_rate = allocate(s, tranches, payments, as_of, key_rates)?;
     s.windows.clear();
     s.windows.extend(rules.windows().iter().map(|w| {
         let (cap, arisen_before) = match w.effect {
@@ -678,14 +802,18 @@ fn compute(
         }
     }));
     let end = as_of.to_julian_day().saturating_add(1);
-    let counted = policy.payment_day == PaymentDayCounting::Counted;
-    let mut as_of_rate: Option<Rate> = None;
+    let counted = i32::from(policy.payment_day == PaymentDayCounting::Counted);
+    let lower_of = policy.capped_rate == CappedRateEdition::LowerOfCapAndPaymentDay;
+    let start_offset = day_offset(policy.grace_days.saturating_add(1));
+    let late_offset = day_offset(policy.late_from_day);
     let mut rep_cursor = 0;
     let mut sum: i128 = 0;
+    // The first line whose amount does not fit in kopecks: reported once all lines are known.
+    let mut out_of_range: Option<usize> = None;
 
     for rank in 0..s.order.len() {
         let ti = s.order[rank];
-        let t = tranches[ti];
+        let t = &tranches[ti];
         let rep_start = rep_cursor;
         while rep_cursor < s.repayments.len() && s.repayments[rep_cursor].rank == rank {
             rep_cursor += 1;
@@ -693,25 +821,32 @@ fn compute(
         if t.service == ServiceKind::Penalty || t.amount.is_zero() {
             continue;
         }
-        let first_delay_day = jd_plus(t.due_date, 1);
-        let start = jd_plus(t.due_date, policy.grace_days.saturating_add(1));
-        let late = jd_plus(t.due_date, policy.late_from_day);
+        let due = t.due_date.to_julian_day();
+        let first_delay_day = due.saturating_add(1);
+        let start = due.saturating_add(start_offset);
+        let late = due.saturating_add(late_offset);
         if start >= end {
             continue;
         }
 
         // The layers of the debt: each payment's part stops accruing at its effective day and
         // uses the payment day's rate; the unpaid rest runs to the end at the calculation rate.
+        // Parts paid on the same day behave as one; the layers come in ascending `until`.
         s.layers.clear();
-        let unpaid = s.remaining[rank];
+        let mut live_debt = 0i64;
         for r in &s.repayments[rep_start..rep_cursor] {
-            let until = r.date.to_julian_day() + i32::from(counted);
+            let until = r.day + counted;
             if until <= start {
                 continue;
             }
-            let rate = key_rates
-                .rate_on(r.date)
-                .ok_or(PenaltyError::NoKeyRate(r.date))?;
+            let rate = r.rate.ok_or(PenaltyError::NoKeyRate(r.date))?;
+            live_debt += r.kopecks;
+            if let Some(last) = s.layers.last_mut()
+                && last.on == r.date
+            {
+                last.kopecks += r.kopecks;
+                continue;
+            }
             s.layers.push(Layer {
                 kopecks: r.kopecks,
                 until,
@@ -720,17 +855,10 @@ fn compute(
                 day: RateDay::Payment,
             });
         }
+        let unpaid = s.remaining[rank];
         if unpaid > 0 {
-            let rate = match as_of_rate {
-                Some(r) => r,
-                None => {
-                    let r = key_rates
-                        .rate_on(as_of)
-                        .ok_or(PenaltyError::NoKeyRate(as_of))?;
-                    as_of_rate = Some(r);
-                    r
-                }
-            };
+            let rate = as_of_rate.ok_or(PenaltyError::NoKeyRate(as_of))?;
+            live_debt += unpaid;
             s.layers.push(Layer {
                 kopecks: unpaid,
                 until: end,
@@ -746,15 +874,18 @@ fn compute(
         // Every day where something changes: the fraction, a window edge, the end of a layer.
         s.points.clear();
         s.points.push(start);
-        s.points.push(end);
         let inside = |d: i32| start < d && d < end;
         if inside(late) {
             s.points.push(late);
         }
-        for w in s.windows.iter().filter(|w| w.concerns(first_delay_day)) {
-            for d in [w.from, w.to] {
-                if inside(d) {
-                    s.points.push(d);
+        s.active.clear();
+        for w in &s.windows {
+            if w.from < end && start < w.to && w.concerns(first_delay_day) {
+                s.active.push(*w);
+                for d in [w.from, w.to] {
+                    if inside(d) {
+                        s.points.push(d);
+                    }
                 }
             }
         }
@@ -763,12 +894,21 @@ fn compute(
                 s.points.push(l.until);
             }
         }
-        s.points.sort_unstable();
+        s.points.push(end);
+        if !s.points.is_sorted() {
+            s.points.sort_unstable();
+        }
         s.points.dedup();
 
         s.open.clear();
+        let mut open_fraction = policy.early_fraction;
+        let mut live = 0;
         for k in 0..s.points.len() - 1 {
             let (x, y) = (s.points[k], s.points[k + 1]);
+            while live < s.layers.len() && s.layers[live].until <= x {
+                live_debt -= s.layers[live].kopecks;
+                live += 1;
+            }
             let days = u32::try_from(y - x).unwrap_or(0);
             let fraction = if x < late {
                 policy.early_fraction
@@ -777,87 +917,139 @@ fn compute(
             };
             let mut suspended = None;
             let mut cap = None;
-            for w in &s.windows {
-                if w.from <= x && x < w.to && w.concerns(first_delay_day) {
+            for w in &s.active {
+                if w.from <= x && x < w.to {
                     match w.cap {
                         Some(r) => cap = Some((r, w.basis)),
                         None => suspended = suspended.or(Some(w.basis)),
                     }
                 }
             }
-            // Group the live layers by the rate they get on this stretch.
+            // Group the live layers by the rate they get on this stretch, in the order of
+            // their first layer. Distinct layers have distinct key rates (day and kind).
             s.groups.clear();
-            for l in s.layers.iter().filter(|l| l.until > x) {
-                let rate = match (suspended, cap) {
-                    (Some(basis), _) => AppliedRate::Suspended { basis },
-                    (None, Some((cap_rate, basis))) => match policy.capped_rate {
-                        CappedRateEdition::LowerOfCapAndPaymentDay if l.rate < cap_rate => {
-                            AppliedRate::KeyRate {
-                                rate: l.rate,
-                                on: l.on,
-                                day: l.day,
+            let layers = &s.layers[live..];
+            if !layers.is_empty() {
+                match (suspended, cap) {
+                    (Some(basis), _) => {
+                        s.groups.push((AppliedRate::Suspended { basis }, live_debt))
+                    }
+                    (None, Some((rate, basis))) if !lower_of => s
+                        .groups
+                        .push((AppliedRate::Capped { rate, basis }, live_debt)),
+                    (None, Some((cap_rate, basis))) => {
+                        let mut capped = None;
+                        for l in layers {
+                            if l.rate < cap_rate {
+                                s.groups.push((key_rate(l), l.kopecks));
+                            } else if let Some(g) = capped {
+                                let g: &mut (AppliedRate, i64) = &mut s.groups[g];
+                                g.1 += l.kopecks;
+                            } else {
+                                capped = Some(s.groups.len());
+                                s.groups.push((
+                                    AppliedRate::Capped {
+                                        rate: cap_rate,
+                                        basis,
+                                    },
+                                    l.kopecks,
+                                ));
                             }
                         }
-                        _ => AppliedRate::Capped {
-                            rate: cap_rate,
-                            basis,
-                        },
-                    },
-                    (None, None) => AppliedRate::KeyRate {
-                        rate: l.rate,
-                        on: l.on,
-                        day: l.day,
-                    },
-                };
-                match s.groups.iter_mut().find(|g| g.0 == rate) {
-                    Some(g) => g.1 += l.kopecks,
-                    None => s.groups.push((rate, l.kopecks)),
+                    }
+                    (None, None) => s
+                        .groups
+                        .extend(layers.iter().map(|l| (key_rate(l), l.kopecks))),
                 }
             }
-            // Extend a line of the previous stretch where nothing changed, else start one.
+            // Extend a line of the previous stretch where nothing changed, else start one;
+            // close the lines that end here.
             s.next_open.clear();
+            let same_fraction = open_fraction == fraction;
             for &(rate, debt) in &s.groups {
-                let debt_money = Money::from_kopecks(debt);
-                let same = s.open.iter().copied().find(|&o| {
-                    let p = &lines[o];
-                    p.debt == debt_money && p.rate == rate && p.fraction == fraction
-                });
-                if let Some(o) = same {
-                    lines[o].days += days;
-                    s.next_open.push(o);
+                let same = if same_fraction {
+                    s.open
+                        .iter_mut()
+                        .find(|o| !o.extended && o.debt == debt && o.rate == rate)
                 } else {
-                    s.next_open.push(lines.len());
-                    let from = date_of(x);
+                    None
+                };
+                if let Some(o) = same {
+                    o.extended = true;
+                    s.next_open.push(Open {
+                        days: o.days + days,
+                        extended: false,
+                        ..*o
+                    });
+                } else {
+                    s.next_open.push(Open {
+                        line: lines.len(),
+                        from: x,
+                        days,
+                        debt,
+                        rate,
+                        extended: false,
+                    });
                     lines.push(PenaltyLine {
                         tranche: ti,
                         period: t.period,
                         service: t.service,
-                        from,
-                        to: from,
-                        days,
-                        debt: debt_money,
+                        from: date_of(x),
+                        to: Date::MIN,
+                        days: 0,
+                        debt: money(debt),
                         rate,
                         fraction,
                         amount: Money::ZERO,
                     });
                 }
             }
+            for o in s.open.iter().filter(|o| !o.extended) {
+                close(lines, o, &mut sum, &mut out_of_range);
+            }
             std::mem::swap(&mut s.open, &mut s.next_open);
+            open_fraction = fraction;
+        }
+        for o in &s.open {
+            close(lines, o, &mut sum, &mut out_of_range);
         }
     }
 
-    for l in lines.iter_mut() {
-        l.to = date_of(l.from.to_julian_day() + i32::try_from(l.days).unwrap_or(0) - 1);
-        let debt = kopecks(l.debt)?;
-        let k = line_kopecks(debt, l.rate.rate(), l.days, l.fraction);
-        let k = i64::try_from(k).map_err(|_| PenaltyError::AmountOutOfRange(l.debt))?;
-        l.amount = Money::from_kopecks(k);
-        sum += i128::from(k);
+    if let Some(i) = out_of_range {
+        return Err(PenaltyError::AmountOutOfRange(lines[i].debt));
     }
     *total = Money::from_kopecks(
         i64::try_from(sum).map_err(|_| PenaltyError::AmountOutOfRange(Money::ZERO))?,
     );
     Ok(())
+}
+
+/// Completes a line that ends: its last day, its days and its rounded amount.
+fn close(lines: &mut [PenaltyLine], o: &Open, sum: &mut i128, out_of_range: &mut Option<usize>) {
+    let l = &mut lines[o.line];
+    l.days = o.days;
+    l.to = date_of(o.from + i32::try_from(o.days).unwrap_or(0) - 1);
+    let k = line_kopecks(o.debt, l.rate.rate(), o.days, l.fraction);
+    match i64::try_from(k) {
+        Ok(k) => {
+            l.amount = money(k);
+            *sum += i128::from(k);
+        }
+        Err(_) => {
+            if out_of_range.is_none_or(|i| o.line < i) {
+                *out_of_range = Some(o.line);
+            }
+        }
+    }
+}
+
+/// The key rate a layer keeps outside the windows.
+fn key_rate(l: &Layer) -> AppliedRate {
+    AppliedRate::KeyRate {
+        rate: l.rate,
+        on: l.on,
+        day: l.day,
+    }
 }
 
 #[cfg(test)]

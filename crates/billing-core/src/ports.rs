@@ -12,7 +12,12 @@
 //!   [`LedgerRepository::transition_payment`] is a compare-and-set, so a confirmation that loses
 //!   a race writes nothing;
 //! - one accepted reading per (meter, period) unless a correction supersedes it
-//!   ([`ReadingRepository::save`]).
+//!   ([`ReadingRepository::save`]);
+//! - a correction of a closed period is stored together with the reading it puts in force
+//!   ([`RecalculationRepository::record`]) and is billed once: the charge set that bills it
+//!   marks it applied in the same transaction ([`ChargeRepository::save_charge_sets`]);
+//! - a refund never exceeds its payment: [`LedgerRepository::complete_refund`] is a
+//!   compare-and-set on the refund request and on the amount refunded so far.
 //!
 //! Adapters map driver errors into [`RepoError`]: a violated unique constraint becomes
 //! [`RepoError::Duplicate`], a lost compare-and-set [`RepoError::Conflict`], a row that cannot
@@ -31,7 +36,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
 
-use crate::charge::ChargeLine;
+use crate::charge::{ChargeBasis, ChargeLine, Recalculation};
 use crate::ids::{AccountId, HouseId, MeterId, PaymentId, PremiseId, ReadingId, SupplierId};
 use crate::keyrate::{KeyRateHistory, PenaltyRules};
 use crate::ledger::{AdjustmentReason, PaymentSplit, PaymentState};
@@ -250,6 +255,10 @@ pub struct ChargeSet {
     pub volumes: Vec<(ServiceKind, PeriodVolume)>,
     /// The lines, each with its basis.
     pub lines: Vec<ChargeLine>,
+    /// The pending corrections of closed periods this set bills, in the order of its
+    /// [`ChargeBasis::Recalculation`] lines; [`ChargeRepository::save_charge_sets`] marks them
+    /// applied.
+    pub recalculations: Vec<PendingRecalculation>,
 }
 
 impl ChargeSet {
@@ -282,13 +291,13 @@ impl ChargeSet {
     /// - per service (in [`ServiceKind::ALL`] order), the sum of its ordinary lines as a
     ///   [`LedgerFact::Charge`]; when a true-up makes that sum negative, a zero charge and a
     ///   downward [`LedgerFact::Adjustment`] with [`AdjustmentReason::TrueUp`];
-    /// - each non-zero recalculation line as an [`LedgerFact::Adjustment`] with
-    ///   [`AdjustmentReason::Correction`];
+    /// - each non-zero recalculation line as an [`LedgerFact::Adjustment`] with the reason of
+    ///   its [`PendingRecalculation`] ([`AdjustmentReason::ControlCheck`] for a control check,
+    ///   [`AdjustmentReason::Correction`] otherwise or when the set does not list it);
     /// - the penalty line as a [`LedgerFact::Penalty`] (a negative one — penalties charged
     ///   before exceed the new report — as a downward adjustment of the penalty service).
     #[must_use]
     pub fn postings(&self) -> Vec<LedgerRecord> {
-        use crate::charge::ChargeBasis;
         let mut out = Vec::new();
         let date = self.posted_on;
         let (period, due_date) = (self.period, self.due_date);
@@ -340,19 +349,30 @@ impl ChargeSet {
                 }
             }
         }
+        let mut listed = self.recalculations.iter();
         for l in &self.lines {
             match &l.basis {
-                ChargeBasis::Recalculation { .. } if !l.amount.is_zero() => {
-                    out.push(LedgerRecord {
-                        date,
-                        fact: LedgerFact::Adjustment {
-                            period,
-                            service: l.service,
-                            amount: l.amount,
-                            reason: AdjustmentReason::Correction,
-                            due_date,
-                        },
-                    });
+                ChargeBasis::Recalculation { of_period, .. } => {
+                    let reason = listed
+                        .next()
+                        .filter(|r| {
+                            r.service == l.service
+                                && r.of_period == *of_period
+                                && r.amount == l.amount
+                        })
+                        .map_or(AdjustmentReason::Correction, |r| r.kind.adjustment_reason());
+                    if !l.amount.is_zero() {
+                        out.push(LedgerRecord {
+                            date,
+                            fact: LedgerFact::Adjustment {
+                                period,
+                                service: l.service,
+                                amount: l.amount,
+                                reason,
+                                due_date,
+                            },
+                        });
+                    }
                 }
                 ChargeBasis::Penalty { .. } if l.amount.is_negative() => {
                     let reason = AdjustmentReason::Other("пени пересчитаны".into());
@@ -403,16 +423,156 @@ pub trait ChargeRepository: Send + Sync {
         period: Period,
     ) -> Result<Option<ChargeSet>, RepoError>;
     /// Stores the sets in one transaction: each set's lines, its volumes (for
-    /// [`VolumeHistoryRepository::volumes`]) and its [`ChargeSet::postings`] appended to the
-    /// account's ledger journal — all of them or none.
+    /// [`VolumeHistoryRepository::volumes`]), its [`ChargeSet::postings`] appended to the
+    /// account's ledger journal, and each of its [`ChargeSet::recalculations`] marked applied by
+    /// it — all of them or none.
     ///
     /// MUST return [`RepoError::Duplicate`], writing nothing, if a set for any of the (account,
     /// period) pairs exists (including one written concurrently: a unique constraint, not a
     /// prior read). MUST return [`RepoError::Conflict`], writing nothing, if any set's period is
-    /// closed for its supplier.
+    /// closed for its supplier or any of its recalculations is applied already (a
+    /// compare-and-set: two runs never bill one correction twice).
     async fn save_charge_sets(&self, sets: &[ChargeSet]) -> Result<(), RepoError>;
     /// How many of the supplier's accounts have no charge set for `period`.
     async fn count_unbilled(&self, supplier: SupplierId, period: Period) -> Result<u64, RepoError>;
+}
+
+/// The identifier storage gave a recorded correction of a closed period.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RecalculationId(u64);
+
+impl RecalculationId {
+    /// Wraps a raw id.
+    #[must_use]
+    pub const fn new(raw: u64) -> Self {
+        Self(raw)
+    }
+
+    /// The raw id.
+    #[must_use]
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for RecalculationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for RecalculationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RecalculationId({})", self.0)
+    }
+}
+
+/// What caused a correction of a closed period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecalculationKind {
+    /// A control check found a different reading than reported (ПП 354 п. 61): recalculated in
+    /// the period of the check.
+    ControlCheck,
+    /// An operator corrected the reading of a closed period: recalculated in the next open
+    /// period.
+    ReadingCorrection,
+}
+
+impl RecalculationKind {
+    /// The reason the ledger records for the recalculation.
+    #[must_use]
+    pub fn adjustment_reason(self) -> AdjustmentReason {
+        match self {
+            RecalculationKind::ControlCheck => AdjustmentReason::ControlCheck,
+            RecalculationKind::ReadingCorrection => AdjustmentReason::Correction,
+        }
+    }
+}
+
+/// A correction of a closed period to record, with the reading it puts in force.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRecalculation {
+    /// The account.
+    pub account: AccountId,
+    /// The service recalculated.
+    pub service: ServiceKind,
+    /// The billed period whose charge is corrected.
+    pub of_period: Period,
+    /// The first period whose billing run may bill it (the period of a control check, or the
+    /// next open period).
+    pub billed_from: Period,
+    /// The difference of the charge (negative for a credit).
+    pub amount: Money,
+    /// Why, in Russian (shown on the bill).
+    pub reason: String,
+    /// What caused it.
+    pub kind: RecalculationKind,
+    /// The day it was recorded.
+    pub recorded_on: Date,
+    /// The reading put in force; its `supersedes` names the reading it replaces.
+    pub reading: NewReading,
+}
+
+/// A recorded correction of a closed period, pending until a charge set bills it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingRecalculation {
+    /// The id storage assigned.
+    pub id: RecalculationId,
+    /// The account.
+    pub account: AccountId,
+    /// The service recalculated.
+    pub service: ServiceKind,
+    /// The billed period whose charge is corrected.
+    pub of_period: Period,
+    /// The first period whose billing run may bill it.
+    pub billed_from: Period,
+    /// The difference of the charge (negative for a credit).
+    pub amount: Money,
+    /// Why, in Russian (shown on the bill).
+    pub reason: String,
+    /// What caused it.
+    pub kind: RecalculationKind,
+    /// The day it was recorded.
+    pub recorded_on: Date,
+    /// The reading it put in force.
+    pub reading: ReadingId,
+}
+
+impl PendingRecalculation {
+    /// The billing engine's input for this correction.
+    #[must_use]
+    pub fn to_input(&self) -> Recalculation {
+        Recalculation {
+            service: self.service,
+            of_period: self.of_period,
+            amount: self.amount,
+            reason: self.reason.clone(),
+        }
+    }
+}
+
+/// Corrections of closed periods waiting to be billed (ПП 354 п. 61; billing-rules.md §2, §4).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait RecalculationRepository: Send + Sync {
+    /// Stores the correction as pending and, in the same transaction, its reading exactly as
+    /// [`ReadingRepository::save`] would: the reading named by `reading.supersedes` is marked
+    /// superseded. MUST return [`RepoError::Conflict`] (storing nothing) if that reading is no
+    /// longer accepted — a concurrent correction won — and [`RepoError::NotFound`] if it does
+    /// not exist. Returns the pending correction and the stored reading.
+    async fn record(
+        &self,
+        recalculation: &NewRecalculation,
+    ) -> Result<(PendingRecalculation, Reading), RepoError>;
+    /// The account's corrections not yet applied whose `billed_from` is `period` or earlier,
+    /// ordered by id.
+    async fn pending(
+        &self,
+        account: AccountId,
+        period: Period,
+    ) -> Result<Vec<PendingRecalculation>, RepoError>;
 }
 
 /// Closed periods. A closed period is never rewritten: corrections become recalculation lines
@@ -595,6 +755,115 @@ pub struct PaymentRecord {
     pub created_on: Date,
     /// Its current state.
     pub state: PaymentState,
+    /// How much of it has been refunded so far.
+    pub refunded: Money,
+    /// Why it failed, as the gateway said (only in the `Failed` state).
+    pub failure_reason: Option<String>,
+}
+
+impl PaymentRecord {
+    /// What can still be refunded: the amount of a succeeded payment less its refunds.
+    #[must_use]
+    pub fn refundable(&self) -> Money {
+        match self.state {
+            PaymentState::Succeeded => self.amount - self.refunded,
+            _ => Money::ZERO,
+        }
+    }
+}
+
+/// The identifier storage gave a refund request.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RefundRequestId(u64);
+
+impl RefundRequestId {
+    /// Wraps a raw id.
+    #[must_use]
+    pub const fn new(raw: u64) -> Self {
+        Self(raw)
+    }
+
+    /// The raw id.
+    #[must_use]
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for RefundRequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for RefundRequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RefundRequestId({})", self.0)
+    }
+}
+
+/// What became of a refund request (billing-rules.md §10: the cabinet records the request and
+/// its outcome).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum RefundStatus {
+    /// Received, not decided yet.
+    Requested,
+    /// The money was refunded on the day.
+    Refunded {
+        /// The day of the refund.
+        on: Date,
+    },
+    /// Refused on the day, for the reason.
+    Rejected {
+        /// The day of the decision.
+        on: Date,
+        /// Why, in Russian (told to the payer).
+        reason: String,
+    },
+}
+
+/// A written refund request to record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRefundRequest {
+    /// The payment to refund.
+    pub payment: PaymentId,
+    /// Its gateway id.
+    pub gateway_id: GatewayPaymentId,
+    /// The account paid.
+    pub account: AccountId,
+    /// The amount asked for.
+    pub amount: Money,
+    /// The registration number of the written request.
+    pub number: String,
+    /// The day the written request was received.
+    pub received_on: Date,
+    /// The last day to refund: `received_on` plus the refund term.
+    pub due_by: Date,
+}
+
+/// A recorded refund request and its outcome.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefundRequest {
+    /// The id storage assigned.
+    pub id: RefundRequestId,
+    /// The payment to refund.
+    pub payment: PaymentId,
+    /// Its gateway id.
+    pub gateway_id: GatewayPaymentId,
+    /// The account paid.
+    pub account: AccountId,
+    /// The amount asked for.
+    pub amount: Money,
+    /// The registration number of the written request.
+    pub number: String,
+    /// The day the written request was received.
+    pub received_on: Date,
+    /// The last day to refund.
+    pub due_by: Date,
+    /// Its outcome so far.
+    pub status: RefundStatus,
 }
 
 /// The account ledger's journal and its payments.
@@ -626,6 +895,55 @@ pub trait LedgerRepository: Send + Sync {
         gateway_id: &GatewayPaymentId,
         from: PaymentState,
         to: PaymentState,
+        on: Date,
+    ) -> Result<(), RepoError>;
+    /// [`LedgerRepository::transition_payment`] from `from` to `Failed` that also stores the
+    /// gateway's `reason` with the payment. Same contract: [`RepoError::Conflict`], writing
+    /// nothing, if the state is not `from`; [`RepoError::NotFound`] if there is no such payment.
+    async fn fail_payment(
+        &self,
+        gateway_id: &GatewayPaymentId,
+        from: PaymentState,
+        reason: &str,
+        on: Date,
+    ) -> Result<(), RepoError>;
+    /// Stores a refund request as [`RefundStatus::Requested`]. MUST return
+    /// [`RepoError::Duplicate`], writing nothing, if a request with the same `number` exists for
+    /// the same payment.
+    async fn record_refund_request(
+        &self,
+        request: &NewRefundRequest,
+    ) -> Result<RefundRequest, RepoError>;
+    /// The refund request with this id.
+    async fn refund_request(&self, id: RefundRequestId)
+    -> Result<Option<RefundRequest>, RepoError>;
+    /// The refund request with this registration number for the payment.
+    async fn refund_request_by_number(
+        &self,
+        payment: PaymentId,
+        number: &str,
+    ) -> Result<Option<RefundRequest>, RepoError>;
+    /// Carries out a refund request, in one transaction: the request goes from `Requested` to
+    /// [`RefundStatus::Refunded`] on `on`; the request's payment's refunded amount goes from
+    /// `refunded_before` to `refunded_before + amount` (and its state to `Refunded` when that is
+    /// the whole payment); [`LedgerFact::Refund`] dated `on` is appended to the account's journal.
+    ///
+    /// MUST return [`RepoError::Conflict`], writing nothing, if the request is no longer
+    /// `Requested` or the payment's refunded amount is no longer `refunded_before` (another
+    /// refund won a race), and [`RepoError::NotFound`] if either does not exist.
+    async fn complete_refund(
+        &self,
+        id: RefundRequestId,
+        refunded_before: Money,
+        on: Date,
+    ) -> Result<(), RepoError>;
+    /// Refuses a refund request: `Requested` → [`RefundStatus::Rejected`] on `on` with the
+    /// reason. MUST return [`RepoError::Conflict`], writing nothing, if it is no longer
+    /// `Requested`, and [`RepoError::NotFound`] if it does not exist.
+    async fn reject_refund(
+        &self,
+        id: RefundRequestId,
+        reason: &str,
         on: Date,
     ) -> Result<(), RepoError>;
 }

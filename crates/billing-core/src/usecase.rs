@@ -12,8 +12,16 @@
 //!   billed; [`BillingService::close_period`] closes periods in order.
 //! - Money: [`BillingService::post_payment`], [`BillingService::confirm_payment`] (only a
 //!   confirmed payment moves the balance; the same gateway payment confirmed twice credits
-//!   once), [`BillingService::statement`], [`BillingService::balance`],
-//!   [`BillingService::payment_document`] (the ЕПД data and its ГОСТ Р 56042-2014 QR payload).
+//!   once), [`BillingService::fail_payment`] (failed once), [`BillingService::statement`],
+//!   [`BillingService::balance`], [`BillingService::payment_document`] (the ЕПД data and its
+//!   ГОСТ Р 56042-2014 QR payload). [`BillingService::post_payment`] is idempotent per gateway
+//!   id (same account, amount and split → the stored record).
+//! - Refunds on a written request (billing-rules.md §10): [`BillingService::request_refund`]
+//!   records it, [`BillingService::refund_payment`] carries it out (never above the payment,
+//!   once) or [`BillingService::reject_refund`] refuses it.
+//! - Corrections of billed readings: [`BillingService::record_correction`] (a control check,
+//!   ПП 354 п. 61, or an operator's correction of a closed period) stores a pending
+//!   recalculation that the next billing run bills as a recalculation line.
 //!
 //! The account's [`Ledger`] is rebuilt from its stored journal by [`rebuild_ledger`] for every
 //! money use case; storage never allocates a payment itself.
@@ -25,8 +33,8 @@ use rust_decimal::Decimal;
 use time::Date;
 
 use crate::charge::{
-    AccountBill, AccountInput, BillingError, HouseInput, PenaltyInput, ServiceInput, TariffBook,
-    bill_account, bill_house,
+    AccountBill, AccountInput, BillingError, ChargeBasis, HouseInput, PenaltyInput, Recalculation,
+    ServiceInput, TariffBook, bill_account, bill_house,
 };
 use crate::document::{
     DocumentError, DocumentInput, MeterReadings, PaymentDocument, build_payment_document,
@@ -46,8 +54,10 @@ use crate::period::Period;
 use crate::ports::{
     AccountRepository, ChargeRepository, ChargeSet, Clock, GatewayPaymentId, HouseRepository,
     KeyRateSource, LedgerFact, LedgerRecord, LedgerRepository, MeterRepository, NewPayment,
-    NewReading, PaymentRecord, PeriodRepository, ReadingRepository, RepoError, SupplierRepository,
-    TariffRepository, VolumeHistoryRepository,
+    NewReading, NewRecalculation, NewRefundRequest, PaymentRecord, PendingRecalculation,
+    PeriodRepository, ReadingRepository, RecalculationKind, RecalculationRepository, RefundRequest,
+    RefundRequestId, RefundStatus, RepoError, SupplierRepository, TariffRepository,
+    VolumeHistoryRepository,
 };
 use crate::reading::{
     ChangeReadingError, Reading, ReadingCheck, ReadingError, ReadingSource, ReadingStatus,
@@ -58,6 +68,10 @@ use crate::volume::{MeterPart, PastVolume, average};
 
 /// What a subscriber sees when a port failed: nothing about the cause.
 const UNAVAILABLE_RU: &str = "Сервис временно недоступен. Повторите попытку позже.";
+
+/// What an operator sees when another run billed a pending recalculation first.
+const RECALCULATIONS_CHANGED_RU: &str =
+    "Перерасчёты по лицевому счёту изменились во время начисления: повторите начисление.";
 
 /// The adapters a [`BillingService`] works through. Built once by the composition root.
 #[derive(Clone)]
@@ -86,6 +100,8 @@ pub struct BillingPorts {
     pub periods: Arc<dyn PeriodRepository>,
     /// Ledger journals and payments.
     pub ledger: Arc<dyn LedgerRepository>,
+    /// Pending corrections of closed periods.
+    pub recalculations: Arc<dyn RecalculationRepository>,
 }
 
 /// Every billing use case. Cheap to share behind an `Arc`; holds no per-request state.
@@ -103,6 +119,7 @@ pub struct BillingPorts {
 /// # use billing_core::volume::PastVolume;
 /// # use billing_core::ledger::{PaymentSplit, PaymentState};
 /// # use billing_core::usecase::{BillingPorts, BillingService, PostPayment, ConfirmOutcome};
+/// # use billing_core::Money as M;
 /// # use billing_core::{Money, Period, ServiceKind};
 /// # use time::{Date, OffsetDateTime, macros::{date, datetime}};
 /// # const NO: RepoError = RepoError::Unavailable(String::new());
@@ -166,6 +183,10 @@ pub struct BillingPorts {
 /// #     async fn save_charge_sets(&self, _: &[ChargeSet]) -> Result<(), RepoError> { Err(NO) }
 /// #     async fn count_unbilled(&self, _: SupplierId, _: Period) -> Result<u64, RepoError> { Ok(0) }
 /// # }
+/// # #[async_trait::async_trait] impl RecalculationRepository for Store {
+/// #     async fn record(&self, _: &NewRecalculation) -> Result<(PendingRecalculation, Reading), RepoError> { Err(NO) }
+/// #     async fn pending(&self, _: AccountId, _: Period) -> Result<Vec<PendingRecalculation>, RepoError> { Ok(vec![]) }
+/// # }
 /// # #[async_trait::async_trait] impl PeriodRepository for Store {
 /// #     async fn last_closed(&self, _: SupplierId) -> Result<Option<Period>, RepoError> { Ok(None) }
 /// #     async fn close(&self, _: SupplierId, _: Period) -> Result<(), RepoError> { Err(NO) }
@@ -182,7 +203,8 @@ pub struct BillingPorts {
 ///         }
 ///         let id = PaymentId::new(payments.len() as u64 + 1);
 ///         let record = PaymentRecord { id, gateway_id: p.gateway_id.clone(), account: p.account, amount: p.amount,
-///             split: p.split.clone(), created_on: p.created_on, state: PaymentState::Created };
+///             split: p.split.clone(), created_on: p.created_on, state: PaymentState::Created,
+///             refunded: M::ZERO, failure_reason: None };
 ///         payments.push(record.clone());
 ///         let fact = LedgerFact::PaymentCreated { payment: id, amount: p.amount, split: p.split.clone() };
 ///         self.journal.lock().unwrap().push(LedgerRecord { date: p.created_on, fact });
@@ -204,6 +226,12 @@ pub struct BillingPorts {
 ///         self.journal.lock().unwrap().push(LedgerRecord { date: on, fact: LedgerFact::PaymentState { payment: p.id, state: to } });
 ///         Ok(())
 ///     }
+/// #   async fn fail_payment(&self, _: &GatewayPaymentId, _: PaymentState, _: &str, _: Date) -> Result<(), RepoError> { Err(NO) }
+/// #   async fn record_refund_request(&self, _: &NewRefundRequest) -> Result<RefundRequest, RepoError> { Err(NO) }
+/// #   async fn refund_request(&self, _: RefundRequestId) -> Result<Option<RefundRequest>, RepoError> { Ok(None) }
+/// #   async fn refund_request_by_number(&self, _: PaymentId, _: &str) -> Result<Option<RefundRequest>, RepoError> { Ok(None) }
+/// #   async fn complete_refund(&self, _: RefundRequestId, _: M, _: Date) -> Result<(), RepoError> { Err(NO) }
+/// #   async fn reject_refund(&self, _: RefundRequestId, _: &str, _: Date) -> Result<(), RepoError> { Err(NO) }
 /// }
 ///
 /// # tokio_test_block_on(async {
@@ -215,6 +243,7 @@ pub struct BillingPorts {
 ///     clock: Arc::new(Fixed), key_rates: store.clone(), suppliers: store.clone(), houses: store.clone(),
 ///     accounts: store.clone(), meters: store.clone(), readings: store.clone(), tariffs: store.clone(),
 ///     volumes: store.clone(), charges: store.clone(), periods: store.clone(), ledger: store.clone(),
+///     recalculations: store.clone(),
 /// });
 ///
 /// let gateway_id = GatewayPaymentId::parse("pay-42").unwrap();
@@ -473,6 +502,10 @@ pub enum RunBillingError {
     /// The charges could not be posted to the stored ledger.
     #[error("ledger refused the charges: {0}")]
     Ledger(LedgerError),
+    /// A pending recalculation was billed by another run meanwhile; nothing was stored. Run
+    /// again.
+    #[error("pending recalculations changed meanwhile")]
+    RecalculationsChanged,
     /// A port failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -490,6 +523,7 @@ impl RunBillingError {
             Self::Billing(e) => format!("Начисление невозможно: {e}"),
             Self::Penalty(e) => format!("Расчёт пеней невозможен: {e}"),
             Self::Ledger(e) => format!("Начисления не проводятся по лицевому счёту: {e}"),
+            Self::RecalculationsChanged => RECALCULATIONS_CHANGED_RU.into(),
             Self::Repo(_) => UNAVAILABLE_RU.into(),
         }
     }
@@ -524,6 +558,10 @@ pub enum RunHouseBillingError {
         /// Why.
         source: LedgerError,
     },
+    /// A pending recalculation was billed by another run meanwhile; nothing was stored. Run
+    /// again.
+    #[error("pending recalculations changed meanwhile")]
+    RecalculationsChanged,
     /// A port failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -548,6 +586,7 @@ impl RunHouseBillingError {
             Self::Ledger { account, source } => {
                 format!("Начисления не проводятся по лицевому счёту {account}: {source}")
             }
+            Self::RecalculationsChanged => RECALCULATIONS_CHANGED_RU.into(),
             Self::Repo(_) => UNAVAILABLE_RU.into(),
         }
     }
@@ -639,9 +678,15 @@ pub enum PostPaymentError {
     /// up to the amount.
     #[error("invalid split: {0}")]
     InvalidSplit(LedgerError),
-    /// A payment with this gateway id was recorded already.
-    #[error("payment was recorded already")]
-    DuplicatePayment,
+    /// A payment with this gateway id was recorded already for another account, amount or
+    /// split: the gateway id cannot be reused.
+    #[error("gateway id {gateway_id} was recorded with another account, amount or split")]
+    GatewayIdConflict {
+        /// The gateway id.
+        gateway_id: GatewayPaymentId,
+        /// The payment recorded with it.
+        existing: PaymentId,
+    },
     /// A port failed.
     #[error(transparent)]
     Repo(#[from] RepoError),
@@ -669,7 +714,9 @@ impl PostPaymentError {
                 format!("Услуга «{}» указана дважды.", s.russian_name())
             }
             Self::InvalidSplit(_) => "Распределение платежа по услугам указано неверно.".into(),
-            Self::DuplicatePayment => "Этот платёж уже зарегистрирован.".into(),
+            Self::GatewayIdConflict { .. } => {
+                "Платёж с этим идентификатором уже зарегистрирован с другими данными.".into()
+            }
             Self::Repo(_) => UNAVAILABLE_RU.into(),
         }
     }
@@ -842,6 +889,396 @@ impl PaymentDocumentError {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Failed payments and refunds
+// ---------------------------------------------------------------------------------------------
+
+/// Whether a failure was recorded now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOutcome {
+    /// This call marked the payment failed.
+    Failed,
+    /// The payment had failed before: nothing was written.
+    AlreadyFailed,
+}
+
+/// A failed payment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaymentFailure {
+    /// The payment, in the `Failed` state.
+    pub payment: PaymentRecord,
+    /// Whether this call recorded the failure.
+    pub outcome: FailOutcome,
+}
+
+/// Why a payment was not marked failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FailPaymentError {
+    /// No payment has this gateway id.
+    #[error("payment not found")]
+    PaymentNotFound,
+    /// The gateway gave no reason.
+    #[error("failure reason is empty")]
+    ReasonMissing,
+    /// The payment succeeded or was refunded: a failure cannot undo that (refund it instead).
+    #[error("payment is {0:?} and cannot fail")]
+    NotFailable(PaymentState),
+    /// A port failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl FailPaymentError {
+    /// The refusal in Russian (for the operator or the gateway adapter's log).
+    #[must_use]
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::PaymentNotFound => "Платёж не найден.".into(),
+            Self::ReasonMissing => "Не указана причина отказа в платеже.".into(),
+            Self::NotFailable(PaymentState::Refunded) => {
+                "Платёж уже возвращён: отметить его неуспешным нельзя.".into()
+            }
+            Self::NotFailable(_) => {
+                "Платёж уже зачислен: отметить его неуспешным нельзя, возможен только возврат."
+                    .into()
+            }
+            Self::Repo(_) => UNAVAILABLE_RU.into(),
+        }
+    }
+}
+
+/// How many days the supplier has to refund after receiving a written request
+/// (billing-rules.md §10, seed 003).
+pub const REFUND_TERM_DAYS: i64 = 30;
+
+/// A written refund request received by the supplier.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestRefund {
+    /// The payment to refund, by its gateway id.
+    pub gateway_id: GatewayPaymentId,
+    /// The account named in the request (must be the payment's).
+    pub account: AccountId,
+    /// The amount asked for: the whole payment or part of it.
+    pub amount: Money,
+    /// The registration number of the written request.
+    pub number: String,
+    /// The day it was received (today or earlier).
+    pub received_on: Date,
+}
+
+/// Why a refund request was not recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestRefundError {
+    /// No payment has this gateway id.
+    #[error("payment not found")]
+    PaymentNotFound,
+    /// The payment is not of the account named in the request.
+    #[error("payment is not of this account")]
+    NotYourPayment,
+    /// The request has no registration number.
+    #[error("request number is empty")]
+    NumberMissing,
+    /// The request is dated after today.
+    #[error("request received on {0} is in the future")]
+    ReceivedInFuture(Date),
+    /// Only a succeeded payment can be refunded.
+    #[error("payment is {0:?} and cannot be refunded")]
+    NotRefundable(PaymentState),
+    /// The amount is not positive.
+    #[error("refund amount {0} is not positive")]
+    NonPositiveAmount(Money),
+    /// The amount is above what is left of the payment.
+    #[error("{refundable} left to refund, {requested} requested")]
+    ExceedsPayment {
+        /// What can still be refunded.
+        refundable: Money,
+        /// What was asked.
+        requested: Money,
+    },
+    /// A request with this number was recorded for the payment with a different amount.
+    #[error("request {number} was recorded with another amount")]
+    NumberConflict {
+        /// The request's number.
+        number: String,
+    },
+    /// A port failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl RequestRefundError {
+    /// The refusal in Russian, for the operator registering the request.
+    #[must_use]
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::PaymentNotFound => "Платёж не найден.".into(),
+            Self::NotYourPayment => "Платёж не относится к указанному лицевому счёту.".into(),
+            Self::NumberMissing => "Укажите регистрационный номер письменного заявления.".into(),
+            Self::ReceivedInFuture(d) => {
+                format!(
+                    "Дата получения заявления ({}) ещё не наступила.",
+                    ru_date(*d)
+                )
+            }
+            Self::NotRefundable(PaymentState::Refunded) => "Платёж уже возвращён полностью.".into(),
+            Self::NotRefundable(_) => "Вернуть можно только зачисленный платёж.".into(),
+            Self::NonPositiveAmount(_) => "Сумма возврата должна быть больше нуля.".into(),
+            Self::ExceedsPayment {
+                refundable,
+                requested,
+            } => format!(
+                "Сумма возврата ({}) больше остатка платежа ({}).",
+                requested.to_russian(),
+                refundable.to_russian()
+            ),
+            Self::NumberConflict { number } => format!(
+                "Заявление № {number} по этому платежу уже зарегистрировано с другой суммой."
+            ),
+            Self::Repo(_) => UNAVAILABLE_RU.into(),
+        }
+    }
+}
+
+/// Whether a refund was made now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefundOutcome {
+    /// This call refunded the money.
+    Refunded,
+    /// The request had been carried out before: nothing was refunded again.
+    AlreadyRefunded,
+}
+
+/// A refund carried out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaymentRefund {
+    /// The request, in the [`RefundStatus::Refunded`] state.
+    pub request: RefundRequest,
+    /// Whether this call refunded it.
+    pub outcome: RefundOutcome,
+    /// The account's balance afterwards (positive is a debt).
+    pub balance: Money,
+}
+
+/// Why a refund request was not carried out or rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RefundPaymentError {
+    /// No refund request has this id.
+    #[error("refund request not found")]
+    RequestNotFound,
+    /// The request was rejected: it cannot be carried out.
+    #[error("refund request was rejected")]
+    AlreadyRejected,
+    /// The request was carried out: it cannot be rejected.
+    #[error("refund request was carried out")]
+    AlreadyRefunded,
+    /// A rejection needs a reason the payer is told.
+    #[error("rejection reason is empty")]
+    ReasonMissing,
+    /// The payment is no longer refundable (it was refunded in full by another request).
+    #[error("payment is {0:?} and cannot be refunded")]
+    NotRefundable(PaymentState),
+    /// The request's amount is above what is left of the payment now (another request was
+    /// refunded meanwhile).
+    #[error("{refundable} left to refund, {requested} requested")]
+    ExceedsPayment {
+        /// What can still be refunded.
+        refundable: Money,
+        /// What the request asks for.
+        requested: Money,
+    },
+    /// Another refund of the payment was carried out at the same moment; nothing was written.
+    /// Try again.
+    #[error("payment changed meanwhile")]
+    Concurrent,
+    /// The stored ledger refused the refund.
+    #[error("ledger refused the refund: {0}")]
+    Ledger(LedgerError),
+    /// A port failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl RefundPaymentError {
+    /// The refusal in Russian, for the operator.
+    #[must_use]
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::RequestNotFound => "Заявление на возврат не найдено.".into(),
+            Self::AlreadyRejected => "В возврате по этому заявлению уже отказано.".into(),
+            Self::AlreadyRefunded => "Возврат по этому заявлению уже выполнен.".into(),
+            Self::ReasonMissing => "Укажите причину отказа в возврате.".into(),
+            Self::NotRefundable(_) => "Платёж уже возвращён полностью.".into(),
+            Self::ExceedsPayment {
+                refundable,
+                requested,
+            } => format!(
+                "Сумма возврата ({}) больше остатка платежа ({}).",
+                requested.to_russian(),
+                refundable.to_russian()
+            ),
+            Self::Concurrent => "Платёж изменился во время возврата: повторите операцию.".into(),
+            Self::Ledger(_) | Self::Repo(_) => UNAVAILABLE_RU.into(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Corrections of closed periods
+// ---------------------------------------------------------------------------------------------
+
+/// A correction of readings already billed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Correction {
+    /// A control check of the meter (ПП 354 п. 61) found `values`; they replace the reading in
+    /// force, and the difference of the charge is billed in the period of the check.
+    ControlCheck {
+        /// The meter checked.
+        meter: MeterId,
+        /// The day of the check.
+        checked_on: Date,
+        /// The number of the check act.
+        act: String,
+        /// The values found, one per register.
+        values: Vec<Decimal>,
+    },
+    /// An operator corrects the reading of a closed period; the difference of the charge is
+    /// billed in the next open period.
+    ClosedReading {
+        /// The reading corrected: the meter's reading in force.
+        reading: ReadingId,
+        /// The right values, one per register.
+        values: Vec<Decimal>,
+        /// Why (shown on the bill).
+        reason: String,
+    },
+}
+
+/// A correction to record for an account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordCorrection {
+    /// The account.
+    pub account: AccountId,
+    /// What is corrected.
+    pub correction: Correction,
+}
+
+/// A recorded correction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedCorrection {
+    /// The reading now in force.
+    pub reading: Reading,
+    /// The recalculation to bill, when the corrected period was billed already (`None`: the
+    /// period's own billing run will use the new reading).
+    pub recalculation: Option<PendingRecalculation>,
+}
+
+/// Why a correction was not recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordCorrectionError {
+    /// No account has this id.
+    #[error("account not found")]
+    AccountNotFound,
+    /// No meter has this id.
+    #[error("meter not found")]
+    MeterNotFound,
+    /// No reading has this id.
+    #[error("reading not found")]
+    ReadingNotFound,
+    /// The meter is not billed to the account.
+    #[error("meter is not on this account")]
+    NotYourMeter,
+    /// The act number or the reason is empty.
+    #[error("act number or reason is empty")]
+    ReasonMissing,
+    /// The check is dated after today.
+    #[error("check on {0} is in the future")]
+    CheckInFuture(Date),
+    /// The check is dated in a closed period: it belongs to the period it was made in.
+    #[error("period {0} is closed")]
+    PeriodClosed(Period),
+    /// The check is older than the reading in force.
+    #[error("check on {checked_on} is before the reading of {reading_taken_on}")]
+    CheckBeforeReading {
+        /// The day of the check.
+        checked_on: Date,
+        /// The day of the reading in force.
+        reading_taken_on: Date,
+    },
+    /// The meter has no reading to compare with: record the check as an ordinary reading.
+    #[error("meter has no accepted reading")]
+    NoReportedReading,
+    /// The reading's period is still open: correct it as an ordinary reading.
+    #[error("period {0} is open")]
+    PeriodOpen(Period),
+    /// Only the meter's reading in force can be corrected by recalculation.
+    #[error("reading is not the meter's latest; the latest is {latest:?}")]
+    NotLatestReading {
+        /// The reading in force.
+        latest: ReadingId,
+    },
+    /// The reading was corrected or cancelled before.
+    #[error("reading is {0:?}")]
+    NotAccepted(ReadingStatus),
+    /// The values are the ones in force: nothing to correct.
+    #[error("values equal the reading in force")]
+    NoDifference,
+    /// The values are invalid for the meter.
+    #[error(transparent)]
+    Invalid(#[from] ReadingError),
+    /// The corrected period could not be billed again to price the correction.
+    #[error(transparent)]
+    Billing(#[from] BillingError),
+    /// A port failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl RecordCorrectionError {
+    /// The refusal in Russian, for the operator.
+    #[must_use]
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::AccountNotFound => "Лицевой счёт не найден.".into(),
+            Self::MeterNotFound => "Прибор учёта не найден.".into(),
+            Self::ReadingNotFound => "Показание не найдено.".into(),
+            Self::NotYourMeter => "Прибор учёта не относится к этому лицевому счёту.".into(),
+            Self::ReasonMissing => "Укажите номер акта проверки или причину исправления.".into(),
+            Self::CheckInFuture(d) => {
+                format!("Дата проверки ({}) ещё не наступила.", ru_date(*d))
+            }
+            Self::PeriodClosed(p) => format!(
+                "Период «{}» закрыт: проверка учитывается в периоде, когда она проведена.",
+                p.to_russian()
+            ),
+            Self::CheckBeforeReading {
+                checked_on,
+                reading_taken_on,
+            } => format!(
+                "Дата проверки ({}) раньше даты действующего показания ({}).",
+                ru_date(*checked_on),
+                ru_date(*reading_taken_on)
+            ),
+            Self::NoReportedReading => {
+                "По прибору учёта нет принятых показаний: внесите показания проверки как обычные."
+                    .into()
+            }
+            Self::PeriodOpen(p) => format!(
+                "Период «{}» ещё не закрыт: исправьте показание без перерасчёта.",
+                p.to_russian()
+            ),
+            Self::NotLatestReading { .. } => {
+                "Исправить перерасчётом можно только последнее действующее показание прибора."
+                    .into()
+            }
+            Self::NotAccepted(_) => "Это показание уже исправлено или отменено.".into(),
+            Self::NoDifference => "Показания совпадают с действующими: перерасчёт не нужен.".into(),
+            Self::Invalid(e) => e.user_message(),
+            Self::Billing(e) => format!("Перерасчёт невозможен: {e}"),
+            Self::Repo(_) => UNAVAILABLE_RU.into(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The journal
 // ---------------------------------------------------------------------------------------------
 
@@ -953,6 +1390,10 @@ struct AccountData {
     services: Vec<ServiceData>,
     journal: Vec<LedgerRecord>,
     penalty: (PenaltyReport, Money),
+    /// Pending corrections of closed periods, billed by this run.
+    recalculations: Vec<PendingRecalculation>,
+    /// The same, as the engine's input.
+    recalculation_inputs: Vec<Recalculation>,
 }
 
 /// Register values of a meter and the day they were taken: one end of a period's consumption.
@@ -1016,7 +1457,7 @@ fn account_input<'a>(data: &'a AccountData, services: &'a [ServiceInput<'a>]) ->
             report: &data.penalty.0,
             already_charged: data.penalty.1,
         }),
-        recalculations: &[],
+        recalculations: &data.recalculation_inputs,
     }
 }
 
@@ -1122,6 +1563,41 @@ fn penalties_charged(ledger: &Ledger) -> Money {
 fn earliest_billing_day(supplier: &Supplier, period: Period) -> Date {
     let closes = period.day_clamped(supplier.policy.readings_window.closes_on_day);
     closes.next_day().unwrap_or(closes)
+}
+
+/// `Ok(existing)` when a repeated post names the stored payment exactly, else the conflict.
+fn same_payment(
+    existing: PaymentRecord,
+    cmd: &PostPayment,
+) -> Result<PaymentRecord, PostPaymentError> {
+    if existing.account == cmd.account
+        && existing.amount == cmd.amount
+        && existing.split == cmd.split
+    {
+        Ok(existing)
+    } else {
+        Err(PostPaymentError::GatewayIdConflict {
+            gateway_id: cmd.gateway_id.clone(),
+            existing: existing.id,
+        })
+    }
+}
+
+/// The meter's reading in force: the latest accepted one (by period, day taken, id).
+fn latest_accepted(history: &[Reading]) -> Option<&Reading> {
+    history
+        .iter()
+        .filter(|r| r.status == ReadingStatus::Accepted)
+        .max_by_key(|r| (r.period, r.taken_on, r.id))
+}
+
+/// Register values as a bill writes them: `5910` or `5910 / 1200`, decimal comma.
+fn ru_values(v: &ZoneValues) -> String {
+    v.values()
+        .iter()
+        .map(|d| d.normalize().to_string().replace('.', ","))
+        .collect::<Vec<_>>()
+        .join(" / ")
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> RepoError {
@@ -1366,21 +1842,26 @@ impl BillingService {
         })
     }
 
-    /// Loads everything `account` needs to be billed for `period`.
-    async fn account_data(
+    /// The services of `account` for `period`: meters with their opening and closing readings,
+    /// and volume history. `patch` replaces the stored reading with the same id (a correction
+    /// being priced) in its meter's history.
+    async fn services_data(
         &self,
-        account: Account,
-        premise: Premise,
+        account: &Account,
         period: Period,
-        supplier: &Supplier,
-        setup: &PenaltySetup,
-    ) -> Result<Result<AccountData, PenaltyError>, RepoError> {
+        patch: Option<&Reading>,
+    ) -> Result<Vec<ServiceData>, RepoError> {
         let meters = self.ports.meters.meters_of_account(account.id).await?;
         let mut services = Vec::with_capacity(account.services.len());
         for s in &account.services {
             let mut parts = Vec::new();
             for m in meters.iter().filter(|m| in_period(m, s.service, period)) {
-                let history = self.ports.readings.history(m.id).await?;
+                let mut history = self.ports.readings.history(m.id).await?;
+                if let Some(p) = patch {
+                    for r in history.iter_mut().filter(|r| r.id == p.id) {
+                        *r = p.clone();
+                    }
+                }
                 let (opening, closing) = opening_and_closing(&history, period);
                 parts.push((m.clone(), opening, closing));
             }
@@ -1397,6 +1878,38 @@ impl BillingService {
                 history,
             });
         }
+        Ok(services)
+    }
+
+    /// Loads everything `account` needs to be billed for `period`, pending corrections of
+    /// closed periods included.
+    async fn account_data(
+        &self,
+        account: Account,
+        premise: Premise,
+        period: Period,
+        supplier: &Supplier,
+        setup: &PenaltySetup,
+    ) -> Result<Result<AccountData, PenaltyError>, RepoError> {
+        let services = self.services_data(&account, period, None).await?;
+        let recalculations = self
+            .ports
+            .recalculations
+            .pending(account.id, period)
+            .await?;
+        if let Some(r) = recalculations
+            .iter()
+            .find(|r| r.account != account.id || r.billed_from > period)
+        {
+            return Err(corrupt(
+                &format!("recalculation {}", r.id),
+                "pending for another account or a later period",
+            ));
+        }
+        let recalculation_inputs = recalculations
+            .iter()
+            .map(PendingRecalculation::to_input)
+            .collect();
         let journal = self.ports.ledger.journal(account.id).await?;
         let ledger = rebuild_ledger(&account, &journal)
             .map_err(|e| corrupt(&format!("journal of account {}", account.id), e))?;
@@ -1416,6 +1929,8 @@ impl BillingService {
             services,
             journal,
             penalty: (report, charged),
+            recalculations,
+            recalculation_inputs,
         }))
     }
 
@@ -1424,17 +1939,33 @@ impl BillingService {
         period: Period,
         today: Date,
         bill: AccountBill,
-        account: AccountId,
+        data: &AccountData,
     ) -> ChargeSet {
         ChargeSet {
-            account,
+            account: data.account.id,
             supplier: supplier.id,
             period,
             posted_on: today,
             due_date: supplier.policy.due_day.due_date(period),
             volumes: bill.volumes,
             lines: bill.lines,
+            recalculations: data.recalculations.clone(),
         }
+    }
+
+    /// Why storage refused a charge set with [`RepoError::Conflict`]: the period was closed
+    /// meanwhile, or else a pending recalculation was billed by another run.
+    async fn conflict_cause(
+        &self,
+        supplier: SupplierId,
+        period: Period,
+    ) -> Result<bool, RepoError> {
+        Ok(self
+            .ports
+            .periods
+            .last_closed(supplier)
+            .await?
+            .is_some_and(|c| period <= c))
     }
 
     /// Checks that the set's postings fit the account's stored journal (the replay also learns
@@ -1513,7 +2044,7 @@ impl BillingService {
             house.electric_heating,
             &supplier.policy,
         )?;
-        let set = Self::charge_set(&supplier, period, today, bill, account_id);
+        let set = Self::charge_set(&supplier, period, today, bill, &data);
         Self::check_postings(&data, &set).map_err(RunBillingError::Ledger)?;
         match self
             .ports
@@ -1529,7 +2060,13 @@ impl BillingService {
                     None => Err(RepoError::Conflict.into()),
                 }
             }
-            Err(RepoError::Conflict) => Err(RunBillingError::PeriodClosed(period)),
+            Err(RepoError::Conflict) => {
+                if self.conflict_cause(supplier.id, period).await? {
+                    Err(RunBillingError::PeriodClosed(period))
+                } else {
+                    Err(RunBillingError::RecalculationsChanged)
+                }
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -1649,7 +2186,7 @@ impl BillingService {
         let mut new_sets = Vec::new();
         for ((d, account_bill), outcome) in data.iter().zip(bill.accounts).zip(&outcomes) {
             if outcome.is_none() {
-                let set = Self::charge_set(&supplier, period, today, account_bill, d.account.id);
+                let set = Self::charge_set(&supplier, period, today, account_bill, d);
                 Self::check_postings(d, &set).map_err(|source| RunHouseBillingError::Ledger {
                     account: d.account.id,
                     source,
@@ -1677,7 +2214,13 @@ impl BillingService {
                     odn: None,
                 });
             }
-            Err(RepoError::Conflict) => return Err(RunHouseBillingError::PeriodClosed(period)),
+            Err(RepoError::Conflict) => {
+                return Err(if self.conflict_cause(supplier.id, period).await? {
+                    RunHouseBillingError::PeriodClosed(period)
+                } else {
+                    RunHouseBillingError::RecalculationsChanged
+                });
+            }
             Err(e) => return Err(e.into()),
         }
         let mut new_sets = new_sets.into_iter();
@@ -1736,7 +2279,20 @@ impl BillingService {
 
     /// Records a payment the subscriber started at the gateway, in the `Created` state: it does
     /// not move the balance until [`BillingService::confirm_payment`].
+    ///
+    /// **Idempotent** per gateway id: posting a payment whose gateway id is recorded already,
+    /// with the same account, amount and split, returns the stored record (whatever its state)
+    /// and writes nothing; the same id with anything different is
+    /// [`PostPaymentError::GatewayIdConflict`] — also when a concurrent post wins the race.
     pub async fn post_payment(&self, cmd: PostPayment) -> Result<PaymentRecord, PostPaymentError> {
+        if let Some(existing) = self
+            .ports
+            .ledger
+            .payment_by_gateway_id(&cmd.gateway_id)
+            .await?
+        {
+            return same_payment(existing, &cmd);
+        }
         let account = self
             .ports
             .accounts
@@ -1753,15 +2309,24 @@ impl BillingService {
             .create_payment(PaymentId::new(0), cmd.amount, today, cmd.split.clone())
             .map_err(PostPaymentError::InvalidSplit)?;
         let new = NewPayment {
-            gateway_id: cmd.gateway_id,
+            gateway_id: cmd.gateway_id.clone(),
             account: account.id,
             amount: cmd.amount,
-            split: cmd.split,
+            split: cmd.split.clone(),
             created_on: today,
         };
         match self.ports.ledger.record_payment(&new).await {
             Ok(p) => Ok(p),
-            Err(RepoError::Duplicate) => Err(PostPaymentError::DuplicatePayment),
+            Err(RepoError::Duplicate) => {
+                // A concurrent post of the same gateway id stored first.
+                let existing = self
+                    .ports
+                    .ledger
+                    .payment_by_gateway_id(&cmd.gateway_id)
+                    .await?
+                    .ok_or(RepoError::Conflict)?;
+                same_payment(existing, &cmd)
+            }
             Err(e) => Err(e.into()),
         }
     }
@@ -1974,6 +2539,601 @@ impl BillingService {
             due_day: supplier.policy.due_day,
         })?)
     }
+
+    /// Marks a payment failed by its gateway id (the gateway's "declined" webhook):
+    /// `Created`/`Pending` → `Failed`, as a compare-and-set; the balance does not move.
+    /// **Idempotent**: failing a failed payment — sequentially or in a race — writes nothing
+    /// and answers [`FailOutcome::AlreadyFailed`]. A succeeded or refunded payment is refused.
+    pub async fn fail_payment(
+        &self,
+        gateway_id: &GatewayPaymentId,
+        reason: &str,
+    ) -> Result<PaymentFailure, FailPaymentError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(FailPaymentError::ReasonMissing);
+        }
+        let payment = self
+            .ports
+            .ledger
+            .payment_by_gateway_id(gateway_id)
+            .await?
+            .ok_or(FailPaymentError::PaymentNotFound)?;
+        match payment.state {
+            PaymentState::Failed => {
+                return Ok(PaymentFailure {
+                    payment,
+                    outcome: FailOutcome::AlreadyFailed,
+                });
+            }
+            PaymentState::Succeeded | PaymentState::Refunded => {
+                return Err(FailPaymentError::NotFailable(payment.state));
+            }
+            PaymentState::Created | PaymentState::Pending => {}
+        }
+        let today = self.ports.clock.today();
+        match self
+            .ports
+            .ledger
+            .fail_payment(gateway_id, payment.state, reason, today)
+            .await
+        {
+            Ok(()) => Ok(PaymentFailure {
+                payment: PaymentRecord {
+                    state: PaymentState::Failed,
+                    failure_reason: Some(reason.to_owned()),
+                    ..payment
+                },
+                outcome: FailOutcome::Failed,
+            }),
+            Err(RepoError::Conflict) => {
+                // Another webhook changed the state first; we wrote nothing.
+                let now = self
+                    .ports
+                    .ledger
+                    .payment_by_gateway_id(gateway_id)
+                    .await?
+                    .ok_or(FailPaymentError::PaymentNotFound)?;
+                match now.state {
+                    PaymentState::Failed => Ok(PaymentFailure {
+                        payment: now,
+                        outcome: FailOutcome::AlreadyFailed,
+                    }),
+                    state => Err(FailPaymentError::NotFailable(state)),
+                }
+            }
+            Err(RepoError::NotFound) => Err(FailPaymentError::PaymentNotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records a written refund request for (part of) a succeeded payment (billing-rules.md
+    /// §10): it is due within [`REFUND_TERM_DAYS`] of its receipt and carried out by
+    /// [`BillingService::refund_payment`] or refused by [`BillingService::reject_refund`].
+    /// **Idempotent** per (payment, request number): the same request registered again returns
+    /// the stored one; the same number with another amount is
+    /// [`RequestRefundError::NumberConflict`].
+    pub async fn request_refund(
+        &self,
+        cmd: RequestRefund,
+    ) -> Result<RefundRequest, RequestRefundError> {
+        let number = cmd.number.trim().to_owned();
+        if number.is_empty() {
+            return Err(RequestRefundError::NumberMissing);
+        }
+        if !cmd.amount.is_positive() {
+            return Err(RequestRefundError::NonPositiveAmount(cmd.amount));
+        }
+        let today = self.ports.clock.today();
+        if cmd.received_on > today {
+            return Err(RequestRefundError::ReceivedInFuture(cmd.received_on));
+        }
+        let payment = self
+            .ports
+            .ledger
+            .payment_by_gateway_id(&cmd.gateway_id)
+            .await?
+            .ok_or(RequestRefundError::PaymentNotFound)?;
+        if payment.account != cmd.account {
+            return Err(RequestRefundError::NotYourPayment);
+        }
+        let same = |r: &RefundRequest| r.amount == cmd.amount;
+        if let Some(r) = self
+            .ports
+            .ledger
+            .refund_request_by_number(payment.id, &number)
+            .await?
+        {
+            return if same(&r) {
+                Ok(r)
+            } else {
+                Err(RequestRefundError::NumberConflict { number })
+            };
+        }
+        if payment.state != PaymentState::Succeeded {
+            return Err(RequestRefundError::NotRefundable(payment.state));
+        }
+        if cmd.amount > payment.refundable() {
+            return Err(RequestRefundError::ExceedsPayment {
+                refundable: payment.refundable(),
+                requested: cmd.amount,
+            });
+        }
+        let new = NewRefundRequest {
+            payment: payment.id,
+            gateway_id: payment.gateway_id.clone(),
+            account: payment.account,
+            amount: cmd.amount,
+            number: number.clone(),
+            received_on: cmd.received_on,
+            due_by: cmd.received_on + time::Duration::days(REFUND_TERM_DAYS),
+        };
+        match self.ports.ledger.record_refund_request(&new).await {
+            Ok(r) => Ok(r),
+            Err(RepoError::Duplicate) => {
+                // A concurrent registration of the same request won.
+                match self
+                    .ports
+                    .ledger
+                    .refund_request_by_number(payment.id, &number)
+                    .await?
+                {
+                    Some(r) if same(&r) => Ok(r),
+                    Some(_) => Err(RequestRefundError::NumberConflict { number }),
+                    None => Err(RepoError::Conflict.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Carries out a refund request: the amount is refunded from the payment (never above what
+    /// is left of it), [`LedgerFact::Refund`] is appended to the journal and the request is
+    /// marked refunded — one compare-and-set in storage. **Idempotent**: carrying out a
+    /// refunded request refunds nothing and answers [`RefundOutcome::AlreadyRefunded`].
+    pub async fn refund_payment(
+        &self,
+        request: RefundRequestId,
+    ) -> Result<PaymentRefund, RefundPaymentError> {
+        let req = self
+            .ports
+            .ledger
+            .refund_request(request)
+            .await?
+            .ok_or(RefundPaymentError::RequestNotFound)?;
+        match req.status {
+            RefundStatus::Refunded { .. } => {
+                return self
+                    .refund_done(req, RefundOutcome::AlreadyRefunded, None)
+                    .await;
+            }
+            RefundStatus::Rejected { .. } => return Err(RefundPaymentError::AlreadyRejected),
+            RefundStatus::Requested => {}
+        }
+        let payment = self
+            .ports
+            .ledger
+            .payment_by_gateway_id(&req.gateway_id)
+            .await?
+            .filter(|p| p.id == req.payment)
+            .ok_or_else(|| corrupt(&format!("refund request {}", req.id), "payment is missing"))?;
+        if payment.state != PaymentState::Succeeded {
+            return Err(RefundPaymentError::NotRefundable(payment.state));
+        }
+        if req.amount > payment.refundable() {
+            return Err(RefundPaymentError::ExceedsPayment {
+                refundable: payment.refundable(),
+                requested: req.amount,
+            });
+        }
+        let account = self
+            .ports
+            .accounts
+            .account(req.account)
+            .await?
+            .ok_or(RepoError::NotFound)?;
+        let today = self.ports.clock.today();
+        let mut ledger = self.ledger_of(&account).await?;
+        ledger
+            .refund_payment(payment.id, req.amount, today)
+            .map_err(RefundPaymentError::Ledger)?;
+        match self
+            .ports
+            .ledger
+            .complete_refund(req.id, payment.refunded, today)
+            .await
+        {
+            Ok(()) => {
+                let done = RefundRequest {
+                    status: RefundStatus::Refunded { on: today },
+                    ..req
+                };
+                self.refund_done(done, RefundOutcome::Refunded, Some(ledger))
+                    .await
+            }
+            Err(RepoError::Conflict) => {
+                let now = self
+                    .ports
+                    .ledger
+                    .refund_request(request)
+                    .await?
+                    .ok_or(RefundPaymentError::RequestNotFound)?;
+                match now.status {
+                    RefundStatus::Refunded { .. } => {
+                        self.refund_done(now, RefundOutcome::AlreadyRefunded, None)
+                            .await
+                    }
+                    RefundStatus::Rejected { .. } => Err(RefundPaymentError::AlreadyRejected),
+                    RefundStatus::Requested => Err(RefundPaymentError::Concurrent),
+                }
+            }
+            Err(RepoError::NotFound) => Err(RefundPaymentError::RequestNotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn refund_done(
+        &self,
+        request: RefundRequest,
+        outcome: RefundOutcome,
+        ledger: Option<Ledger>,
+    ) -> Result<PaymentRefund, RefundPaymentError> {
+        let balance = match ledger {
+            Some(l) => l.balance(),
+            None => {
+                let account = self
+                    .ports
+                    .accounts
+                    .account(request.account)
+                    .await?
+                    .ok_or(RepoError::NotFound)?;
+                self.ledger_of(&account).await?.balance()
+            }
+        };
+        Ok(PaymentRefund {
+            request,
+            outcome,
+            balance,
+        })
+    }
+
+    /// Refuses a refund request with a reason the payer is told; nothing is refunded.
+    /// **Idempotent**: rejecting a rejected request returns it unchanged.
+    pub async fn reject_refund(
+        &self,
+        request: RefundRequestId,
+        reason: &str,
+    ) -> Result<RefundRequest, RefundPaymentError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(RefundPaymentError::ReasonMissing);
+        }
+        let req = self
+            .ports
+            .ledger
+            .refund_request(request)
+            .await?
+            .ok_or(RefundPaymentError::RequestNotFound)?;
+        match req.status {
+            RefundStatus::Rejected { .. } => return Ok(req),
+            RefundStatus::Refunded { .. } => return Err(RefundPaymentError::AlreadyRefunded),
+            RefundStatus::Requested => {}
+        }
+        let today = self.ports.clock.today();
+        match self.ports.ledger.reject_refund(req.id, reason, today).await {
+            Ok(()) => Ok(RefundRequest {
+                status: RefundStatus::Rejected {
+                    on: today,
+                    reason: reason.to_owned(),
+                },
+                ..req
+            }),
+            Err(RepoError::Conflict) => {
+                let now = self
+                    .ports
+                    .ledger
+                    .refund_request(request)
+                    .await?
+                    .ok_or(RefundPaymentError::RequestNotFound)?;
+                match now.status {
+                    RefundStatus::Rejected { .. } => Ok(now),
+                    RefundStatus::Refunded { .. } => Err(RefundPaymentError::AlreadyRefunded),
+                    RefundStatus::Requested => Err(RefundPaymentError::Concurrent),
+                }
+            }
+            Err(RepoError::NotFound) => Err(RefundPaymentError::RequestNotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records a correction of readings already billed (billing-rules.md §2, §4; ПП 354 п. 61):
+    ///
+    /// - [`Correction::ControlCheck`]: the values found by the check replace the meter's
+    ///   reading in force; the recalculation is billed from the period of the check;
+    /// - [`Correction::ClosedReading`]: an operator's correction of the reading in force of a
+    ///   closed period; the recalculation is billed from the next open period.
+    ///
+    /// The corrected period is billed again with the new values at its own tariffs and the
+    /// difference of the meter's service charge becomes a pending recalculation with its reason,
+    /// stored together with the new reading ([`RecalculationRepository::record`]); the period's
+    /// own charge set is never rewritten. When that period has not been billed yet, only the
+    /// reading changes (its billing run uses it). The next billing run of the account bills the
+    /// recalculation as a [`ChargeBasis::Recalculation`] line. A correction recorded twice is
+    /// refused the second time ([`RecordCorrectionError::NoDifference`] or
+    /// [`RecordCorrectionError::NotAccepted`]): it is never billed twice.
+    pub async fn record_correction(
+        &self,
+        cmd: RecordCorrection,
+    ) -> Result<RecordedCorrection, RecordCorrectionError> {
+        let account = self
+            .ports
+            .accounts
+            .account(cmd.account)
+            .await?
+            .ok_or(RecordCorrectionError::AccountNotFound)?;
+        let supplier = self.supplier(account.supplier).await?;
+        let today = self.ports.clock.today();
+        let now = self.ports.clock.now();
+        let last_closed = self.ports.periods.last_closed(supplier.id).await?;
+        let first_open = last_closed.map_or(Period::of(today), Period::next);
+        // The meter, the reading in force it replaces, the new values' day and source, the first
+        // period to bill it, and the reason on the bill.
+        let (meter, old, values, taken_on, source, kind, billed_from, why) = match &cmd.correction {
+            Correction::ControlCheck {
+                meter,
+                checked_on,
+                act,
+                values,
+            } => {
+                if act.trim().is_empty() {
+                    return Err(RecordCorrectionError::ReasonMissing);
+                }
+                if *checked_on > today {
+                    return Err(RecordCorrectionError::CheckInFuture(*checked_on));
+                }
+                let of_check = Period::of(*checked_on);
+                if last_closed.is_some_and(|c| of_check <= c) {
+                    return Err(RecordCorrectionError::PeriodClosed(of_check));
+                }
+                let meter = self.account_meter(&account, *meter).await?;
+                let history = self.ports.readings.history(meter.id).await?;
+                let old = latest_accepted(&history)
+                    .cloned()
+                    .ok_or(RecordCorrectionError::NoReportedReading)?;
+                if *checked_on < old.taken_on {
+                    return Err(RecordCorrectionError::CheckBeforeReading {
+                        checked_on: *checked_on,
+                        reading_taken_on: old.taken_on,
+                    });
+                }
+                let why = format!(
+                    "проверка прибора учёта № {} {} (акт № {})",
+                    meter.serial,
+                    ru_date(*checked_on),
+                    act.trim()
+                );
+                (
+                    meter,
+                    old,
+                    values,
+                    *checked_on,
+                    ReadingSource::ControlCheck,
+                    RecalculationKind::ControlCheck,
+                    of_check,
+                    why,
+                )
+            }
+            Correction::ClosedReading {
+                reading,
+                values,
+                reason,
+            } => {
+                if reason.trim().is_empty() {
+                    return Err(RecordCorrectionError::ReasonMissing);
+                }
+                let old = self
+                    .ports
+                    .readings
+                    .reading(*reading)
+                    .await?
+                    .ok_or(RecordCorrectionError::ReadingNotFound)?;
+                let meter = self.account_meter(&account, old.meter).await?;
+                if old.status != ReadingStatus::Accepted {
+                    return Err(RecordCorrectionError::NotAccepted(old.status));
+                }
+                if last_closed.is_none_or(|c| old.period > c) {
+                    return Err(RecordCorrectionError::PeriodOpen(old.period));
+                }
+                let history = self.ports.readings.history(meter.id).await?;
+                match latest_accepted(&history) {
+                    Some(l) if l.id != old.id => {
+                        return Err(RecordCorrectionError::NotLatestReading { latest: l.id });
+                    }
+                    _ => {}
+                }
+                let why = format!(
+                    "исправление показаний прибора учёта № {}: {}",
+                    meter.serial,
+                    reason.trim()
+                );
+                (
+                    meter,
+                    old.clone(),
+                    values,
+                    old.taken_on,
+                    ReadingSource::Operator,
+                    RecalculationKind::ReadingCorrection,
+                    first_open,
+                    why,
+                )
+            }
+        };
+        // The values are checked against the reading before the one they replace.
+        let previous = self
+            .ports
+            .readings
+            .last_accepted_before(meter.id, old.period)
+            .await?;
+        let check = ReadingCheck {
+            meter: &meter,
+            previous: previous.as_ref().map(|r| (&r.values, r.taken_on)),
+            average: None,
+            last_closed: None,
+            source,
+        };
+        let checked = check_reading(&check, values, taken_on, &supplier.policy)?;
+        if checked.values == old.values {
+            return Err(RecordCorrectionError::NoDifference);
+        }
+        let reading = NewReading {
+            meter: meter.id,
+            period: old.period,
+            values: checked.values,
+            taken_on,
+            submitted_at: now,
+            source,
+            supersedes: Some(old.id),
+        };
+        let patched = Reading {
+            values: checked.values,
+            taken_on,
+            source,
+            ..old.clone()
+        };
+        let amount = self
+            .recalculation_amount(&account, &supplier, &meter, &patched)
+            .await?;
+        let Some(amount) = amount else {
+            // The period is not billed yet: its own run will use the new reading.
+            let reading = match self.ports.readings.save(&reading).await {
+                Ok(r) => r,
+                Err(RepoError::Conflict) => {
+                    return Err(RecordCorrectionError::NotAccepted(
+                        ReadingStatus::Superseded,
+                    ));
+                }
+                Err(RepoError::NotFound) => return Err(RecordCorrectionError::ReadingNotFound),
+                Err(e) => return Err(e.into()),
+            };
+            return Ok(RecordedCorrection {
+                reading,
+                recalculation: None,
+            });
+        };
+        let reason = format!(
+            "{why}; показания {} вместо {}",
+            ru_values(&checked.values),
+            ru_values(&old.values)
+        );
+        let new = NewRecalculation {
+            account: account.id,
+            service: meter.service,
+            of_period: old.period,
+            billed_from: billed_from.max(first_open).max(old.period.next()),
+            amount,
+            reason,
+            kind,
+            recorded_on: today,
+            reading,
+        };
+        match self.ports.recalculations.record(&new).await {
+            Ok((recalculation, reading)) => Ok(RecordedCorrection {
+                reading,
+                recalculation: Some(recalculation),
+            }),
+            Err(RepoError::Conflict) => Err(RecordCorrectionError::NotAccepted(
+                ReadingStatus::Superseded,
+            )),
+            Err(RepoError::NotFound) => Err(RecordCorrectionError::ReadingNotFound),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The meter `id` if it is billed to `account`.
+    async fn account_meter(
+        &self,
+        account: &Account,
+        id: MeterId,
+    ) -> Result<Meter, RecordCorrectionError> {
+        let meter = self
+            .ports
+            .meters
+            .meter(id)
+            .await?
+            .ok_or(RecordCorrectionError::MeterNotFound)?;
+        if meter.account != Some(account.id) {
+            return Err(RecordCorrectionError::NotYourMeter);
+        }
+        Ok(meter)
+    }
+
+    /// The difference of the meter's service charge for the reading's period when `patched`
+    /// replaces the stored reading with its id: the period billed again (its own tariffs, no
+    /// penalties, no ОДН) minus the stored charge set's ordinary lines of the service. `None`
+    /// when the period has not been billed.
+    async fn recalculation_amount(
+        &self,
+        account: &Account,
+        supplier: &Supplier,
+        meter: &Meter,
+        patched: &Reading,
+    ) -> Result<Option<Money>, RecordCorrectionError> {
+        let period = patched.period;
+        let Some(stored) = self.ports.charges.charge_set(account.id, period).await? else {
+            return Ok(None);
+        };
+        let premise = self
+            .ports
+            .houses
+            .premise(account.premise)
+            .await?
+            .ok_or(RepoError::NotFound)?;
+        let house = self
+            .ports
+            .houses
+            .house(premise.house)
+            .await?
+            .ok_or(RepoError::NotFound)?;
+        let tariffs = self.ports.tariffs.versions(supplier.id).await?;
+        let services = self.services_data(account, period, Some(patched)).await?;
+        let data = AccountData {
+            account: account.clone(),
+            premise,
+            services,
+            journal: Vec::new(),
+            penalty: (PenaltyReport::default(), Money::ZERO),
+            recalculations: Vec::new(),
+            recalculation_inputs: Vec::new(),
+        };
+        let parts = data.parts();
+        let inputs = service_inputs(&data, &parts);
+        let input = AccountInput {
+            penalty: None,
+            ..account_input(&data, &inputs)
+        };
+        let bill = bill_account(
+            &input,
+            period,
+            TariffBook { versions: &tariffs },
+            None,
+            house.electric_heating,
+            &supplier.policy,
+        )?;
+        let ordinary = |lines: &[crate::charge::ChargeLine]| -> Money {
+            lines
+                .iter()
+                .filter(|l| {
+                    l.service == meter.service
+                        && !matches!(
+                            l.basis,
+                            ChargeBasis::Recalculation { .. } | ChargeBasis::Penalty { .. }
+                        )
+                })
+                .map(|l| l.amount)
+                .sum()
+        };
+        Ok(Some(ordinary(&bill.lines) - ordinary(&stored.lines)))
+    }
 }
 
 #[cfg(test)]
@@ -1995,8 +3155,8 @@ mod tests {
     use crate::ports::{
         HousePeriodFacts, MockAccountRepository, MockChargeRepository, MockClock,
         MockHouseRepository, MockKeyRateSource, MockLedgerRepository, MockMeterRepository,
-        MockPeriodRepository, MockReadingRepository, MockSupplierRepository, MockTariffRepository,
-        MockVolumeHistoryRepository,
+        MockPeriodRepository, MockReadingRepository, MockRecalculationRepository,
+        MockSupplierRepository, MockTariffRepository, MockVolumeHistoryRepository,
     };
     use crate::requisites::Requisites;
     use crate::requisites::{
@@ -2021,6 +3181,7 @@ mod tests {
         charges: MockChargeRepository,
         periods: MockPeriodRepository,
         ledger: MockLedgerRepository,
+        recalculations: MockRecalculationRepository,
     }
 
     impl Mocks {
@@ -2039,6 +3200,7 @@ mod tests {
                 charges: MockChargeRepository::new(),
                 periods: MockPeriodRepository::new(),
                 ledger: MockLedgerRepository::new(),
+                recalculations: MockRecalculationRepository::new(),
             }
         }
 
@@ -2056,6 +3218,7 @@ mod tests {
                 charges: Arc::new(self.charges),
                 periods: Arc::new(self.periods),
                 ledger: Arc::new(self.ledger),
+                recalculations: Arc::new(self.recalculations),
             })
         }
 
@@ -2776,6 +3939,9 @@ mod tests {
             })
         });
         m.no_volumes();
+        m.recalculations
+            .expect_pending()
+            .returning(|_, _| Ok(vec![]));
         m
     }
 
@@ -2908,6 +4074,7 @@ mod tests {
             due_date: date!(2026 - 04 - 15),
             volumes: vec![],
             lines: vec![],
+            recalculations: vec![],
         };
         let stored = theirs.clone();
         m.charges
@@ -3013,6 +4180,18 @@ mod tests {
 
         // The period was closed between the check and the save.
         let mut m = billing_mocks(false);
+        m.periods.checkpoint();
+        let mut seq = Sequence::new();
+        m.periods
+            .expect_last_closed()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(p(2026, 2))));
+        m.periods
+            .expect_last_closed()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(Some(p(2026, 3))));
         m.journal(vec![]);
         m.charges.expect_charge_set().returning(|_, _| Ok(None));
         m.charges
@@ -3163,6 +4342,7 @@ mod tests {
             due_date: date!(2026 - 04 - 15),
             volumes: vec![],
             lines: vec![],
+            recalculations: vec![],
         };
         let stored = existing.clone();
         m.charges
@@ -3202,6 +4382,7 @@ mod tests {
                     due_date: date!(2026 - 04 - 15),
                     volumes: vec![],
                     lines: vec![],
+                    recalculations: vec![],
                 }))
             });
         m.charges.expect_save_charge_sets().never();
@@ -3241,6 +4422,7 @@ mod tests {
                     due_date: date!(2026 - 04 - 15),
                     volumes: vec![],
                     lines: vec![],
+                    recalculations: vec![],
                 }))
             });
         let out = m
@@ -3428,6 +4610,9 @@ mod tests {
             date!(2026 - 03 - 01),
             date!(2026 - 03 - 15),
         )]);
+        m.ledger
+            .expect_payment_by_gateway_id()
+            .returning(|_| Ok(None));
         m
     }
 
@@ -3440,6 +4625,8 @@ mod tests {
             split: new.split.clone(),
             created_on: new.created_on,
             state: PaymentState::Created,
+            refunded: Money::ZERO,
+            failure_reason: None,
         }
     }
 
@@ -3493,6 +4680,9 @@ mod tests {
             date!(2026 - 03 - 01),
             date!(2026 - 03 - 15),
         )]);
+        m.ledger
+            .expect_payment_by_gateway_id()
+            .returning(|_| Ok(None));
         m.ledger
             .expect_record_payment()
             .times(1)
@@ -3561,17 +4751,6 @@ mod tests {
         assert!(err.user_message().contains("Отопление"));
 
         let mut m = payment_mocks();
-        m.ledger
-            .expect_record_payment()
-            .returning(|_| Err(RepoError::Duplicate));
-        assert_eq!(
-            m.service()
-                .post_payment(pay(Money::from_roubles(500), PaymentSplit::Default))
-                .await,
-            Err(PostPaymentError::DuplicatePayment)
-        );
-
-        let mut m = payment_mocks();
         m.ledger.expect_record_payment().returning(|_| Err(DOWN()));
         assert_eq!(
             m.service()
@@ -3582,6 +4761,9 @@ mod tests {
 
         let mut m = Mocks::new();
         m.accounts(vec![]);
+        m.ledger
+            .expect_payment_by_gateway_id()
+            .returning(|_| Ok(None));
         assert_eq!(
             m.service()
                 .post_payment(pay(Money::from_roubles(500), PaymentSplit::Default))
@@ -3595,6 +4777,7 @@ mod tests {
     struct Store {
         journal: Vec<LedgerRecord>,
         payment: Option<PaymentRecord>,
+        refunds: Vec<RefundRequest>,
     }
 
     fn store_with_pending_payment() -> Arc<Mutex<Store>> {
@@ -3606,6 +4789,8 @@ mod tests {
             split: PaymentSplit::Default,
             created_on: date!(2026 - 03 - 20),
             state: PaymentState::Pending,
+            refunded: Money::ZERO,
+            failure_reason: None,
         };
         let journal = vec![
             charge(
@@ -3633,6 +4818,7 @@ mod tests {
         Arc::new(Mutex::new(Store {
             journal,
             payment: Some(payment),
+            refunds: vec![],
         }))
     }
 
@@ -3800,6 +4986,1149 @@ mod tests {
         );
     }
 
+    // ----- post_payment idempotence --------------------------------------------------------
+
+    fn stored_payment(state: PaymentState) -> PaymentRecord {
+        PaymentRecord {
+            id: PaymentId::new(5),
+            gateway_id: gw(),
+            account: AccountId::new(1),
+            amount: Money::from_roubles(500),
+            split: PaymentSplit::Default,
+            created_on: date!(2026 - 03 - 20),
+            state,
+            refunded: Money::ZERO,
+            failure_reason: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn reposting_the_same_payment_returns_the_stored_record() {
+        let mut m = Mocks::new();
+        m.ledger
+            .expect_payment_by_gateway_id()
+            .with(eq(gw()))
+            .returning(|_| Ok(Some(stored_payment(PaymentState::Succeeded))));
+        m.ledger.expect_record_payment().never();
+        let rec = m
+            .service()
+            .post_payment(pay(Money::from_roubles(500), PaymentSplit::Default))
+            .await
+            .unwrap();
+        assert_eq!(rec, stored_payment(PaymentState::Succeeded));
+    }
+
+    #[tokio::test]
+    async fn reposting_a_gateway_id_with_other_data_is_a_conflict() {
+        for cmd in [
+            pay(Money::from_roubles(600), PaymentSplit::Default),
+            PostPayment {
+                account: AccountId::new(2),
+                ..pay(Money::from_roubles(500), PaymentSplit::Default)
+            },
+            pay(
+                Money::from_roubles(500),
+                PaymentSplit::ByService(vec![(ServiceKind::Electricity, Money::from_roubles(500))]),
+            ),
+        ] {
+            let mut m = Mocks::new();
+            m.ledger
+                .expect_payment_by_gateway_id()
+                .returning(|_| Ok(Some(stored_payment(PaymentState::Created))));
+            m.ledger.expect_record_payment().never();
+            let err = m.service().post_payment(cmd).await.unwrap_err();
+            assert_eq!(
+                err,
+                PostPaymentError::GatewayIdConflict {
+                    gateway_id: gw(),
+                    existing: PaymentId::new(5)
+                }
+            );
+            assert!(err.user_message().contains("другими данными"));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_post_losing_the_race_to_the_same_payment_returns_it() {
+        for (winner_amount, ok) in [(500, true), (700, false)] {
+            let mut m = payment_mocks();
+            m.ledger.checkpoint();
+            m.journal(vec![]);
+            let mut seq = Sequence::new();
+            m.ledger
+                .expect_payment_by_gateway_id()
+                .times(1)
+                .in_sequence(&mut seq)
+                .returning(|_| Ok(None));
+            m.ledger
+                .expect_record_payment()
+                .times(1)
+                .in_sequence(&mut seq)
+                .returning(|_| Err(RepoError::Duplicate));
+            m.ledger
+                .expect_payment_by_gateway_id()
+                .times(1)
+                .in_sequence(&mut seq)
+                .returning(move |_| {
+                    Ok(Some(PaymentRecord {
+                        amount: Money::from_roubles(winner_amount),
+                        ..stored_payment(PaymentState::Created)
+                    }))
+                });
+            let out = m
+                .service()
+                .post_payment(pay(Money::from_roubles(500), PaymentSplit::Default))
+                .await;
+            assert_eq!(out.is_ok(), ok, "{out:?}");
+            if !ok {
+                assert!(matches!(
+                    out,
+                    Err(PostPaymentError::GatewayIdConflict { .. })
+                ));
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn post_payment_lookup_failure_is_a_repo_error() {
+        let mut m = Mocks::new();
+        m.ledger
+            .expect_payment_by_gateway_id()
+            .returning(|_| Err(DOWN()));
+        assert_eq!(
+            m.service()
+                .post_payment(pay(Money::from_roubles(500), PaymentSplit::Default))
+                .await,
+            Err(PostPaymentError::Repo(DOWN()))
+        );
+    }
+
+    // ----- fail_payment --------------------------------------------------------------------
+
+    fn fail_cas(
+        store: &Arc<Mutex<Store>>,
+    ) -> impl Fn(&GatewayPaymentId, PaymentState, &str, Date) -> Result<(), RepoError> + Send + 'static
+    {
+        let s = store.clone();
+        move |_, from, reason, on| {
+            let mut s = s.lock().unwrap();
+            let p = s.payment.as_mut().ok_or(RepoError::NotFound)?;
+            if p.state != from {
+                return Err(RepoError::Conflict);
+            }
+            p.state = PaymentState::Failed;
+            p.failure_reason = Some(reason.to_owned());
+            let payment = p.id;
+            s.journal.push(LedgerRecord {
+                date: on,
+                fact: LedgerFact::PaymentState {
+                    payment,
+                    state: PaymentState::Failed,
+                },
+            });
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_payment_failed_twice_is_recorded_once() {
+        let store = store_with_pending_payment();
+        let mut m = store_mocks(&store);
+        m.ledger
+            .expect_fail_payment()
+            .withf(|g, from, reason, on| {
+                *g == gw()
+                    && *from == PaymentState::Pending
+                    && reason == "недостаточно средств"
+                    && *on == date!(2026 - 03 - 21)
+            })
+            .times(1)
+            .returning(fail_cas(&store));
+        let service = m.service();
+        let first = service
+            .fail_payment(&gw(), " недостаточно средств ")
+            .await
+            .unwrap();
+        assert_eq!(first.outcome, FailOutcome::Failed);
+        assert_eq!(first.payment.state, PaymentState::Failed);
+        assert_eq!(
+            first.payment.failure_reason.as_deref(),
+            Some("недостаточно средств")
+        );
+        let second = service.fail_payment(&gw(), "повтор").await.unwrap();
+        assert_eq!(second.outcome, FailOutcome::AlreadyFailed);
+        // The journal replays, and the failed payment never moved the balance.
+        let journal = store.lock().unwrap().journal.clone();
+        assert_eq!(journal.len(), 4);
+        let ledger = rebuild_ledger(&account(), &journal).unwrap();
+        assert_eq!(ledger.balance(), Money::from_roubles(800));
+        assert_eq!(
+            ledger.payment(PaymentId::new(5)).unwrap().state(),
+            PaymentState::Failed
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failure_losing_the_race_reports_the_winner() {
+        // Another "declined" webhook won: already failed.
+        let store = store_with_pending_payment();
+        let mut m = store_mocks(&store);
+        let other = fail_cas(&store);
+        m.ledger
+            .expect_fail_payment()
+            .times(1)
+            .returning(move |g, from, r, on| {
+                other(g, from, r, on)?;
+                Err(RepoError::Conflict)
+            });
+        let out = m.service().fail_payment(&gw(), "отказ").await.unwrap();
+        assert_eq!(out.outcome, FailOutcome::AlreadyFailed);
+
+        // A confirmation won: the payment cannot fail any more.
+        let store = store_with_pending_payment();
+        let mut m = store_mocks(&store);
+        let confirm = cas(&store);
+        m.ledger
+            .expect_fail_payment()
+            .times(1)
+            .returning(move |g, from, _, on| {
+                confirm(g, from, PaymentState::Succeeded, on)?;
+                Err(RepoError::Conflict)
+            });
+        assert_eq!(
+            m.service().fail_payment(&gw(), "отказ").await,
+            Err(FailPaymentError::NotFailable(PaymentState::Succeeded))
+        );
+    }
+
+    #[tokio::test]
+    async fn fail_payment_rejections_and_failures() {
+        let m = Mocks::new();
+        assert_eq!(
+            m.service().fail_payment(&gw(), "  ").await,
+            Err(FailPaymentError::ReasonMissing)
+        );
+
+        let mut m = Mocks::new();
+        m.ledger
+            .expect_payment_by_gateway_id()
+            .returning(|_| Ok(None));
+        assert_eq!(
+            m.service().fail_payment(&gw(), "отказ").await,
+            Err(FailPaymentError::PaymentNotFound)
+        );
+
+        for state in [PaymentState::Succeeded, PaymentState::Refunded] {
+            let store = store_with_pending_payment();
+            store.lock().unwrap().payment.as_mut().unwrap().state = state;
+            let mut m = store_mocks(&store);
+            m.ledger.expect_fail_payment().never();
+            let err = m.service().fail_payment(&gw(), "отказ").await.unwrap_err();
+            assert_eq!(err, FailPaymentError::NotFailable(state));
+            assert!(err.user_message().contains("нельзя"));
+        }
+
+        let store = store_with_pending_payment();
+        let mut m = store_mocks(&store);
+        m.ledger
+            .expect_fail_payment()
+            .returning(|_, _, _, _| Err(DOWN()));
+        assert_eq!(
+            m.service().fail_payment(&gw(), "отказ").await,
+            Err(FailPaymentError::Repo(DOWN()))
+        );
+        assert_eq!(store.lock().unwrap().journal.len(), 3);
+
+        let mut m = Mocks::new();
+        m.ledger
+            .expect_payment_by_gateway_id()
+            .returning(|_| Err(DOWN()));
+        let err = m.service().fail_payment(&gw(), "отказ").await.unwrap_err();
+        assert_eq!(err, FailPaymentError::Repo(DOWN()));
+        assert_eq!(err.user_message(), UNAVAILABLE_RU);
+    }
+
+    // ----- refunds -------------------------------------------------------------------------
+
+    /// A store whose payment of 500 ₽ (on a debt of 800 ₽) succeeded on 21.03.2026.
+    fn store_with_succeeded_payment() -> Arc<Mutex<Store>> {
+        let store = store_with_pending_payment();
+        {
+            let mut s = store.lock().unwrap();
+            s.payment.as_mut().unwrap().state = PaymentState::Succeeded;
+            s.journal.push(LedgerRecord {
+                date: date!(2026 - 03 - 21),
+                fact: LedgerFact::PaymentState {
+                    payment: PaymentId::new(5),
+                    state: PaymentState::Succeeded,
+                },
+            });
+        }
+        store
+    }
+
+    /// [`store_mocks`] plus refund requests kept in the store, with compare-and-set writes.
+    fn refund_mocks(store: &Arc<Mutex<Store>>) -> Mocks {
+        let mut m = store_mocks(store);
+        m.clock.checkpoint();
+        m.today(date!(2026 - 03 - 25));
+        let s = store.clone();
+        m.ledger.expect_refund_request().returning(move |id| {
+            Ok(s.lock()
+                .unwrap()
+                .refunds
+                .iter()
+                .find(|r| r.id == id)
+                .cloned())
+        });
+        let s = store.clone();
+        m.ledger
+            .expect_refund_request_by_number()
+            .returning(move |payment, number| {
+                Ok(s.lock()
+                    .unwrap()
+                    .refunds
+                    .iter()
+                    .find(|r| r.payment == payment && r.number == number)
+                    .cloned())
+            });
+        let s = store.clone();
+        m.ledger.expect_record_refund_request().returning(move |n| {
+            let mut s = s.lock().unwrap();
+            let r = RefundRequest {
+                id: RefundRequestId::new(s.refunds.len() as u64 + 1),
+                payment: n.payment,
+                gateway_id: n.gateway_id.clone(),
+                account: n.account,
+                amount: n.amount,
+                number: n.number.clone(),
+                received_on: n.received_on,
+                due_by: n.due_by,
+                status: RefundStatus::Requested,
+            };
+            s.refunds.push(r.clone());
+            Ok(r)
+        });
+        let s = store.clone();
+        m.ledger
+            .expect_complete_refund()
+            .returning(move |id, before, on| {
+                let mut s = s.lock().unwrap();
+                let Store {
+                    journal,
+                    payment,
+                    refunds,
+                } = &mut *s;
+                let r = refunds
+                    .iter_mut()
+                    .find(|r| r.id == id)
+                    .ok_or(RepoError::NotFound)?;
+                let p = payment.as_mut().ok_or(RepoError::NotFound)?;
+                if r.status != RefundStatus::Requested || p.refunded != before {
+                    return Err(RepoError::Conflict);
+                }
+                r.status = RefundStatus::Refunded { on };
+                p.refunded += r.amount;
+                if p.refunded == p.amount {
+                    p.state = PaymentState::Refunded;
+                }
+                journal.push(LedgerRecord {
+                    date: on,
+                    fact: LedgerFact::Refund {
+                        payment: p.id,
+                        amount: r.amount,
+                    },
+                });
+                Ok(())
+            });
+        let s = store.clone();
+        m.ledger
+            .expect_reject_refund()
+            .returning(move |id, reason, on| {
+                let mut s = s.lock().unwrap();
+                let r = s
+                    .refunds
+                    .iter_mut()
+                    .find(|r| r.id == id)
+                    .ok_or(RepoError::NotFound)?;
+                if r.status != RefundStatus::Requested {
+                    return Err(RepoError::Conflict);
+                }
+                r.status = RefundStatus::Rejected {
+                    on,
+                    reason: reason.to_owned(),
+                };
+                Ok(())
+            });
+        m
+    }
+
+    fn refund_cmd(amount: Money, number: &str) -> RequestRefund {
+        RequestRefund {
+            gateway_id: gw(),
+            account: AccountId::new(1),
+            amount,
+            number: number.into(),
+            received_on: date!(2026 - 03 - 24),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refund_request_is_recorded_with_its_term_once() {
+        let store = store_with_succeeded_payment();
+        let service = refund_mocks(&store).service();
+        let r = service
+            .request_refund(refund_cmd(Money::from_roubles(200), " 17/03 "))
+            .await
+            .unwrap();
+        assert_eq!(r.status, RefundStatus::Requested);
+        assert_eq!(r.number, "17/03");
+        assert_eq!(r.due_by, date!(2026 - 04 - 23));
+        // The same request registered again: the stored one.
+        let again = service
+            .request_refund(refund_cmd(Money::from_roubles(200), "17/03"))
+            .await
+            .unwrap();
+        assert_eq!(again, r);
+        assert_eq!(store.lock().unwrap().refunds.len(), 1);
+        // The same number with another amount.
+        let err = service
+            .request_refund(refund_cmd(Money::from_roubles(300), "17/03"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            RequestRefundError::NumberConflict {
+                number: "17/03".into()
+            }
+        );
+        assert!(err.user_message().contains("17/03"));
+    }
+
+    #[tokio::test]
+    async fn refund_request_rejections() {
+        let store = store_with_succeeded_payment();
+        let service = refund_mocks(&store).service();
+        let cases = [
+            (
+                refund_cmd(Money::from_roubles(501), "1"),
+                RequestRefundError::ExceedsPayment {
+                    refundable: Money::from_roubles(500),
+                    requested: Money::from_roubles(501),
+                },
+            ),
+            (
+                refund_cmd(Money::ZERO, "1"),
+                RequestRefundError::NonPositiveAmount(Money::ZERO),
+            ),
+            (
+                refund_cmd(Money::from_roubles(1), " "),
+                RequestRefundError::NumberMissing,
+            ),
+            (
+                RequestRefund {
+                    received_on: date!(2026 - 03 - 26),
+                    ..refund_cmd(Money::from_roubles(1), "1")
+                },
+                RequestRefundError::ReceivedInFuture(date!(2026 - 03 - 26)),
+            ),
+            (
+                RequestRefund {
+                    account: AccountId::new(2),
+                    ..refund_cmd(Money::from_roubles(1), "1")
+                },
+                RequestRefundError::NotYourPayment,
+            ),
+            (
+                RequestRefund {
+                    gateway_id: GatewayPaymentId::parse("other").unwrap(),
+                    ..refund_cmd(Money::from_roubles(1), "1")
+                },
+                RequestRefundError::PaymentNotFound,
+            ),
+        ];
+        for (cmd, expected) in cases {
+            let err = service.request_refund(cmd).await.unwrap_err();
+            assert_eq!(err, expected);
+            assert!(!err.user_message().is_empty());
+        }
+        assert!(store.lock().unwrap().refunds.is_empty());
+
+        // Only a succeeded payment is refunded.
+        let store = store_with_pending_payment();
+        let err = refund_mocks(&store)
+            .service()
+            .request_refund(refund_cmd(Money::from_roubles(100), "1"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            RequestRefundError::NotRefundable(PaymentState::Pending)
+        );
+
+        let store = store_with_succeeded_payment();
+        let mut m = refund_mocks(&store);
+        m.ledger.checkpoint();
+        let s = store.clone();
+        m.ledger
+            .expect_payment_by_gateway_id()
+            .returning(move |_| Ok(s.lock().unwrap().payment.clone()));
+        m.ledger
+            .expect_refund_request_by_number()
+            .returning(|_, _| Ok(None));
+        m.ledger
+            .expect_record_refund_request()
+            .returning(|_| Err(DOWN()));
+        assert_eq!(
+            m.service()
+                .request_refund(refund_cmd(Money::from_roubles(100), "1"))
+                .await,
+            Err(RequestRefundError::Repo(DOWN()))
+        );
+    }
+
+    #[tokio::test]
+    async fn partial_then_full_refund_never_above_the_payment() {
+        let store = store_with_succeeded_payment();
+        let service = refund_mocks(&store).service();
+        let first = service
+            .request_refund(refund_cmd(Money::from_roubles(200), "1"))
+            .await
+            .unwrap();
+        let second = service
+            .request_refund(refund_cmd(Money::from_roubles(300), "2"))
+            .await
+            .unwrap();
+        let done = service.refund_payment(first.id).await.unwrap();
+        assert_eq!(done.outcome, RefundOutcome::Refunded);
+        assert_eq!(
+            done.request.status,
+            RefundStatus::Refunded {
+                on: date!(2026 - 03 - 25)
+            }
+        );
+        // 800 − 500 + 200 refunded.
+        assert_eq!(done.balance, Money::from_roubles(500));
+        // Carrying out the same request again refunds nothing.
+        let again = service.refund_payment(first.id).await.unwrap();
+        assert_eq!(again.outcome, RefundOutcome::AlreadyRefunded);
+        assert_eq!(again.balance, Money::from_roubles(500));
+        // The rest of the payment: refunded in full.
+        let rest = service.refund_payment(second.id).await.unwrap();
+        assert_eq!(rest.balance, Money::from_roubles(800));
+        let journal = {
+            let s = store.lock().unwrap();
+            let p = s.payment.as_ref().unwrap();
+            assert_eq!(
+                (p.state, p.refunded),
+                (PaymentState::Refunded, Money::from_roubles(500))
+            );
+            let refunds = s
+                .journal
+                .iter()
+                .filter(|r| matches!(r.fact, LedgerFact::Refund { .. }))
+                .count();
+            assert_eq!(refunds, 2);
+            s.journal.clone()
+        };
+        let ledger = rebuild_ledger(&account(), &journal).unwrap();
+        assert_eq!(
+            ledger.payment(PaymentId::new(5)).unwrap().state(),
+            PaymentState::Refunded
+        );
+        // A third request finds nothing left.
+        let err = service
+            .request_refund(refund_cmd(Money::from_roubles(1), "3"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            RequestRefundError::NotRefundable(PaymentState::Refunded)
+        );
+    }
+
+    #[tokio::test]
+    async fn refund_requests_above_what_is_left_are_refused_when_carried_out() {
+        // Two requests of 300 ₽ each, both registered while 500 ₽ were left.
+        let store = store_with_succeeded_payment();
+        let service = refund_mocks(&store).service();
+        let a = service
+            .request_refund(refund_cmd(Money::from_roubles(300), "1"))
+            .await
+            .unwrap();
+        let b = service
+            .request_refund(refund_cmd(Money::from_roubles(300), "2"))
+            .await
+            .unwrap();
+        service.refund_payment(a.id).await.unwrap();
+        let err = service.refund_payment(b.id).await.unwrap_err();
+        assert_eq!(
+            err,
+            RefundPaymentError::ExceedsPayment {
+                refundable: Money::from_roubles(200),
+                requested: Money::from_roubles(300)
+            }
+        );
+        assert!(err.user_message().contains("300,00"));
+        assert_eq!(
+            store.lock().unwrap().payment.as_ref().unwrap().refunded,
+            Money::from_roubles(300)
+        );
+        // The operator refuses it instead, with a reason; refusing twice changes nothing.
+        let rejected = service
+            .reject_refund(b.id, "сумма превышает остаток платежа")
+            .await
+            .unwrap();
+        assert!(matches!(rejected.status, RefundStatus::Rejected { .. }));
+        assert_eq!(
+            service.reject_refund(b.id, "повторно").await.unwrap(),
+            rejected
+        );
+        assert_eq!(
+            service.refund_payment(b.id).await,
+            Err(RefundPaymentError::AlreadyRejected)
+        );
+        assert_eq!(
+            service.reject_refund(a.id, "поздно").await,
+            Err(RefundPaymentError::AlreadyRefunded)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refund_losing_a_race_writes_nothing() {
+        let store = store_with_succeeded_payment();
+        let mut m = refund_mocks(&store);
+        m.ledger.checkpoint();
+        let s = store.clone();
+        m.ledger
+            .expect_journal()
+            .returning(move |_| Ok(s.lock().unwrap().journal.clone()));
+        let s = store.clone();
+        m.ledger
+            .expect_payment_by_gateway_id()
+            .returning(move |_| Ok(s.lock().unwrap().payment.clone()));
+        let request = RefundRequest {
+            id: RefundRequestId::new(1),
+            payment: PaymentId::new(5),
+            gateway_id: gw(),
+            account: AccountId::new(1),
+            amount: Money::from_roubles(100),
+            number: "1".into(),
+            received_on: date!(2026 - 03 - 24),
+            due_by: date!(2026 - 04 - 23),
+            status: RefundStatus::Requested,
+        };
+        let r = request.clone();
+        m.ledger
+            .expect_refund_request()
+            .returning(move |_| Ok(Some(r.clone())));
+        m.ledger
+            .expect_complete_refund()
+            .times(1)
+            .returning(|_, _, _| Err(RepoError::Conflict));
+        let err = m.service().refund_payment(request.id).await.unwrap_err();
+        assert_eq!(err, RefundPaymentError::Concurrent);
+        assert!(err.user_message().contains("повторите"));
+        assert_eq!(store.lock().unwrap().journal.len(), 4);
+    }
+
+    #[tokio::test]
+    async fn refund_rejections_and_failures() {
+        let store = store_with_succeeded_payment();
+        let service = refund_mocks(&store).service();
+        assert_eq!(
+            service.refund_payment(RefundRequestId::new(9)).await,
+            Err(RefundPaymentError::RequestNotFound)
+        );
+        assert_eq!(
+            service.reject_refund(RefundRequestId::new(9), "нет").await,
+            Err(RefundPaymentError::RequestNotFound)
+        );
+        assert_eq!(
+            service.reject_refund(RefundRequestId::new(9), " ").await,
+            Err(RefundPaymentError::ReasonMissing)
+        );
+
+        let store = store_with_succeeded_payment();
+        let mut m = refund_mocks(&store);
+        m.ledger.checkpoint();
+        m.ledger.expect_refund_request().returning(|_| Err(DOWN()));
+        let err = m
+            .service()
+            .refund_payment(RefundRequestId::new(1))
+            .await
+            .unwrap_err();
+        assert_eq!(err, RefundPaymentError::Repo(DOWN()));
+        assert_eq!(err.user_message(), UNAVAILABLE_RU);
+    }
+
+    // ----- recalculations ------------------------------------------------------------------
+
+    fn pending_check() -> PendingRecalculation {
+        PendingRecalculation {
+            id: crate::ports::RecalculationId::new(3),
+            account: AccountId::new(1),
+            service: ServiceKind::Electricity,
+            of_period: p(2026, 2),
+            billed_from: p(2026, 3),
+            amount: Money::from_kopecks(61_650),
+            reason: "проверка прибора учёта № 353425347 10.03.2026 (акт № 17)".into(),
+            kind: RecalculationKind::ControlCheck,
+            recorded_on: date!(2026 - 03 - 10),
+            reading: ReadingId::new(9),
+        }
+    }
+
+    #[tokio::test]
+    async fn billing_bills_pending_recalculations_and_marks_them_with_the_set() {
+        let mut m = billing_mocks(false);
+        m.recalculations.checkpoint();
+        m.recalculations
+            .expect_pending()
+            .with(eq(AccountId::new(1)), eq(p(2026, 3)))
+            .returning(|_, _| Ok(vec![pending_check()]));
+        m.journal(vec![]);
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        m.charges
+            .expect_save_charge_sets()
+            .withf(|sets| sets[0].recalculations == vec![pending_check()])
+            .times(1)
+            .returning(|_| Ok(()));
+        let outcome = m
+            .service()
+            .run_billing_for_account(AccountId::new(1), p(2026, 3))
+            .await
+            .unwrap();
+        let set = outcome.charge_set();
+        let line = set
+            .lines
+            .iter()
+            .find(|l| matches!(l.basis, ChargeBasis::Recalculation { .. }))
+            .expect("a recalculation line");
+        assert_eq!(line.amount, Money::from_kopecks(61_650));
+        assert!(line.explain().contains("акт № 17"), "{}", line.explain());
+        assert_eq!(set.total(), Money::from_kopecks(102_750 + 61_650));
+        assert!(set.postings().contains(&LedgerRecord {
+            date: date!(2026 - 03 - 26),
+            fact: LedgerFact::Adjustment {
+                period: p(2026, 3),
+                service: ServiceKind::Electricity,
+                amount: Money::from_kopecks(61_650),
+                reason: crate::ledger::AdjustmentReason::ControlCheck,
+                due_date: date!(2026 - 04 - 15),
+            },
+        }));
+        let ledger = rebuild_ledger(&account(), &set.postings()).unwrap();
+        assert_eq!(ledger.balance(), Money::from_kopecks(164_400));
+    }
+
+    #[tokio::test]
+    async fn a_house_run_bills_each_accounts_pending_recalculations() {
+        let mut m = house_mocks();
+        m.recalculations.checkpoint();
+        m.recalculations.expect_pending().returning(|a, _| {
+            Ok(if a == AccountId::new(2) {
+                vec![PendingRecalculation {
+                    account: a,
+                    amount: Money::from_kopecks(-13_700),
+                    kind: RecalculationKind::ReadingCorrection,
+                    ..pending_check()
+                }]
+            } else {
+                vec![]
+            })
+        });
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        m.charges
+            .expect_save_charge_sets()
+            .withf(|sets| {
+                sets.len() == 2
+                    && sets[0].recalculations.is_empty()
+                    && sets[1].recalculations.len() == 1
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let out = m
+            .service()
+            .run_billing_for_house(HouseId::new(1), p(2026, 3))
+            .await
+            .unwrap();
+        let second = out.accounts[1].charge_set();
+        assert!(second.postings().iter().any(|r| matches!(
+            &r.fact,
+            LedgerFact::Adjustment {
+                amount,
+                reason: crate::ledger::AdjustmentReason::Correction,
+                ..
+            } if *amount == Money::from_kopecks(-13_700)
+        )));
+    }
+
+    #[tokio::test]
+    async fn a_recalculation_billed_by_another_run_makes_the_save_fail_without_charging() {
+        let mut m = billing_mocks(false);
+        m.journal(vec![]);
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        m.charges
+            .expect_save_charge_sets()
+            .times(1)
+            .returning(|_| Err(RepoError::Conflict));
+        let err = m
+            .service()
+            .run_billing_for_account(AccountId::new(1), p(2026, 3))
+            .await
+            .unwrap_err();
+        assert_eq!(err, RunBillingError::RecalculationsChanged);
+        assert!(err.user_message().contains("повторите"));
+
+        let mut m = billing_mocks(false);
+        m.recalculations.checkpoint();
+        m.recalculations
+            .expect_pending()
+            .returning(|_, _| Err(DOWN()));
+        m.journal(vec![]);
+        m.charges.expect_charge_set().returning(|_, _| Ok(None));
+        assert_eq!(
+            m.service()
+                .run_billing_for_account(AccountId::new(1), p(2026, 3))
+                .await,
+            Err(RunBillingError::Repo(DOWN()))
+        );
+    }
+
+    fn jan_reading() -> Reading {
+        reading(20, 7, p(2026, 1), dec!(5800), date!(2026 - 01 - 20))
+    }
+
+    /// February (5800 → 5910 = 110 kWh at 6.85 ₽ = 753.50 ₽) as it was billed and stored.
+    fn february_set() -> ChargeSet {
+        let mut set = march_set();
+        set.period = p(2026, 2);
+        set.lines[0].period = p(2026, 2);
+        set.lines[0].quantity = dec!(110);
+        set.lines[0].amount = Money::from_kopecks(75_350);
+        set.lines[0].basis = ChargeBasis::Volume(VolumeBasis::Readings {
+            meter: MeterId::new(7),
+            opening: ZoneValues::single(dec!(5800)),
+            closing: ZoneValues::single(dec!(5910)),
+            coefficient: dec!(1),
+            rollover: false,
+            replacement: false,
+        });
+        set
+    }
+
+    /// February is closed and billed; today is `today`; meter 7 has read 5800 (January) and
+    /// 5910 (February).
+    fn correction_mocks(today: Date) -> Mocks {
+        let mut m = billing_mocks(false);
+        m.clock.checkpoint();
+        m.today(today);
+        m.readings.checkpoint();
+        m.readings
+            .expect_history()
+            .returning(|_| Ok(vec![jan_reading(), feb_reading()]));
+        m.readings.expect_reading().returning(|id| {
+            Ok([jan_reading(), feb_reading()]
+                .into_iter()
+                .find(|r| r.id == id))
+        });
+        m.readings
+            .expect_last_accepted_before()
+            .with(eq(MeterId::new(7)), eq(p(2026, 2)))
+            .returning(|_, _| Ok(Some(jan_reading())));
+        m.meter(meter());
+        m.charges
+            .expect_charge_set()
+            .returning(|_, period| Ok(Some(february_set()).filter(|s| s.period == period)));
+        m
+    }
+
+    fn recorded(n: &NewRecalculation) -> (PendingRecalculation, Reading) {
+        let pending = PendingRecalculation {
+            id: crate::ports::RecalculationId::new(3),
+            account: n.account,
+            service: n.service,
+            of_period: n.of_period,
+            billed_from: n.billed_from,
+            amount: n.amount,
+            reason: n.reason.clone(),
+            kind: n.kind,
+            recorded_on: n.recorded_on,
+            reading: ReadingId::new(9),
+        };
+        (pending, stored(&n.reading, 9))
+    }
+
+    fn control_check(checked_on: Date, value: Decimal) -> RecordCorrection {
+        RecordCorrection {
+            account: AccountId::new(1),
+            correction: Correction::ControlCheck {
+                meter: MeterId::new(7),
+                checked_on,
+                act: "17".into(),
+                values: vec![value],
+            },
+        }
+    }
+
+    fn closed_correction(reading: u64, value: Decimal, reason: &str) -> RecordCorrection {
+        RecordCorrection {
+            account: AccountId::new(1),
+            correction: Correction::ClosedReading {
+                reading: ReadingId::new(reading),
+                values: vec![value],
+                reason: reason.into(),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_control_check_is_recalculated_in_the_period_of_the_check() {
+        let mut m = correction_mocks(date!(2026 - 03 - 12));
+        // Feb billed again with 6000: 200 kWh = 1370.00 ₽; 1370.00 − 753.50 = 616.50 ₽.
+        m.recalculations
+            .expect_record()
+            .withf(|n| {
+                n.amount == Money::from_kopecks(61_650)
+                    && n.of_period == p(2026, 2)
+                    && n.billed_from == p(2026, 3)
+                    && n.kind == RecalculationKind::ControlCheck
+                    && n.service == ServiceKind::Electricity
+                    && n.reading.supersedes == Some(ReadingId::new(1))
+                    && n.reading.period == p(2026, 2)
+                    && n.reading.source == ReadingSource::ControlCheck
+                    && n.reading.taken_on == date!(2026 - 03 - 10)
+                    && n.reason.contains("акт № 17")
+                    && n.reason.contains("6000 вместо 5910")
+            })
+            .times(1)
+            .returning(|n| Ok(recorded(n)));
+        let out = m
+            .service()
+            .record_correction(control_check(date!(2026 - 03 - 10), dec!(6000)))
+            .await
+            .unwrap();
+        let r = out.recalculation.unwrap();
+        assert_eq!(r.amount, Money::from_kopecks(61_650));
+        assert_eq!(out.reading.values, ZoneValues::single(dec!(6000)));
+    }
+
+    #[tokio::test]
+    async fn an_operator_correction_of_a_closed_reading_is_credited_in_the_next_open_period() {
+        let mut m = correction_mocks(date!(2026 - 04 - 02));
+        m.periods.checkpoint();
+        m.last_closed(Some(p(2026, 3)));
+        // 5890 instead of 5910: 20 kWh × 6.85 ₽ = 137.00 ₽ credited from April.
+        m.recalculations
+            .expect_record()
+            .withf(|n| {
+                n.amount == Money::from_kopecks(-13_700)
+                    && n.of_period == p(2026, 2)
+                    && n.billed_from == p(2026, 4)
+                    && n.kind == RecalculationKind::ReadingCorrection
+                    && n.reading.source == ReadingSource::Operator
+                    && n.reading.taken_on == date!(2026 - 02 - 20)
+                    && n.reason.contains("опечатка оператора")
+            })
+            .times(1)
+            .returning(|n| Ok(recorded(n)));
+        let out = m
+            .service()
+            .record_correction(closed_correction(1, dec!(5890), "опечатка оператора"))
+            .await
+            .unwrap();
+        assert_eq!(
+            out.recalculation.unwrap().kind.adjustment_reason(),
+            crate::ledger::AdjustmentReason::Correction
+        );
+    }
+
+    #[tokio::test]
+    async fn a_check_of_an_unbilled_reading_only_replaces_it() {
+        // The subscriber's March reading (not billed yet) is found wrong by a check in March.
+        let mut m = correction_mocks(date!(2026 - 03 - 24));
+        m.readings.checkpoint();
+        m.readings
+            .expect_history()
+            .returning(|_| Ok(vec![feb_reading(), march_reading()]));
+        m.readings
+            .expect_last_accepted_before()
+            .with(eq(MeterId::new(7)), eq(p(2026, 3)))
+            .returning(|_, _| Ok(Some(feb_reading())));
+        m.readings
+            .expect_save()
+            .withf(|r| r.supersedes == Some(ReadingId::new(2)) && r.period == p(2026, 3))
+            .times(1)
+            .returning(|r| Ok(stored(r, 9)));
+        m.recalculations.expect_record().never();
+        let out = m
+            .service()
+            .record_correction(control_check(date!(2026 - 03 - 24), dec!(6100)))
+            .await
+            .unwrap();
+        assert_eq!(out.recalculation, None);
+        assert_eq!(out.reading.source, ReadingSource::ControlCheck);
+    }
+
+    #[tokio::test]
+    async fn correction_rejections() {
+        let today = date!(2026 - 03 - 12);
+        let cases = [
+            (
+                control_check(date!(2026 - 03 - 10), dec!(5910)),
+                RecordCorrectionError::NoDifference,
+            ),
+            (
+                control_check(date!(2026 - 03 - 13), dec!(6000)),
+                RecordCorrectionError::CheckInFuture(date!(2026 - 03 - 13)),
+            ),
+            (
+                control_check(date!(2026 - 02 - 27), dec!(6000)),
+                RecordCorrectionError::PeriodClosed(p(2026, 2)),
+            ),
+            (
+                control_check(date!(2026 - 03 - 10), dec!(123456)),
+                RecordCorrectionError::Invalid(ReadingError::TooManyDigits {
+                    zone: crate::meter::Zone::Total,
+                    value: dec!(123456),
+                    digits: 5,
+                }),
+            ),
+            (
+                RecordCorrection {
+                    correction: Correction::ControlCheck {
+                        meter: MeterId::new(7),
+                        checked_on: date!(2026 - 03 - 10),
+                        act: " ".into(),
+                        values: vec![dec!(6000)],
+                    },
+                    ..control_check(date!(2026 - 03 - 10), dec!(6000))
+                },
+                RecordCorrectionError::ReasonMissing,
+            ),
+            (
+                closed_correction(20, dec!(5790), "опечатка"),
+                RecordCorrectionError::NotLatestReading {
+                    latest: ReadingId::new(1),
+                },
+            ),
+            (
+                closed_correction(1, dec!(5890), ""),
+                RecordCorrectionError::ReasonMissing,
+            ),
+            (
+                closed_correction(99, dec!(5890), "опечатка"),
+                RecordCorrectionError::ReadingNotFound,
+            ),
+            (
+                RecordCorrection {
+                    account: AccountId::new(2),
+                    ..closed_correction(1, dec!(5890), "опечатка")
+                },
+                RecordCorrectionError::AccountNotFound,
+            ),
+        ];
+        for (cmd, expected) in cases {
+            let mut m = correction_mocks(today);
+            m.recalculations.expect_record().never();
+            let err = m.service().record_correction(cmd).await.unwrap_err();
+            assert_eq!(err, expected);
+            assert!(!err.user_message().is_empty());
+        }
+
+        // The reading of an open period is corrected without a recalculation.
+        let mut m = correction_mocks(today);
+        m.readings.checkpoint();
+        m.readings
+            .expect_reading()
+            .returning(|_| Ok(Some(march_reading())));
+        let err = m
+            .service()
+            .record_correction(closed_correction(2, dec!(6050), "опечатка"))
+            .await
+            .unwrap_err();
+        assert_eq!(err, RecordCorrectionError::PeriodOpen(p(2026, 3)));
+        assert!(err.user_message().contains("март 2026"));
+
+        // Nothing was ever read.
+        let mut m = correction_mocks(today);
+        m.readings.checkpoint();
+        m.readings.expect_history().returning(|_| Ok(vec![]));
+        assert_eq!(
+            m.service()
+                .record_correction(control_check(date!(2026 - 03 - 10), dec!(6000)))
+                .await,
+            Err(RecordCorrectionError::NoReportedReading)
+        );
+
+        // Someone else's meter.
+        let mut m = correction_mocks(today);
+        m.meters.checkpoint();
+        m.meter(meter_n(7, 2));
+        assert_eq!(
+            m.service()
+                .record_correction(control_check(date!(2026 - 03 - 10), dec!(6000)))
+                .await,
+            Err(RecordCorrectionError::NotYourMeter)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_correction_recorded_twice_is_billed_once() {
+        // A concurrent correction superseded the reading first: nothing is stored.
+        let mut m = correction_mocks(date!(2026 - 03 - 12));
+        m.recalculations
+            .expect_record()
+            .times(1)
+            .returning(|_| Err(RepoError::Conflict));
+        assert_eq!(
+            m.service()
+                .record_correction(control_check(date!(2026 - 03 - 10), dec!(6000)))
+                .await,
+            Err(RecordCorrectionError::NotAccepted(
+                ReadingStatus::Superseded
+            ))
+        );
+
+        // Repeated after it was stored: the values are the reading in force now.
+        let mut m = correction_mocks(date!(2026 - 03 - 12));
+        let corrected = Reading {
+            id: ReadingId::new(9),
+            values: ZoneValues::single(dec!(6000)),
+            source: ReadingSource::ControlCheck,
+            taken_on: date!(2026 - 03 - 10),
+            supersedes: Some(ReadingId::new(1)),
+            ..feb_reading()
+        };
+        m.readings.checkpoint();
+        let c = corrected.clone();
+        m.readings
+            .expect_history()
+            .returning(move |_| Ok(vec![jan_reading(), c.clone()]));
+        m.readings
+            .expect_last_accepted_before()
+            .returning(|_, _| Ok(Some(jan_reading())));
+        m.recalculations.expect_record().never();
+        assert_eq!(
+            m.service()
+                .record_correction(control_check(date!(2026 - 03 - 10), dec!(6000)))
+                .await,
+            Err(RecordCorrectionError::NoDifference)
+        );
+
+        // A port failure stores nothing either.
+        let mut m = correction_mocks(date!(2026 - 03 - 12));
+        m.recalculations.expect_record().returning(|_| Err(DOWN()));
+        let err = m
+            .service()
+            .record_correction(control_check(date!(2026 - 03 - 10), dec!(6000)))
+            .await
+            .unwrap_err();
+        assert_eq!(err, RecordCorrectionError::Repo(DOWN()));
+        assert_eq!(err.user_message(), UNAVAILABLE_RU);
+    }
+
     // ----- statement, balance, payment document --------------------------------------------
 
     fn paid_journal() -> Vec<LedgerRecord> {
@@ -3965,6 +6294,7 @@ mod tests {
             due_date: date!(2026 - 04 - 15),
             volumes: vec![],
             lines: vec![line],
+            recalculations: vec![],
         }
     }
 
@@ -4184,7 +6514,11 @@ mod tests {
             RunHouseBillingError::PeriodClosed(p(2026, 3)).user_message(),
             ClosePeriodError::Unbilled { accounts: 2 }.user_message(),
             ClosePeriodError::SupplierNotFound.user_message(),
-            PostPaymentError::DuplicatePayment.user_message(),
+            PostPaymentError::GatewayIdConflict {
+                gateway_id: gw(),
+                existing: PaymentId::new(5),
+            }
+            .user_message(),
             PostPaymentError::InvalidAmount(PaymentAmountError::NotPositive).user_message(),
             ConfirmPaymentError::PaymentNotFound.user_message(),
             ConfirmPaymentError::NotConfirmable(PaymentState::Refunded).user_message(),

@@ -254,7 +254,7 @@ pub fn determine_volume(
     if let Some((values, part, rollover)) = measured {
         let (open, _) = part.opening.unwrap_or((values, last_day));
         let (close, _) = part.closing.unwrap_or((values, last_day));
-        let estimated: Vec<&PastVolume> = trailing_estimates(input.history);
+        let estimated: &[PastVolume] = trailing_estimates(input.history);
         if estimated.is_empty() {
             return Ok(PeriodVolume {
                 kind: VolumeKind::Readings,
@@ -278,7 +278,7 @@ pub fn determine_volume(
             .iter()
             .all(|p| p.values.scheme() == values.scheme());
         if same_scheme {
-            for p in &estimated {
+            for p in estimated {
                 per_zone = ZoneValues::new(
                     values.scheme(),
                     &per_zone
@@ -398,13 +398,13 @@ pub fn determine_volume(
 }
 
 /// The estimated periods since the last readings-based one.
-fn trailing_estimates(history: &[PastVolume]) -> Vec<&PastVolume> {
+fn trailing_estimates(history: &[PastVolume]) -> &[PastVolume] {
     let n = history
         .iter()
         .rev()
         .take_while(|p| p.kind.is_estimate())
         .count();
-    history[history.len() - n..].iter().collect()
+    &history[history.len() - n..]
 }
 
 /// The monthly average of readings-based volumes over the last `full_months` periods before
