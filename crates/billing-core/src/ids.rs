@@ -78,3 +78,11 @@ id_type!(
     /// A ledger entry.
     EntryId
 );
+id_type!(
+    /// A recorded correction of a closed period (control check or operator correction).
+    RecalculationId
+);
+id_type!(
+    /// A written refund request.
+    RefundRequestId
+);

@@ -38,6 +38,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::charge::{ChargeBasis, ChargeLine, Recalculation};
 use crate::ids::{AccountId, HouseId, MeterId, PaymentId, PremiseId, ReadingId, SupplierId};
+pub use crate::ids::{RecalculationId, RefundRequestId};
 use crate::keyrate::{KeyRateHistory, PenaltyRules};
 use crate::ledger::{AdjustmentReason, PaymentSplit, PaymentState};
 use crate::meter::{Meter, ZoneValues};
@@ -437,37 +438,6 @@ pub trait ChargeRepository: Send + Sync {
     async fn count_unbilled(&self, supplier: SupplierId, period: Period) -> Result<u64, RepoError>;
 }
 
-/// The identifier storage gave a recorded correction of a closed period.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RecalculationId(u64);
-
-impl RecalculationId {
-    /// Wraps a raw id.
-    #[must_use]
-    pub const fn new(raw: u64) -> Self {
-        Self(raw)
-    }
-
-    /// The raw id.
-    #[must_use]
-    pub const fn get(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Display for RecalculationId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl fmt::Debug for RecalculationId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RecalculationId({})", self.0)
-    }
-}
-
 /// What caused a correction of a closed period.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -769,37 +739,6 @@ impl PaymentRecord {
             PaymentState::Succeeded => self.amount - self.refunded,
             _ => Money::ZERO,
         }
-    }
-}
-
-/// The identifier storage gave a refund request.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RefundRequestId(u64);
-
-impl RefundRequestId {
-    /// Wraps a raw id.
-    #[must_use]
-    pub const fn new(raw: u64) -> Self {
-        Self(raw)
-    }
-
-    /// The raw id.
-    #[must_use]
-    pub const fn get(self) -> u64 {
-        self.0
-    }
-}
-
-impl fmt::Display for RefundRequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl fmt::Debug for RefundRequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RefundRequestId({})", self.0)
     }
 }
 
