@@ -95,14 +95,22 @@ pub fn allocate(
         .to_i64()
         .unwrap_or(0);
     if left > 0 {
-        remainders.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        for &(_, i) in remainders
-            .iter()
-            .filter(|(_, i)| !weights[*i].is_zero())
-            .cycle()
-            .take(usize::try_from(left).unwrap_or(0))
-        {
-            parts[i] += unit;
+        // Units go to the largest remainders, ties to the earlier part: a total order, so only
+        // the top `left` need finding (O(n)), not a full sort.
+        remainders.retain(|(_, i)| !weights[*i].is_zero());
+        let by_priority =
+            |a: &(Decimal, usize), b: &(Decimal, usize)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        let take = usize::try_from(left).unwrap_or(0);
+        if take < remainders.len() {
+            remainders.select_nth_unstable_by(take - 1, by_priority);
+            for &(_, i) in &remainders[..take] {
+                parts[i] += unit;
+            }
+        } else {
+            remainders.sort_unstable_by(by_priority);
+            for &(_, i) in remainders.iter().cycle().take(take) {
+                parts[i] += unit;
+            }
         }
     } else if left < 0 {
         remainders.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));

@@ -28,6 +28,7 @@ const KOPECK_DP: u32 = 2;
 /// assert_eq!(round_dp(Decimal::new(-125, 3), 2), Decimal::new(-13, 2)); // −0.125 → −0.13
 /// ```
 #[must_use]
+#[inline]
 pub fn round_dp(value: Decimal, dp: u32) -> Decimal {
     if value.scale() == dp {
         return value; // already at the precision: nothing to round (the hot path)
@@ -77,6 +78,7 @@ impl Money {
     /// assert_eq!(m.to_string(), "791.51");
     /// ```
     #[must_use]
+    #[inline]
     pub fn round(value: Decimal) -> Money {
         Money(round_dp(value, KOPECK_DP))
     }
@@ -93,6 +95,7 @@ impl Money {
 
     /// An amount of whole kopecks.
     #[must_use]
+    #[inline]
     pub fn from_kopecks(kopecks: i64) -> Money {
         Money(Decimal::new(kopecks, KOPECK_DP))
     }
@@ -113,24 +116,28 @@ impl Money {
 
     /// The amount as a decimal with scale 2.
     #[must_use]
+    #[inline]
     pub fn amount(self) -> Decimal {
         self.0
     }
 
     /// True for zero.
     #[must_use]
+    #[inline]
     pub fn is_zero(self) -> bool {
         self.0.is_zero()
     }
 
     /// True for amounts above zero.
     #[must_use]
+    #[inline]
     pub fn is_positive(self) -> bool {
         self.0.is_sign_positive() && !self.0.is_zero()
     }
 
     /// True for amounts below zero.
     #[must_use]
+    #[inline]
     pub fn is_negative(self) -> bool {
         self.0.is_sign_negative() && !self.0.is_zero()
     }
@@ -228,6 +235,7 @@ impl fmt::Debug for Money {
 
 impl Add for Money {
     type Output = Money;
+    #[inline]
     fn add(self, rhs: Money) -> Money {
         // Both sides have scale 2, and so has their sum: no rescaling needed.
         Money(self.0 + rhs.0)
@@ -242,6 +250,7 @@ impl AddAssign for Money {
 
 impl Sub for Money {
     type Output = Money;
+    #[inline]
     fn sub(self, rhs: Money) -> Money {
         Money(self.0 - rhs.0)
     }

@@ -421,11 +421,16 @@ struct Scratch {
     windows: Vec<Window>,
     /// The windows that concern the current tranche and overlap its accruing days.
     active: Vec<Window>,
-    points: Vec<i32>,
+    /// Julian days and their dates.
+    points: Vec<(i32, Date)>,
     groups: Vec<(AppliedRate, i64)>,
     /// The lines of the previous stretch, which the current one may extend.
     open: Vec<Open>,
     next_open: Vec<Open>,
+    /// Per line: its debt and its amount in kopecks.
+    amounts_of_lines: Vec<(i64, i64)>,
+    /// `amounts_of_lines` as decimals, written in full before any is read.
+    decimals: Vec<(Decimal, Decimal)>,
 }
 
 /// A part of a tranche paid by one payment.
@@ -445,9 +450,12 @@ struct Repayment {
 struct Layer {
     kopecks: i64,
     until: i32,
+    /// `until` as a date.
+    until_date: Date,
     rate: Rate,
     on: Date,
-    day: RateDay,
+    /// The rate outside the windows, with its day.
+    applied: AppliedRate,
 }
 
 /// An exception window in Julian days, `to` exclusive.
@@ -455,11 +463,15 @@ struct Layer {
 struct Window {
     from: i32,
     to: i32,
+    /// `from` and `to` as dates.
+    from_date: Date,
+    to_date: Date,
     /// `Some(cap)` for a rate cap; `None` for a moratorium.
     cap: Option<Rate>,
     /// For a moratorium on older debts: the first Julian day of delay must be before this.
     arisen_before: Option<i32>,
-    basis: LegalAct,
+    /// The rate the window applies: capped, or suspended.
+    applied: AppliedRate,
 }
 
 impl Window {
@@ -471,12 +483,10 @@ impl Window {
 /// A line of the current stretch that the next stretch may extend.
 #[derive(Clone, Copy, Debug)]
 struct Open {
-    /// Index into the report's lines.
+    /// Index into the report's lines, which holds its rate and fraction.
     line: usize,
-    from: i32,
     days: u32,
     debt: i64,
-    rate: AppliedRate,
     /// Whether the current stretch extends it.
     extended: bool,
 }
@@ -590,19 +600,18 @@ fn day_offset(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-/// [`Money::from_kopecks`], built from the decimal's parts so that it inlines: the hot loop
-/// makes two amounts per line.
-fn money(kopecks: i64) -> Money {
+/// Whole kopecks as a decimal of scale 2, built from its parts so that it inlines;
+/// `Money::round` of it is exactly [`Money::from_kopecks`].
+fn decimal(kopecks: i64) -> Decimal {
     let abs = kopecks.unsigned_abs();
     let lo = u32::try_from(abs & 0xFFFF_FFFF).unwrap_or(0);
     let mid = u32::try_from(abs >> 32).unwrap_or(0);
-    // The scale is already two places: `round` keeps the value as it is.
-    let m = Money::round(Decimal::from_parts(lo, mid, 0, kopecks < 0, 2));
+    let d = Decimal::from_parts(lo, mid, 0, kopecks < 0, 2);
     debug_assert_eq!(
-        m.amount().serialize(),
+        Money::round(d).amount().serialize(),
         Money::from_kopecks(kopecks).amount().serialize()
     );
-    m
+    d
 }
 
 fn date_of(jd: i32) -> Date {
@@ -626,6 +635,7 @@ impl<'a> RateCursor<'a> {
     }
 
     /// [`KeyRateHistory::rate_on`], by walking forward from the previous day asked for.
+    #[inline]
     fn rate_on(&mut self, date: Date) -> Option<Rate> {
         let steps = self.steps;
         if self.next > 0 && steps[self.next - 1].from > date {
@@ -671,6 +681,7 @@ fn allocate(
     for &i in &s.order {
         s.remaining.push(kopecks(tranches[i].amount)?);
     }
+
     s.payments.clear();
     s.payments
         .extend((0..payments.len()).filter(|&i| payments[i].date <= as_of));
@@ -760,7 +771,15 @@ fn line_kopecks(debt: i64, rate: Rate, days: u32, fraction: Fraction) -> i128 {
             .and_then(|v| v.checked_mul(2))
             .and_then(|v| v.checked_add(den));
         if let Some(twice) = twice {
-            return i128::from(twice / (2 * den));
+            // The statutory fractions divide by constants, which compile to multiplications
+            // (a 64-bit division costs tens of cycles). Separate functions keep the compiler
+            // from merging the arms back into one division by a variable.
+            let q = match 2 * den {
+                6_000_000 => div_by_6_000_000(twice),
+                2_600_000 => div_by_2_600_000(twice),
+                d => twice / d,
+            };
+            return i128::from(q);
         }
     }
     let num = i128::from(debt)
@@ -770,6 +789,18 @@ fn line_kopecks(debt: i64, rate: Rate, days: u32, fraction: Fraction) -> i128 {
     let den = i128::from(fraction.denominator) * 10_000;
     let q = (2 * num.abs() + den) / (2 * den);
     if num < 0 { -q } else { q }
+}
+
+/// `x / 6 000 000`: the rounding divisor of 1/300.
+#[inline(never)]
+fn div_by_6_000_000(x: u64) -> u64 {
+    x / 6_000_000
+}
+
+/// `x / 2 600 000`: the rounding divisor of 1/130.
+#[inline(never)]
+fn div_by_2_600_000(x: u64) -> u64 {
+    x / 2_600_000
 }
 
 fn compute(
@@ -788,17 +819,31 @@ fn compute(
     let as_of_rate = allocate(s, tranches, payments, as_of, key_rates)?;
     s.windows.clear();
     s.windows.extend(rules.windows().iter().map(|w| {
-        let (cap, arisen_before) = match w.effect {
-            WindowEffect::NoAccrual => (None, None),
-            WindowEffect::NoAccrualOnDebtsArisenBefore(d) => (None, Some(d.to_julian_day())),
-            WindowEffect::RateCap(r) => (Some(r), None),
+        let (cap, arisen_before, applied) = match w.effect {
+            WindowEffect::NoAccrual => (None, None, AppliedRate::Suspended { basis: w.basis }),
+            WindowEffect::NoAccrualOnDebtsArisenBefore(d) => (
+                None,
+                Some(d.to_julian_day()),
+                AppliedRate::Suspended { basis: w.basis },
+            ),
+            WindowEffect::RateCap(rate) => (
+                Some(rate),
+                None,
+                AppliedRate::Capped {
+                    rate,
+                    basis: w.basis,
+                },
+            ),
         };
+        let to = w.to.to_julian_day().saturating_add(1);
         Window {
             from: w.from.to_julian_day(),
-            to: w.to.to_julian_day().saturating_add(1),
+            to,
+            from_date: w.from,
+            to_date: date_of(to),
             cap,
             arisen_before,
-            basis: w.basis,
+            applied,
         }
     }));
     let end = as_of.to_julian_day().saturating_add(1);
@@ -806,7 +851,23 @@ fn compute(
     let lower_of = policy.capped_rate == CappedRateEdition::LowerOfCapAndPaymentDay;
     let start_offset = day_offset(policy.grace_days.saturating_add(1));
     let late_offset = day_offset(policy.late_from_day);
+    // Every new line starts as a copy of this one: built once, it copies without stalls.
+    let template = PenaltyLine {
+        tranche: 0,
+        period: Period::of(as_of),
+        service: ServiceKind::Penalty,
+        from: as_of,
+        to: as_of,
+        days: 0,
+        debt: Money::ZERO,
+        rate: AppliedRate::Suspended {
+            basis: LegalAct::Other(0),
+        },
+        fraction: policy.early_fraction,
+        amount: Money::ZERO,
+    };
     let mut rep_cursor = 0;
+    s.amounts_of_lines.clear();
     let mut sum: i128 = 0;
     // The first line whose amount does not fit in kopecks: reported once all lines are known.
     let mut out_of_range: Option<usize> = None;
@@ -847,12 +908,22 @@ fn compute(
                 last.kopecks += r.kopecks;
                 continue;
             }
+            let until_date = if counted == 1 {
+                r.date.next_day().unwrap_or(Date::MAX)
+            } else {
+                r.date
+            };
             s.layers.push(Layer {
                 kopecks: r.kopecks,
                 until,
+                until_date,
                 rate,
                 on: r.date,
-                day: RateDay::Payment,
+                applied: AppliedRate::KeyRate {
+                    rate,
+                    on: r.date,
+                    day: RateDay::Payment,
+                },
             });
         }
         let unpaid = s.remaining[rank];
@@ -862,49 +933,63 @@ fn compute(
             s.layers.push(Layer {
                 kopecks: unpaid,
                 until: end,
+                until_date: as_of,
                 rate,
                 on: as_of,
-                day: RateDay::Calculation,
+                applied: AppliedRate::KeyRate {
+                    rate,
+                    on: as_of,
+                    day: RateDay::Calculation,
+                },
             });
         }
         if s.layers.is_empty() {
             continue;
         }
 
-        // Every day where something changes: the fraction, a window edge, the end of a layer.
+        // Every day where something changes, with its date: the fraction, a window edge, the
+        // end of a layer. The last point is the day after the calculation date.
         s.points.clear();
-        s.points.push(start);
+        s.points.push((start, date_of(start)));
         let inside = |d: i32| start < d && d < end;
         if inside(late) {
-            s.points.push(late);
+            s.points.push((late, date_of(late)));
         }
         s.active.clear();
+        // Whether a window starts or ends among the accruing days.
+        let mut partial = false;
         for w in &s.windows {
             if w.from < end && start < w.to && w.concerns(first_delay_day) {
                 s.active.push(*w);
-                for d in [w.from, w.to] {
-                    if inside(d) {
-                        s.points.push(d);
-                    }
+                if inside(w.from) {
+                    s.points.push((w.from, w.from_date));
+                    partial = true;
+                }
+                if inside(w.to) {
+                    s.points.push((w.to, w.to_date));
+                    partial = true;
                 }
             }
         }
+        // Windows that cover every accruing day give every stretch the same state.
+        let fixed_state = (!partial).then(|| window_state(&s.active, start));
         for l in &s.layers {
             if inside(l.until) {
-                s.points.push(l.until);
+                s.points.push((l.until, l.until_date));
             }
         }
-        s.points.push(end);
-        if !s.points.is_sorted() {
-            s.points.sort_unstable();
+        s.points.push((end, as_of));
+        if !s.points.is_sorted_by_key(|p| p.0) {
+            s.points.sort_unstable_by_key(|p| p.0);
         }
-        s.points.dedup();
+        s.points.dedup_by_key(|p| p.0);
 
         s.open.clear();
         let mut open_fraction = policy.early_fraction;
         let mut live = 0;
         for k in 0..s.points.len() - 1 {
-            let (x, y) = (s.points[k], s.points[k + 1]);
+            let (x, from) = s.points[k];
+            let y = s.points[k + 1].0;
             while live < s.layers.len() && s.layers[live].until <= x {
                 live_debt -= s.layers[live].kopecks;
                 live += 1;
@@ -915,108 +1000,175 @@ fn compute(
             } else {
                 policy.late_fraction
             };
-            let mut suspended = None;
-            let mut cap = None;
-            for w in &s.active {
-                if w.from <= x && x < w.to {
-                    match w.cap {
-                        Some(r) => cap = Some((r, w.basis)),
-                        None => suspended = suspended.or(Some(w.basis)),
-                    }
-                }
-            }
-            // Group the live layers by the rate they get on this stretch, in the order of
-            // their first layer. Distinct layers have distinct key rates (day and kind).
-            s.groups.clear();
+            let same_fraction = open_fraction == fraction;
+            open_fraction = fraction;
+            let (suspended, cap) = fixed_state.unwrap_or_else(|| window_state(&s.active, x));
             let layers = &s.layers[live..];
-            if !layers.is_empty() {
+            // The usual case: the whole live debt gets one rate on this stretch.
+            let single = if layers.is_empty() {
+                None
+            } else {
                 match (suspended, cap) {
-                    (Some(basis), _) => {
-                        s.groups.push((AppliedRate::Suspended { basis }, live_debt))
+                    (Some(applied), _) => Some(applied),
+                    (None, Some((rate, applied)))
+                        if !lower_of || layers.iter().all(|l| l.rate >= rate) =>
+                    {
+                        Some(applied)
                     }
-                    (None, Some((rate, basis))) if !lower_of => s
-                        .groups
-                        .push((AppliedRate::Capped { rate, basis }, live_debt)),
-                    (None, Some((cap_rate, basis))) => {
-                        let mut capped = None;
-                        for l in layers {
-                            if l.rate < cap_rate {
-                                s.groups.push((key_rate(l), l.kopecks));
-                            } else if let Some(g) = capped {
-                                let g: &mut (AppliedRate, i64) = &mut s.groups[g];
-                                g.1 += l.kopecks;
-                            } else {
-                                capped = Some(s.groups.len());
-                                s.groups.push((
-                                    AppliedRate::Capped {
-                                        rate: cap_rate,
-                                        basis,
-                                    },
-                                    l.kopecks,
-                                ));
-                            }
+                    (None, None) if layers.len() == 1 => Some(&layers[0].applied),
+                    _ => None,
+                }
+            };
+            if let Some(rate) = single {
+                // Extend the line of the previous stretch with the same debt and rate, if any,
+                // and close the others; else start a line.
+                let debt = live_debt;
+                let kept = if same_fraction {
+                    s.open
+                        .iter()
+                        .position(|o| o.debt == debt && lines[o.line].rate == *rate)
+                } else {
+                    None
+                };
+                if s.open.len() > usize::from(kept.is_some()) {
+                    let to = last_day_before(from, x);
+                    for (i, o) in s.open.iter().enumerate() {
+                        if Some(i) != kept {
+                            close(
+                                lines,
+                                &mut s.amounts_of_lines,
+                                o,
+                                to,
+                                (&mut sum, &mut out_of_range),
+                            );
                         }
                     }
-                    (None, None) => s
-                        .groups
-                        .extend(layers.iter().map(|l| (key_rate(l), l.kopecks))),
                 }
+                if let Some(i) = kept {
+                    s.open.swap(0, i);
+                    s.open.truncate(1);
+                    s.open[0].days += days;
+                } else {
+                    s.open.clear();
+                    let line = open_line(
+                        lines,
+                        &mut s.amounts_of_lines,
+                        (&template, ti, t),
+                        from,
+                        debt,
+                    );
+                    lines[line].rate = *rate;
+                    lines[line].fraction = fraction;
+                    s.open.push(Open {
+                        line,
+                        days,
+                        debt,
+                        extended: false,
+                    });
+                }
+                continue;
+            }
+
+            // Several rates: group the live layers by the rate they get on this stretch, in
+            // the order of their first layer. Distinct layers have distinct key rates.
+            s.groups.clear();
+            match cap {
+                Some((cap_rate, applied)) => {
+                    let mut capped = None;
+                    for l in layers {
+                        if l.rate < cap_rate {
+                            s.groups.push((l.applied, l.kopecks));
+                        } else if let Some(g) = capped {
+                            let g: &mut (AppliedRate, i64) = &mut s.groups[g];
+                            g.1 += l.kopecks;
+                        } else {
+                            capped = Some(s.groups.len());
+                            s.groups.push((*applied, l.kopecks));
+                        }
+                    }
+                }
+                None => s
+                    .groups
+                    .extend(layers.iter().map(|l| (l.applied, l.kopecks))),
             }
             // Extend a line of the previous stretch where nothing changed, else start one;
             // close the lines that end here.
             s.next_open.clear();
-            let same_fraction = open_fraction == fraction;
             for &(rate, debt) in &s.groups {
                 let same = if same_fraction {
                     s.open
                         .iter_mut()
-                        .find(|o| !o.extended && o.debt == debt && o.rate == rate)
+                        .find(|o| !o.extended && o.debt == debt && lines[o.line].rate == rate)
                 } else {
                     None
                 };
                 if let Some(o) = same {
                     o.extended = true;
                     s.next_open.push(Open {
+                        line: o.line,
                         days: o.days + days,
+                        debt,
                         extended: false,
-                        ..*o
                     });
                 } else {
+                    let line = open_line(
+                        lines,
+                        &mut s.amounts_of_lines,
+                        (&template, ti, t),
+                        from,
+                        debt,
+                    );
+                    lines[line].rate = rate;
+                    lines[line].fraction = fraction;
                     s.next_open.push(Open {
-                        line: lines.len(),
-                        from: x,
+                        line,
                         days,
                         debt,
-                        rate,
                         extended: false,
-                    });
-                    lines.push(PenaltyLine {
-                        tranche: ti,
-                        period: t.period,
-                        service: t.service,
-                        from: date_of(x),
-                        to: Date::MIN,
-                        days: 0,
-                        debt: money(debt),
-                        rate,
-                        fraction,
-                        amount: Money::ZERO,
                     });
                 }
             }
-            for o in s.open.iter().filter(|o| !o.extended) {
-                close(lines, o, &mut sum, &mut out_of_range);
+            if s.open.iter().any(|o| !o.extended) {
+                let to = last_day_before(from, x);
+                for o in s.open.iter().filter(|o| !o.extended) {
+                    close(
+                        lines,
+                        &mut s.amounts_of_lines,
+                        o,
+                        to,
+                        (&mut sum, &mut out_of_range),
+                    );
+                }
             }
             std::mem::swap(&mut s.open, &mut s.next_open);
-            open_fraction = fraction;
         }
         for o in &s.open {
-            close(lines, o, &mut sum, &mut out_of_range);
+            close(
+                lines,
+                &mut s.amounts_of_lines,
+                o,
+                as_of,
+                (&mut sum, &mut out_of_range),
+            );
         }
     }
 
     if let Some(i) = out_of_range {
-        return Err(PenaltyError::AmountOutOfRange(lines[i].debt));
+        return Err(PenaltyError::AmountOutOfRange(Money::from_kopecks(
+            s.amounts_of_lines[i].0,
+        )));
+    }
+    // The money of the lines, in two passes: reading a decimal back right after writing it
+    // stalls (a store-to-load forward that fails), once the writes have landed it does not.
+    s.decimals.clear();
+    s.decimals.extend(
+        s.amounts_of_lines
+            .iter()
+            .map(|&(debt, amount)| (decimal(debt), decimal(amount))),
+    );
+    for (l, &(debt, amount)) in lines.iter_mut().zip(&s.decimals) {
+        l.debt = Money::round(debt);
+        l.amount = Money::round(amount);
     }
     *total = Money::from_kopecks(
         i64::try_from(sum).map_err(|_| PenaltyError::AmountOutOfRange(Money::ZERO))?,
@@ -1024,15 +1176,63 @@ fn compute(
     Ok(())
 }
 
-/// Completes a line that ends: its last day, its days and its rounded amount.
-fn close(lines: &mut [PenaltyLine], o: &Open, sum: &mut i128, out_of_range: &mut Option<usize>) {
+/// The day before `date`, which is the Julian day `jd` (never the first representable day
+/// here: a line ends on it).
+fn last_day_before(date: Date, jd: i32) -> Date {
+    date.previous_day().unwrap_or_else(|| date_of(jd - 1))
+}
+
+/// The windows' effect on day `x`: the first moratorium in force, and the rate cap in force.
+fn window_state(active: &[Window], x: i32) -> (Option<&AppliedRate>, Option<(Rate, &AppliedRate)>) {
+    let mut suspended = None;
+    let mut cap = None;
+    for w in active {
+        if w.from <= x && x < w.to {
+            match w.cap {
+                Some(r) => cap = Some((r, &w.applied)),
+                None => suspended = suspended.or(Some(&w.applied)),
+            }
+        }
+    }
+    (suspended, cap)
+}
+
+/// Starts a line on `from` as a copy of `template` and returns its index; the caller sets its
+/// rate and fraction, [`close`] its end, days and amount, and the last pass its money. The
+/// fields are written in place: assembling a whole line first costs a stalled copy per line.
+fn open_line(
+    lines: &mut Vec<PenaltyLine>,
+    amounts: &mut Vec<(i64, i64)>,
+    (template, tranche, t): (&PenaltyLine, usize, &DebtTranche),
+    from: Date,
+    debt: i64,
+) -> usize {
+    let line = lines.len();
+    lines.push(*template);
+    amounts.push((debt, 0));
+    let l = &mut lines[line];
+    l.tranche = tranche;
+    l.period = t.period;
+    l.service = t.service;
+    l.from = from;
+    line
+}
+
+/// Completes a line that ends on `to`: its days and its rounded amount in kopecks.
+fn close(
+    lines: &mut [PenaltyLine],
+    amounts: &mut [(i64, i64)],
+    o: &Open,
+    to: Date,
+    (sum, out_of_range): (&mut i128, &mut Option<usize>),
+) {
     let l = &mut lines[o.line];
     l.days = o.days;
-    l.to = date_of(o.from + i32::try_from(o.days).unwrap_or(0) - 1);
+    l.to = to;
     let k = line_kopecks(o.debt, l.rate.rate(), o.days, l.fraction);
     match i64::try_from(k) {
         Ok(k) => {
-            l.amount = money(k);
+            amounts[o.line].1 = k;
             *sum += i128::from(k);
         }
         Err(_) => {
@@ -1040,15 +1240,6 @@ fn close(lines: &mut [PenaltyLine], o: &Open, sum: &mut i128, out_of_range: &mut
                 *out_of_range = Some(o.line);
             }
         }
-    }
-}
-
-/// The key rate a layer keeps outside the windows.
-fn key_rate(l: &Layer) -> AppliedRate {
-    AppliedRate::KeyRate {
-        rate: l.rate,
-        on: l.on,
-        day: l.day,
     }
 }
 
