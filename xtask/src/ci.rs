@@ -54,9 +54,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
         )
     })?;
     step("purity of the core crates", || purity(&root))?;
-    step("tests", || {
-        cargo(&root, &["test", "--workspace", "--locked"])
-    })?;
+    step("PostgreSQL for the storage contract tests", ensure_postgres)?;
+    let mut counts = (0_u64, 0_u64);
+    step("tests", || run_tests(&root, &mut counts))?;
     step("rustdoc of the core crates", || {
         run_cmd(
             Command::new(cargo_bin())
@@ -81,6 +81,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         )
     })?;
     println!("xtask ci: all steps passed");
+    // The closing line CI readers look for, summed over every test binary and doc-test run.
+    println!("tests: {} passed, {} failed", counts.0, counts.1);
     Ok(())
 }
 
@@ -193,5 +195,102 @@ pub fn purity(root: &Path) -> Result<(), String> {
         Ok(())
     } else {
         Err(problems.join("; "))
+    }
+}
+
+/// Where the storage-seaorm contract tests expect PostgreSQL, and how to start it.
+const POSTGRES_ADDR: &str = "127.0.0.1:5432";
+const START_POSTGRES: &str =
+    "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start";
+
+/// Makes sure PostgreSQL accepts connections at [`POSTGRES_ADDR`] before the tests run,
+/// starting the local cluster if it is down; fails loudly if it still is not reachable.
+fn ensure_postgres() -> Result<(), String> {
+    let listening = || {
+        POSTGRES_ADDR.parse().is_ok_and(|addr| {
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).is_ok()
+        })
+    };
+    if listening() {
+        println!("PostgreSQL listens at {POSTGRES_ADDR}");
+        return Ok(());
+    }
+    println!("PostgreSQL is down; starting it: {START_POSTGRES}");
+    let started = Command::new("sh").args(["-c", START_POSTGRES]).status();
+    // The cluster may take a moment to accept connections after pg_ctlcluster returns.
+    for _ in 0..40 {
+        if listening() {
+            println!("PostgreSQL listens at {POSTGRES_ADDR}");
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    Err(format!(
+        "PostgreSQL is NOT reachable at {POSTGRES_ADDR} (start command: {started:?}); the \
+         storage contract tests need it: run `{START_POSTGRES}` and check its log"
+    ))
+}
+
+/// Runs every test of the workspace, echoing cargo's output and summing its `test result` lines
+/// into `counts` (passed, failed).
+fn run_tests(root: &Path, counts: &mut (u64, u64)) -> Result<(), String> {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(cargo_bin())
+        .current_dir(root)
+        .args(["test", "--workspace", "--locked"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start cargo test: {e}"))?;
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            println!("{line}");
+            if let Some((passed, failed)) = parse_test_result(&line) {
+                counts.0 += passed;
+                counts.1 += failed;
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| format!("cargo test: {e}"))?;
+    if !status.success() {
+        return Err(format!("cargo test exited with {status}"));
+    }
+    if counts.0 == 0 {
+        return Err("cargo test ran no test".into());
+    }
+    Ok(())
+}
+
+/// `test result: ok. 173 passed; 0 failed; …` → (173, 0).
+fn parse_test_result(line: &str) -> Option<(u64, u64)> {
+    let rest = line.trim().strip_prefix("test result: ")?;
+    let number_before = |word: &str| -> Option<u64> {
+        let idx = rest.find(word)?;
+        rest[..idx]
+            .trim_end()
+            .rsplit(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    };
+    Some((number_before(" passed")?, number_before(" failed")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_test_result;
+
+    #[test]
+    fn reads_cargo_test_summaries() {
+        assert_eq!(
+            parse_test_result(
+                "test result: ok. 173 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.15s"
+            ),
+            Some((173, 0))
+        );
+        assert_eq!(
+            parse_test_result("test result: FAILED. 5 passed; 2 failed; 0 ignored"),
+            Some((5, 2))
+        );
+        assert_eq!(parse_test_result("running 3 tests"), None);
     }
 }
