@@ -237,3 +237,108 @@ mod tests {
         assert_eq!(distribute(&i), Err(OdnError::NoArea));
     }
 }
+
+/// The house meter's volume for ОДН (billing-rules.md §6): by its readings; while it is faulty or
+/// unread, its average for at most 3 periods (the same rule as for flats, ПП 354 п. 59); after
+/// that `None`, which makes [`distribute`] use the norm-based formula N_ОДН × S_common.
+///
+/// `input.norm` is ignored: a house meter has no per-person norm.
+pub fn house_meter_volume(
+    input: &crate::volume::VolumeInput<'_>,
+    policy: &crate::policy::BillingPolicy,
+) -> Result<Option<(Decimal, crate::volume::VolumeBasis)>, crate::volume::VolumeError> {
+    use crate::volume::{NormSpec, VolumeInput, VolumeKind, determine_volume};
+    let house = VolumeInput {
+        norm: NormSpec {
+            per_unit: Decimal::ZERO,
+            factor: Decimal::ZERO,
+            meter_installable: false,
+        },
+        residential: true,
+        ..*input
+    };
+    let v = determine_volume(&house, policy)?;
+    Ok(match v.kind {
+        VolumeKind::Norm => None,
+        _ => Some((v.values.total(), v.basis)),
+    })
+}
+
+#[cfg(test)]
+mod house_meter_tests {
+    use super::*;
+    use crate::ids::MeterId;
+    use crate::meter::{Meter, RegisterSpec, ZoneValues};
+    use crate::period::Period;
+    use crate::policy::BillingPolicy;
+    use crate::service::ServiceKind;
+    use crate::volume::{MeterPart, NormSpec, PastVolume, VolumeInput, VolumeKind};
+    use rust_decimal_macros::dec;
+    use time::macros::date;
+
+    #[test]
+    fn faulty_house_meter_uses_its_average_then_the_norm_formula() {
+        let meter = Meter {
+            id: MeterId::new(100),
+            account: None,
+            service: ServiceKind::Electricity,
+            serial: "ОДПУ-1".into(),
+            registers: RegisterSpec::single(6),
+            installed_on: date!(2020 - 01 - 01),
+            commissioned_on: Some(date!(2020 - 01 - 01)),
+            verification_due: None,
+            failed_on: Some(date!(2026 - 01 - 05)),
+            removed_on: None,
+            automatic: true,
+        };
+        let parts = [MeterPart {
+            meter: &meter,
+            opening: None,
+            closing: None,
+        }];
+        let mut history: Vec<PastVolume> = (1..=6)
+            .map(|k| PastVolume {
+                period: Period::new(2025, 6 + k).unwrap(),
+                kind: VolumeKind::Readings,
+                values: ZoneValues::single(dec!(9000)),
+            })
+            .collect();
+        let policy = BillingPolicy::default();
+        let mut period = Period::new(2026, 1).unwrap();
+        for _ in 0..3 {
+            let input = VolumeInput {
+                service: ServiceKind::Electricity,
+                period,
+                meters: &parts,
+                history: &history,
+                norm: NormSpec {
+                    per_unit: dec!(1),
+                    factor: dec!(1),
+                    meter_installable: true,
+                },
+                residential: true,
+            };
+            let (v, _) = house_meter_volume(&input, &policy).unwrap().unwrap();
+            assert_eq!(v, dec!(9000));
+            history.push(PastVolume {
+                period,
+                kind: VolumeKind::Average,
+                values: ZoneValues::single(v),
+            });
+            period = period.next();
+        }
+        let input = VolumeInput {
+            service: ServiceKind::Electricity,
+            period,
+            meters: &parts,
+            history: &history,
+            norm: NormSpec {
+                per_unit: dec!(1),
+                factor: dec!(1),
+                meter_installable: true,
+            },
+            residential: true,
+        };
+        assert_eq!(house_meter_volume(&input, &policy).unwrap(), None);
+    }
+}
