@@ -879,3 +879,65 @@ mod tests {
         );
     }
 }
+
+/// The yearly correction of heating charged evenly over 12 months (billing-rules.md §8; ПП 354
+/// Appendix 2, formula 3(1)): the premise's share of what the house meter measured over the year,
+/// V_house,year × S_i / S_total, priced at `price_per_gcal`, minus what was charged during the
+/// year. Positive: the subscriber owes more; negative: a credit. The result is charged as a
+/// [`crate::charge::Recalculation`] with the returned explanation.
+///
+/// ```
+/// use billing_core::{money::Money, tariff::heating_yearly_correction};
+/// use rust_decimal::Decimal;
+/// // House measured 1200 Gcal; the flat has 60 of 6000 m² → 12 Gcal × 2500 ₽ = 30 000 ₽;
+/// // 28 500 ₽ were charged evenly → 1 500 ₽ more.
+/// let c = heating_yearly_correction(Decimal::from(1200), Decimal::from(60), Decimal::from(6000),
+///     Decimal::from(2500), Money::from_roubles(28_500), 6).unwrap();
+/// assert_eq!(c.amount, Money::from_roubles(1_500));
+/// ```
+pub fn heating_yearly_correction(
+    house_year_volume: Decimal,
+    area: Decimal,
+    total_area: Decimal,
+    price_per_gcal: Decimal,
+    charged: Money,
+    volume_dp: u32,
+) -> Option<HeatingCorrection> {
+    if total_area <= Decimal::ZERO || area.is_sign_negative() || area > total_area {
+        return None;
+    }
+    let volume = round_dp(house_year_volume * area / total_area, volume_dp);
+    let due = Money::round(volume * price_per_gcal);
+    Some(HeatingCorrection {
+        volume,
+        due,
+        charged,
+        amount: due - charged,
+    })
+}
+
+/// The result of [`heating_yearly_correction`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct HeatingCorrection {
+    /// The premise's share of the year's house volume, Gcal.
+    pub volume: Decimal,
+    /// What that volume costs.
+    pub due: Money,
+    /// What was charged during the year.
+    pub charged: Money,
+    /// `due − charged`.
+    pub amount: Money,
+}
+
+impl HeatingCorrection {
+    /// The reason shown on the bill.
+    #[must_use]
+    pub fn reason(&self) -> String {
+        format!(
+            "годовая корректировка платы за отопление: по общедомовому прибору {} Гкал на {}, начислено {}",
+            self.volume.normalize().to_string().replace('.', ","),
+            self.due.to_russian(),
+            self.charged.to_russian()
+        )
+    }
+}
