@@ -881,7 +881,7 @@ mod tests {
 }
 
 /// The yearly correction of heating charged evenly over 12 months (billing-rules.md §8; ПП 354
-/// Appendix 2, formula 3(1)): the premise's share of what the house meter measured over the year,
+/// п. 42(1) — the formula number in Appendix 2 is to be confirmed): the premise's share of what the house meter measured over the year,
 /// V_house,year × S_i / S_total, priced at `price_per_gcal`, minus what was charged during the
 /// year. Positive: the subscriber owes more; negative: a credit. The result is charged as a
 /// [`crate::charge::Recalculation`] with the returned explanation.
