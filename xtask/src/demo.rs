@@ -365,6 +365,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
             current: &[d(7, 0)],
             period,
             persons: 2,
+            electric_heating: false,
         },
         &policy,
     )

@@ -30,6 +30,9 @@ pub struct EstimateRequest<'a> {
     pub period: Period,
     /// Registered persons (social norm).
     pub persons: u32,
+    /// Whether the house is electrically heated without gas (raises the consumption-range
+    /// thresholds in the heating season).
+    pub electric_heating: bool,
 }
 
 /// The estimate.
@@ -118,7 +121,7 @@ impl EstimateError {
 ///     kind: TariffKind::Electricity(ElectricityTiers::Flat(ZonePrices::flat(Decimal::new(685, 2)))) }];
 /// let e = estimate(&EstimateRequest { service: ServiceKind::Electricity, tariffs: &tariffs, group: ConsumerGroup::Population,
 ///     registers: RegisterSpec::single(4), previous: &[Decimal::from(9993)], current: &[Decimal::from(7)],
-///     period: Period::new(2026, 3).unwrap(), persons: 1 }, &Default::default()).unwrap();
+///     period: Period::new(2026, 3).unwrap(), persons: 1, electric_heating: false }, &Default::default()).unwrap();
 /// assert_eq!(e.consumption.total(), Decimal::from(14)); // 9993 → 0007
 /// assert_eq!(e.total.to_string(), "95.90"); // 14 × 6.85
 /// ```
@@ -167,8 +170,9 @@ pub fn estimate(
         segments: &segs,
         volume: consumption,
         norm_already_used: Decimal::ZERO,
+        odn_in_social_norm: true,
         persons: req.persons,
-        electric_heating: false,
+        electric_heating: req.electric_heating,
         volume_dp: dp,
     })?;
     let total = lines.iter().map(|l| l.amount).sum();
@@ -226,6 +230,7 @@ mod tests {
                 current: &[dec!(10), dec!(150)],
                 period: Period::new(2026, 3).unwrap(),
                 persons: 1,
+                electric_heating: false,
             },
             &BillingPolicy::default(),
         )
@@ -252,6 +257,7 @@ mod tests {
             current: &too_big,
             period: Period::new(2026, 3).unwrap(),
             persons: 1,
+            electric_heating: false,
         };
         let p = BillingPolicy::default();
         assert_eq!(

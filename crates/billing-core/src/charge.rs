@@ -632,6 +632,7 @@ fn price_account<'t>(
                 segments: segs,
                 volume: v.values,
                 norm_already_used: Decimal::ZERO,
+                odn_in_social_norm: true,
                 persons: input.premise.persons,
                 electric_heating: house.electric_heating,
                 volume_dp: policy.volume_dp(*service),
@@ -662,7 +663,17 @@ fn price_account<'t>(
         let last = segs.last().ok_or_else(|| no_tariff(ServiceKind::Heating))?;
         let dp = policy.volume_dp(ServiceKind::Heating);
         let area = input.premise.area;
-        let (q, basis) = match house.heat_share {
+        // Charged evenly over the year, heating is billed by the norm every month and trued up
+        // once a year against the house meter (`tariff::heating_yearly_correction`); the house
+        // meter's monthly volume is used only when heating is charged in the season.
+        let even = matches!(
+            last.version.kind,
+            crate::tariff::TariffKind::Heating {
+                mode: crate::tariff::HeatingMode::Even,
+                ..
+            }
+        );
+        let (q, basis) = match house.heat_share.filter(|_| !even) {
             Some((share, hv)) => (
                 share,
                 ChargeBasis::HeatingByArea {
@@ -700,6 +711,7 @@ fn price_account<'t>(
                 segments: &segs,
                 volume: ZoneValues::single(q),
                 norm_already_used: Decimal::ZERO,
+                odn_in_social_norm: true,
                 persons: input.premise.persons,
                 electric_heating: false,
                 volume_dp: dp,
@@ -731,11 +743,8 @@ fn price_account<'t>(
             return Err(no_tariff(ServiceKind::ElectricityCommon));
         }
         priced.clear();
-        let used = if policy.social_norm_includes_odn {
-            own_electricity
-        } else {
-            Decimal::ZERO
-        };
+        // A true-up credit (negative own volume) does not enlarge the norm left for ОДН.
+        let used = own_electricity.max(Decimal::ZERO);
         price_into(
             &PricingInput {
                 service: ServiceKind::ElectricityCommon,
@@ -743,6 +752,7 @@ fn price_account<'t>(
                 segments: segs,
                 volume: ZoneValues::single(share),
                 norm_already_used: used,
+                odn_in_social_norm: policy.social_norm_includes_odn,
                 persons: input.premise.persons,
                 electric_heating: house.electric_heating,
                 volume_dp: policy.volume_dp(ServiceKind::ElectricityCommon),
@@ -901,7 +911,12 @@ pub fn bill_house(
                 flats_volume: flats,
                 non_residential_volume: non_residential,
                 heat_production_volume: input.heat_production_volume,
-                carried_in: input.carried_in,
+                carried_in: if policy.negative_odn == crate::policy::NegativeOdnPolicy::CarryForward
+                {
+                    input.carried_in.min(Decimal::ZERO)
+                } else {
+                    Decimal::ZERO
+                },
                 total_area: input.house.total_area,
                 common_area: input.house.common_area,
                 premise_areas: &areas,
@@ -957,4 +972,191 @@ pub fn bill_house(
     }
     out.odn = odn;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{HouseId, PremiseId, SupplierId};
+    use crate::model::{AccountNumber, AccountService};
+    use crate::odn::OdnPolicy;
+    use crate::policy::NegativeOdnPolicy;
+    use crate::tariff::{ConsumerGroup, ElectricityTiers, HeatingMode, TariffKind, ZonePrices};
+    use rust_decimal_macros::dec;
+    use time::macros::date;
+
+    fn house(heat_meter: bool) -> House {
+        House {
+            id: HouseId::new(1),
+            supplier: SupplierId::new(1),
+            address: "ул. Ленина, 1".into(),
+            total_area: dec!(100),
+            common_area: dec!(10),
+            odn: OdnPolicy {
+                billed_by_supplier: true,
+                cap_at_norm: false,
+                norm_per_m2_common: dec!(1),
+            },
+            electric_heating: false,
+            heat_meter,
+        }
+    }
+
+    fn account(services: Vec<AccountService>) -> (Account, Premise) {
+        (
+            Account {
+                id: AccountId::new(1),
+                number: AccountNumber::parse("1").unwrap(),
+                supplier: SupplierId::new(1),
+                premise: PremiseId::new(1),
+                holder: "Иванов И. И.".into(),
+                group: ConsumerGroup::Population,
+                services,
+            },
+            Premise {
+                id: PremiseId::new(1),
+                house: HouseId::new(1),
+                number: "1".into(),
+                area: dec!(100),
+                residential: true,
+                persons: 1,
+                rooms: 1,
+            },
+        )
+    }
+
+    fn tariff(id: u64, service: ServiceKind, kind: TariffKind) -> TariffVersion {
+        TariffVersion {
+            id: TariffId::new(id),
+            supplier: SupplierId::new(1),
+            service,
+            group: ConsumerGroup::Population,
+            valid_from: date!(2026 - 01 - 01),
+            kind,
+        }
+    }
+
+    // Review defect 4: heating charged evenly is billed by the norm every month even with a house
+    // meter (the meter's year is settled by the yearly correction).
+    #[test]
+    fn even_heating_ignores_the_monthly_house_meter_volume() {
+        let (a, p) = account(vec![]);
+        let services = [ServiceInput {
+            service: ServiceKind::Heating,
+            meters: &[],
+            history: &[],
+            norm_per_unit: dec!(0.02),
+            meter_installable: false,
+        }];
+        let inputs = [AccountInput {
+            account: &a,
+            premise: &p,
+            services: &services,
+            penalty: None,
+            recalculations: &[],
+        }];
+        let season = [
+            true, true, true, true, false, false, false, false, false, true, true, true,
+        ];
+        let run = |mode| {
+            let tariffs = [tariff(
+                1,
+                ServiceKind::Heating,
+                TariffKind::Heating {
+                    per_gcal: dec!(2500),
+                    norm_gcal_per_m2: dec!(0.02),
+                    mode,
+                    season,
+                },
+            )];
+            let h = house(true);
+            let input = HouseInput {
+                house: &h,
+                accounts: &inputs,
+                house_meter_volume: None,
+                other_non_residential_volume: dec!(0),
+                heat_production_volume: dec!(0),
+                carried_in: dec!(0),
+                heat_meter_volume: Some(dec!(5)),
+            };
+            let mut h2 = h.clone();
+            h2.odn.billed_by_supplier = false;
+            let input = HouseInput {
+                house: &h2,
+                ..input
+            };
+            bill_house(
+                &input,
+                Period::new(2026, 1).unwrap(),
+                TariffBook { versions: &tariffs },
+                &BillingPolicy::default(),
+            )
+            .unwrap()
+            .accounts[0]
+                .lines[0]
+                .quantity
+        };
+        assert_eq!(run(HeatingMode::Seasonal), dec!(5)); // the house meter's January volume
+        assert_eq!(run(HeatingMode::Even), dec!(1.166667)); // 100 m² × 0.02 × 7 / 12
+    }
+
+    // Review defect 5: a negative ОДН remainder carried in counts only under CarryForward.
+    #[test]
+    fn carried_negative_odn_only_under_carry_forward() {
+        let (a, p) = account(vec![AccountService {
+            service: ServiceKind::Electricity,
+            norm_per_unit: dec!(100),
+            meter_installable: true,
+        }]);
+        let services = [ServiceInput {
+            service: ServiceKind::Electricity,
+            meters: &[],
+            history: &[],
+            norm_per_unit: dec!(100),
+            meter_installable: true,
+        }];
+        let inputs = [AccountInput {
+            account: &a,
+            premise: &p,
+            services: &services,
+            penalty: None,
+            recalculations: &[],
+        }];
+        let tariffs = [tariff(
+            1,
+            ServiceKind::Electricity,
+            TariffKind::Electricity(ElectricityTiers::Flat(ZonePrices::flat(dec!(5)))),
+        )];
+        let h = house(false);
+        // The flat is billed by the norm (100 kWh); the house meter shows 150 → ОДН 50, or 20
+        // after a carried-in −30.
+        let input = HouseInput {
+            house: &h,
+            accounts: &inputs,
+            house_meter_volume: Some(dec!(150)),
+            other_non_residential_volume: dec!(0),
+            heat_production_volume: dec!(0),
+            carried_in: dec!(-30),
+            heat_meter_volume: None,
+        };
+        let odn = |negative_odn| {
+            let policy = BillingPolicy {
+                negative_odn,
+                ..BillingPolicy::default()
+            };
+            bill_house(
+                &input,
+                Period::new(2026, 3).unwrap(),
+                TariffBook { versions: &tariffs },
+                &policy,
+            )
+            .unwrap()
+            .odn
+            .unwrap()
+            .basis
+            .distributed_volume
+        };
+        assert_eq!(odn(NegativeOdnPolicy::KeepOnRecord), dec!(50));
+        assert_eq!(odn(NegativeOdnPolicy::CarryForward), dec!(20));
+    }
 }

@@ -239,6 +239,17 @@ pub enum TariffError {
         /// Period.
         period: Period,
     },
+    /// The earliest version in force starts after the period's first day: the days before it
+    /// have no price.
+    #[error("tariff {tariff:?} is in force only from {from}, not for the whole of {period}")]
+    NotInForce {
+        /// The version.
+        tariff: TariffId,
+        /// Its first day.
+        from: Date,
+        /// The period priced.
+        period: Period,
+    },
     /// The tariff has no prices for the meter's zone scheme.
     #[error("tariff {0:?} has no prices for {1:?} meters")]
     NoZonePrices(TariffId, ZoneScheme),
@@ -327,6 +338,11 @@ pub struct PricingInput<'a> {
     /// volume; for its ОДН share, the premise's own volume when the social norm applies to both
     /// together (billing-rules.md §5; policy `social_norm_includes_odn`), else zero.
     pub norm_already_used: Decimal,
+    /// For ОДН under a social-norm tariff: whether the ОДН share counts against the social norm
+    /// together with the own volume (policy `social_norm_includes_odn`). When false the ОДН share
+    /// neither uses nor is limited by the norm and is priced at the within-norm price
+    /// *(confirm)*. Ignored for other services.
+    pub odn_in_social_norm: bool,
     /// Registered persons (social norm).
     pub persons: u32,
     /// Whether the house is electrically heated without gas (seasonal range factor).
@@ -349,7 +365,7 @@ pub struct PricingInput<'a> {
 /// let period = Period::new(2026, 3).unwrap();
 /// let segs = segments(&v, period, TariffSplitPolicy::ByDays);
 /// let lines = price(&PricingInput { service: ServiceKind::Electricity, period, segments: &segs,
-///     volume: ZoneValues::single(Decimal::from(150)), norm_already_used: Decimal::ZERO, persons: 1,
+///     volume: ZoneValues::single(Decimal::from(150)), norm_already_used: Decimal::ZERO, odn_in_social_norm: true, persons: 1,
 ///     electric_heating: false, volume_dp: 3 }).unwrap();
 /// assert_eq!(lines[0].amount.to_string(), "1027.50");
 /// ```
@@ -368,6 +384,14 @@ pub fn price_into(input: &PricingInput<'_>, out: &mut Vec<PricedLine>) -> Result
             period: input.period,
         });
     };
+    // Days of the period before the first version came into force have no price.
+    if first.from > input.period.first_day() {
+        return Err(TariffError::NotInForce {
+            tariff: first.version.id,
+            from: first.from,
+            period: input.period,
+        });
+    }
     let dp = input.volume_dp;
     let period_days = Decimal::from(input.period.days());
     if input.segments.len() == 1 {
@@ -489,6 +513,18 @@ fn price_segment(
                         )
                     }
                 };
+            // A negative volume is a true-up credit: it reverses estimated volumes, which were
+            // charged from the first tier up, so it is credited at the first tier's prices
+            // rather than at the dearest (each register at its own first-tier price).
+            if total < Decimal::ZERO {
+                for (zone, q) in volume.iter() {
+                    let price = tables[0]
+                        .price(scheme, zone)
+                        .ok_or(TariffError::NoZonePrices(v.id, scheme))?;
+                    push(zone, tier_ids[0], q, unit, price);
+                }
+                return Ok(());
+            }
             // Split the total into tiers, then each tier across the registers in proportion to
             // what is left of each register, so every register's parts add up to it exactly.
             let b1 = total.min(bounds[0]).max(Decimal::ZERO);
@@ -546,6 +582,10 @@ fn price_segment(
                     within,
                     above,
                 } => {
+                    if !input.odn_in_social_norm {
+                        push(Zone::Total, Tier::Base, q, unit, within.single);
+                        return Ok(());
+                    }
                     let n = scale_by(norm.volume(input.persons), share_of_month, dp);
                     let within_q = (n - norm_used).max(Decimal::ZERO).min(q);
                     if !within_q.is_zero() {
@@ -678,6 +718,7 @@ mod tests {
             segments: segs,
             volume,
             norm_already_used: Decimal::ZERO,
+            odn_in_social_norm: true,
             persons: 2,
             electric_heating: false,
             volume_dp: 3,
@@ -851,6 +892,101 @@ mod tests {
             lines.iter().map(|l| l.amount).collect::<Vec<_>>(),
             vec![Money::from_roubles(140), Money::from_kopecks(53550)]
         );
+    }
+
+    // Review defect 3: a true-up credit reverses estimates charged from the first tier up, so it
+    // is credited at the first tier, not the dearest.
+    #[test]
+    fn negative_volume_is_credited_at_the_first_tier() {
+        let r = ConsumptionRanges {
+            thresholds: [dec!(100), dec!(200)],
+            prices: [
+                ZonePrices::flat(dec!(6)),
+                ZonePrices::flat(dec!(8)),
+                ZonePrices::flat(dec!(12)),
+            ],
+            seasonal_factor: dec!(1),
+            heating_season: [false; 12],
+        };
+        let vs = [version(
+            1,
+            date!(2026 - 01 - 01),
+            TariffKind::Electricity(ElectricityTiers::Ranges(r)),
+        )];
+        let period = Period::new(2026, 3).unwrap();
+        let segs = segments(&vs, period, TariffSplitPolicy::ByDays);
+        let lines = price(&input(&segs, period, ZoneValues::single(dec!(-200)))).unwrap();
+        let got: Vec<_> = lines
+            .iter()
+            .map(|l| (l.tier, l.quantity, l.amount))
+            .collect();
+        assert_eq!(
+            got,
+            vec![(Tier::Range(1), dec!(-200), Money::from_roubles(-1200))]
+        );
+    }
+
+    // Review defect 12: days before the first version came into force have no price.
+    #[test]
+    fn days_before_the_first_version_are_refused() {
+        let vs = [version(
+            1,
+            date!(2026 - 05 - 20),
+            TariffKind::Electricity(ElectricityTiers::Flat(ZonePrices::flat(dec!(7)))),
+        )];
+        let period = Period::new(2026, 5).unwrap();
+        let segs = segments(&vs, period, TariffSplitPolicy::ByDays);
+        assert_eq!(
+            price(&input(&segs, period, ZoneValues::single(dec!(310)))),
+            Err(TariffError::NotInForce {
+                tariff: TariffId::new(1),
+                from: date!(2026 - 05 - 20),
+                period
+            })
+        );
+    }
+
+    // Review defect 7: ОДН outside the social norm neither uses nor is limited by the norm.
+    #[test]
+    fn odn_inside_and_outside_the_social_norm() {
+        let within = ZonePrices::flat(dec!(5));
+        let above = ZonePrices::flat(dec!(9));
+        let vs = [version(
+            1,
+            date!(2026 - 01 - 01),
+            TariffKind::Electricity(ElectricityTiers::SocialNorm {
+                norm: SocialNorm {
+                    base: dec!(150),
+                    per_additional_person: dec!(0),
+                },
+                within,
+                above,
+            }),
+        )];
+        let period = Period::new(2026, 3).unwrap();
+        let segs = segments(&vs, period, TariffSplitPolicy::ByDays);
+        let mut inp = input(&segs, period, ZoneValues::single(dec!(20)));
+        inp.service = ServiceKind::ElectricityCommon;
+        inp.norm_already_used = dec!(400); // own volume used up the norm
+        let tiers = |i: &PricingInput<'_>| {
+            price(i)
+                .unwrap()
+                .iter()
+                .map(|l| (l.tier, l.quantity, l.unit_price))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(tiers(&inp), vec![(Tier::AboveNorm, dec!(20), dec!(9))]);
+        inp.norm_already_used = dec!(140); // 10 kWh of the norm left
+        assert_eq!(
+            tiers(&inp),
+            vec![
+                (Tier::WithinNorm, dec!(10), dec!(5)),
+                (Tier::AboveNorm, dec!(10), dec!(9))
+            ]
+        );
+        inp.odn_in_social_norm = false;
+        inp.norm_already_used = dec!(400);
+        assert_eq!(tiers(&inp), vec![(Tier::Base, dec!(20), dec!(5))]);
     }
 
     #[test]

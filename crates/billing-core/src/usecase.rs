@@ -1709,9 +1709,33 @@ impl BillingService {
         let reading = match self.ports.readings.save(&new).await {
             Ok(r) => r,
             Err(RepoError::Duplicate) => {
-                return Err(SubmitReadingError::AlreadySubmitted {
-                    period: checked.period,
-                });
+                // A reading submitted after last month's window closed was carried over to this
+                // period; the regular reading of this period replaces it (billing-rules.md §2).
+                let carried_over = self
+                    .ports
+                    .readings
+                    .history(meter.id)
+                    .await?
+                    .into_iter()
+                    .find(|r| {
+                        r.period == checked.period
+                            && r.status == ReadingStatus::Accepted
+                            && r.taken_on < checked.period.first_day()
+                    });
+                match carried_over {
+                    Some(old) if today >= checked.period.first_day() => {
+                        let replacing = NewReading {
+                            supersedes: Some(old.id),
+                            ..new
+                        };
+                        self.ports.readings.save(&replacing).await?
+                    }
+                    _ => {
+                        return Err(SubmitReadingError::AlreadySubmitted {
+                            period: checked.period,
+                        });
+                    }
+                }
             }
             Err(e) => return Err(e.into()),
         };
@@ -3614,6 +3638,13 @@ mod tests {
             .expect_save()
             .times(1)
             .returning(|_| Err(RepoError::Duplicate));
+        // The reading already there was taken inside the period: not a carry-over.
+        m.readings.expect_history().returning(|_| {
+            Ok(vec![
+                feb_reading(),
+                reading(2, 7, p(2026, 3), dec!(6000), date!(2026 - 03 - 16)),
+            ])
+        });
         let err = m
             .service()
             .submit_reading(submit(&[dec!(6060)]))
@@ -3624,6 +3655,41 @@ mod tests {
             SubmitReadingError::AlreadySubmitted { period: p(2026, 3) }
         );
         assert!(err.user_message().contains("исправьте"));
+    }
+
+    // Review defect 10: a reading sent on 26.02 belongs to March; the regular March reading
+    // supersedes it instead of being refused.
+    #[tokio::test]
+    async fn regular_reading_supersedes_a_late_carry_over() {
+        let mut m = reading_mocks(date!(2026 - 03 - 20));
+        m.readings
+            .expect_last_accepted_before()
+            .returning(|_, _| Ok(Some(feb_reading())));
+        let mut seq = mockall::Sequence::new();
+        m.readings
+            .expect_save()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Err(RepoError::Duplicate));
+        m.readings.expect_history().returning(|_| {
+            Ok(vec![
+                feb_reading(),
+                reading(2, 7, p(2026, 3), dec!(6000), date!(2026 - 02 - 26)),
+            ])
+        });
+        m.readings
+            .expect_save()
+            .times(1)
+            .in_sequence(&mut seq)
+            .withf(|n| n.supersedes == Some(ReadingId::new(2)) && n.period == p(2026, 3))
+            .returning(|n| Ok(stored(n, 3)));
+        let accepted = m
+            .service()
+            .submit_reading(submit(&[dec!(6060)]))
+            .await
+            .unwrap();
+        assert_eq!(accepted.reading.supersedes, Some(ReadingId::new(2)));
+        assert_eq!(accepted.reading.values, ZoneValues::single(dec!(6060)));
     }
 
     #[tokio::test]

@@ -212,11 +212,20 @@ pub fn determine_volume(
     }
     let mut measured: Option<(ZoneValues, &MeterPart<'_>, bool)> = None;
     let mut replacement = false;
+    // The earliest opening reading among the parts measured: estimates before it are not trued up.
+    let mut earliest_opening: Option<Date> = None;
     for part in input.meters {
         let (Some((open, open_day)), Some((close, close_day))) = (part.opening, part.closing)
         else {
             continue;
         };
+        // ПП 354 п. 81: a newly installed meter counts from the month after commissioning —
+        // unless it replaces another meter in the same period, whose part it completes.
+        let first_billed = part.meter.first_billed_period();
+        if input.meters.len() == 1 && first_billed.is_some_and(|p| p > input.period) {
+            continue;
+        }
+        earliest_opening = Some(earliest_opening.map_or(open_day, |d: Date| d.min(open_day)));
         if close_day < open_day {
             return Err(VolumeError::ClosingBeforeOpening(part.meter.id));
         }
@@ -254,7 +263,16 @@ pub fn determine_volume(
     if let Some((values, part, rollover)) = measured {
         let (open, _) = part.opening.unwrap_or((values, last_day));
         let (close, _) = part.closing.unwrap_or((values, last_day));
-        let estimated: &[PastVolume] = trailing_estimates(input.history);
+        // True up only the estimates charged since this meter's opening reading: estimates made
+        // while an earlier meter was broken, before a new meter's initial reading, are not
+        // reversed by the new meter's consumption (billing-rules.md §4).
+        let since = earliest_opening.unwrap_or(last_day);
+        let trailing = trailing_estimates(input.history);
+        let first_after = trailing
+            .iter()
+            .position(|p| p.period.first_day() > since)
+            .unwrap_or(trailing.len());
+        let estimated: &[PastVolume] = &trailing[first_after..];
         if estimated.is_empty() {
             return Ok(PeriodVolume {
                 kind: VolumeKind::Readings,
@@ -330,18 +348,20 @@ pub fn determine_volume(
                 .first_billed_period()
                 .is_some_and(|p| p <= input.period)
     });
-    let reason = match working {
-        Some(_) => EstimateReason::NoReading,
+    // The reason, and for a failure or an expiry the day it happened.
+    let (reason, event_day) = match working {
+        Some(_) => (EstimateReason::NoReading, None),
         None => input
             .meters
             .iter()
-            .map(|m| match m.meter.status_on(last_day) {
-                MeterStatus::Failed { .. } => EstimateReason::MeterFailed,
-                MeterStatus::VerificationExpired { .. } => EstimateReason::VerificationExpired,
-                _ => EstimateReason::NoMeter,
+            .find_map(|m| match m.meter.status_on(last_day) {
+                MeterStatus::Failed { since } => Some((EstimateReason::MeterFailed, Some(since))),
+                MeterStatus::VerificationExpired { since } => {
+                    Some((EstimateReason::VerificationExpired, Some(since)))
+                }
+                _ => None,
             })
-            .find(|r| *r != EstimateReason::NoMeter)
-            .unwrap_or(EstimateReason::NoMeter),
+            .unwrap_or((EstimateReason::NoMeter, None)),
     };
 
     // 3. Average, for a limited number of consecutive periods.
@@ -350,14 +370,12 @@ pub fn determine_volume(
     } else {
         policy.average.max_periods_non_residential
     };
-    let consecutive_average = input
-        .history
-        .iter()
-        .rev()
-        .take_while(|p| p.kind == VolumeKind::Average)
-        .count();
-    let consecutive_average = u32::try_from(consecutive_average).unwrap_or(u32::MAX);
-    if reason != EstimateReason::NoMeter && consecutive_average < max_periods {
+    // The average applies for at most `max_periods` consecutive estimated periods; once the norm
+    // has been used, the norm goes on until a real reading (ПП 354 п. 59, 60).
+    let trailing = trailing_estimates(input.history);
+    let norm_started = trailing.iter().any(|p| p.kind == VolumeKind::Norm);
+    let consecutive_average = u32::try_from(trailing.len()).unwrap_or(u32::MAX);
+    if reason != EstimateReason::NoMeter && !norm_started && consecutive_average < max_periods {
         let scheme = scheme.unwrap_or(ZoneScheme::Single);
         if let Some((avg, months)) = average(input.history, scheme, input.period, policy, dp) {
             return Ok(PeriodVolume {
@@ -372,13 +390,20 @@ pub fn determine_volume(
         }
     }
 
-    // 4. Norm.
-    let coefficient = if reason == EstimateReason::NoReading || !input.norm.meter_installable {
-        None
-    } else {
+    // 4. Norm. The increasing coefficient applies without a meter that could be installed, and
+    // after a failure or expiry only from the 4th month after the event (ПП 354 п. 60) — never
+    // for a plain non-submission.
+    let coefficient_due = match (reason, event_day) {
+        (EstimateReason::NoReading, _) => false,
+        (_, Some(day)) => Period::of(day).months_until(input.period) >= 3,
+        (_, None) => true,
+    };
+    let coefficient = if coefficient_due && input.norm.meter_installable {
         policy
             .increasing
             .coefficient(input.service, input.period.first_day())
+    } else {
+        None
     };
     let mut v = input.norm.per_unit * input.norm.factor;
     if let Some(k) = coefficient {
@@ -710,6 +735,140 @@ mod tests {
         assert_eq!(v.values.total(), dec!(100));
         assert!(
             matches!(v.basis, VolumeBasis::Readings { replacement: true, meter, .. } if meter == MeterId::new(8))
+        );
+    }
+
+    // Review defect 1: a new meter's consumption does not true up estimates charged while the
+    // old meter was broken.
+    #[test]
+    fn new_meter_does_not_true_up_the_old_meters_estimates() {
+        let mut new = meter();
+        new.id = MeterId::new(9);
+        new.commissioned_on = Some(date!(2026 - 04 - 10));
+        let parts = [MeterPart {
+            meter: &new,
+            opening: Some((ZoneValues::single(dec!(0)), date!(2026 - 04 - 10))),
+            closing: Some((ZoneValues::single(dec!(160)), date!(2026 - 05 - 20))),
+        }];
+        let mut history = hist(VolumeKind::Average, p(2026, 1), &[dec!(125); 3]);
+        history.extend(hist(VolumeKind::Norm, p(2026, 4), &[dec!(375)]));
+        let v = determine_volume(
+            &VolumeInput {
+                service: ServiceKind::Electricity,
+                period: p(2026, 5),
+                meters: &parts,
+                history: &history,
+                norm: NORM,
+                residential: true,
+            },
+            &BillingPolicy::default(),
+        )
+        .unwrap();
+        assert_eq!(v.kind, VolumeKind::Readings);
+        assert_eq!(v.values.total(), dec!(160));
+    }
+
+    // Review defect 2: after the average periods the norm goes on; it never returns to the
+    // average until a real reading arrives.
+    #[test]
+    fn norm_continues_after_the_average_periods() {
+        let m = meter();
+        let parts = [MeterPart {
+            meter: &m,
+            opening: Some((ZoneValues::single(dec!(100)), date!(2025 - 08 - 20))),
+            closing: None,
+        }];
+        let mut history = hist(VolumeKind::Readings, p(2025, 3), &[dec!(125); 6]);
+        let policy = BillingPolicy::default();
+        let mut kinds = Vec::new();
+        let mut period = p(2025, 9);
+        for _ in 0..8 {
+            let v = determine_volume(
+                &VolumeInput {
+                    service: ServiceKind::Electricity,
+                    period,
+                    meters: &parts,
+                    history: &history,
+                    norm: NORM,
+                    residential: true,
+                },
+                &policy,
+            )
+            .unwrap();
+            kinds.push(v.kind);
+            history.push(PastVolume {
+                period,
+                kind: v.kind,
+                values: v.values,
+            });
+            period = period.next();
+        }
+        use VolumeKind::{Average as A, Norm as N};
+        assert_eq!(kinds, vec![A, A, A, N, N, N, N, N]);
+    }
+
+    // Review defect 6: with too little history for an average, a failed meter's norm gets the
+    // increasing coefficient only from the 4th month after the failure.
+    #[test]
+    fn coefficient_waits_for_the_fourth_month_after_a_failure() {
+        let mut m = meter();
+        m.service = ServiceKind::ColdWater;
+        m.failed_on = Some(date!(2026 - 02 - 10));
+        let parts = [MeterPart {
+            meter: &m,
+            opening: None,
+            closing: None,
+        }];
+        let policy = BillingPolicy::default();
+        let coefficient = |period| match determine_volume(
+            &VolumeInput {
+                service: ServiceKind::ColdWater,
+                period,
+                meters: &parts,
+                history: &[],
+                norm: NORM,
+                residential: true,
+            },
+            &policy,
+        )
+        .unwrap()
+        .basis
+        {
+            VolumeBasis::Norm { coefficient, .. } => coefficient,
+            other => panic!("expected the norm, got {other:?}"),
+        };
+        assert_eq!(coefficient(p(2026, 2)), None);
+        assert_eq!(coefficient(p(2026, 4)), None);
+        assert_eq!(coefficient(p(2026, 5)), Some(dec!(3)));
+    }
+
+    // Review defect 8: a newly installed meter (no replacement) counts from the month after its
+    // commissioning (ПП 354 п. 81); its commissioning month is estimated.
+    #[test]
+    fn new_meter_counts_from_the_month_after_commissioning() {
+        let mut m = meter();
+        m.commissioned_on = Some(date!(2026 - 03 - 05));
+        let parts = [MeterPart {
+            meter: &m,
+            opening: Some((ZoneValues::single(dec!(0)), date!(2026 - 03 - 05))),
+            closing: Some((ZoneValues::single(dec!(40)), date!(2026 - 03 - 20))),
+        }];
+        let input = |period| VolumeInput {
+            service: ServiceKind::Electricity,
+            period,
+            meters: &parts,
+            history: &[],
+            norm: NORM,
+            residential: true,
+        };
+        let policy = BillingPolicy::default();
+        assert_eq!(
+            determine_volume(&input(p(2026, 3)), &policy).unwrap().kind,
+            VolumeKind::Norm
+        );
+        assert_eq!(
+            determine_volume(&input(p(2026, 4)), &policy).unwrap().kind,
+            VolumeKind::Readings
         );
     }
 }

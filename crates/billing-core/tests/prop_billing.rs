@@ -128,7 +128,7 @@ proptest! {
         let vol = ZoneValues::single(dec(volume, 3));
         let run = |versions: &[TariffVersion]| {
             let segs = segments(versions, period, TariffSplitPolicy::ByDays);
-            price(&PricingInput { service: ServiceKind::Electricity, period, segments: &segs, volume: vol, norm_already_used: Decimal::ZERO, persons, electric_heating: false, volume_dp: 3 }).unwrap()
+            price(&PricingInput { service: ServiceKind::Electricity, period, segments: &segs, volume: vol, norm_already_used: Decimal::ZERO, odn_in_social_norm: true, persons, electric_heating: false, volume_dp: 3 }).unwrap()
         };
         let single = run(&[v(2, date!(2026 - 10 - 01), kind(price_b))]);
         let on_first = run(&[v(1, date!(2026 - 01 - 01), kind(price_a)), v(2, date!(2026 - 10 - 01), kind(price_b))]);
