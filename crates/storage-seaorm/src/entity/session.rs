@@ -1,0 +1,32 @@
+//! `sessions`: one row per login. Only the SHA-256 digest of the token is stored (UNIQUE).
+
+use sea_orm::entity::prelude::*;
+
+/// A row of `sessions`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "sessions")]
+pub struct Model {
+    /// Session id, hex (not the token).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    /// Whose session (references `subscribers`).
+    pub subscriber_id: String,
+    /// SHA-256 digest of the token, 32 bytes.
+    pub token_digest: Vec<u8>,
+    /// Login time.
+    pub created_at: i64,
+    /// Last activity.
+    pub last_seen_at: i64,
+    /// When revoked; NULL while usable.
+    pub revoked_at: Option<i64>,
+    /// Channel tag, for example `web`.
+    pub channel: String,
+    /// Device description.
+    pub device: Option<String>,
+}
+
+/// No relations are navigated through SeaORM; foreign keys live in the migrations.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

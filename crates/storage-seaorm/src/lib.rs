@@ -1,0 +1,46 @@
+//! # storage-seaorm
+//!
+//! Durable storage for the Abonent cores: SeaORM entities, sea-orm-migration migrations and
+//! implementations of the repository ports, on **SQLite** (the embedded default: one file in
+//! WAL mode) and **PostgreSQL** (production). Both backends pass the same contract tests
+//! (`tests/contract`).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), storage_seaorm::StorageError> {
+//! use std::sync::Arc;
+//! use identity_core::ports::SubscriberRepository;
+//!
+//! let storage = storage_seaorm::Storage::connect("sqlite://abonent.db").await?;
+//! storage.migrate().await?;
+//! let subscribers: Arc<dyn SubscriberRepository> = Arc::new(storage.clone());
+//! # let _ = subscribers;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Today [`Storage`] implements every repository port of `identity-core`
+//! (`SubscriberRepository`, `LinkRepository`, `SessionRepository`, `ChallengeRepository`,
+//! `ThrottleRepository`, `ConsentRepository`, `SecurityLog`); the ports of `billing-core` come
+//! next (issue 4).
+//!
+//! Layout: [`migration`] (the schema), `entity` (rows), `convert` (rows ⇄ domain records,
+//! one module per aggregate, corrupt rows reported as [`CorruptRow`]), `identity` (the port
+//! implementations, with how each MUST of the port contracts is kept), [`Storage`] (connection,
+//! migrations, write transactions).
+//!
+//! **Architecture invariant:** rows are not domain records. Nothing outside this crate sees an
+//! entity; the cores never see SeaORM.
+//!
+//! **Architecture invariant:** secrets never reach the database: sessions, codes and links are
+//! stored as the SHA-256 digests `identity-core` computes, passwords as its Argon2id hashes.
+#![deny(missing_docs)]
+
+mod convert;
+mod entity;
+mod error;
+mod identity;
+pub mod migration;
+mod storage;
+
+pub use error::{CorruptRow, StorageError};
+pub use storage::{Backend, POSTGRES_POOL_SIZE, SQLITE_BUSY_TIMEOUT, SQLITE_POOL_SIZE, Storage};

@@ -1,0 +1,64 @@
+//! The schema, as sea-orm-migration migrations: one file per table, each with `up` and `down`,
+//! applied in order by [`Migrator`] (through [`crate::Storage::migrate`]) and recorded in
+//! `seaql_migrations`.
+//!
+//! Conventions shared by every table (the entities in `entity` mirror them): ids are
+//! 32-character lowercase hex text; times are BIGINT nanoseconds since the Unix epoch, UTC,
+//! which both backends store and compare exactly; digests are 32-byte BLOB/BYTEA; enums are
+//! short lowercase text tags.
+// `MigrationTrait` (through async-trait) declares `manager: &SchemaManager` with an elided
+// lifetime; spelling it `<'_>` in the impls makes the lifetimes early-bound and no longer match.
+#![allow(
+    elided_lifetimes_in_paths,
+    reason = "the impls must match MigrationTrait's elided SchemaManager lifetime"
+)]
+
+use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_subscribers;
+mod m20261123_000002_create_linked_accounts;
+mod m20261123_000003_create_sessions;
+mod m20261123_000004_create_challenges;
+mod m20261123_000005_create_throttle;
+mod m20261123_000006_create_consents;
+mod m20261123_000007_create_security_events;
+
+/// Every migration of the storage schema, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_subscribers::Migration),
+            Box::new(m20261123_000002_create_linked_accounts::Migration),
+            Box::new(m20261123_000003_create_sessions::Migration),
+            Box::new(m20261123_000004_create_challenges::Migration),
+            Box::new(m20261123_000005_create_throttle::Migration),
+            Box::new(m20261123_000006_create_consents::Migration),
+            Box::new(m20261123_000007_create_security_events::Migration),
+        ]
+    }
+}
+
+/// The `subscribers` table and the columns other tables reference.
+#[derive(DeriveIden)]
+pub(crate) enum Subscribers {
+    Table,
+    Id,
+}
+
+/// A foreign key from `table.subscriber_id` to `subscribers.id`, rows deleted with their cabinet.
+pub(crate) fn references_subscriber(
+    name: &str,
+    table: impl IntoIden,
+    column: impl IntoIden,
+) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .name(name)
+        .from(table, column)
+        .to(Subscribers::Table, Subscribers::Id)
+        .on_delete(ForeignKeyAction::Cascade)
+        .on_update(ForeignKeyAction::Restrict)
+        .to_owned()
+}

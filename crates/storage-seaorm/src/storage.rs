@@ -1,0 +1,182 @@
+//! [`Storage`]: the connection pool, the backend it talks to, migrations and the one way this
+//! crate opens a write transaction.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+use sea_orm_migration::MigratorTrait;
+
+use crate::error::StorageError;
+use crate::migration::Migrator;
+
+/// How long a SQLite connection waits for the write lock before giving up.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections in a SQLite file pool (readers run in parallel under WAL; writers take turns).
+pub const SQLITE_POOL_SIZE: u32 = 8;
+/// Connections in a PostgreSQL pool.
+pub const POSTGRES_POOL_SIZE: u32 = 10;
+
+/// Which database a [`Storage`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite: the embedded default, one file in WAL mode (or in memory, for tests).
+    Sqlite,
+    /// PostgreSQL: production.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a connection URL names, if it names a supported one.
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Some(Self::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// The storage adapter: a pool of connections to one SQLite or PostgreSQL database. It
+/// implements every repository port of `identity-core`; clone it freely (clones share the pool).
+#[derive(Clone, Debug)]
+pub struct Storage {
+    db: DatabaseConnection,
+    backend: Backend,
+}
+
+impl Storage {
+    /// Connects to `url`:
+    ///
+    /// - `sqlite://path/to/file.db` (created if missing): a pool of [`SQLITE_POOL_SIZE`]
+    ///   connections with WAL journaling, `synchronous = FULL` (a committed transaction survives
+    ///   a power cut), foreign keys enforced and a [`SQLITE_BUSY_TIMEOUT`] busy timeout. Every
+    ///   transaction that reads before it writes starts with `BEGIN IMMEDIATE`, so SQLite has a
+    ///   single writer at a time and such transactions never fail half-way on a lock upgrade.
+    /// - `sqlite::memory:`: one private in-memory database, so exactly one connection that is
+    ///   never recycled (tests).
+    /// - `postgres://…`: a pool of [`POSTGRES_POOL_SIZE`] connections; atomic steps use
+    ///   transactions with row locks (`SELECT … FOR UPDATE`) and conditional updates.
+    pub async fn connect(url: &str) -> Result<Self, StorageError> {
+        let backend = Backend::of_url(url).ok_or(StorageError::UnsupportedUrl)?;
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30));
+        match backend {
+            Backend::Sqlite => {
+                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+                if in_memory {
+                    options
+                        .max_connections(1)
+                        .min_connections(1)
+                        .idle_timeout(None)
+                        .max_lifetime(None);
+                } else {
+                    options.max_connections(SQLITE_POOL_SIZE);
+                }
+                options.map_sqlx_sqlite_opts(|o| {
+                    o.create_if_missing(true)
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .synchronous(SqliteSynchronous::Full)
+                        .foreign_keys(true)
+                        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                });
+            }
+            Backend::Postgres => {
+                options
+                    .max_connections(POSTGRES_POOL_SIZE)
+                    .min_connections(1);
+            }
+        }
+        let db = Database::connect(options)
+            .await
+            .map_err(StorageError::Connect)?;
+        Ok(Self { db, backend })
+    }
+
+    /// Applies every pending migration (the server calls this at start-up).
+    pub async fn migrate(&self) -> Result<(), StorageError> {
+        Migrator::up(&self.db, None)
+            .await
+            .map_err(StorageError::Migrate)
+    }
+
+    /// Rolls back every applied migration, dropping every table this crate created. For tests
+    /// and tools; a server never calls it.
+    pub async fn migrate_down_all(&self) -> Result<(), StorageError> {
+        Migrator::down(&self.db, None)
+            .await
+            .map_err(StorageError::Migrate)
+    }
+
+    /// The backend this storage talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The underlying SeaORM connection, for tools and tests that must reach past the ports
+    /// (for example to plant a corrupt row). Application code uses the ports.
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Closes every connection of the pool.
+    pub async fn close(self) -> Result<(), StorageError> {
+        self.db.close().await.map_err(StorageError::Connect)
+    }
+
+    /// Begins a transaction that will write: `BEGIN IMMEDIATE` on SQLite (take the single
+    /// write lock now, not at the first write), a plain `BEGIN` (READ COMMITTED) on PostgreSQL,
+    /// where the caller takes the row locks it needs.
+    pub(crate) async fn begin_write(&self) -> Result<DatabaseTransaction, DbErr> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: match self.backend {
+                Backend::Sqlite => Some(SqliteTransactionMode::Immediate),
+                Backend::Postgres => None,
+            },
+            ..TransactionOptions::default()
+        };
+        self.db.begin_with_options(options).await
+    }
+
+    /// The connection for single statements.
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+impl Storage {
+    /// A raw statement for this backend. Placeholders are `$1`, `$2`, … on both backends.
+    pub(crate) fn statement(
+        &self,
+        sql: &str,
+        values: impl IntoIterator<Item = sea_orm::Value>,
+    ) -> sea_orm::Statement {
+        sea_orm::Statement::from_sql_and_values(self.db.get_database_backend(), sql, values)
+    }
+
+    /// Takes row locks inside `tx` with `sql` (a `SELECT … FOR UPDATE`) on PostgreSQL; on
+    /// SQLite it does nothing, because [`Storage::begin_write`] already holds the database's
+    /// single write lock. Returns how many rows were locked (0 on SQLite).
+    pub(crate) async fn lock_rows(
+        &self,
+        tx: &DatabaseTransaction,
+        sql: &str,
+        values: impl IntoIterator<Item = sea_orm::Value>,
+    ) -> Result<usize, DbErr> {
+        match self.backend {
+            Backend::Sqlite => Ok(0),
+            Backend::Postgres => {
+                let rows = tx.query_all_raw(self.statement(sql, values)).await?;
+                Ok(rows.len())
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Corrupt rows: a value damaged in the database comes back as a clear port error naming the
+//! table and column, never as a panic or a wrong record.
+
+use identity_core::model::{ChallengePurpose, SecurityEventKind};
+use identity_core::ports::{
+    ChallengeRepository, ConsentRepository, LinkRepository, PortError, SecurityLog,
+    SessionRepository, SubscriberRepository,
+};
+use sea_orm::{ConnectionTrait, Statement};
+use storage_seaorm::Storage;
+
+use crate::common::fixtures::*;
+
+contract!(
+    corrupt_subscribers_are_reported,
+    corrupt_challenges_are_reported,
+    corrupt_rows_of_the_other_tables_are_reported,
+);
+
+async fn damage(storage: &Storage, sql: &str, values: Vec<sea_orm::Value>) {
+    let conn = storage.connection();
+    conn.execute_raw(Statement::from_sql_and_values(
+        conn.get_database_backend(),
+        sql,
+        values,
+    ))
+    .await
+    .unwrap();
+}
+
+fn assert_reports<T: std::fmt::Debug>(result: Result<T, PortError>, table: &str, column: &str) {
+    let message = result
+        .expect_err("a corrupt row must be an error")
+        .message()
+        .to_owned();
+    assert!(
+        message.contains(&format!("corrupt row in {table}")) && message.contains(column),
+        "{message}"
+    );
+}
+
+async fn corrupt_subscribers_are_reported(storage: Storage) {
+    let s = stored_subscriber(&storage, 1).await;
+    let handle = s.handles()[0].clone();
+    for (sql, column) in [
+        ("UPDATE subscribers SET phone = 'not a phone'", "phone"),
+        (
+            "UPDATE subscribers SET version = -1, phone = '+79160000001'",
+            "version",
+        ),
+        (
+            "UPDATE subscribers SET version = 0, blocked_by = 'martians'",
+            "blocked",
+        ),
+        (
+            "UPDATE subscribers SET blocked_by = NULL, account_supplier = NULL",
+            "account",
+        ),
+    ] {
+        damage(&storage, sql, vec![]).await;
+        assert_reports(
+            SubscriberRepository::get(&storage, s.id).await,
+            "subscribers",
+            column,
+        );
+        assert_reports(storage.find_by_handle(&handle).await, "subscribers", column);
+    }
+}
+
+async fn corrupt_challenges_are_reported(storage: Storage) {
+    let c = challenge(
+        1,
+        ChallengePurpose::RecoverByEmail {
+            subscriber: subscriber_id(1),
+        },
+        "t",
+    );
+    ChallengeRepository::insert(&storage, &c).await.unwrap();
+    for (sql, column) in [
+        ("UPDATE challenges SET recovers = NULL", "recovers"),
+        ("UPDATE challenges SET purpose = 'decoy'", "purpose"),
+        (
+            "UPDATE challenges SET purpose = 'recover_by_email', payload = '{\"purpose\":'",
+            "payload",
+        ),
+        (
+            "UPDATE challenges SET failed_attempts = -5, payload = '{\"purpose\":\"recover_by_email\",\"subscriber\":\"00\"}'",
+            "subscriber",
+        ),
+    ] {
+        damage(&storage, sql, vec![]).await;
+        assert_reports(
+            ChallengeRepository::get(&storage, c.id).await,
+            "challenges",
+            column,
+        );
+    }
+    damage(
+        &storage,
+        "UPDATE challenges SET payload = $1, recovers = $2",
+        vec![
+            format!(
+                "{{\"purpose\":\"recover_by_email\",\"subscriber\":\"{}\"}}",
+                subscriber_id(1)
+            )
+            .into(),
+            subscriber_id(1).to_string().into(),
+        ],
+    )
+    .await;
+    assert_reports(
+        ChallengeRepository::get(&storage, c.id).await,
+        "challenges",
+        "failed_attempts",
+    );
+    // `attempt` reports it too instead of guessing.
+    damage(
+        &storage,
+        "UPDATE challenges SET failed_attempts = 0, digest = $1",
+        vec![vec![1u8, 2, 3].into()],
+    )
+    .await;
+    assert_reports(
+        storage.attempt(c.id, &digest("x"), at(1), 5).await,
+        "challenges",
+        "digest",
+    );
+}
+
+async fn corrupt_rows_of_the_other_tables_are_reported(storage: Storage) {
+    let owner = stored_subscriber(&storage, 1).await.id;
+    SessionRepository::insert(&storage, &session(1, owner, 0))
+        .await
+        .unwrap();
+    LinkRepository::insert(&storage, owner, &link(account("ES-1", 1), 0, true))
+        .await
+        .unwrap();
+    ConsentRepository::insert(&storage, &consent(1, owner, 0))
+        .await
+        .unwrap();
+    storage
+        .append(&event(owner, 0, SecurityEventKind::Registered))
+        .await
+        .unwrap();
+
+    damage(
+        &storage,
+        "UPDATE sessions SET token_digest = $1",
+        vec![vec![9u8; 31].into()],
+    )
+    .await;
+    assert_reports(
+        SessionRepository::list(&storage, owner).await,
+        "sessions",
+        "token_digest",
+    );
+    damage(
+        &storage,
+        "UPDATE linked_accounts SET proof = 'telepathy'",
+        vec![],
+    )
+    .await;
+    assert_reports(
+        LinkRepository::list(&storage, owner).await,
+        "linked_accounts",
+        "proof",
+    );
+    damage(&storage, "UPDATE consents SET channel = 'pigeon'", vec![]).await;
+    assert_reports(
+        ConsentRepository::list(&storage, owner).await,
+        "consents",
+        "channel",
+    );
+    damage(
+        &storage,
+        "UPDATE security_events SET kind = 'signed_in'",
+        vec![],
+    )
+    .await;
+    assert_reports(
+        SecurityLog::list(&storage, owner, 10).await,
+        "security_events",
+        "kind",
+    );
+}

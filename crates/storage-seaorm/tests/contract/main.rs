@@ -1,0 +1,23 @@
+//! Contract tests of storage-seaorm: one suite per port of `identity-core`, each test run
+//! against SQLite (a fresh temporary file per test) and PostgreSQL (a fresh database per test,
+//! created and dropped here), plus migrations, corrupt rows and concurrency.
+//!
+//! PostgreSQL is expected at `postgres://postgres@127.0.0.1:5432` (override with
+//! `ABONENT_TEST_POSTGRES_URL`). When it is unreachable the PostgreSQL tests fail if `CI=true`
+//! and otherwise pass after a loud notice on stderr that they were skipped; see
+//! [`common::on_postgres`].
+
+#[macro_use]
+mod common;
+
+mod challenges;
+mod concurrency;
+mod connection;
+mod consents;
+mod corrupt_rows;
+mod links;
+mod migrations;
+mod security_log;
+mod sessions;
+mod subscribers;
+mod throttle;
