@@ -79,3 +79,21 @@ pub(crate) fn write(operation: &str, e: DbErr) -> WriteError {
 pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
+
+impl From<CorruptRow> for billing_core::ports::RepoError {
+    fn from(e: CorruptRow) -> Self {
+        billing_core::ports::RepoError::Corrupt(e.to_string())
+    }
+}
+
+/// A failed billing-port call during `operation`: a unique-constraint violation is
+/// [`RepoError::Duplicate`](billing_core::ports::RepoError::Duplicate), anything else
+/// `Unavailable`.
+pub(crate) fn repo(operation: &str, e: DbErr) -> billing_core::ports::RepoError {
+    use billing_core::ports::RepoError;
+    if is_unique_violation(&e) {
+        RepoError::Duplicate
+    } else {
+        RepoError::Unavailable(format!("{operation}: {e}"))
+    }
+}

@@ -20,12 +20,12 @@
 //!
 //! Today [`Storage`] implements every repository port of `identity-core`
 //! (`SubscriberRepository`, `LinkRepository`, `SessionRepository`, `ChallengeRepository`,
-//! `ThrottleRepository`, `ConsentRepository`, `SecurityLog`); the ports of `billing-core` come
-//! next (issue 4).
+//! `ThrottleRepository`, `ConsentRepository`, `SecurityLog`) and, of `billing-core`,
+//! `PeriodRepository` and `LedgerRepository`; the other billing ports follow (issue 4).
 //!
 //! Layout: [`migration`] (the schema), `entity` (rows), `convert` (rows ⇄ domain records,
-//! one module per aggregate, corrupt rows reported as [`CorruptRow`]), `identity` (the port
-//! implementations, with how each MUST of the port contracts is kept), [`Storage`] (connection,
+//! one module per aggregate, corrupt rows reported as [`CorruptRow`]), `identity` and `billing`
+//! (the port implementations, with how each MUST of the port contracts is kept), [`Storage`] (connection,
 //! migrations, write transactions).
 //!
 //! **Architecture invariant:** rows are not domain records. Nothing outside this crate sees an
@@ -35,6 +35,7 @@
 //! stored as the SHA-256 digests `identity-core` computes, passwords as its Argon2id hashes.
 #![deny(missing_docs)]
 
+mod billing;
 mod convert;
 mod entity;
 mod error;

@@ -1,4 +1,4 @@
-//! Conversions between rows ([`crate::entity`]) and `identity_core` records, one module per
+//! Conversions between rows ([`crate::entity`]) and the cores' records, one module per
 //! aggregate. Reading a row back re-parses every domain value with its own `parse`, so a row
 //! that was damaged in the database comes back as a [`CorruptRow`] naming the table, the row
 //! and the column, never as a panic or a silently wrong record.
@@ -6,9 +6,12 @@
 //! Shared encodings live here: times as `i64` nanoseconds since the Unix epoch (UTC), ids as
 //! their hex `Display` form, digests as 32 bytes, and the small enums as text tags.
 
+pub mod billing;
 pub mod challenge;
 pub mod consent;
+pub mod ledger;
 pub mod link;
+pub mod payment;
 pub mod security_event;
 pub mod session;
 pub mod subscriber;

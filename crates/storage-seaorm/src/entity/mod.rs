@@ -1,15 +1,24 @@
-//! SeaORM entities: the identity tables as the database sees them.
+//! SeaORM entities: the identity and billing tables as the database sees them.
 //!
 //! These are rows, not domain records: ids are 32-character lowercase hex, times are `i64`
 //! nanoseconds since the Unix epoch (UTC, exact on both backends), digests are 32-byte blobs and
-//! enums are short lowercase tags. [`crate::convert`] turns them into `identity_core::model`
-//! records and back; the schema they map is created by [`crate::migration`].
+//! enums are short lowercase tags. Billing ids are the cores' numbers as BIGINT, days are
+//! `YYYY-MM-DD` text, periods `year * 100 + month`, and money and volumes are [`Exact`].
+//! [`crate::convert`] turns them into domain records and back; the schema they map is created
+//! by [`crate::migration`].
 
 pub mod challenge;
+pub mod closed_period;
 pub mod consent;
+mod exact;
+pub mod ledger_record;
 pub mod linked_account;
+pub mod payment;
+pub mod refund_request;
 pub mod security_event;
 pub mod session;
 pub mod subscriber;
 pub mod throttle_event;
 pub mod throttle_key;
+
+pub use exact::Exact;

@@ -5,7 +5,9 @@
 //! Conventions shared by every table (the entities in `entity` mirror them): ids are
 //! 32-character lowercase hex text; times are BIGINT nanoseconds since the Unix epoch, UTC,
 //! which both backends store and compare exactly; digests are 32-byte BLOB/BYTEA; enums are
-//! short lowercase text tags.
+//! short lowercase text tags. Billing tables: ids are BIGINT, days `YYYY-MM-DD` text, periods
+//! INTEGER `year * 100 + month`, money `NUMERIC(30, 2)` on PostgreSQL and exact decimal text on
+//! SQLite (`exact`).
 // `MigrationTrait` (through async-trait) declares `manager: &SchemaManager` with an elided
 // lifetime; spelling it `<'_>` in the impls makes the lifetimes early-bound and no longer match.
 #![allow(
@@ -22,6 +24,12 @@ mod m20261123_000004_create_challenges;
 mod m20261123_000005_create_throttle;
 mod m20261123_000006_create_consents;
 mod m20261123_000007_create_security_events;
+mod m20261123_000008_create_closed_periods;
+mod m20261123_000009_create_payments;
+mod m20261123_000010_create_refund_requests;
+mod m20261123_000011_create_ledger_journal;
+
+mod exact;
 
 /// Every migration of the storage schema, oldest first.
 pub struct Migrator;
@@ -37,6 +45,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_create_throttle::Migration),
             Box::new(m20261123_000006_create_consents::Migration),
             Box::new(m20261123_000007_create_security_events::Migration),
+            Box::new(m20261123_000008_create_closed_periods::Migration),
+            Box::new(m20261123_000009_create_payments::Migration),
+            Box::new(m20261123_000010_create_refund_requests::Migration),
+            Box::new(m20261123_000011_create_ledger_journal::Migration),
         ]
     }
 }

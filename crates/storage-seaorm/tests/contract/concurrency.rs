@@ -48,7 +48,7 @@ async fn warm_pool(storage: &Storage) {
 }
 
 /// Runs `task(i)` for `i` in `0..TASKS` at once and returns their results in task order.
-async fn race<T, F, Fut>(storage: &Storage, task: F) -> Vec<T>
+pub async fn race<T, F, Fut>(storage: &Storage, task: F) -> Vec<T>
 where
     T: Send + 'static,
     F: Fn(usize) -> Fut,

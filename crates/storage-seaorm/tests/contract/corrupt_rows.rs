@@ -12,6 +12,7 @@ use storage_seaorm::Storage;
 use crate::common::fixtures::*;
 
 contract!(
+    corrupt_billing_rows_are_reported,
     corrupt_subscribers_are_reported,
     corrupt_challenges_are_reported,
     corrupt_rows_of_the_other_tables_are_reported,
@@ -182,4 +183,90 @@ async fn corrupt_rows_of_the_other_tables_are_reported(storage: Storage) {
         "security_events",
         "kind",
     );
+}
+
+async fn corrupt_billing_rows_are_reported(storage: Storage) {
+    use billing_core::ports::{LedgerRepository, RepoError};
+
+    use crate::common::billing::*;
+
+    fn corrupt<T: std::fmt::Debug>(result: Result<T, RepoError>, table: &str, column: &str) {
+        match result {
+            Err(RepoError::Corrupt(message)) => assert!(
+                message.contains(&format!("corrupt row in {table}")) && message.contains(column),
+                "{message}"
+            ),
+            other => panic!("expected a corrupt {table}.{column}, got {other:?}"),
+        }
+    }
+
+    let p = storage
+        .record_payment(&new_payment("pay-1", 7, 10000))
+        .await
+        .unwrap();
+    let r = storage
+        .record_refund_request(&refund_request(p.id, "pay-1", 7, 100, "R-1"))
+        .await
+        .unwrap();
+    // Values a driver accepts on both backends but the domain refuses.
+    damage(&storage, "UPDATE payments SET state = 'lost'", vec![]).await;
+    corrupt(
+        storage.payment_by_gateway_id(&gateway("pay-1")).await,
+        "payments",
+        "state",
+    );
+    corrupt(storage.payments(account_id(7)).await, "payments", "state");
+    damage(
+        &storage,
+        "UPDATE payments SET state = 'created', created_on = '2025-02-30'",
+        vec![],
+    )
+    .await;
+    corrupt(
+        storage.payments(account_id(7)).await,
+        "payments",
+        "created_on",
+    );
+    damage(&storage, "UPDATE ledger_journal SET kind = 'gift'", vec![]).await;
+    corrupt(
+        storage.journal(account_id(7)).await,
+        "ledger_journal",
+        "kind",
+    );
+    damage(
+        &storage,
+        "UPDATE ledger_journal SET kind = 'payment_created', payment_id = NULL",
+        vec![],
+    )
+    .await;
+    corrupt(
+        storage.journal(account_id(7)).await,
+        "ledger_journal",
+        "payment_id",
+    );
+    damage(
+        &storage,
+        "UPDATE refund_requests SET status = 'refunded'",
+        vec![],
+    )
+    .await;
+    corrupt(
+        storage.refund_request(r.id).await,
+        "refund_requests",
+        "decided_on",
+    );
+    damage(&storage, "UPDATE payments SET split = '{'", vec![]).await;
+    corrupt(storage.payments(account_id(7)).await, "payments", "split");
+    if storage.backend() == storage_seaorm::Backend::Sqlite {
+        // NUMERIC(30, 2) cannot hold these on PostgreSQL; SQLite's text can be damaged.
+        damage(
+            &storage,
+            "UPDATE payments SET split = NULL, amount = '1.005'",
+            vec![],
+        )
+        .await;
+        corrupt(storage.payments(account_id(7)).await, "payments", "amount");
+        damage(&storage, "UPDATE payments SET amount = 'many'", vec![]).await;
+        corrupt(storage.payments(account_id(7)).await, "payments", "amount");
+    }
 }

@@ -1,4 +1,5 @@
-//! Contract tests of storage-seaorm: one suite per port of `identity-core`, each test run
+//! Contract tests of storage-seaorm: one suite per port of `identity-core` and `billing-core`
+//! implemented so far, each test run
 //! against SQLite (a fresh temporary file per test) and PostgreSQL (a fresh database per test,
 //! created and dropped here), plus migrations, corrupt rows and concurrency.
 //!
@@ -10,13 +11,17 @@
 #[macro_use]
 mod common;
 
+mod billing_concurrency;
 mod challenges;
 mod concurrency;
 mod connection;
 mod consents;
 mod corrupt_rows;
+mod ledger;
 mod links;
 mod migrations;
+mod money;
+mod periods;
 mod security_log;
 mod sessions;
 mod subscribers;

@@ -14,7 +14,7 @@ contract!(
 );
 
 /// The tables each migration creates, in migration order.
-const TABLES: [&[&str]; 7] = [
+const TABLES: [&[&str]; 11] = [
     &["subscribers"],
     &["linked_accounts"],
     &["sessions"],
@@ -22,6 +22,10 @@ const TABLES: [&[&str]; 7] = [
     &["throttle_keys", "throttle_events"],
     &["consents"],
     &["security_events"],
+    &["closed_periods"],
+    &["payments"],
+    &["refund_requests"],
+    &["ledger_journal"],
 ];
 
 async fn present(storage: &Storage) -> Vec<&'static str> {

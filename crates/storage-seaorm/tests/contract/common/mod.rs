@@ -1,6 +1,7 @@
 //! Test harness: a fresh database per test on each backend, the `contract!` macro that runs
 //! one async test body on both, and fixtures.
 
+pub mod billing;
 pub mod fixtures;
 
 use std::future::Future;

@@ -1,0 +1,16 @@
+//! Column definitions for exact decimals: the one place their SQL type is chosen per backend.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
+
+/// A money column: `NUMERIC(30, 2)` on PostgreSQL (every `Money` fits: at most 27 digits before
+/// the point), `TEXT` holding the exact decimal on SQLite — never REAL, and not NUMERIC either,
+/// whose SQLite affinity would turn the text into a float.
+pub(crate) fn money(manager: &SchemaManager, name: impl IntoIden) -> ColumnDef {
+    let mut column = ColumnDef::new(name);
+    match manager.get_database_backend() {
+        DbBackend::Postgres => column.decimal_len(30, 2),
+        _ => column.text(),
+    };
+    column
+}
