@@ -404,6 +404,14 @@ pub enum BillingError {
         /// Cause.
         source: OdnError,
     },
+    /// The house heat meter's volume could not be split among the premises by area.
+    #[error("house {house:?}: heating shares: {source}")]
+    HeatShares {
+        /// House.
+        house: HouseId,
+        /// Cause.
+        source: crate::allocation::AllocationError,
+    },
     /// An account does not belong to the house billed.
     #[error("account {0:?} is not in the house billed")]
     ForeignAccount(AccountId),
@@ -941,10 +949,11 @@ pub fn bill_house(
                     / input.house.total_area.max(Decimal::ONE),
                 dp,
             );
-            let shares = allocate(to_premises, &areas, dp).map_err(|e| BillingError::Odn {
-                house: input.house.id,
-                source: OdnError::Allocation(e),
-            })?;
+            let shares =
+                allocate(to_premises, &areas, dp).map_err(|source| BillingError::HeatShares {
+                    house: input.house.id,
+                    source,
+                })?;
             Some((shares, hv))
         }
         None => None,

@@ -1079,9 +1079,6 @@ mod tests {
     use crate::odn::{OdnBasis, OdnPolicy};
     use crate::qr::{QrError, parse};
     use crate::reading::ReadingSource;
-    use crate::requisites::{
-        Address, BankDetails, BankName, Bic, CorrespAcc, Inn, Kpp, OrgName, PersonalAcc, Phone,
-    };
     use crate::tariff::ConsumerGroup;
     use crate::volume::EstimateReason;
     use rust_decimal_macros::dec;
@@ -1094,31 +1091,7 @@ mod tests {
     }
 
     fn requisites_named(name: &str) -> Requisites {
-        let bank = BankDetails::new(
-            PersonalAcc::parse("40702810200000000001").unwrap(),
-            BankName::parse("ПАО Сбербанк").unwrap(),
-            Bic::parse("044525225").unwrap(),
-            CorrespAcc::parse("30101810400000000225").unwrap(),
-        )
-        .unwrap();
-        Requisites::new(
-            OrgName::parse(name).unwrap(),
-            Inn::parse("7707083893").unwrap(),
-            Some(Kpp::parse("770701001").unwrap()),
-            bank,
-            Address::parse("г. Тула, ул. Советская, д. 1").unwrap(),
-            vec![Phone::parse("8 800 100-00-00").unwrap()],
-            vec![
-                EmergencyPhone::new(
-                    "Аварийно-диспетчерская служба",
-                    Phone::parse("+7 (4872) 00-00-00").unwrap(),
-                )
-                .unwrap(),
-                EmergencyPhone::new("Единая служба спасения", Phone::parse("112").unwrap())
-                    .unwrap(),
-            ],
-        )
-        .unwrap()
+        crate::requisites::sample(name)
     }
 
     fn requisites() -> Requisites {

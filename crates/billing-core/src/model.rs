@@ -251,27 +251,9 @@ mod tests {
     }
 
     fn supplier() -> Supplier {
-        use crate::requisites::*;
-        let bank = BankDetails::new(
-            PersonalAcc::parse("40702810200000000001").unwrap(),
-            BankName::parse("ПАО Сбербанк").unwrap(),
-            Bic::parse("044525225").unwrap(),
-            CorrespAcc::parse("30101810400000000225").unwrap(),
-        )
-        .unwrap();
-        let requisites = Requisites::new(
-            OrgName::parse("ПАО «Энергосбыт»").unwrap(),
-            Inn::parse("7707083893").unwrap(),
-            Some(Kpp::parse("770701001").unwrap()),
-            bank,
-            Address::parse("г. Тула, ул. Советская, д. 1").unwrap(),
-            vec![Phone::parse("8 800 100-00-00").unwrap()],
-            vec![EmergencyPhone::new("Аварийная служба", Phone::parse("112").unwrap()).unwrap()],
-        )
-        .unwrap();
         Supplier {
             id: SupplierId::new(1),
-            requisites,
+            requisites: crate::requisites::sample("ПАО «Энергосбыт»"),
             policy: crate::policy::BillingPolicy::default(),
             penalty: crate::penalty::PenaltyPolicy::default(),
             minimum_payment: Money::from_roubles(50),

@@ -843,6 +843,36 @@ impl Requisites {
     }
 }
 
+/// Valid requisites for tests of any module (a real bank pair: Сбербанк's BIC and correspondent
+/// account; two emergency phones), under the payee name `name`.
+#[cfg(test)]
+pub(crate) fn sample(name: &str) -> Requisites {
+    let bank = BankDetails::new(
+        PersonalAcc::parse("40702810200000000001").unwrap(),
+        BankName::parse("ПАО Сбербанк").unwrap(),
+        Bic::parse("044525225").unwrap(),
+        CorrespAcc::parse("30101810400000000225").unwrap(),
+    )
+    .unwrap();
+    Requisites::new(
+        OrgName::parse(name).unwrap(),
+        Inn::parse("7707083893").unwrap(),
+        Some(Kpp::parse("770701001").unwrap()),
+        bank,
+        Address::parse("г. Тула, ул. Советская, д. 1").unwrap(),
+        vec![Phone::parse("8 800 100-00-00").unwrap()],
+        vec![
+            EmergencyPhone::new(
+                "Аварийно-диспетчерская служба",
+                Phone::parse("+7 (4872) 00-00-00").unwrap(),
+            )
+            .unwrap(),
+            EmergencyPhone::new("Единая служба спасения", Phone::parse("112").unwrap()).unwrap(),
+        ],
+    )
+    .unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

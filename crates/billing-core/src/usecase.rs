@@ -3182,11 +3182,6 @@ mod tests {
         MockPeriodRepository, MockReadingRepository, MockRecalculationRepository,
         MockSupplierRepository, MockTariffRepository, MockVolumeHistoryRepository,
     };
-    use crate::requisites::Requisites;
-    use crate::requisites::{
-        Address, BankDetails, BankName, Bic, CorrespAcc, EmergencyPhone, Inn, Kpp, OrgName,
-        PersonalAcc, Phone,
-    };
     use crate::tariff::{ConsumerGroup, ElectricityTiers, TariffKind, TariffVersion, ZonePrices};
     use crate::volume::{VolumeBasis, VolumeKind};
 
@@ -3293,26 +3288,9 @@ mod tests {
     }
 
     fn supplier() -> Supplier {
-        let bank = BankDetails::new(
-            PersonalAcc::parse("40702810200000000001").unwrap(),
-            BankName::parse("ПАО Сбербанк").unwrap(),
-            Bic::parse("044525225").unwrap(),
-            CorrespAcc::parse("30101810400000000225").unwrap(),
-        )
-        .unwrap();
-        let requisites = Requisites::new(
-            OrgName::parse("АО «Энергосбыт»").unwrap(),
-            Inn::parse("7707083893").unwrap(),
-            Some(Kpp::parse("770701001").unwrap()),
-            bank,
-            Address::parse("г. Москва, ул. Примерная, д. 1").unwrap(),
-            vec![],
-            vec![EmergencyPhone::new("Аварийная служба", Phone::parse("112").unwrap()).unwrap()],
-        )
-        .unwrap();
         Supplier {
             id: SupplierId::new(1),
-            requisites,
+            requisites: crate::requisites::sample("АО «Энергосбыт»"),
             policy: Default::default(),
             penalty: Default::default(),
             minimum_payment: Money::from_roubles(50),

@@ -505,6 +505,23 @@ mod tests {
         meter_installable: true,
     };
 
+    /// A residential premise's input with the test norm.
+    fn vin<'a>(
+        service: ServiceKind,
+        period: Period,
+        meters: &'a [MeterPart<'a>],
+        history: &'a [PastVolume],
+    ) -> VolumeInput<'a> {
+        VolumeInput {
+            service,
+            period,
+            meters,
+            history,
+            norm: NORM,
+            residential: true,
+        }
+    }
+
     #[test]
     fn readings_with_rollover() {
         let m = meter();
@@ -553,14 +570,7 @@ mod tests {
         let mut period = p(2025, 9);
         for nth in 1..=3 {
             let v = determine_volume(
-                &VolumeInput {
-                    service: ServiceKind::Electricity,
-                    period,
-                    meters: &parts,
-                    history: &history,
-                    norm: NORM,
-                    residential: true,
-                },
+                &vin(ServiceKind::Electricity, period, &parts, &history),
                 &policy,
             )
             .unwrap();
@@ -582,14 +592,7 @@ mod tests {
             period = period.next();
         }
         let v = determine_volume(
-            &VolumeInput {
-                service: ServiceKind::Electricity,
-                period,
-                meters: &parts,
-                history: &history,
-                norm: NORM,
-                residential: true,
-            },
+            &vin(ServiceKind::Electricity, period, &parts, &history),
             &policy,
         )
         .unwrap();
@@ -784,14 +787,7 @@ mod tests {
         let mut period = p(2025, 9);
         for _ in 0..8 {
             let v = determine_volume(
-                &VolumeInput {
-                    service: ServiceKind::Electricity,
-                    period,
-                    meters: &parts,
-                    history: &history,
-                    norm: NORM,
-                    residential: true,
-                },
+                &vin(ServiceKind::Electricity, period, &parts, &history),
                 &policy,
             )
             .unwrap();
@@ -821,14 +817,7 @@ mod tests {
         }];
         let policy = BillingPolicy::default();
         let coefficient = |period| match determine_volume(
-            &VolumeInput {
-                service: ServiceKind::ColdWater,
-                period,
-                meters: &parts,
-                history: &[],
-                norm: NORM,
-                residential: true,
-            },
+            &vin(ServiceKind::ColdWater, period, &parts, &[]),
             &policy,
         )
         .unwrap()
@@ -853,14 +842,7 @@ mod tests {
             opening: Some((ZoneValues::single(dec!(0)), date!(2026 - 03 - 05))),
             closing: Some((ZoneValues::single(dec!(40)), date!(2026 - 03 - 20))),
         }];
-        let input = |period| VolumeInput {
-            service: ServiceKind::Electricity,
-            period,
-            meters: &parts,
-            history: &[],
-            norm: NORM,
-            residential: true,
-        };
+        let input = |period| vin(ServiceKind::Electricity, period, &parts, &[]);
         let policy = BillingPolicy::default();
         assert_eq!(
             determine_volume(&input(p(2026, 3)), &policy).unwrap().kind,
