@@ -27,9 +27,10 @@ use crate::volume::{
     determine_volume,
 };
 
-/// Why a charge line exists.
+/// Why a charge line exists. Its serde form is tagged `basis` (the volume bases it wraps are
+/// tagged `kind`, so one tag name for both would collide).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind")]
+#[serde(rename_all = "snake_case", tag = "basis")]
 pub enum ChargeBasis {
     /// The premise's own volume.
     Volume(VolumeBasis),

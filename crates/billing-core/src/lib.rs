@@ -38,6 +38,7 @@ pub mod ports;
 pub mod qr;
 pub mod reading;
 pub mod requisites;
+pub mod run;
 pub mod service;
 pub mod tariff;
 pub mod usecase;

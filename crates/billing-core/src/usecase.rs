@@ -32,10 +32,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use time::Date;
 
-use crate::charge::{
-    AccountBill, AccountInput, BillingError, ChargeBasis, HouseInput, PenaltyInput, Recalculation,
-    ServiceInput, TariffBook, bill_account, bill_house,
-};
+use crate::charge::{AccountInput, BillingError, ChargeBasis, TariffBook, bill_account};
 use crate::document::{
     DocumentError, DocumentInput, MeterReadings, PaymentDocument, build_payment_document,
 };
@@ -63,8 +60,13 @@ use crate::reading::{
     ChangeReadingError, Reading, ReadingCheck, ReadingError, ReadingSource, ReadingStatus,
     check_reading, ensure_changeable, ru_date,
 };
+use crate::run::{
+    AccountData, AccountSnapshot, HouseRunError, HouseSnapshot, RunSetup, ServiceData,
+    account_input, bill_house_snapshot, earliest_billing_day, in_period, period_readings,
+    service_inputs, services_of,
+};
 use crate::service::ServiceKind;
-use crate::volume::{MeterPart, PastVolume, average};
+use crate::volume::average;
 
 /// What a subscriber sees when a port failed: nothing about the cause.
 const UNAVAILABLE_RU: &str = "Сервис временно недоступен. Повторите попытку позже.";
@@ -1383,122 +1385,10 @@ pub fn rebuild_ledger(account: &Account, journal: &[LedgerRecord]) -> Result<Led
 // The service
 // ---------------------------------------------------------------------------------------------
 
-/// Everything one account needs to be billed, owned (the engine's inputs borrow from it).
-struct AccountData {
-    account: Account,
-    premise: Premise,
-    services: Vec<ServiceData>,
-    journal: Vec<LedgerRecord>,
-    penalty: (PenaltyReport, Money),
-    /// Pending corrections of closed periods, billed by this run.
-    recalculations: Vec<PendingRecalculation>,
-    /// The same, as the engine's input.
-    recalculation_inputs: Vec<Recalculation>,
-}
-
-/// Register values of a meter and the day they were taken: one end of a period's consumption.
-type Bound = Option<(ZoneValues, Date)>;
-
-struct ServiceData {
-    service: ServiceKind,
-    norm_per_unit: Decimal,
-    meter_installable: bool,
-    meters: Vec<(Meter, Bound, Bound)>,
-    history: Vec<PastVolume>,
-}
-
 /// The rates a billing run computes penalties with.
 struct PenaltySetup {
     key_rates: KeyRateHistory,
     rules: PenaltyRules,
-}
-
-impl AccountData {
-    fn parts(&self) -> Vec<Vec<MeterPart<'_>>> {
-        self.services
-            .iter()
-            .map(|s| {
-                s.meters
-                    .iter()
-                    .map(|(meter, opening, closing)| MeterPart {
-                        meter,
-                        opening: *opening,
-                        closing: *closing,
-                    })
-                    .collect()
-            })
-            .collect()
-    }
-}
-
-fn service_inputs<'a>(
-    data: &'a AccountData,
-    parts: &'a [Vec<MeterPart<'a>>],
-) -> Vec<ServiceInput<'a>> {
-    data.services
-        .iter()
-        .zip(parts)
-        .map(|(s, p)| ServiceInput {
-            service: s.service,
-            meters: p,
-            history: &s.history,
-            norm_per_unit: s.norm_per_unit,
-            meter_installable: s.meter_installable,
-        })
-        .collect()
-}
-
-fn account_input<'a>(data: &'a AccountData, services: &'a [ServiceInput<'a>]) -> AccountInput<'a> {
-    AccountInput {
-        account: &data.account,
-        premise: &data.premise,
-        services,
-        penalty: Some(PenaltyInput {
-            report: &data.penalty.0,
-            already_charged: data.penalty.1,
-        }),
-        recalculations: &data.recalculation_inputs,
-    }
-}
-
-/// The opening and closing values of a meter for `period` from its readings: the closing one is
-/// the period's accepted reading, the opening one the latest accepted reading of an earlier
-/// period (or the initial reading of a meter installed in the period).
-fn opening_and_closing(history: &[Reading], period: Period) -> (Bound, Bound) {
-    let (opening, closing) = period_readings(history, period);
-    (
-        opening.map(|r| (r.values, r.taken_on)),
-        closing.map(|r| (r.values, r.taken_on)),
-    )
-}
-
-/// The readings [`opening_and_closing`] takes its values from.
-fn period_readings(history: &[Reading], period: Period) -> (Option<&Reading>, Option<&Reading>) {
-    let accepted = || {
-        history
-            .iter()
-            .filter(|r| r.status == ReadingStatus::Accepted)
-    };
-    let key = |r: &&Reading| (r.period, r.taken_on, r.id);
-    let closing = accepted()
-        .filter(|r| r.period == period && r.source != ReadingSource::ReplacementInitial)
-        .max_by_key(key);
-    let opening = accepted()
-        .filter(|r| r.period < period)
-        .max_by_key(key)
-        .or_else(|| {
-            accepted()
-                .filter(|r| r.period == period && r.source == ReadingSource::ReplacementInitial)
-                .max_by_key(key)
-        });
-    (opening, closing)
-}
-
-/// True if `meter` measures `service` at some time during `period`.
-fn in_period(meter: &Meter, service: ServiceKind, period: Period) -> bool {
-    meter.service == service
-        && meter.installed_on <= period.last_day()
-        && meter.removed_on.is_none_or(|r| r >= period.first_day())
 }
 
 /// The period an entry is billed in, if it is a charge, an adjustment or penalties.
@@ -1537,32 +1427,6 @@ fn document_figures(ledger: &Ledger, period: Period) -> (Money, Money) {
         }
     }
     (opening, payments)
-}
-
-/// The penalties already billed on the ledger (never compounded: they are not a debt tranche
-/// of the penalty computation).
-fn penalties_charged(ledger: &Ledger) -> Money {
-    ledger
-        .entries()
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.kind,
-                EntryKind::Penalty { .. }
-                    | EntryKind::Adjustment {
-                        service: ServiceKind::Penalty,
-                        ..
-                    }
-            )
-        })
-        .map(|e| e.amount)
-        .sum()
-}
-
-/// The first day a period may be billed or closed: the day after its readings window closes.
-fn earliest_billing_day(supplier: &Supplier, period: Period) -> Date {
-    let closes = period.day_clamped(supplier.policy.readings_window.closes_on_day);
-    closes.next_day().unwrap_or(closes)
 }
 
 /// `Ok(existing)` when a repeated post names the stored payment exactly, else the conflict.
@@ -1866,6 +1730,34 @@ impl BillingService {
         })
     }
 
+    /// The meters of `account` and the readings of those measuring one of its services in
+    /// `period`. `patch` replaces the stored reading with the same id (a correction being
+    /// priced).
+    async fn meters_and_readings(
+        &self,
+        account: &Account,
+        period: Period,
+        patch: Option<&Reading>,
+    ) -> Result<(Vec<Meter>, Vec<Reading>), RepoError> {
+        let meters = self.ports.meters.meters_of_account(account.id).await?;
+        let mut readings = Vec::new();
+        for m in &meters {
+            if account
+                .services
+                .iter()
+                .any(|s| in_period(m, s.service, period))
+            {
+                readings.extend(self.ports.readings.history(m.id).await?);
+            }
+        }
+        if let Some(p) = patch {
+            for r in readings.iter_mut().filter(|r| r.id == p.id) {
+                *r = p.clone();
+            }
+        }
+        Ok((meters, readings))
+    }
+
     /// The services of `account` for `period`: meters with their opening and closing readings,
     /// and volume history. `patch` replaces the stored reading with the same id (a correction
     /// being priced) in its meter's history.
@@ -1875,106 +1767,55 @@ impl BillingService {
         period: Period,
         patch: Option<&Reading>,
     ) -> Result<Vec<ServiceData>, RepoError> {
-        let meters = self.ports.meters.meters_of_account(account.id).await?;
-        let mut services = Vec::with_capacity(account.services.len());
-        for s in &account.services {
-            let mut parts = Vec::new();
-            for m in meters.iter().filter(|m| in_period(m, s.service, period)) {
-                let mut history = self.ports.readings.history(m.id).await?;
-                if let Some(p) = patch {
-                    for r in history.iter_mut().filter(|r| r.id == p.id) {
-                        *r = p.clone();
-                    }
-                }
-                let (opening, closing) = opening_and_closing(&history, period);
-                parts.push((m.clone(), opening, closing));
-            }
-            let history = self
+        let (meters, readings) = self.meters_and_readings(account, period, patch).await?;
+        let mut services = services_of(account, &meters, &readings, period);
+        for s in &mut services {
+            s.history = self
                 .ports
                 .volumes
                 .volumes(account.id, s.service, period)
                 .await?;
-            services.push(ServiceData {
-                service: s.service,
-                norm_per_unit: s.norm_per_unit,
-                meter_installable: s.meter_installable,
-                meters: parts,
-                history,
-            });
         }
         Ok(services)
     }
 
-    /// Loads everything `account` needs to be billed for `period`, pending corrections of
-    /// closed periods included.
-    async fn account_data(
+    /// Loads everything `account` needs to be billed for `period` through the ports, pending
+    /// corrections of closed periods included.
+    async fn account_snapshot(
         &self,
         account: Account,
         premise: Premise,
         period: Period,
-        supplier: &Supplier,
-        setup: &PenaltySetup,
-    ) -> Result<Result<AccountData, PenaltyError>, RepoError> {
-        let services = self.services_data(&account, period, None).await?;
+        billed: bool,
+    ) -> Result<AccountSnapshot, RepoError> {
+        let (meters, readings) = self.meters_and_readings(&account, period, None).await?;
+        let mut volumes = Vec::new();
+        for s in &account.services {
+            for v in self
+                .ports
+                .volumes
+                .volumes(account.id, s.service, period)
+                .await?
+            {
+                volumes.push((s.service, v));
+            }
+        }
         let recalculations = self
             .ports
             .recalculations
             .pending(account.id, period)
             .await?;
-        if let Some(r) = recalculations
-            .iter()
-            .find(|r| r.account != account.id || r.billed_from > period)
-        {
-            return Err(corrupt(
-                &format!("recalculation {}", r.id),
-                "pending for another account or a later period",
-            ));
-        }
-        let recalculation_inputs = recalculations
-            .iter()
-            .map(PendingRecalculation::to_input)
-            .collect();
         let journal = self.ports.ledger.journal(account.id).await?;
-        let ledger = rebuild_ledger(&account, &journal)
-            .map_err(|e| corrupt(&format!("journal of account {}", account.id), e))?;
-        let report = match ledger.penalties(
-            period.last_day(),
-            &setup.key_rates,
-            &setup.rules,
-            &supplier.penalty,
-        ) {
-            Ok(r) => r,
-            Err(e) => return Ok(Err(e)),
-        };
-        let charged = penalties_charged(&ledger);
-        Ok(Ok(AccountData {
+        Ok(AccountSnapshot {
             account,
             premise,
-            services,
-            journal,
-            penalty: (report, charged),
+            meters,
+            readings,
+            volumes,
             recalculations,
-            recalculation_inputs,
-        }))
-    }
-
-    fn charge_set(
-        supplier: &Supplier,
-        period: Period,
-        today: Date,
-        bill: AccountBill,
-        data: &AccountData,
-    ) -> ChargeSet {
-        ChargeSet {
-            account: data.account.id,
-            supplier: supplier.id,
-            period,
-            posted_on: today,
-            due_date: supplier.policy.due_day.due_date(period),
-            volumes: bill.volumes,
-            lines: bill.lines,
-            recalculations: data.recalculations.clone(),
-        }
+            journal,
+            billed,
+        })
     }
 
     /// Why storage refused a charge set with [`RepoError::Conflict`]: the period was closed
@@ -1990,14 +1831,6 @@ impl BillingService {
             .last_closed(supplier)
             .await?
             .is_some_and(|c| period <= c))
-    }
-
-    /// Checks that the set's postings fit the account's stored journal (the replay also learns
-    /// services new to the ledger, such as ОДН).
-    fn check_postings(data: &AccountData, set: &ChargeSet) -> Result<(), LedgerError> {
-        let mut journal = data.journal.clone();
-        journal.extend(set.postings());
-        rebuild_ledger(&data.account, &journal).map(drop)
     }
 
     /// Bills one account for a period — **idempotently**: if the account has a charge set for
@@ -2055,9 +1888,23 @@ impl BillingService {
         }
         let tariffs = self.ports.tariffs.versions(supplier.id).await?;
         let setup = self.penalty_setup().await?;
-        let data = self
-            .account_data(account, premise, period, &supplier, &setup)
-            .await??;
+        let snapshot = self
+            .account_snapshot(account, premise, period, false)
+            .await?;
+        let run = RunSetup {
+            supplier: &supplier,
+            tariffs: &tariffs,
+            key_rates: &setup.key_rates,
+            rules: &setup.rules,
+            period,
+            today,
+        };
+        let data = AccountData::from_snapshot(&snapshot, period, &run).map_err(|e| match e {
+            HouseRunError::Penalty { source, .. } => RunBillingError::Penalty(source),
+            HouseRunError::Billing(e) => RunBillingError::Billing(e),
+            HouseRunError::Ledger { source, .. } => RunBillingError::Ledger(source),
+            HouseRunError::Inconsistent(text) => RepoError::Corrupt(text).into(),
+        })?;
         let parts = data.parts();
         let services = service_inputs(&data, &parts);
         let bill = bill_account(
@@ -2068,8 +1915,8 @@ impl BillingService {
             house.electric_heating,
             &supplier.policy,
         )?;
-        let set = Self::charge_set(&supplier, period, today, bill, &data);
-        Self::check_postings(&data, &set).map_err(RunBillingError::Ledger)?;
+        let set = data.charge_set(&supplier, period, today, bill);
+        data.check_postings(&set).map_err(RunBillingError::Ledger)?;
         match self
             .ports
             .charges
@@ -2165,59 +2012,42 @@ impl BillingService {
         let facts = self.ports.houses.period_facts(house_id, period).await?;
         let tariffs = self.ports.tariffs.versions(supplier.id).await?;
         let setup = self.penalty_setup().await?;
-        let mut data = Vec::with_capacity(accounts.len());
-        for a in &accounts {
+        let mut snapshots = Vec::with_capacity(accounts.len());
+        for (a, s) in accounts.iter().zip(&stored) {
             let premise = premises.get(&a.premise).cloned().ok_or_else(|| {
                 corrupt(&format!("account {}", a.id), "premise is not in its house")
             })?;
-            data.push(
-                self.account_data(a.clone(), premise, period, &supplier, &setup)
-                    .await??,
+            snapshots.push(
+                self.account_snapshot(a.clone(), premise, period, s.is_some())
+                    .await?,
             );
         }
-        let bill = {
-            let parts: Vec<_> = data.iter().map(AccountData::parts).collect();
-            let services: Vec<_> = data
-                .iter()
-                .zip(&parts)
-                .map(|(d, p)| service_inputs(d, p))
-                .collect();
-            let inputs: Vec<_> = data
-                .iter()
-                .zip(&services)
-                .map(|(d, s)| account_input(d, s))
-                .collect();
-            let input = HouseInput {
-                house: &house,
-                accounts: &inputs,
-                house_meter_volume: facts.house_meter_volume,
-                other_non_residential_volume: facts.other_non_residential_volume,
-                heat_production_volume: facts.heat_production_volume,
-                carried_in: facts.carried_in,
-                heat_meter_volume: facts.heat_meter_volume,
-            };
-            bill_house(
-                &input,
-                period,
-                TariffBook { versions: &tariffs },
-                &supplier.policy,
-            )?
+        let snapshot = HouseSnapshot {
+            house,
+            facts,
+            accounts: snapshots,
         };
+        let run = RunSetup {
+            supplier: &supplier,
+            tariffs: &tariffs,
+            key_rates: &setup.key_rates,
+            rules: &setup.rules,
+            period,
+            today,
+        };
+        let bill = bill_house_snapshot(&run, &snapshot).map_err(|e| match e {
+            HouseRunError::Penalty { source, .. } => RunHouseBillingError::Penalty(source),
+            HouseRunError::Billing(e) => RunHouseBillingError::Billing(e),
+            HouseRunError::Ledger { account, source } => {
+                RunHouseBillingError::Ledger { account, source }
+            }
+            HouseRunError::Inconsistent(text) => RepoError::Corrupt(text).into(),
+        })?;
         let mut outcomes: Vec<Option<BillingOutcome>> = stored
             .into_iter()
             .map(|s| s.map(BillingOutcome::AlreadyBilled))
             .collect();
-        let mut new_sets = Vec::new();
-        for ((d, account_bill), outcome) in data.iter().zip(bill.accounts).zip(&outcomes) {
-            if outcome.is_none() {
-                let set = Self::charge_set(&supplier, period, today, account_bill, d);
-                Self::check_postings(d, &set).map_err(|source| RunHouseBillingError::Ledger {
-                    account: d.account.id,
-                    source,
-                })?;
-                new_sets.push(set);
-            }
-        }
+        let new_sets = bill.sets;
         match self.ports.charges.save_charge_sets(&new_sets).await {
             Ok(()) => {}
             Err(RepoError::Duplicate) => {
@@ -3162,6 +2992,7 @@ impl BillingService {
 
 #[cfg(test)]
 mod tests {
+    use crate::volume::PastVolume;
     use std::sync::Mutex;
 
     use mockall::Sequence;

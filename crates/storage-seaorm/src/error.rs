@@ -80,6 +80,12 @@ pub(crate) fn is_unique_violation(e: &DbErr) -> bool {
     matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }
 
+/// Whether `e` is a violated foreign-key constraint (on either backend): a row names a parent
+/// that does not exist.
+pub(crate) fn is_foreign_key_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::ForeignKeyConstraintViolation(_)))
+}
+
 impl From<CorruptRow> for billing_core::ports::RepoError {
     fn from(e: CorruptRow) -> Self {
         billing_core::ports::RepoError::Corrupt(e.to_string())
@@ -95,5 +101,16 @@ pub(crate) fn repo(operation: &str, e: DbErr) -> billing_core::ports::RepoError 
         RepoError::Duplicate
     } else {
         RepoError::Unavailable(format!("{operation}: {e}"))
+    }
+}
+
+/// A failed billing-port write during `operation`: like [`repo`], and a violated foreign key
+/// (the row names a supplier, house, premise, account, meter or reading that does not exist) is
+/// [`RepoError::NotFound`](billing_core::ports::RepoError::NotFound).
+pub(crate) fn repo_write(operation: &str, e: DbErr) -> billing_core::ports::RepoError {
+    if is_foreign_key_violation(&e) {
+        billing_core::ports::RepoError::NotFound
+    } else {
+        repo(operation, e)
     }
 }

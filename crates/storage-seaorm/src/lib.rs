@@ -18,10 +18,11 @@
 //! # }
 //! ```
 //!
-//! Today [`Storage`] implements every repository port of `identity-core`
-//! (`SubscriberRepository`, `LinkRepository`, `SessionRepository`, `ChallengeRepository`,
-//! `ThrottleRepository`, `ConsentRepository`, `SecurityLog`) and, of `billing-core`,
-//! `PeriodRepository` and `LedgerRepository`; the other billing ports follow (issue 4).
+//! [`Storage`] implements every repository port of `identity-core` and of `billing-core`
+//! (`Storage::billing_ports` wires a `BillingService` to it), bulk import methods for reference
+//! data, and the persisted supplier-wide billing run ([`Storage::run_supplier_billing`], with
+//! [`RunOptions`], [`RunProgress`], [`RunReport`], [`RunError`]); the `abonent-billing-run`
+//! binary runs it from the command line.
 //!
 //! Layout: [`migration`] (the schema), `entity` (rows), `convert` (rows ⇄ domain records,
 //! one module per aggregate, corrupt rows reported as [`CorruptRow`]), `identity` and `billing`
@@ -43,5 +44,6 @@ mod identity;
 pub mod migration;
 mod storage;
 
+pub use billing::run::{RunError, RunOptions, RunProgress, RunReport};
 pub use error::{CorruptRow, StorageError};
 pub use storage::{Backend, POSTGRES_POOL_SIZE, SQLITE_BUSY_TIMEOUT, SQLITE_POOL_SIZE, Storage};

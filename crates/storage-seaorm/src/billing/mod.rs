@@ -1,8 +1,8 @@
 //! The repository ports of `billing-core`, implemented on [`crate::Storage`].
 //!
-//! Today: [`PeriodRepository`](billing_core::ports::PeriodRepository) and
-//! [`LedgerRepository`](billing_core::ports::LedgerRepository). How each MUST is kept, on both
-//! backends:
+//! Every port; the modules say how each MUST is kept (`readings`, `charges`, `run` …). Those of
+//! [`PeriodRepository`](billing_core::ports::PeriodRepository) and
+//! [`LedgerRepository`](billing_core::ports::LedgerRepository), on both backends:
 //!
 //! - **One payment per gateway id** — UNIQUE `payments.gateway_id`; the payment and its
 //!   `payment_created` journal row are one transaction, so a duplicate writes nothing and comes
@@ -22,3 +22,43 @@
 
 mod ledger;
 mod periods;
+
+mod accounts;
+mod charges;
+mod houses;
+mod import;
+mod keyrates;
+mod meters;
+mod readings;
+mod recalculations;
+pub(crate) mod run;
+mod suppliers;
+mod tariffs;
+mod volumes;
+
+use std::sync::Arc;
+
+use billing_core::ports::Clock;
+use billing_core::usecase::BillingPorts;
+
+impl crate::Storage {
+    /// Every port a `BillingService` needs, on this storage, with `clock` for time.
+    pub fn billing_ports(&self, clock: Arc<dyn Clock>) -> BillingPorts {
+        let s = Arc::new(self.clone());
+        BillingPorts {
+            clock,
+            key_rates: s.clone(),
+            suppliers: s.clone(),
+            houses: s.clone(),
+            accounts: s.clone(),
+            meters: s.clone(),
+            readings: s.clone(),
+            tariffs: s.clone(),
+            volumes: s.clone(),
+            charges: s.clone(),
+            periods: s.clone(),
+            ledger: s.clone(),
+            recalculations: s,
+        }
+    }
+}

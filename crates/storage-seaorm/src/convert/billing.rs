@@ -8,10 +8,13 @@
 use std::str::FromStr;
 
 use billing_core::ledger::{AdjustmentReason, PaymentSplit, PaymentState};
+use billing_core::meter::{ZoneScheme, ZoneValues};
 use billing_core::money::Money;
 use billing_core::period::Period;
 use billing_core::ports::RepoError;
 use billing_core::service::ServiceKind;
+use billing_core::tariff::ConsumerGroup;
+use billing_core::volume::VolumeKind;
 use rust_decimal::Decimal;
 use time::Date;
 use time::macros::format_description;
@@ -105,6 +108,49 @@ pub fn split_json(split: &PaymentSplit) -> Option<String> {
         }
     }
 }
+
+/// The tag of a zone scheme.
+pub fn scheme_tag(scheme: ZoneScheme) -> &'static str {
+    match scheme {
+        ZoneScheme::Single => "single",
+        ZoneScheme::TwoZone => "two_zone",
+        ZoneScheme::ThreeZone => "three_zone",
+    }
+}
+
+const SCHEMES: [ZoneScheme; 3] = [
+    ZoneScheme::Single,
+    ZoneScheme::TwoZone,
+    ZoneScheme::ThreeZone,
+];
+
+/// Register values as stored: the exact decimals joined by `;`, in register order (`5910;1200`).
+/// The number of values gives the zone scheme.
+pub fn zone_values_text(values: &ZoneValues) -> String {
+    values
+        .values()
+        .iter()
+        .map(Decimal::to_string)
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
+/// The tag of a volume kind.
+pub fn volume_kind_tag(kind: VolumeKind) -> &'static str {
+    match kind {
+        VolumeKind::Readings => "readings",
+        VolumeKind::TrueUp => "true_up",
+        VolumeKind::Average => "average",
+        VolumeKind::Norm => "norm",
+    }
+}
+
+const VOLUME_KINDS: [VolumeKind; 4] = [
+    VolumeKind::Readings,
+    VolumeKind::TrueUp,
+    VolumeKind::Average,
+    VolumeKind::Norm,
+];
 
 impl Row {
     /// A stored numeric id.
@@ -209,6 +255,45 @@ impl Row {
         })
     }
 
+    /// Stored register values ([`zone_values_text`]).
+    pub(crate) fn zone_values(
+        &self,
+        column: &str,
+        text: &str,
+    ) -> Result<ZoneValues, crate::CorruptRow> {
+        let values = text
+            .split(';')
+            .map(|v| self.decimal(column, &Exact(v.to_owned())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let scheme = match values.len() {
+            1 => ZoneScheme::Single,
+            2 => ZoneScheme::TwoZone,
+            3 => ZoneScheme::ThreeZone,
+            n => return Err(self.bad(column, format!("{n} register values"))),
+        };
+        self.parse(column, ZoneValues::new(scheme, &values))
+    }
+
+    /// A stored zone scheme tag.
+    pub(crate) fn scheme(&self, column: &str, tag: &str) -> Result<ZoneScheme, crate::CorruptRow> {
+        SCHEMES
+            .into_iter()
+            .find(|s| scheme_tag(*s) == tag)
+            .ok_or_else(|| self.bad(column, format!("unknown tag '{tag}'")))
+    }
+
+    /// A stored volume kind tag.
+    pub(crate) fn volume_kind(
+        &self,
+        column: &str,
+        tag: &str,
+    ) -> Result<VolumeKind, crate::CorruptRow> {
+        VOLUME_KINDS
+            .into_iter()
+            .find(|k| volume_kind_tag(*k) == tag)
+            .ok_or_else(|| self.bad(column, format!("unknown tag '{tag}'")))
+    }
+
     /// A stored payment split.
     pub(crate) fn split(&self, json: Option<&str>) -> Result<PaymentSplit, crate::CorruptRow> {
         let Some(json) = json else {
@@ -226,6 +311,90 @@ impl Row {
             })
             .collect::<Result<_, crate::CorruptRow>>()?;
         Ok(PaymentSplit::ByService(parts))
+    }
+}
+
+/// A value object with no natural columns (policies, services, tariff prices, window effects)
+/// as stored: JSON of the domain type's serde form. Each such form is pinned by a golden test
+/// next to its conversion, so a change of the domain's serde form fails a test instead of
+/// silently changing what is stored.
+pub fn to_json<T: serde::Serialize>(what: &str, value: &T) -> Result<String, RepoError> {
+    serde_json::to_string(value).map_err(|e| RepoError::Unavailable(format!("encode {what}: {e}")))
+}
+
+/// A small count (persons, rooms, register digits) as stored in an INTEGER column.
+pub fn to_db_int(value: u32, what: &str) -> Result<i32, RepoError> {
+    i32::try_from(value)
+        .map_err(|_| RepoError::Unavailable(format!("{what} {value} is too large to store")))
+}
+
+/// An instant as stored: nanoseconds since the Unix epoch, UTC (as in the identity tables).
+/// Instants outside 1677–2262 cannot be stored and are refused.
+pub fn to_db_nanos(at: time::OffsetDateTime) -> Result<i64, RepoError> {
+    i64::try_from(at.unix_timestamp_nanos())
+        .map_err(|_| RepoError::Unavailable(format!("time {at} is outside the storable range")))
+}
+
+/// The tag of a consumer group.
+pub fn group_tag(group: ConsumerGroup) -> &'static str {
+    match group {
+        ConsumerGroup::Population => "population",
+        ConsumerGroup::UrbanElectricStoves => "urban_electric_stoves",
+        ConsumerGroup::Rural => "rural",
+        ConsumerGroup::Equated => "equated",
+    }
+}
+
+const GROUPS: [ConsumerGroup; 4] = [
+    ConsumerGroup::Population,
+    ConsumerGroup::UrbanElectricStoves,
+    ConsumerGroup::Rural,
+    ConsumerGroup::Equated,
+];
+
+impl Row {
+    /// A stored JSON value ([`to_json`]).
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        column: &str,
+        text: &str,
+    ) -> Result<T, crate::CorruptRow> {
+        serde_json::from_str(text).map_err(|e| self.bad(column, e))
+    }
+
+    /// A stored small count ([`to_db_int`]).
+    pub(crate) fn int(&self, column: &str, value: i32) -> Result<u32, crate::CorruptRow> {
+        self.count(column, i64::from(value))
+    }
+
+    /// A stored day that may be absent.
+    pub(crate) fn opt_day(
+        &self,
+        column: &str,
+        text: Option<&str>,
+    ) -> Result<Option<Date>, crate::CorruptRow> {
+        text.map(|t| self.day(column, t)).transpose()
+    }
+
+    /// A stored decimal that may be absent.
+    pub(crate) fn opt_decimal(
+        &self,
+        column: &str,
+        value: Option<&Exact>,
+    ) -> Result<Option<Decimal>, crate::CorruptRow> {
+        value.map(|v| self.decimal(column, v)).transpose()
+    }
+
+    /// A stored consumer group tag.
+    pub(crate) fn group(
+        &self,
+        column: &str,
+        tag: &str,
+    ) -> Result<ConsumerGroup, crate::CorruptRow> {
+        GROUPS
+            .into_iter()
+            .find(|g| group_tag(*g) == tag)
+            .ok_or_else(|| self.bad(column, format!("unknown tag '{tag}'")))
     }
 }
 
@@ -258,6 +427,24 @@ mod tests {
         let split = PaymentSplit::ByService(vec![(ServiceKind::Heating, Money::from_kopecks(-5))]);
         assert_eq!(row.split(split_json(&split).as_deref()), Ok(split));
         assert_eq!(row.split(None), Ok(PaymentSplit::Default));
+        for s in SCHEMES {
+            assert_eq!(row.scheme("scheme", scheme_tag(s)), Ok(s));
+        }
+        for k in VOLUME_KINDS {
+            assert_eq!(row.volume_kind("kind", volume_kind_tag(k)), Ok(k));
+        }
+        for g in GROUPS {
+            assert_eq!(row.group("consumer_group", group_tag(g)), Ok(g));
+        }
+        assert!(row.group("consumer_group", "aliens").is_err());
+        let two = ZoneValues::new(
+            ZoneScheme::TwoZone,
+            &[Decimal::new(59_101, 1), Decimal::new(-12, 3)],
+        )
+        .unwrap();
+        assert_eq!(row.zone_values("values", &zone_values_text(&two)), Ok(two));
+        assert!(row.zone_values("values", "1;2;3;4").is_err());
+        assert!(row.zone_values("values", "").is_err());
     }
 
     #[test]

@@ -198,3 +198,14 @@ mod tests {
         assert_eq!(channel_from_tag("fax"), None);
     }
 }
+
+pub mod account;
+pub mod charge;
+pub mod house;
+pub mod keyrate;
+pub mod meter;
+pub mod reading;
+pub mod recalculation;
+pub mod supplier;
+pub mod tariff;
+pub mod volume;

@@ -22,3 +22,20 @@ pub mod throttle_event;
 pub mod throttle_key;
 
 pub use exact::Exact;
+
+pub mod account;
+pub mod billing_run;
+pub mod billing_run_house;
+pub mod charge_line;
+pub mod charge_set;
+pub mod house;
+pub mod house_period_fact;
+pub mod key_rate_step;
+pub mod meter;
+pub mod penalty_window;
+pub mod premise;
+pub mod reading;
+pub mod recalculation;
+pub mod supplier;
+pub mod tariff_version;
+pub mod volume;

@@ -14,3 +14,15 @@ pub(crate) fn money(manager: &SchemaManager, name: impl IntoIden) -> ColumnDef {
     };
     column
 }
+
+/// A decimal column of any scale (areas, volumes, prices, coefficients, rates): `NUMERIC`
+/// without a fixed precision on PostgreSQL (the value is kept with the scale it was written
+/// with), `TEXT` holding the exact decimal on SQLite, for the reason given at [`money`].
+pub(crate) fn decimal(manager: &SchemaManager, name: impl IntoIden) -> ColumnDef {
+    let mut column = ColumnDef::new(name);
+    match manager.get_database_backend() {
+        DbBackend::Postgres => column.decimal(),
+        _ => column.text(),
+    };
+    column
+}

@@ -28,6 +28,19 @@ mod m20261123_000008_create_closed_periods;
 mod m20261123_000009_create_payments;
 mod m20261123_000010_create_refund_requests;
 mod m20261123_000011_create_ledger_journal;
+mod m20261123_000012_create_suppliers;
+mod m20261123_000013_create_houses;
+mod m20261123_000014_create_premises;
+mod m20261123_000015_create_house_period_facts;
+mod m20261123_000016_create_accounts;
+mod m20261123_000017_create_meters;
+mod m20261123_000018_create_readings;
+mod m20261123_000019_create_tariff_versions;
+mod m20261123_000020_create_volume_history;
+mod m20261123_000021_create_recalculations;
+mod m20261123_000022_create_key_rates;
+mod m20261123_000023_create_charge_sets;
+mod m20261123_000024_create_billing_runs;
 
 mod exact;
 
@@ -49,6 +62,19 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000009_create_payments::Migration),
             Box::new(m20261123_000010_create_refund_requests::Migration),
             Box::new(m20261123_000011_create_ledger_journal::Migration),
+            Box::new(m20261123_000012_create_suppliers::Migration),
+            Box::new(m20261123_000013_create_houses::Migration),
+            Box::new(m20261123_000014_create_premises::Migration),
+            Box::new(m20261123_000015_create_house_period_facts::Migration),
+            Box::new(m20261123_000016_create_accounts::Migration),
+            Box::new(m20261123_000017_create_meters::Migration),
+            Box::new(m20261123_000018_create_readings::Migration),
+            Box::new(m20261123_000019_create_tariff_versions::Migration),
+            Box::new(m20261123_000020_create_volume_history::Migration),
+            Box::new(m20261123_000021_create_recalculations::Migration),
+            Box::new(m20261123_000022_create_key_rates::Migration),
+            Box::new(m20261123_000023_create_charge_sets::Migration),
+            Box::new(m20261123_000024_create_billing_runs::Migration),
         ]
     }
 }

@@ -11,18 +11,30 @@
 #[macro_use]
 mod common;
 
+mod accounts;
 mod billing_concurrency;
+mod billing_run;
 mod challenges;
+mod charges;
 mod concurrency;
 mod connection;
 mod consents;
 mod corrupt_rows;
+mod crash;
+mod houses;
+mod keyrates;
 mod ledger;
 mod links;
+mod meters;
 mod migrations;
 mod money;
 mod periods;
+mod readings;
+mod recalculations;
 mod security_log;
 mod sessions;
 mod subscribers;
+mod suppliers;
+mod tariffs;
 mod throttle;
+mod volumes;

@@ -14,7 +14,7 @@ contract!(
 );
 
 /// The tables each migration creates, in migration order.
-const TABLES: [&[&str]; 11] = [
+const TABLES: [&[&str]; 24] = [
     &["subscribers"],
     &["linked_accounts"],
     &["sessions"],
@@ -26,6 +26,19 @@ const TABLES: [&[&str]; 11] = [
     &["payments"],
     &["refund_requests"],
     &["ledger_journal"],
+    &["suppliers"],
+    &["houses"],
+    &["premises"],
+    &["house_period_facts"],
+    &["accounts"],
+    &["meters"],
+    &["readings"],
+    &["tariff_versions"],
+    &["volume_history"],
+    &["recalculations"],
+    &["key_rate_steps", "penalty_windows"],
+    &["charge_sets", "charge_lines"],
+    &["billing_runs", "billing_run_houses"],
 ];
 
 async fn present(storage: &Storage) -> Vec<&'static str> {

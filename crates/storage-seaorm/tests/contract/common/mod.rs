@@ -3,6 +3,8 @@
 
 pub mod billing;
 pub mod fixtures;
+pub mod run;
+pub mod seed;
 
 use std::future::Future;
 use std::io::Write;
@@ -137,7 +139,29 @@ fn announce_skip(why: &str) {
 /// otherwise it passes after [`announce_skip`].
 pub async fn on_postgres<F, Fut>(body: F)
 where
-    F: FnOnce(Storage) -> Fut,
+    F: FnOnce(Storage) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    on_postgres_url(|url| async move {
+        let storage = Storage::connect(&url)
+            .await
+            .expect("connect to the test database");
+        storage.migrate().await.expect("migrate PostgreSQL");
+        let outcome = tokio::spawn(body(storage.clone())).await;
+        storage.close().await.expect("close PostgreSQL pool");
+        if let Err(e) = outcome {
+            std::panic::resume_unwind(e.into_panic());
+        }
+    })
+    .await;
+}
+
+/// Runs `body` with the URL of a fresh, empty PostgreSQL database created for it and dropped
+/// after it (for tests that start other processes on the database). Unreachable PostgreSQL is
+/// handled as in [`on_postgres`].
+pub async fn on_postgres_url<F, Fut>(body: F)
+where
+    F: FnOnce(String) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     if let Err(why) = postgres_listening() {
@@ -159,12 +183,7 @@ where
         .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
         .await
         .expect("create the test database");
-    let storage = Storage::connect(&format!("{base}/{name}"))
-        .await
-        .expect("connect to the test database");
-    storage.migrate().await.expect("migrate PostgreSQL");
-    let outcome = tokio::spawn(body(storage.clone())).await;
-    storage.close().await.expect("close PostgreSQL pool");
+    let outcome = tokio::spawn(body(format!("{base}/{name}"))).await;
     admin
         .execute_unprepared(&format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
         .await

@@ -1,0 +1,790 @@
+//! The persisted **supplier-wide billing run**: every house of a supplier billed for one period,
+//! in chunks of houses, with bounded memory, resumable after a crash and safe to run from
+//! several workers or processes at once.
+//!
+//! - **Persisted**: `billing_runs` holds one run per (supplier, period) — starting it again
+//!   resumes it, with the posting day it was started with — and `billing_run_houses` the state of
+//!   each house (`pending`, `done`, `failed`). A house turns `done` in the transaction that
+//!   stores its charge sets, so after a crash it is either fully billed and `done` or untouched
+//!   and `pending`.
+//! - **Chunks**: a worker takes up to [`RunOptions::houses_per_chunk`] pending houses, loads
+//!   everything they need with one set-based query per table (houses, premises, accounts,
+//!   facts, meters, accepted readings, volume history, pending recalculations, journals,
+//!   existing sets), bills each house with billing-core's
+//!   [`bill_house_snapshot`](billing_core::run::bill_house_snapshot) — the same function
+//!   `BillingService::run_billing_for_house` uses, so both charge identical lines — and writes
+//!   the chunk with multi-row INSERTs in one transaction. Memory is bounded by the chunk size
+//!   and the number of workers, not by the supplier's size.
+//! - **Workers**: on PostgreSQL each worker claims its chunk inside its write transaction with
+//!   `SELECT … FOR UPDATE SKIP LOCKED`, so concurrent workers (in one process or many) never
+//!   bill the same house, and a crashed worker's claim disappears with its connection. On
+//!   SQLite, which has a single writer, workers load and compute in parallel (WAL readers) and
+//!   take turns writing; the `pending → done` update is a compare-and-set, so a chunk another
+//!   process billed meanwhile is skipped, never charged twice.
+//! - **Never twice, whatever happens**: the PRIMARY KEY (account, period) of `charge_sets`
+//!   stands behind all of the above — an account billed meanwhile by
+//!   `BillingService::run_billing_for_account` makes the chunk's write fail as a whole, and the
+//!   chunk is loaded and billed again without that account.
+//! - A house that cannot be billed (a missing tariff, corrupt data) is marked `failed` with the
+//!   reason and the run goes on; the next start retries failed houses.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use billing_core::ids::{HouseId, SupplierId};
+use billing_core::keyrate::{KeyRateHistory, PenaltyRules};
+use billing_core::model::Supplier;
+use billing_core::period::Period;
+use billing_core::ports::{
+    ChargeSet, HousePeriodFacts, KeyRateSource, PeriodRepository, RepoError, SupplierRepository,
+    TariffRepository,
+};
+use billing_core::reading::ReadingStatus;
+use billing_core::run::{
+    AccountSnapshot, HouseSnapshot, RunSetup, bill_house_snapshot, earliest_billing_day,
+};
+use billing_core::tariff::TariffVersion;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use time::{Date, OffsetDateTime};
+
+use crate::convert::Row;
+use crate::convert::billing::{day_text, period_code, to_db_id};
+use crate::convert::{account, house, ledger, meter, reading, recalculation, volume};
+use crate::entity;
+use crate::error::repo;
+use crate::storage::{Backend, Storage};
+
+/// How a billing run works through the houses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Houses billed and written per transaction.
+    pub houses_per_chunk: usize,
+    /// Concurrent workers in this process.
+    pub workers: usize,
+}
+
+impl Default for RunOptions {
+    /// 20 houses per chunk, 2 workers.
+    fn default() -> Self {
+        Self {
+            houses_per_chunk: 20,
+            workers: 2,
+        }
+    }
+}
+
+/// Where a billing run stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunProgress {
+    /// Houses of the run.
+    pub houses_total: u64,
+    /// Houses billed (by any worker, any start).
+    pub houses_done: u64,
+    /// Houses that could not be billed.
+    pub houses_failed: u64,
+    /// Charge sets written by this start.
+    pub sets_written: u64,
+}
+
+/// What one start of a billing run did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunReport {
+    /// Where the run stands at the end of this start.
+    pub progress: RunProgress,
+    /// The posting day of the run's sets (the day it was first started).
+    pub posted_on: Date,
+    /// The houses that could not be billed, with the reason (English, for the operator's log).
+    pub failed: Vec<(HouseId, String)>,
+}
+
+/// Why a billing run could not start or go on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RunError {
+    /// No supplier has this id.
+    #[error("supplier not found")]
+    SupplierNotFound,
+    /// The period is closed.
+    #[error("period {0} is closed")]
+    PeriodClosed(Period),
+    /// The period's readings window has not closed yet.
+    #[error("period cannot be billed before {earliest}")]
+    TooEarly {
+        /// The first day the period can be billed.
+        earliest: Date,
+    },
+    /// A chunk kept conflicting with concurrent writers (accounts billed or recalculations
+    /// applied meanwhile) after several fresh attempts.
+    #[error("chunk kept conflicting with concurrent billing")]
+    Contended,
+    /// Storage failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+/// The setup shared by every chunk of a run.
+struct Shared {
+    supplier: Supplier,
+    tariffs: Vec<TariffVersion>,
+    key_rates: KeyRateHistory,
+    rules: PenaltyRules,
+    period: Period,
+    posted_on: Date,
+    run_id: i64,
+}
+
+/// A chunk billed: the sets to store and the houses that failed.
+struct Billed {
+    sets: Vec<ChargeSet>,
+    done: Vec<(i64, u64)>,
+    failed: Vec<(i64, String)>,
+}
+
+const ATTEMPTS: usize = 5;
+
+impl Storage {
+    /// Bills every house of `supplier` for `period` (see the module doc), starting the run —
+    /// posted on `today` — or resuming it. `progress` is called after every chunk.
+    pub async fn run_supplier_billing(
+        &self,
+        supplier: SupplierId,
+        period: Period,
+        today: Date,
+        options: RunOptions,
+        progress: Arc<dyn Fn(RunProgress) + Send + Sync>,
+    ) -> Result<RunReport, RunError> {
+        let found = self
+            .supplier(supplier)
+            .await?
+            .ok_or(RunError::SupplierNotFound)?;
+        if self
+            .last_closed(supplier)
+            .await?
+            .is_some_and(|c| period <= c)
+        {
+            return Err(RunError::PeriodClosed(period));
+        }
+        let earliest = earliest_billing_day(&found, period);
+        if today < earliest {
+            return Err(RunError::TooEarly { earliest });
+        }
+        let (run_id, posted_on) = self.start_run(supplier, period, today).await?;
+        let shared = Arc::new(Shared {
+            tariffs: self.versions(supplier).await?,
+            key_rates: self.key_rates().await?,
+            rules: self.penalty_rules().await?,
+            supplier: found,
+            period,
+            posted_on,
+            run_id,
+        });
+        let start = self.run_progress(run_id).await?;
+        let done = Arc::new(AtomicU64::new(start.houses_done));
+        let failed_count = Arc::new(AtomicU64::new(start.houses_failed));
+        let written = Arc::new(AtomicU64::new(0));
+        let queue = Arc::new(tokio::sync::Mutex::new(match self.backend() {
+            Backend::Sqlite => self.pending_houses(run_id).await?,
+            Backend::Postgres => VecDeque::new(),
+        }));
+        let chunk = options.houses_per_chunk.max(1);
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..options.workers.max(1) {
+            let (storage, shared, queue) = (self.clone(), shared.clone(), queue.clone());
+            let (done, failed_count, written) =
+                (done.clone(), failed_count.clone(), written.clone());
+            let progress = progress.clone();
+            let total = start.houses_total;
+            workers.spawn(async move {
+                let mut failures = Vec::new();
+                loop {
+                    let outcome = match storage.backend() {
+                        Backend::Postgres => storage.postgres_chunk(&shared, chunk).await?,
+                        Backend::Sqlite => {
+                            let houses: Vec<i64> = {
+                                let mut q = queue.lock().await;
+                                let n = chunk.min(q.len());
+                                q.drain(..n).collect()
+                            };
+                            if houses.is_empty() {
+                                None
+                            } else {
+                                storage.sqlite_chunk(&shared, &houses).await?
+                            }
+                        }
+                    };
+                    let Some(billed) = outcome else { break };
+                    done.fetch_add(billed.done.len() as u64, Ordering::Relaxed);
+                    failed_count.fetch_add(billed.failed.len() as u64, Ordering::Relaxed);
+                    written.fetch_add(
+                        billed.done.iter().map(|(_, n)| n).sum::<u64>(),
+                        Ordering::Relaxed,
+                    );
+                    failures.extend(billed.failed);
+                    progress(RunProgress {
+                        houses_total: total,
+                        houses_done: done.load(Ordering::Relaxed),
+                        houses_failed: failed_count.load(Ordering::Relaxed),
+                        sets_written: written.load(Ordering::Relaxed),
+                    });
+                }
+                Ok::<_, RunError>(failures)
+            });
+        }
+        let mut failed = Vec::new();
+        let mut first_error = None;
+        while let Some(joined) = workers.join_next().await {
+            match joined {
+                Ok(Ok(f)) => failed.extend(f),
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(RunError::Repo(RepoError::Unavailable(format!(
+                        "billing worker stopped: {e}"
+                    ))));
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        let mut progress = self.run_progress(run_id).await?;
+        progress.sets_written = written.load(Ordering::Relaxed);
+        if progress.houses_done + progress.houses_failed == progress.houses_total {
+            self.db()
+                .execute_raw(self.statement(
+                    "UPDATE billing_runs SET finished_at = $1 WHERE id = $2 AND finished_at IS NULL",
+                    [now_nanos().into(), run_id.into()],
+                ))
+                .await
+                .map_err(|e| repo("finish billing run", e))?;
+        }
+        failed.sort();
+        Ok(RunReport {
+            progress,
+            posted_on,
+            failed: failed
+                .into_iter()
+                .map(|(h, why)| (HouseId::new(u64::try_from(h).unwrap_or(0)), why))
+                .collect(),
+        })
+    }
+
+    /// Where the run of `supplier` for `period` stands, if it was started.
+    pub async fn billing_run_progress(
+        &self,
+        supplier: SupplierId,
+        period: Period,
+    ) -> Result<Option<RunProgress>, RepoError> {
+        let run = entity::billing_run::Entity::find()
+            .filter(entity::billing_run::Column::SupplierId.eq(to_db_id(supplier.get())?))
+            .filter(entity::billing_run::Column::Period.eq(period_code(period)))
+            .one(self.db())
+            .await
+            .map_err(|e| repo("read billing run", e))?;
+        match run {
+            Some(r) => Ok(Some(self.run_progress(r.id).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Creates the run (once) and adds the supplier's houses not yet in it; failed houses are
+    /// set pending again. Returns the run id and its posting day.
+    async fn start_run(
+        &self,
+        supplier: SupplierId,
+        period: Period,
+        today: Date,
+    ) -> Result<(i64, Date), RepoError> {
+        let fail = |e| repo("start billing run", e);
+        let (s, p) = (to_db_id(supplier.get())?, period_code(period));
+        let tx = self.begin_write().await.map_err(fail)?;
+        tx.execute_raw(self.statement(
+            "INSERT INTO billing_runs (supplier_id, period, posted_on, started_at, houses_total) \
+             VALUES ($1, $2, $3, $4, 0) ON CONFLICT (supplier_id, period) DO NOTHING",
+            [
+                s.into(),
+                p.into(),
+                day_text(today).into(),
+                now_nanos().into(),
+            ],
+        ))
+        .await
+        .map_err(fail)?;
+        let run = entity::billing_run::Entity::find()
+            .filter(entity::billing_run::Column::SupplierId.eq(s))
+            .filter(entity::billing_run::Column::Period.eq(p))
+            .one(&tx)
+            .await
+            .map_err(fail)?
+            .ok_or(RepoError::NotFound)?;
+        let row = Row::new("billing_runs", format!("id {}", run.id));
+        let posted_on = row.day("posted_on", &run.posted_on)?;
+        tx.execute_raw(self.statement(
+            "INSERT INTO billing_run_houses (run_id, house_id, state) \
+             SELECT $1, h.id, 'pending' FROM houses h WHERE h.supplier_id = $2 \
+             ON CONFLICT (run_id, house_id) DO NOTHING",
+            [run.id.into(), s.into()],
+        ))
+        .await
+        .map_err(fail)?;
+        tx.execute_raw(self.statement(
+            "UPDATE billing_run_houses SET state = 'pending', error = NULL \
+             WHERE run_id = $1 AND state = 'failed'",
+            [run.id.into()],
+        ))
+        .await
+        .map_err(fail)?;
+        tx.execute_raw(self.statement(
+            "UPDATE billing_runs SET houses_total = \
+             (SELECT COUNT(*) FROM billing_run_houses WHERE run_id = $1), finished_at = NULL \
+             WHERE id = $1",
+            [run.id.into()],
+        ))
+        .await
+        .map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
+        Ok((run.id, posted_on))
+    }
+
+    async fn run_progress(&self, run_id: i64) -> Result<RunProgress, RepoError> {
+        let fail = |e| repo("read billing run progress", e);
+        let rows = self
+            .db()
+            .query_all_raw(self.statement(
+                "SELECT state, COUNT(*) AS n FROM billing_run_houses WHERE run_id = $1 \
+                 GROUP BY state",
+                [run_id.into()],
+            ))
+            .await
+            .map_err(fail)?;
+        let mut p = RunProgress::default();
+        for r in rows {
+            let state: String = r.try_get("", "state").map_err(fail)?;
+            let n: i64 = r.try_get("", "n").map_err(fail)?;
+            let n = u64::try_from(n).unwrap_or(0);
+            p.houses_total += n;
+            match state.as_str() {
+                "done" => p.houses_done += n,
+                "failed" => p.houses_failed += n,
+                _ => {}
+            }
+        }
+        Ok(p)
+    }
+
+    async fn pending_houses(&self, run_id: i64) -> Result<VecDeque<i64>, RepoError> {
+        let rows = entity::billing_run_house::Entity::find()
+            .filter(entity::billing_run_house::Column::RunId.eq(run_id))
+            .filter(entity::billing_run_house::Column::State.eq("pending"))
+            .order_by_asc(entity::billing_run_house::Column::HouseId)
+            .all(self.db())
+            .await
+            .map_err(|e| repo("read pending houses", e))?;
+        Ok(rows.into_iter().map(|r| r.house_id).collect())
+    }
+
+    /// PostgreSQL: claims up to `n` pending houses with `FOR UPDATE SKIP LOCKED` and bills them
+    /// in the claiming transaction. `None` when nothing is left to claim.
+    async fn postgres_chunk(&self, shared: &Shared, n: usize) -> Result<Option<Billed>, RunError> {
+        let fail = |e| repo("bill a chunk of houses", e);
+        for _ in 0..ATTEMPTS {
+            let tx = self.begin_write().await.map_err(fail)?;
+            let claimed = tx
+                .query_all_raw(self.statement(
+                    "SELECT house_id FROM billing_run_houses \
+                     WHERE run_id = $1 AND state = 'pending' \
+                     ORDER BY house_id LIMIT $2 FOR UPDATE SKIP LOCKED",
+                    [
+                        shared.run_id.into(),
+                        i64::try_from(n).unwrap_or(i64::MAX).into(),
+                    ],
+                ))
+                .await
+                .map_err(fail)?
+                .into_iter()
+                .map(|r| r.try_get::<i64>("", "house_id"))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(fail)?;
+            if claimed.is_empty() {
+                return Ok(None);
+            }
+            let billed = self.bill_chunk(&tx, shared, &claimed).await?;
+            match self.store_chunk(&tx, shared, &billed, false).await {
+                Ok(true) => {
+                    tx.commit().await.map_err(fail)?;
+                    return Ok(Some(billed));
+                }
+                Ok(false) | Err(RepoError::Duplicate | RepoError::Conflict) => {
+                    tx.rollback().await.map_err(fail)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RunError::Contended)
+    }
+
+    /// SQLite: bills `houses` from the pool's readers, then stores them under the write lock if
+    /// they are still pending. `Some` with nothing done when another process billed them.
+    async fn sqlite_chunk(
+        &self,
+        shared: &Shared,
+        houses: &[i64],
+    ) -> Result<Option<Billed>, RunError> {
+        let fail = |e| repo("bill a chunk of houses", e);
+        for _ in 0..ATTEMPTS {
+            let billed = self.bill_chunk(self.db(), shared, houses).await?;
+            let tx = self.begin_write().await.map_err(fail)?;
+            match self.store_chunk(&tx, shared, &billed, true).await {
+                Ok(true) => {
+                    tx.commit().await.map_err(fail)?;
+                    return Ok(Some(billed));
+                }
+                Ok(false) => {
+                    // Another process billed (some of) these houses: leave them to it.
+                    tx.rollback().await.map_err(fail)?;
+                    return Ok(Some(Billed {
+                        sets: Vec::new(),
+                        done: Vec::new(),
+                        failed: Vec::new(),
+                    }));
+                }
+                Err(RepoError::Duplicate | RepoError::Conflict) => {
+                    tx.rollback().await.map_err(fail)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(RunError::Contended)
+    }
+
+    /// Marks the chunk's houses done or failed — a compare-and-set from `pending` when `cas`
+    /// (false if any house is no longer pending) — and writes its sets.
+    async fn store_chunk(
+        &self,
+        tx: &DatabaseTransaction,
+        shared: &Shared,
+        billed: &Billed,
+        cas: bool,
+    ) -> Result<bool, RepoError> {
+        let fail = |e| repo("store a chunk of houses", e);
+        for (house, sets) in &billed.done {
+            let r = tx
+                .execute_raw(self.statement(
+                    "UPDATE billing_run_houses SET state = 'done', accounts = $1, error = NULL \
+                     WHERE run_id = $2 AND house_id = $3 AND state = 'pending'",
+                    [
+                        i64::try_from(*sets).unwrap_or(i64::MAX).into(),
+                        shared.run_id.into(),
+                        (*house).into(),
+                    ],
+                ))
+                .await
+                .map_err(fail)?;
+            if cas && r.rows_affected() != 1 {
+                return Ok(false);
+            }
+        }
+        for (house, why) in &billed.failed {
+            let r = tx
+                .execute_raw(self.statement(
+                    "UPDATE billing_run_houses SET state = 'failed', error = $1 \
+                     WHERE run_id = $2 AND house_id = $3 AND state = 'pending'",
+                    [why.clone().into(), shared.run_id.into(), (*house).into()],
+                ))
+                .await
+                .map_err(fail)?;
+            if cas && r.rows_affected() != 1 {
+                return Ok(false);
+            }
+        }
+        self.write_charge_sets(tx, &billed.sets).await?;
+        Ok(true)
+    }
+
+    /// Loads the snapshots of `houses` through `db` and bills each house.
+    async fn bill_chunk(
+        &self,
+        db: &impl ConnectionTrait,
+        shared: &Shared,
+        houses: &[i64],
+    ) -> Result<Billed, RepoError> {
+        let snapshots = self.load_snapshots(db, shared, houses).await?;
+        let setup = RunSetup {
+            supplier: &shared.supplier,
+            tariffs: &shared.tariffs,
+            key_rates: &shared.key_rates,
+            rules: &shared.rules,
+            period: shared.period,
+            today: shared.posted_on,
+        };
+        let mut billed = Billed {
+            sets: Vec::new(),
+            done: Vec::new(),
+            failed: Vec::new(),
+        };
+        for (id, snapshot) in snapshots {
+            match snapshot.and_then(|s| {
+                bill_house_snapshot(&setup, &s).map_err(|e| format!("house {id}: {e}"))
+            }) {
+                Ok(charges) => {
+                    billed.done.push((id, charges.sets.len() as u64));
+                    billed.sets.extend(charges.sets);
+                }
+                Err(why) => billed.failed.push((id, why)),
+            }
+        }
+        Ok(billed)
+    }
+
+    /// The snapshots of `houses` (in the order given), each `Err` with the reason when its
+    /// stored data cannot be read (a corrupt row fails its house, not the run).
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one query per table, in order; splitting hides the plan"
+    )]
+    async fn load_snapshots(
+        &self,
+        db: &impl ConnectionTrait,
+        shared: &Shared,
+        houses: &[i64],
+    ) -> Result<Vec<(i64, Result<HouseSnapshot, String>)>, RepoError> {
+        use entity::{
+            account as a, charge_set as cs, house as h, house_period_fact as f, ledger_record as l,
+            meter as m, premise as p, reading as r, recalculation as rc, volume as v,
+        };
+        let fail = |e| repo("load houses to bill", e);
+        let code = period_code(shared.period);
+        let supplier = to_db_id(shared.supplier.id.get())?;
+        let house_rows = h::Entity::find()
+            .filter(h::Column::Id.is_in(houses.iter().copied()))
+            .all(db)
+            .await
+            .map_err(fail)?;
+        let premise_rows = p::Entity::find()
+            .filter(p::Column::HouseId.is_in(houses.iter().copied()))
+            .order_by_asc(p::Column::Id)
+            .all(db)
+            .await
+            .map_err(fail)?;
+        let premise_ids: Vec<i64> = premise_rows.iter().map(|p| p.id).collect();
+        let mut account_rows = Vec::new();
+        for ids in premise_ids.chunks(10_000) {
+            account_rows.extend(
+                a::Entity::find()
+                    .filter(a::Column::SupplierId.eq(supplier))
+                    .filter(a::Column::PremiseId.is_in(ids.iter().copied()))
+                    .order_by_asc(a::Column::Id)
+                    .all(db)
+                    .await
+                    .map_err(fail)?,
+            );
+        }
+        let account_ids: Vec<i64> = account_rows.iter().map(|a| a.id).collect();
+        let fact_rows = f::Entity::find()
+            .filter(f::Column::HouseId.is_in(houses.iter().copied()))
+            .filter(f::Column::Period.eq(code))
+            .all(db)
+            .await
+            .map_err(fail)?;
+        let (mut meter_rows, mut volume_rows, mut recalc_rows, mut journal_rows, mut billed) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for ids in account_ids.chunks(10_000) {
+            let ids = || ids.iter().copied();
+            meter_rows.extend(
+                m::Entity::find()
+                    .filter(m::Column::AccountId.is_in(ids()))
+                    .all(db)
+                    .await
+                    .map_err(fail)?,
+            );
+            volume_rows.extend(
+                v::Entity::find()
+                    .filter(v::Column::AccountId.is_in(ids()))
+                    .filter(v::Column::Period.lt(code))
+                    .all(db)
+                    .await
+                    .map_err(fail)?,
+            );
+            recalc_rows.extend(
+                rc::Entity::find()
+                    .filter(rc::Column::AccountId.is_in(ids()))
+                    .filter(rc::Column::AppliedIn.is_null())
+                    .filter(rc::Column::BilledFrom.lte(code))
+                    .order_by_asc(rc::Column::Id)
+                    .all(db)
+                    .await
+                    .map_err(fail)?,
+            );
+            journal_rows.extend(
+                l::Entity::find()
+                    .filter(l::Column::AccountId.is_in(ids()))
+                    .order_by_asc(l::Column::Seq)
+                    .all(db)
+                    .await
+                    .map_err(fail)?,
+            );
+            billed.extend(
+                cs::Entity::find()
+                    .select_only()
+                    .column(cs::Column::AccountId)
+                    .filter(cs::Column::Period.eq(code))
+                    .filter(cs::Column::AccountId.is_in(ids()))
+                    .into_tuple::<i64>()
+                    .all(db)
+                    .await
+                    .map_err(fail)?,
+            );
+        }
+        let meter_ids: Vec<i64> = meter_rows.iter().map(|m| m.id).collect();
+        let mut reading_rows = Vec::new();
+        for ids in meter_ids.chunks(10_000) {
+            reading_rows.extend(
+                r::Entity::find()
+                    .filter(r::Column::MeterId.is_in(ids.iter().copied()))
+                    .filter(r::Column::Status.eq(reading::status_tag(ReadingStatus::Accepted)))
+                    .filter(r::Column::Period.lte(code))
+                    .all(db)
+                    .await
+                    .map_err(fail)?,
+            );
+        }
+
+        // Group everything by account, then by house. A row that does not convert fails the
+        // house it belongs to.
+        #[derive(Default)]
+        struct Parts {
+            meters: Vec<billing_core::meter::Meter>,
+            readings: Vec<billing_core::reading::Reading>,
+            volumes: Vec<(billing_core::ServiceKind, billing_core::volume::PastVolume)>,
+            recalculations: Vec<billing_core::ports::PendingRecalculation>,
+            journal: Vec<billing_core::ports::LedgerRecord>,
+            error: Option<String>,
+        }
+        let mut parts: BTreeMap<i64, Parts> = account_ids
+            .iter()
+            .map(|id| (*id, Parts::default()))
+            .collect();
+        let mut meter_account = BTreeMap::new();
+        for row in meter_rows {
+            let Some(owner) = row.account_id else {
+                continue;
+            };
+            meter_account.insert(row.id, owner);
+            let entry = parts.entry(owner).or_default();
+            match meter::from_row(row) {
+                Ok(m) => entry.meters.push(m),
+                Err(e) => entry.error = Some(e.to_string()),
+            }
+        }
+        for row in reading_rows {
+            let Some(owner) = meter_account.get(&row.meter_id).copied() else {
+                continue;
+            };
+            let entry = parts.entry(owner).or_default();
+            match reading::from_row(row) {
+                Ok(r) => entry.readings.push(r),
+                Err(e) => entry.error = Some(e.to_string()),
+            }
+        }
+        for row in volume_rows {
+            let owner = row.account_id;
+            let entry = parts.entry(owner).or_default();
+            let service = Row::new("volume_history", format!("account {owner}"))
+                .service("service", Some(&row.service));
+            match service.and_then(|s| volume::from_row(row).map(|v| (s, v))) {
+                Ok(sv) => entry.volumes.push(sv),
+                Err(e) => entry.error = Some(e.to_string()),
+            }
+        }
+        for row in recalc_rows {
+            let entry = parts.entry(row.account_id).or_default();
+            match recalculation::from_row(row) {
+                Ok(r) => entry.recalculations.push(r),
+                Err(e) => entry.error = Some(e.to_string()),
+            }
+        }
+        for row in journal_rows {
+            let entry = parts.entry(row.account_id).or_default();
+            match ledger::from_row(row) {
+                Ok(r) => entry.journal.push(r),
+                Err(e) => entry.error = Some(e.to_string()),
+            }
+        }
+        let billed: std::collections::BTreeSet<i64> = billed.into_iter().collect();
+        let mut premises = BTreeMap::new();
+        let mut premise_house = BTreeMap::new();
+        for row in premise_rows {
+            premise_house.insert(row.id, row.house_id);
+            premises.insert(
+                row.id,
+                house::premise_from_row(row).map_err(|e| e.to_string()),
+            );
+        }
+        let mut accounts_of: BTreeMap<i64, Vec<Result<AccountSnapshot, String>>> = BTreeMap::new();
+        for row in account_rows {
+            let (id, premise_id) = (row.id, row.premise_id);
+            let Some(house_id) = premise_house.get(&premise_id).copied() else {
+                continue;
+            };
+            let mut own = parts.remove(&id).unwrap_or_default();
+            let snapshot = (|| {
+                if let Some(e) = own.error.take() {
+                    return Err(e);
+                }
+                let account = account::from_row(row).map_err(|e| e.to_string())?;
+                let premise = premises
+                    .get(&premise_id)
+                    .cloned()
+                    .ok_or_else(|| format!("account {id}: premise {premise_id} missing"))??;
+                Ok(AccountSnapshot {
+                    account,
+                    premise,
+                    meters: own.meters,
+                    readings: own.readings,
+                    volumes: own.volumes,
+                    recalculations: own.recalculations,
+                    journal: own.journal,
+                    billed: billed.contains(&id),
+                })
+            })();
+            accounts_of.entry(house_id).or_default().push(snapshot);
+        }
+        let mut house_models: BTreeMap<i64, _> =
+            house_rows.into_iter().map(|h| (h.id, h)).collect();
+        let mut facts: BTreeMap<i64, _> = fact_rows.into_iter().map(|f| (f.house_id, f)).collect();
+        Ok(houses
+            .iter()
+            .map(|id| {
+                let snapshot = (|| {
+                    let model = house_models
+                        .remove(id)
+                        .ok_or_else(|| format!("house {id} no longer exists"))?;
+                    let house = house::from_row(model).map_err(|e| e.to_string())?;
+                    let facts = match facts.remove(id) {
+                        Some(f) => house::facts_from_row(f).map_err(|e| e.to_string())?,
+                        None => HousePeriodFacts::default(),
+                    };
+                    let accounts = accounts_of
+                        .remove(id)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .collect::<Result<Vec<_>, String>>()?;
+                    Ok(HouseSnapshot {
+                        house,
+                        facts,
+                        accounts,
+                    })
+                })();
+                (*id, snapshot)
+            })
+            .collect())
+    }
+}
+
+fn now_nanos() -> i64 {
+    i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}

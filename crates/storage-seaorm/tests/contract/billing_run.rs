@@ -1,0 +1,240 @@
+//! The persisted supplier-wide billing run: the same lines as `BillingService`'s house runs,
+//! idempotent, resumable, safe with many workers, failures isolated per house.
+
+use std::sync::{Arc, Mutex};
+
+use billing_core::ids::{HouseId, SupplierId};
+use billing_core::ports::{ChargeRepository, LedgerRepository, PeriodRepository};
+use billing_core::usecase::BillingOutcome;
+use storage_seaorm::{RunError, RunOptions, RunProgress, Storage};
+
+use crate::common::run::*;
+use crate::common::seed::{SUPPLIER, count_rows};
+
+contract!(
+    bills_every_account_with_the_lines_of_the_house_runs,
+    a_second_start_bills_nothing_more,
+    eight_runs_at_once_bill_every_account_once,
+    accounts_billed_before_keep_their_sets,
+    a_house_that_cannot_be_billed_fails_alone_and_is_retried,
+    refuses_closed_and_early_periods,
+    reports_progress_per_chunk,
+);
+
+const HOUSES: u64 = 6;
+const ACCOUNTS: usize = 7;
+
+fn options(chunk: usize, workers: usize) -> RunOptions {
+    RunOptions {
+        houses_per_chunk: chunk,
+        workers,
+    }
+}
+
+async fn bills_every_account_with_the_lines_of_the_house_runs(storage: Storage) {
+    seed_billable(&storage, HOUSES, ACCOUNTS).await;
+    let report = run(&storage, options(4, 2)).await.unwrap();
+    assert_eq!(report.progress.houses_total, HOUSES);
+    assert_eq!(report.progress.houses_done, HOUSES);
+    assert_eq!(report.progress.sets_written, HOUSES * ACCOUNTS as u64);
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    // The reference: BillingService's house run, through the ports, on a separate database.
+    let reference = scratch().await;
+    seed_billable(&reference, HOUSES, ACCOUNTS).await;
+    let billing = service(&reference);
+    for h in 1..=HOUSES {
+        let outcome = billing
+            .run_billing_for_house(HouseId::new(h), billed())
+            .await
+            .unwrap();
+        assert!(
+            outcome
+                .accounts
+                .iter()
+                .all(|o| matches!(o, BillingOutcome::Billed(_)))
+        );
+    }
+    let accounts = all_accounts(HOUSES, ACCOUNTS);
+    let got = sets_of(&storage, &accounts).await;
+    let want = sets_of(&reference, &accounts).await;
+    for (g, w) in got.iter().zip(&want) {
+        let (g, w) = (g.as_ref().unwrap(), w.as_ref().unwrap());
+        assert_eq!(g.lines, w.lines, "lines of account {}", g.account);
+        assert_eq!(g, w);
+        assert_eq!(
+            storage.journal(g.account).await.unwrap(),
+            reference.journal(w.account).await.unwrap()
+        );
+    }
+    // Estimates, three zones, ОДН and penalties all took part.
+    let lines: Vec<_> = got.iter().flatten().flat_map(|s| &s.lines).collect();
+    for service in [
+        billing_core::ServiceKind::Electricity,
+        billing_core::ServiceKind::ElectricityCommon,
+        billing_core::ServiceKind::ColdWater,
+        billing_core::ServiceKind::Penalty,
+    ] {
+        assert!(lines.iter().any(|l| l.service == service), "{service:?}");
+    }
+    assert!(got.iter().flatten().any(|s| s.has_estimates()));
+}
+
+async fn a_second_start_bills_nothing_more(storage: Storage) {
+    seed_billable(&storage, HOUSES, ACCOUNTS).await;
+    run(&storage, options(3, 2)).await.unwrap();
+    let (sets, lines, journal) = (
+        count_rows(&storage, "charge_sets").await,
+        count_rows(&storage, "charge_lines").await,
+        count_rows(&storage, "ledger_journal").await,
+    );
+    let again = run(&storage, options(3, 2)).await.unwrap();
+    assert_eq!(again.progress.sets_written, 0);
+    assert_eq!(again.progress.houses_done, HOUSES);
+    assert_eq!(count_rows(&storage, "charge_sets").await, sets);
+    assert_eq!(count_rows(&storage, "charge_lines").await, lines);
+    assert_eq!(count_rows(&storage, "ledger_journal").await, journal);
+}
+
+async fn eight_runs_at_once_bill_every_account_once(storage: Storage) {
+    seed_billable(&storage, HOUSES, ACCOUNTS).await;
+    let results = crate::concurrency::race(&storage, |_| {
+        let storage = storage.clone();
+        async move { run(&storage, options(1, 2)).await }
+    })
+    .await;
+    let written: u64 = results
+        .into_iter()
+        .map(|r| r.unwrap().progress.sets_written)
+        .sum();
+    assert_eq!(written, HOUSES * ACCOUNTS as u64);
+    assert_eq!(
+        count_rows(&storage, "charge_sets").await,
+        i64::try_from(HOUSES).unwrap() * ACCOUNTS as i64
+    );
+    // Every account's journal holds its postings once: compare with a single run elsewhere.
+    let reference = scratch().await;
+    seed_billable(&reference, HOUSES, ACCOUNTS).await;
+    run(&reference, options(10, 1)).await.unwrap();
+    for a in all_accounts(HOUSES, ACCOUNTS) {
+        assert_eq!(
+            storage.journal(a).await.unwrap(),
+            reference.journal(a).await.unwrap()
+        );
+    }
+}
+
+async fn accounts_billed_before_keep_their_sets(storage: Storage) {
+    seed_billable(&storage, HOUSES, ACCOUNTS).await;
+    let billing = service(&storage);
+    let first = billing
+        .run_billing_for_house(HouseId::new(2), billed())
+        .await
+        .unwrap();
+    let report = run(&storage, options(2, 2)).await.unwrap();
+    assert_eq!(report.progress.sets_written, (HOUSES - 1) * ACCOUNTS as u64);
+    for outcome in first.accounts {
+        let set = outcome.charge_set().clone();
+        assert_eq!(
+            storage.charge_set(set.account, billed()).await.unwrap(),
+            Some(set)
+        );
+    }
+    assert_eq!(
+        storage
+            .count_unbilled(SupplierId::new(SUPPLIER), billed())
+            .await,
+        Ok(0)
+    );
+}
+
+async fn a_house_that_cannot_be_billed_fails_alone_and_is_retried(storage: Storage) {
+    seed_billable(&storage, HOUSES, ACCOUNTS).await;
+    // House 3's accounts move to a consumer group that has no tariff.
+    let mut broken = crate::common::seed::build_house(3, ACCOUNTS).accounts;
+    for a in &mut broken {
+        a.group = billing_core::tariff::ConsumerGroup::Rural;
+    }
+    storage.upsert_accounts(&broken).await.unwrap();
+    let report = run(&storage, options(2, 2)).await.unwrap();
+    assert_eq!(report.progress.houses_done, HOUSES - 1);
+    assert_eq!(report.progress.houses_failed, 1);
+    assert_eq!(report.failed.len(), 1);
+    assert_eq!(report.failed[0].0, HouseId::new(3));
+    assert_eq!(
+        storage
+            .count_unbilled(SupplierId::new(SUPPLIER), billed())
+            .await,
+        Ok(ACCOUNTS as u64)
+    );
+    for a in &mut broken {
+        a.group = billing_core::tariff::ConsumerGroup::Population;
+    }
+    storage.upsert_accounts(&broken).await.unwrap();
+    let again = run(&storage, options(2, 2)).await.unwrap();
+    assert_eq!(again.progress.houses_done, HOUSES);
+    assert_eq!(again.progress.houses_failed, 0);
+    assert_eq!(again.progress.sets_written, ACCOUNTS as u64);
+}
+
+async fn refuses_closed_and_early_periods(storage: Storage) {
+    seed_billable(&storage, 1, 2).await;
+    let early = storage
+        .run_supplier_billing(
+            SupplierId::new(SUPPLIER),
+            billed(),
+            time::macros::date!(2025 - 03 - 25),
+            options(1, 1),
+            Arc::new(|_: RunProgress| {}),
+        )
+        .await;
+    assert!(matches!(early, Err(RunError::TooEarly { .. })), "{early:?}");
+    let missing = storage
+        .run_supplier_billing(
+            SupplierId::new(99),
+            billed(),
+            TODAY,
+            options(1, 1),
+            Arc::new(|_: RunProgress| {}),
+        )
+        .await;
+    assert_eq!(missing.err(), Some(RunError::SupplierNotFound));
+    PeriodRepository::close(&storage, SupplierId::new(SUPPLIER), billed())
+        .await
+        .unwrap();
+    assert_eq!(
+        run(&storage, options(1, 1)).await.err(),
+        Some(RunError::PeriodClosed(billed()))
+    );
+    assert_eq!(count_rows(&storage, "charge_sets").await, 0);
+}
+
+async fn reports_progress_per_chunk(storage: Storage) {
+    seed_billable(&storage, HOUSES, 2).await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    storage
+        .run_supplier_billing(
+            SupplierId::new(SUPPLIER),
+            billed(),
+            TODAY,
+            options(1, 1),
+            Arc::new(move |p: RunProgress| sink.lock().unwrap().push(p)),
+        )
+        .await
+        .unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len() as u64, HOUSES);
+    for (i, p) in seen.iter().enumerate() {
+        assert_eq!(p.houses_done, i as u64 + 1);
+        assert_eq!(p.houses_total, HOUSES);
+        assert_eq!(p.sets_written, 2 * (i as u64 + 1));
+    }
+    assert_eq!(
+        storage
+            .billing_run_progress(SupplierId::new(SUPPLIER), billed())
+            .await
+            .unwrap()
+            .map(|p| p.houses_done),
+        Some(HOUSES)
+    );
+}
