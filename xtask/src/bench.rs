@@ -58,11 +58,14 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     match args.first().map(String::as_str) {
         Some("billing") => billing(&args[1..]),
-        other => Err(format!("unknown benchmark {other:?}; available: billing")),
+        Some("storage") => crate::bench_storage::run(&args[1..]),
+        other => Err(format!(
+            "unknown benchmark {other:?}; available: billing, storage"
+        )),
     }
 }
 
-fn flag(args: &[String], name: &str, default: usize) -> Result<usize, String> {
+pub(crate) fn flag(args: &[String], name: &str, default: usize) -> Result<usize, String> {
     match args.iter().position(|a| a == name) {
         None => Ok(default),
         Some(i) => args
@@ -95,27 +98,29 @@ impl Rng {
     }
 }
 
-const PER_HOUSE: usize = 100;
-const PERIOD: (i32, u32) = (2026, 10);
+pub(crate) const PER_HOUSE: usize = 100;
+pub(crate) const PERIOD: (i32, u32) = (2026, 10);
+/// The generator's seed: every run bills the same supplier.
+pub(crate) const SEED: u64 = 0x0AB0_4E47;
 
 /// One generated house with everything its bill needs, owned.
-struct GenHouse {
-    house: House,
-    accounts: Vec<Account>,
-    premises: Vec<Premise>,
-    meters: Vec<Meter>,
+pub(crate) struct GenHouse {
+    pub(crate) house: House,
+    pub(crate) accounts: Vec<Account>,
+    pub(crate) premises: Vec<Premise>,
+    pub(crate) meters: Vec<Meter>,
     /// Opening and closing readings per account (closing `None` → estimate).
-    readings: Vec<(ZoneValues, Option<ZoneValues>)>,
-    history: Vec<Vec<PastVolume>>,
-    debts: Vec<Option<(Vec<DebtTranche>, Vec<PaymentEvent>)>>,
-    house_meter: Decimal,
+    pub(crate) readings: Vec<(ZoneValues, Option<ZoneValues>)>,
+    pub(crate) history: Vec<Vec<PastVolume>>,
+    pub(crate) debts: Vec<Option<(Vec<DebtTranche>, Vec<PaymentEvent>)>>,
+    pub(crate) house_meter: Decimal,
 }
 
 fn d(n: u64) -> Decimal {
     Decimal::from(n)
 }
 
-fn generate_house(index: usize, seed: u64) -> GenHouse {
+pub(crate) fn generate_house(index: usize, seed: u64) -> GenHouse {
     let mut rng = Rng(seed ^ (index as u64).wrapping_mul(0xA076_1D64_78BD_642F));
     let period = Period::new(PERIOD.0, PERIOD.1).expect("the bench period is valid");
     let hid = HouseId::new(index as u64 + 1);
@@ -269,7 +274,7 @@ fn generate_house(index: usize, seed: u64) -> GenHouse {
     }
 }
 
-fn tariffs() -> Vec<TariffVersion> {
+pub(crate) fn tariffs() -> Vec<TariffVersion> {
     let zp = |s: i64, day: i64, night: i64, peak: i64, semi: i64, n3: i64| ZonePrices {
         single: Decimal::new(s, 2),
         two_zone: Some([Decimal::new(day, 2), Decimal::new(night, 2)]),
@@ -343,15 +348,15 @@ fn tariffs() -> Vec<TariffVersion> {
 }
 
 #[derive(Default)]
-struct Totals {
-    accounts: u64,
-    lines: u64,
-    amount: Money,
-    penalty_accounts: u64,
+pub(crate) struct Totals {
+    pub(crate) accounts: u64,
+    pub(crate) lines: u64,
+    pub(crate) amount: Money,
+    pub(crate) penalty_accounts: u64,
 }
 
 /// Bills one generated house; returns (accounts, lines, total amount, accounts with penalties).
-fn bill_one(
+pub(crate) fn bill_one(
     g: &GenHouse,
     book: TariffBook<'_>,
     policy: &BillingPolicy,
@@ -442,7 +447,7 @@ fn billing(args: &[String]) -> Result<(), String> {
     .max(1);
     let chunk = flag(args, "--chunk-houses", 10)?.max(1);
     let houses = accounts.div_ceil(PER_HOUSE);
-    let seed = 0x0AB0_4E47_u64;
+    let seed = SEED;
     let book_versions = tariffs();
     let policy = BillingPolicy::default();
     let key_rates = KeyRateHistory::bank_of_russia();

@@ -3,6 +3,8 @@
 //! - `cargo xtask ci` — everything CI checks: format, clippy, tests, cargo-deny, core purity, docs.
 //! - `cargo xtask demo` — bills a demo house and prints the explained bill, the ЕПД and its QR.
 //! - `cargo xtask bench billing [--accounts N]` — the in-memory billing benchmark.
+//! - `cargo xtask bench storage [--accounts N] [--backend sqlite|postgres|both]` — the persisted
+//!   supplier-wide billing run on SQLite and PostgreSQL against each database's raw bulk load.
 
 #![allow(
     clippy::float_arithmetic,
@@ -13,6 +15,7 @@
 )]
 
 mod bench;
+mod bench_storage;
 mod ci;
 mod demo;
 #[cfg(test)]
@@ -32,7 +35,8 @@ fn main() -> ExitCode {
         Some("demo") => demo::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | demo | bench billing [--accounts N] [--threads N]>"
+                "usage: cargo xtask <ci | demo | bench billing [--accounts N] [--threads N] \
+                 | bench storage [--accounts N] [--backend sqlite|postgres|both]>"
             );
             return ExitCode::from(2);
         }
