@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Row;
 use super::billing::{day_text, money, period_code, service_tag, to_db_id};
+use super::recalculation::kind_tag;
 use crate::CorruptRow;
 use crate::entity::{charge_line, charge_set};
 
@@ -37,13 +38,6 @@ struct StoredRecalculation {
     kind: String,
     recorded_on: String,
     reading: u64,
-}
-
-fn kind_tag(kind: RecalculationKind) -> &'static str {
-    match kind {
-        RecalculationKind::ControlCheck => "control_check",
-        RecalculationKind::ReadingCorrection => "reading_correction",
-    }
 }
 
 /// The `charge_sets` row of `set`.
