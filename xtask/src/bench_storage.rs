@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo xtask bench storage [--accounts N] [--backend sqlite|postgres|both] [--workers N]
-//!     [--chunk-houses N] [--seed-houses N] [--keep]
+//!     [--chunk-houses N] [--seed-houses N] [--keep] [--no-autoanalyze]
 //! ```
 //!
 //! For each backend:
@@ -112,6 +112,8 @@ struct Options {
     run: RunOptions,
     seed_houses: usize,
     keep: bool,
+    /// Emulate autovacuum's ANALYZE on a PostgreSQL server that runs without it.
+    autoanalyze: bool,
 }
 
 impl Options {
@@ -128,13 +130,13 @@ impl Options {
             let a = args[i].as_str();
             if VALUED.contains(&a) {
                 i += 2;
-            } else if a == "--keep" {
+            } else if a == "--keep" || a == "--no-autoanalyze" {
                 i += 1;
             } else {
                 return Err(format!(
                     "unknown argument '{a}'; usage: cargo xtask bench storage [--accounts N] \
                      [--backend sqlite|postgres|both] [--workers N] [--chunk-houses N] \
-                     [--seed-houses N] [--keep]"
+                     [--seed-houses N] [--keep] [--no-autoanalyze]"
                 ));
             }
         }
@@ -170,6 +172,7 @@ impl Options {
             },
             seed_houses: crate::bench::flag(args, "--seed-houses", 100)?.max(1),
             keep: args.iter().any(|a| a == "--keep"),
+            autoanalyze: !args.iter().any(|a| a == "--no-autoanalyze"),
         })
     }
 
@@ -378,6 +381,7 @@ struct Figures {
     run_seconds: f64,
     rows: Rows,
     run_peak_kib: Option<u64>,
+    run_start_rss_kib: Option<u64>,
     run_cpu_seconds: Option<f64>,
     server: Option<ServerUse>,
     total: Decimal,
@@ -449,13 +453,29 @@ async fn measure(target: &Target, options: &Options) -> Result<Figures, String> 
             }
         })
     };
+    let analyzer = match kind {
+        Kind::Postgres if options.autoanalyze => Analyzer::start_if_needed(&url).await?,
+        _ => None,
+    };
     reset_peak();
+    let run_start_rss_kib = status_kib("self", "VmRSS:");
     let cpu_before = cpu_seconds("self");
     let report = storage
         .run_supplier_billing(SupplierId::new(1), period()?, TODAY, options.run, progress)
         .await
-        .map_err(|e| format!("billing run: {e}"))?;
+        .map_err(|e| format!("billing run: {e}"));
     let run_seconds = run_started.elapsed().as_secs_f64();
+    let analyzes = match analyzer {
+        Some(a) => Some(a.stop().await?),
+        None => None,
+    };
+    let report = report?;
+    if let Some((n, every)) = analyzes {
+        println!(
+            "autovacuum is off on this server: the bench ran ANALYZE of the tables the run \
+             writes every {every} s (autovacuum_naptime), {n} times during the run"
+        );
+    }
     let run_peak_kib = peak_kib();
     let run_cpu_seconds = cpu_before.and_then(|b| cpu_seconds("self").map(|a| a - b));
     if let Some((house, why)) = report.failed.first() {
@@ -549,6 +569,7 @@ async fn measure(target: &Target, options: &Options) -> Result<Figures, String> 
         run_seconds,
         rows,
         run_peak_kib,
+        run_start_rss_kib,
         run_cpu_seconds,
         server,
         total,
@@ -1141,6 +1162,78 @@ async fn raw_postgres(
     outcome
 }
 
+/// Autovacuum's ANALYZE, for a server that runs without autovacuum (as this machine's does):
+/// every `autovacuum_naptime` it analyzes the tables the run writes, so their statistics
+/// follow the run as they would on a server with the default settings (a fresh table is
+/// analyzed once 50 rows + 10 % changed). Without it the planner keeps the statistics of
+/// the empty `charge_sets` for the whole run (see docs/performance.md).
+struct Analyzer {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<u32, String>>,
+    every: u64,
+}
+
+impl Analyzer {
+    async fn start_if_needed(url: &str) -> Result<Option<Self>, String> {
+        let storage = Storage::connect(url).await.map_err(|e| e.to_string())?;
+        let setting = |name: &'static str| {
+            let db = storage.connection().clone();
+            async move {
+                let sql = format!("SELECT setting FROM pg_settings WHERE name = '{name}'");
+                let row = db
+                    .query_one_raw(sea_orm::Statement::from_string(
+                        db.get_database_backend(),
+                        sql.clone(),
+                    ))
+                    .await
+                    .map_err(|e| format!("{sql}: {e}"))?
+                    .ok_or_else(|| format!("{sql}: no row"))?;
+                row.try_get_by_index::<String>(0)
+                    .map_err(|e| format!("{sql}: {e}"))
+            }
+        };
+        if setting("autovacuum").await? == "on" {
+            storage.close().await.map_err(|e| e.to_string())?;
+            return Ok(None);
+        }
+        let every: u64 = setting("autovacuum_naptime")
+            .await?
+            .parse()
+            .map_err(|e| format!("autovacuum_naptime: {e}"))?;
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let mut runs = 0;
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    () = tokio::time::sleep(std::time::Duration::from_secs(every.max(1))) => {}
+                }
+                execute(
+                    storage.connection(),
+                    "ANALYZE charge_sets, charge_lines, volume_history, ledger_journal, \
+                     billing_run_houses",
+                )
+                .await?;
+                runs += 1;
+            }
+            storage.close().await.map_err(|e| e.to_string())?;
+            Ok(runs)
+        });
+        Ok(Some(Self { stop, task, every }))
+    }
+
+    /// Stops it; returns how many times it analyzed and its interval in seconds.
+    async fn stop(self) -> Result<(u32, u64), String> {
+        // An error here means the task already ended; its result says why.
+        let _ignored = self.stop.send(());
+        let runs = self
+            .task
+            .await
+            .map_err(|e| format!("analyzer stopped: {e}"))??;
+        Ok((runs, self.every))
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Memory and CPU
 // ---------------------------------------------------------------------------------------------
@@ -1277,6 +1370,10 @@ fn report(results: &[Figures], options: &Options) -> Result<(), String> {
         each(&|r| mib(r.run_peak_kib)),
     );
     row(
+        "  (RSS at the run's start)",
+        each(&|r| mib(r.run_start_rss_kib)),
+    );
+    row(
         "run: peak RSS of a server backend",
         each(&|r| match &r.server {
             Some(s) => mib(Some(s.max_peak_kib)),
@@ -1315,7 +1412,8 @@ fn report(results: &[Figures], options: &Options) -> Result<(), String> {
     );
     println!(
         "(run options: {} workers, {} houses per chunk; peak memory of the run is this \
-         process's VmHWM from the run's start; PostgreSQL's own memory is shown per backend)",
+         process's VmHWM from the run's start, which includes what the allocators kept from \
+         seeding; PostgreSQL's own memory is shown per backend)",
         options.run.workers, options.run.houses_per_chunk
     );
     for r in results {
