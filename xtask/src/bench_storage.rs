@@ -59,10 +59,6 @@ use billing_core::penalty::{
 use billing_core::policy::BillingPolicy;
 use billing_core::ports::{HousePeriodFacts, LedgerFact, LedgerRecord, NewReading};
 use billing_core::reading::ReadingSource;
-use billing_core::requisites::{
-    Address, BankDetails, BankName, Bic, CorrespAcc, EmergencyPhone, Inn, Kpp, OrgName,
-    PersonalAcc, Phone, Requisites,
-};
 use billing_core::{Money, Period, ServiceKind};
 use rust_decimal::Decimal;
 use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
@@ -628,33 +624,6 @@ struct Seeded {
     reference: Totals,
 }
 
-fn requisites() -> Result<Requisites, String> {
-    let e = |e: billing_core::requisites::RequisiteError| e.to_string();
-    let bank = BankDetails::new(
-        PersonalAcc::parse("40702810200000000001").map_err(e)?,
-        BankName::parse("ПАО Сбербанк").map_err(e)?,
-        Bic::parse("044525225").map_err(e)?,
-        CorrespAcc::parse("30101810400000000225").map_err(e)?,
-    )
-    .map_err(e)?;
-    Requisites::new(
-        OrgName::parse("АО «Бенч Энергосбыт»").map_err(e)?,
-        Inn::parse("7707083893").map_err(e)?,
-        Some(Kpp::parse("770701001").map_err(e)?),
-        bank,
-        Address::parse("г. Тула, ул. Советская, д. 1").map_err(e)?,
-        vec![Phone::parse("8 800 100-00-00").map_err(e)?],
-        vec![
-            EmergencyPhone::new(
-                "Аварийно-диспетчерская служба",
-                Phone::parse("+7 (4872) 00-00-00").map_err(e)?,
-            )
-            .map_err(e)?,
-        ],
-    )
-    .map_err(e)
-}
-
 /// Generates houses `first..end` and bills them in memory (the reference total).
 fn generate(first: usize, end: usize) -> Result<(Vec<GenHouse>, Totals), String> {
     let houses: Vec<GenHouse> = (first..end).map(|h| generate_house(h, SEED)).collect();
@@ -688,7 +657,7 @@ async fn seed(storage: &Storage, options: &Options) -> Result<Seeded, String> {
     let s = |e: billing_core::RepoError| e.to_string();
     let supplier = Supplier {
         id: SupplierId::new(1),
-        requisites: requisites()?,
+        requisites: crate::demo::requisites("АО «Бенч Энергосбыт»")?,
         policy: BillingPolicy::default(),
         penalty: PenaltyPolicy::default(),
         minimum_payment: Money::from_roubles(50),

@@ -35,7 +35,8 @@ fn d(v: i64, dp: u32) -> Decimal {
     Decimal::new(v, dp)
 }
 
-fn requisites() -> Result<Requisites, String> {
+/// Requisites of a synthetic supplier called `name` (the demo's and the storage bench's).
+pub(crate) fn requisites(name: &str) -> Result<Requisites, String> {
     let e = |e: billing_core::requisites::RequisiteError| e.to_string();
     let bank = BankDetails::new(
         PersonalAcc::parse("40702810200000000001").map_err(e)?,
@@ -45,7 +46,7 @@ fn requisites() -> Result<Requisites, String> {
     )
     .map_err(e)?;
     Requisites::new(
-        OrgName::parse("АО «Демо Энергосбыт»").map_err(e)?,
+        OrgName::parse(name).map_err(e)?,
         Inn::parse("7707083893").map_err(e)?,
         Some(Kpp::parse("770701001").map_err(e)?),
         bank,
@@ -332,7 +333,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         period,
         date!(2026 - 03 - 21),
     );
-    let req = requisites()?;
+    let req = requisites("АО «Демо Энергосбыт»")?;
     let doc = build_payment_document(&DocumentInput {
         account: &accounts[0],
         premise: &premises[0],

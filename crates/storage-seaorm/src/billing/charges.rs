@@ -33,11 +33,13 @@ use crate::entity::{charge_line, charge_set, ledger_record};
 use crate::error::repo;
 use crate::storage::Storage;
 
+use super::shapes::batches;
+
 /// Bound parameters per statement: below SQLite's 32 766 and PostgreSQL's 65 535.
 const MAX_PARAMS: usize = 30_000;
 
 /// Inserts `rows` (each with `columns.len()` values) into `table` with multi-row INSERTs,
-/// chunked below the parameter limit; `suffix` follows each statement (an `ON CONFLICT …`).
+/// cut below the parameter limit into the few sizes of [`batches`]; `suffix` follows each statement (an `ON CONFLICT …`).
 pub(crate) async fn insert_values(
     storage: &Storage,
     tx: &DatabaseTransaction,
@@ -49,9 +51,7 @@ pub(crate) async fn insert_values(
     let per = (MAX_PARAMS / columns.len()).max(1);
     let sqlite = storage.backend() == crate::storage::Backend::Sqlite;
     let head = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<Vec<Value>> = rows.by_ref().take(per).collect();
+    for chunk in batches(rows, per) {
         let mut sql = String::with_capacity(head.len() + chunk.len() * columns.len() * 6);
         sql.push_str(&head);
         let mut values = Vec::with_capacity(chunk.len() * columns.len());
@@ -204,9 +204,7 @@ impl Storage {
         )
         .await?;
         // 13 columns a row; insert_many keeps journal order (ascending `seq`).
-        let mut postings = postings.into_iter().peekable();
-        while postings.peek().is_some() {
-            let chunk: Vec<_> = postings.by_ref().take(MAX_PARAMS / 13).collect();
+        for chunk in batches(postings, MAX_PARAMS / 13) {
             ledger_record::Entity::insert_many(chunk)
                 .exec_without_returning(tx)
                 .await
@@ -261,9 +259,7 @@ impl Storage {
         for (account, record) in records {
             rows.push(ledger::to_row(to_db_id(account.get())?, record)?);
         }
-        let mut rows = rows.into_iter().peekable();
-        while rows.peek().is_some() {
-            let chunk: Vec<_> = rows.by_ref().take(MAX_PARAMS / 13).collect();
+        for chunk in batches(rows, MAX_PARAMS / 13) {
             ledger_record::Entity::insert_many(chunk)
                 .exec_without_returning(&tx)
                 .await

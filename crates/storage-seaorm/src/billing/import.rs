@@ -44,6 +44,8 @@ use crate::entity;
 use crate::error::{repo, repo_write};
 use crate::storage::{Backend, Storage};
 
+use super::shapes::batches;
+
 /// The most bound parameters one statement carries: below SQLite's limit of 32 766 (and far
 /// below PostgreSQL's 65 535).
 pub(crate) const MAX_PARAMS: usize = 30_000;
@@ -79,13 +81,8 @@ where
     A: ActiveModelTrait<Entity = E> + Send,
 {
     let per_statement = (MAX_PARAMS / E::Column::iter().count().max(1)).max(1);
-    let mut rows = rows.into_iter();
     let mut written = 0;
-    loop {
-        let chunk: Vec<A> = rows.by_ref().take(per_statement).collect();
-        if chunk.is_empty() {
-            return Ok(written);
-        }
+    for chunk in batches(rows, per_statement) {
         let mut insert = E::insert_many(chunk);
         if let Some(on_conflict) = on_conflict {
             insert = insert.on_conflict(on_conflict.clone());
@@ -95,6 +92,7 @@ where
             .await
             .map_err(|e| repo_write(operation, e))?;
     }
+    Ok(written)
 }
 
 impl Storage {
@@ -232,12 +230,7 @@ impl Storage {
         let fail = |e| repo("import readings", e);
         let tx = self.begin_write().await.map_err(fail)?;
         let mut ids = HashMap::with_capacity(readings.len());
-        let mut rows = values.into_iter();
-        loop {
-            let chunk: Vec<[Value; COLUMNS]> = rows.by_ref().take(MAX_PARAMS / COLUMNS).collect();
-            if chunk.is_empty() {
-                break;
-            }
+        for chunk in batches(values, MAX_PARAMS / COLUMNS) {
             let mut sql = String::from(
                 "INSERT INTO readings (meter_id, period, register_values, taken_on, \
                  submitted_at, source, status, slot) VALUES ",

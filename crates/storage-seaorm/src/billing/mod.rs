@@ -32,6 +32,7 @@ mod meters;
 mod readings;
 mod recalculations;
 pub(crate) mod run;
+mod shapes;
 mod suppliers;
 mod tariffs;
 mod volumes;

@@ -58,6 +58,8 @@ use crate::entity;
 use crate::error::repo;
 use crate::storage::{Backend, Storage};
 
+use super::shapes::padded_ids;
+
 /// How a billing run works through the houses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunOptions {
@@ -560,12 +562,12 @@ impl Storage {
         let code = period_code(shared.period);
         let supplier = to_db_id(shared.supplier.id.get())?;
         let house_rows = h::Entity::find()
-            .filter(h::Column::Id.is_in(houses.iter().copied()))
+            .filter(h::Column::Id.is_in(padded_ids(houses)))
             .all(db)
             .await
             .map_err(fail)?;
         let premise_rows = p::Entity::find()
-            .filter(p::Column::HouseId.is_in(houses.iter().copied()))
+            .filter(p::Column::HouseId.is_in(padded_ids(houses)))
             .order_by_asc(p::Column::Id)
             .all(db)
             .await
@@ -576,7 +578,7 @@ impl Storage {
             account_rows.extend(
                 a::Entity::find()
                     .filter(a::Column::SupplierId.eq(supplier))
-                    .filter(a::Column::PremiseId.is_in(ids.iter().copied()))
+                    .filter(a::Column::PremiseId.is_in(padded_ids(ids)))
                     .order_by_asc(a::Column::Id)
                     .all(db)
                     .await
@@ -585,7 +587,7 @@ impl Storage {
         }
         let account_ids: Vec<i64> = account_rows.iter().map(|a| a.id).collect();
         let fact_rows = f::Entity::find()
-            .filter(f::Column::HouseId.is_in(houses.iter().copied()))
+            .filter(f::Column::HouseId.is_in(padded_ids(houses)))
             .filter(f::Column::Period.eq(code))
             .all(db)
             .await
@@ -593,7 +595,8 @@ impl Storage {
         let (mut meter_rows, mut volume_rows, mut recalc_rows, mut journal_rows, mut billed) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for ids in account_ids.chunks(10_000) {
-            let ids = || ids.iter().copied();
+            let padded = padded_ids(ids);
+            let ids = || padded.iter().copied();
             meter_rows.extend(
                 m::Entity::find()
                     .filter(m::Column::AccountId.is_in(ids()))
@@ -644,7 +647,7 @@ impl Storage {
         for ids in meter_ids.chunks(10_000) {
             reading_rows.extend(
                 r::Entity::find()
-                    .filter(r::Column::MeterId.is_in(ids.iter().copied()))
+                    .filter(r::Column::MeterId.is_in(padded_ids(ids)))
                     .filter(r::Column::Status.eq(reading::status_tag(ReadingStatus::Accepted)))
                     .filter(r::Column::Period.lte(code))
                     .all(db)
