@@ -335,15 +335,19 @@ async fn execute(db: &DatabaseConnection, sql: &str) -> Result<(), String> {
         .map_err(|e| format!("{sql}: {e}"))
 }
 
+/// The one row `sql` returns.
+async fn one_row(db: &impl ConnectionTrait, sql: &str) -> Result<sea_orm::QueryResult, String> {
+    db.query_one_raw(sea_orm::Statement::from_string(
+        db.get_database_backend(),
+        sql.to_owned(),
+    ))
+    .await
+    .map_err(|e| format!("{sql}: {e}"))?
+    .ok_or_else(|| format!("{sql}: no row"))
+}
+
 async fn count(db: &impl ConnectionTrait, sql: &str) -> Result<u64, String> {
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            db.get_database_backend(),
-            sql.to_owned(),
-        ))
-        .await
-        .map_err(|e| format!("{sql}: {e}"))?
-        .ok_or_else(|| format!("{sql}: no row"))?;
+    let row = one_row(db, sql).await?;
     let n: Option<i64> = row.try_get_by_index(0).map_err(|e| format!("{sql}: {e}"))?;
     Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
 }
@@ -1149,15 +1153,9 @@ impl Analyzer {
             let db = storage.connection().clone();
             async move {
                 let sql = format!("SELECT setting FROM pg_settings WHERE name = '{name}'");
-                let row = db
-                    .query_one_raw(sea_orm::Statement::from_string(
-                        db.get_database_backend(),
-                        sql.clone(),
-                    ))
-                    .await
-                    .map_err(|e| format!("{sql}: {e}"))?
-                    .ok_or_else(|| format!("{sql}: no row"))?;
-                row.try_get_by_index::<String>(0)
+                one_row(&db, &sql)
+                    .await?
+                    .try_get_by_index::<String>(0)
                     .map_err(|e| format!("{sql}: {e}"))
             }
         };
