@@ -1,6 +1,7 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
 //! - `cargo xtask ci` — everything CI checks: format, clippy, tests, cargo-deny, core purity, docs.
+//! - `cargo xtask openapi` — writes the service's OpenAPI document to `docs/openapi.json`.
 //! - `cargo xtask demo` — bills a demo house and prints the explained bill, the ЕПД and its QR.
 //! - `cargo xtask bench billing [--accounts N]` — the in-memory billing benchmark.
 //! - `cargo xtask bench storage [--accounts N] [--backend sqlite|postgres|both]` — the persisted
@@ -18,6 +19,7 @@ mod bench;
 mod bench_storage;
 mod ci;
 mod demo;
+mod openapi;
 #[cfg(test)]
 mod tidy;
 
@@ -33,9 +35,10 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
+        Some("openapi") => openapi::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | demo | bench billing [--accounts N] [--threads N] \
+                "usage: cargo xtask <ci | demo | openapi | bench billing [--accounts N] [--threads N] \
                  | bench storage [--accounts N] [--backend sqlite|postgres|both]>"
             );
             return ExitCode::from(2);

@@ -146,6 +146,14 @@ impl Email {
             .split_once('@')
             .map_or(self.0.as_str(), |(local, _)| local)
     }
+
+    /// The address with its local part hidden but for the first character, for showing to
+    /// an operator: `i***@mail.ru`. The length of the local part is not revealed.
+    pub fn masked(&self) -> String {
+        let first: String = self.local_part().chars().take(1).collect();
+        let domain = self.0.split_once('@').map_or("", |(_, domain)| domain);
+        format!("{first}***@{domain}")
+    }
 }
 
 impl fmt::Display for Email {
@@ -190,6 +198,13 @@ impl Phone {
     pub fn digits(&self) -> &str {
         &self.0[1..]
     }
+
+    /// The number with all but the operator code and the last two digits hidden, for showing
+    /// to an operator: `+7 916 ***-**-67`.
+    pub fn masked(&self) -> String {
+        let digits = self.digits();
+        format!("+7 {} ***-**-{}", &digits[1..4], &digits[9..])
+    }
 }
 
 impl fmt::Display for Phone {
@@ -220,6 +235,17 @@ impl AccountNumber {
     /// The digits.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The number with all but its last four digits hidden, for showing to an operator:
+    /// `***4567`. A number of four digits or fewer is hidden entirely (`***`).
+    pub fn masked(&self) -> String {
+        let len = self.0.len();
+        if len > 4 {
+            format!("***{}", &self.0[len - 4..])
+        } else {
+            "***".to_owned()
+        }
     }
 }
 
@@ -396,6 +422,16 @@ impl LoginHandle {
             Self::Phone(p) => p.as_str(),
         }
     }
+
+    /// The handle partly hidden, for showing to an operator ([`Phone::masked`],
+    /// [`Email::masked`], [`AccountNumber::masked`]).
+    pub fn masked(&self) -> String {
+        match self {
+            Self::Account(n) => n.masked(),
+            Self::Email(e) => e.masked(),
+            Self::Phone(p) => p.masked(),
+        }
+    }
 }
 
 /// Through which channel something happened: recorded in consents and the security log.
@@ -434,6 +470,30 @@ impl ClientInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masked_handles_hide_all_but_a_hint() {
+        let phone = Phone::parse("+7 916 123-45-67").unwrap();
+        assert_eq!(phone.masked(), "+7 916 ***-**-67");
+        assert_eq!(
+            Email::parse("Ivan.Petrov@Mail.ru").unwrap().masked(),
+            "i***@mail.ru"
+        );
+        assert_eq!(
+            Email::parse("я@почта.рф").unwrap().masked(),
+            "я***@почта.рф"
+        );
+        assert_eq!(
+            AccountNumber::parse("001234567").unwrap().masked(),
+            "***4567"
+        );
+        assert_eq!(AccountNumber::parse("1234").unwrap().masked(), "***");
+        assert_eq!(LoginHandle::Phone(phone.clone()).masked(), phone.masked(),);
+        for handle in ["+79161234567", "ivan.petrov@mail.ru", "001234567"] {
+            let handle = LoginHandle::parse_any(handle).unwrap();
+            assert!(!handle.masked().contains(handle.as_str()));
+        }
+    }
 
     #[test]
     fn phones_normalise_to_e164() {

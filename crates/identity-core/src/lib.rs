@@ -2,7 +2,8 @@
 //!
 //! The pure identity domain of the Abonent subscriber cabinet: registration (by ЛС or by phone
 //! and email), consents, login and sessions, password recovery, settings, linking ЛС, blocking
-//! the cabinet and the security log.
+//! the cabinet (and an operator's lookup and unblock), the security log, and limits per client
+//! address.
 //!
 //! **Architecture invariant:** this crate does no IO. Storage, SMS, email, captcha, the clock,
 //! randomness and password hashing enter through the traits in [`ports`]; a test

@@ -1,9 +1,12 @@
 //! Records the ports exchange: subscribers, linked ЛС, sessions, one-time challenges,
-//! consents, security events, messages and throttling keys.
+//! consents, security events, messages and throttling keys (with the client actions that are
+//! throttled per client address).
 //!
 //! These are domain records, not database rows: adapters convert them at the edge. Fields are
 //! public because adapters must rebuild the records from storage; every field holds an already
 //! parsed domain value.
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -87,7 +90,7 @@ impl Subscriber {
 pub enum CabinetStatus {
     /// Usable.
     Active,
-    /// Blocked ("my cabinet was hacked"); only password recovery unblocks it.
+    /// Blocked ("my cabinet was hacked"); password recovery or an operator unblocks it.
     Blocked {
         /// When.
         at: OffsetDateTime,
@@ -162,7 +165,9 @@ pub struct SessionRecord {
     pub token_digest: SecretDigest,
     /// Login time; the absolute lifetime runs from here.
     pub created_at: OffsetDateTime,
-    /// Last activity; the idle timeout runs from here.
+    /// Last recorded activity; the idle timeout runs from here. Recorded at most once per
+    /// [`crate::policy::SessionPolicy::touch_interval`], so it may be up to that much behind
+    /// the last request.
     pub last_seen_at: OffsetDateTime,
     /// When revoked, if revoked.
     pub revoked_at: Option<OffsetDateTime>,
@@ -504,6 +509,12 @@ pub enum SecurityEventKind {
         /// By whom.
         by: BlockedBy,
     },
+    /// An operator unblocked the cabinet (password recovery, which also unblocks, is logged
+    /// as [`SecurityEventKind::PasswordRecovered`]).
+    CabinetUnblocked {
+        /// The operator's identifier in the back office.
+        operator: String,
+    },
     /// A consent was recorded.
     ConsentGiven {
         /// Which.
@@ -542,6 +553,43 @@ pub enum ThrottleScope {
     RegistrationProof,
     /// "Someone is registering your ЛС" notices, per cabinet.
     OwnerNotice,
+    /// Requests per client address and [`ClientAction`].
+    ClientAddress,
+}
+
+/// What a client does that is limited per client address
+/// ([`crate::IdentityService::admit_client`], [`crate::policy::ClientAddressLimits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ClientAction {
+    /// A login attempt.
+    Login,
+    /// Starting a registration, by phone or by ЛС (its first code counts here).
+    Registration,
+    /// Any other request that sends a code or a link: resending a code or an email link,
+    /// starting a recovery, changing the email or the phone.
+    SendCode,
+    /// A linking attempt, with any proof.
+    Linking,
+}
+
+impl ClientAction {
+    /// Every action.
+    pub const ALL: [Self; 4] = [
+        Self::Login,
+        Self::Registration,
+        Self::SendCode,
+        Self::Linking,
+    ];
+
+    /// A short stable name, part of the throttling key.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Registration => "registration",
+            Self::SendCode => "send_code",
+            Self::Linking => "linking",
+        }
+    }
 }
 
 /// The answer of [`crate::ports::ThrottleRepository::reserve`].
@@ -557,7 +605,7 @@ pub enum Reservation {
 }
 
 /// The key of a throttled counter: a scope and a subject (a subscriber id, a login handle, a
-/// phone or an email).
+/// phone, an email, an ЛС number, or an action and a client address).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ThrottleKey {
     /// What is counted.
@@ -622,5 +670,80 @@ impl ThrottleKey {
             scope: ThrottleScope::RegistrationProof,
             subject: format!("account:{number}"),
         }
+    }
+
+    /// Requests of one kind from one client address, for example `login:203.0.113.7`.
+    ///
+    /// The address is normalised so that one client is one key: a port is dropped
+    /// (`203.0.113.7:51234`, `[2001:db8::1]:443`), an IPv4-mapped IPv6 address counts as its
+    /// IPv4 address, and an IPv6 address counts as its /64 network (one subscriber line is
+    /// usually given a whole /64, so counting single addresses would let one client rotate
+    /// through billions of keys). Text that is not an IP address is kept as given (trimmed,
+    /// lowercased, at most 64 characters) under an `other:` prefix.
+    pub fn client_address(action: ClientAction, address: &str) -> Self {
+        Self {
+            scope: ThrottleScope::ClientAddress,
+            subject: format!("{}:{}", action.tag(), normalise_address(address)),
+        }
+    }
+}
+
+/// The form of a client address that [`ThrottleKey::client_address`] counts under.
+fn normalise_address(address: &str) -> String {
+    let text = address.trim();
+    let ip = text
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| text.parse::<SocketAddr>().ok().map(|s| s.ip()));
+    match ip.as_ref().map(IpAddr::to_canonical) {
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => {
+            let [a, b, c, d, ..] = v6.segments();
+            format!("{}/64", Ipv6Addr::new(a, b, c, d, 0, 0, 0, 0))
+        }
+        None => {
+            let other: String = text.to_lowercase().chars().take(64).collect();
+            format!("other:{other}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subject(address: &str) -> String {
+        ThrottleKey::client_address(ClientAction::Login, address).subject
+    }
+
+    #[test]
+    fn client_addresses_are_counted_per_client() {
+        assert_eq!(subject("203.0.113.7"), "login:203.0.113.7");
+        // A port, surrounding spaces and an IPv4-mapped form are the same client.
+        assert_eq!(subject(" 203.0.113.7:51234 "), "login:203.0.113.7");
+        assert_eq!(subject("::ffff:203.0.113.7"), "login:203.0.113.7");
+        // IPv6 counts per /64: addresses of one subscriber line share a key.
+        assert_eq!(subject("2001:db8:1:2::1"), "login:2001:db8:1:2::/64");
+        assert_eq!(
+            subject("[2001:DB8:1:2:ffff:ffff:ffff:ffff]:443"),
+            "login:2001:db8:1:2::/64"
+        );
+        assert_ne!(subject("2001:db8:1:3::1"), subject("2001:db8:1:2::1"));
+        // Anything else is kept, bounded.
+        assert_eq!(subject("Unknown"), "login:other:unknown");
+        assert_eq!(subject(&"x".repeat(500)).len(), "login:other:".len() + 64);
+    }
+
+    #[test]
+    fn each_action_has_its_own_key() {
+        let keys: Vec<ThrottleKey> = ClientAction::ALL
+            .iter()
+            .map(|a| ThrottleKey::client_address(*a, "198.51.100.1"))
+            .collect();
+        assert!(keys.iter().all(|k| k.scope == ThrottleScope::ClientAddress));
+        let mut subjects: Vec<&str> = keys.iter().map(|k| k.subject.as_str()).collect();
+        subjects.sort_unstable();
+        subjects.dedup();
+        assert_eq!(subjects.len(), ClientAction::ALL.len());
     }
 }

@@ -1,8 +1,10 @@
 //! [`SecurityPolicy`]: every security number of the crate in one place, with the defaults
 //! documented in `docs/security.md`, and [`RateLimit`], the one throttling rule behind login
-//! throttling, code-sending limits and linking-proof limits.
+//! throttling, code-sending limits, linking-proof limits and per-client-address limits.
 
 use time::{Duration, OffsetDateTime};
+
+use crate::model::ClientAction;
 
 /// Password rules (OWASP ASVS 2.1, NIST SP 800-63B 5.1.1.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,9 +37,64 @@ pub struct CodePolicy {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionPolicy {
     /// A session unused this long ends. Default 30 minutes.
+    ///
+    /// Measured from the last *recorded* activity: activity is recorded at most once per
+    /// [`SessionPolicy::touch_interval`], so a session ends between `idle_timeout -
+    /// touch_interval` and `idle_timeout` after its last request — never later than
+    /// `idle_timeout` after it.
     pub idle_timeout: Duration,
     /// A session this old ends whatever its use. Default 12 hours.
     pub absolute_lifetime: Duration,
+    /// Activity on a session is written (moving its idle deadline) only when the last recorded
+    /// activity is at least this old, so a busy session costs one write per interval instead
+    /// of one per request. Default 60 seconds. A value above half of `idle_timeout` is used as
+    /// half of it ([`SessionPolicy::touch_due`]), so a session used at least every
+    /// `idle_timeout / 2` never idles out.
+    pub touch_interval: Duration,
+}
+
+impl SessionPolicy {
+    /// Whether a request at `now` on a session whose last recorded activity is `last_seen_at`
+    /// must record its activity: when `now - last_seen_at` has reached
+    /// [`SessionPolicy::touch_interval`], capped at half of the idle timeout.
+    ///
+    /// Skipping a write never lets a session live longer: its idle deadline stays
+    /// `last_seen_at + idle_timeout`, which is before `now + idle_timeout`. It only ends it
+    /// earlier, by less than the interval.
+    pub fn touch_due(&self, last_seen_at: OffsetDateTime, now: OffsetDateTime) -> bool {
+        now - last_seen_at >= self.touch_interval.min(self.idle_timeout / 2)
+    }
+}
+
+/// Requests per client address, one [`RateLimit`] per [`ClientAction`] (each action counted
+/// separately). They count every request, successful or not, and are meant to be generous:
+/// many subscribers can share one address (carrier-grade NAT, an office). They stop one
+/// source from trying many accounts (credential stuffing), sending codes to many phones
+/// (SMS pumping) or trying many ЛС, which the per-account, per-phone and per-subscriber
+/// limits alone do not see.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientAddressLimits {
+    /// Login attempts: at most 200 an hour.
+    pub login: RateLimit,
+    /// Registrations started (by phone or by ЛС): at most 20 an hour.
+    pub registration: RateLimit,
+    /// Other requests that send a code or a link (resends, recovery, email and phone
+    /// changes): at most 30 an hour.
+    pub send_code: RateLimit,
+    /// Linking attempts (any proof): at most 60 an hour.
+    pub linking: RateLimit,
+}
+
+impl ClientAddressLimits {
+    /// The limit for `action`.
+    pub fn limit(&self, action: ClientAction) -> &RateLimit {
+        match action {
+            ClientAction::Login => &self.login,
+            ClientAction::Registration => &self.registration,
+            ClientAction::SendCode => &self.send_code,
+            ClientAction::Linking => &self.linking,
+        }
+    }
 }
 
 /// Exponential slow-down after some free events.
@@ -147,6 +204,8 @@ pub struct SecurityPolicy {
     pub owner_notices: RateLimit,
     /// Session lifetimes.
     pub sessions: SessionPolicy,
+    /// Requests per client address and action (see [`ClientAddressLimits`]).
+    pub per_address: ClientAddressLimits,
 }
 
 impl Default for SecurityPolicy {
@@ -160,6 +219,12 @@ impl Default for SecurityPolicy {
                 base: Duration::seconds(2),
                 max: Duration::minutes(15),
             }),
+        };
+        let per_hour = |max_events| RateLimit {
+            max_events,
+            window: Duration::HOUR,
+            min_interval: Duration::ZERO,
+            backoff: None,
         };
         Self {
             password: PasswordPolicy {
@@ -192,15 +257,17 @@ impl Default for SecurityPolicy {
             },
             link_proof: proof_limit.clone(),
             registration_proof: proof_limit,
-            owner_notices: RateLimit {
-                max_events: 3,
-                window: Duration::HOUR,
-                min_interval: Duration::ZERO,
-                backoff: None,
-            },
+            owner_notices: per_hour(3),
             sessions: SessionPolicy {
                 idle_timeout: Duration::minutes(30),
                 absolute_lifetime: Duration::hours(12),
+                touch_interval: Duration::MINUTE,
+            },
+            per_address: ClientAddressLimits {
+                login: per_hour(200),
+                registration: per_hour(20),
+                send_code: per_hour(30),
+                linking: per_hour(60),
             },
         }
     }
@@ -275,6 +342,46 @@ mod tests {
             limit.check(&failures, T0 + Duration::seconds(59)),
             Err(Duration::minutes(15))
         );
+    }
+
+    #[test]
+    fn activity_is_recorded_once_a_minute() {
+        let sessions = SecurityPolicy::default().sessions;
+        assert_eq!(sessions.touch_interval, Duration::MINUTE);
+        assert!(!sessions.touch_due(T0, T0));
+        assert!(!sessions.touch_due(T0, T0 + Duration::seconds(59)));
+        assert!(sessions.touch_due(T0, T0 + Duration::MINUTE));
+        assert!(sessions.touch_due(T0, T0 + Duration::minutes(29)));
+    }
+
+    #[test]
+    fn the_touch_interval_is_capped_at_half_the_idle_timeout() {
+        let sessions = SessionPolicy {
+            idle_timeout: Duration::minutes(10),
+            absolute_lifetime: Duration::HOUR,
+            touch_interval: Duration::HOUR,
+        };
+        assert!(!sessions.touch_due(T0, T0 + Duration::minutes(4)));
+        assert!(sessions.touch_due(T0, T0 + Duration::minutes(5)));
+        // Zero records every request, as before the interval existed.
+        let every_request = SessionPolicy {
+            touch_interval: Duration::ZERO,
+            ..sessions
+        };
+        assert!(every_request.touch_due(T0, T0));
+    }
+
+    #[test]
+    fn each_client_action_has_its_own_per_address_limit() {
+        let limits = SecurityPolicy::default().per_address;
+        let max = |action| limits.limit(action).max_events;
+        assert_eq!(max(ClientAction::Login), 200);
+        assert_eq!(max(ClientAction::Registration), 20);
+        assert_eq!(max(ClientAction::SendCode), 30);
+        assert_eq!(max(ClientAction::Linking), 60);
+        for action in ClientAction::ALL {
+            assert_eq!(limits.limit(action).window, Duration::HOUR);
+        }
     }
 
     #[test]

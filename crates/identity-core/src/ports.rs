@@ -153,7 +153,9 @@ pub trait SessionRepository: Send + Sync {
         &self,
         digest: &SecretDigest,
     ) -> Result<Option<SessionRecord>, PortError>;
-    /// Records activity on a session (moves the idle deadline).
+    /// Records activity on a session (moves the idle deadline). The core calls it at most once
+    /// per [`crate::policy::SessionPolicy::touch_interval`] of a session's use, not on every
+    /// request.
     async fn touch(&self, id: SessionId, at: OffsetDateTime) -> Result<(), PortError>;
     /// Revokes one session of `subscriber`; false if there is no such unrevoked session.
     async fn revoke(

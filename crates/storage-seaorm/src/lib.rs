@@ -22,7 +22,9 @@
 //! (`Storage::billing_ports` wires a `BillingService` to it), bulk import methods for reference
 //! data, and the persisted supplier-wide billing run ([`Storage::run_supplier_billing`], with
 //! [`RunOptions`], [`RunProgress`], [`RunReport`], [`RunError`]); the `abonent-billing-run`
-//! binary runs it from the command line.
+//! binary runs it from the command line. For the sandbox providers it also keeps the outbox of
+//! rendered messages and the captcha challenges (`Storage::outbox_*`, `Storage::captcha_*`,
+//! with [`NewOutboxMessage`], [`OutboxRow`], [`CaptchaRecord`]).
 //!
 //! Layout: [`migration`] (the schema), `entity` (rows), `convert` (rows ⇄ domain records,
 //! one module per aggregate, corrupt rows reported as [`CorruptRow`]), `identity` and `billing`
@@ -42,8 +44,10 @@ mod entity;
 mod error;
 mod identity;
 pub mod migration;
+mod sandbox;
 mod storage;
 
 pub use billing::run::{RunError, RunOptions, RunProgress, RunReport};
 pub use error::{CorruptRow, StorageError};
+pub use sandbox::{CaptchaRecord, NewOutboxMessage, OutboxChannel, OutboxRow};
 pub use storage::{Backend, POSTGRES_POOL_SIZE, SQLITE_BUSY_TIMEOUT, SQLITE_POOL_SIZE, Storage};

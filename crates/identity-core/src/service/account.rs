@@ -1,14 +1,110 @@
-//! The cabinet as a whole: blocking it ("my cabinet was hacked", seed 004), consents to
-//! personal-data processing (152-ФЗ) and the subscriber-readable security log.
+//! The cabinet as a whole: the subscriber's profile, blocking it ("my cabinet was hacked",
+//! seed 004) and an operator unblocking it, an operator's lookup of a cabinet by login handle,
+//! consents to personal-data processing (152-ФЗ) and the subscriber-readable security log.
+
+use time::OffsetDateTime;
 
 use super::{Authenticated, IdentityService, ModifyError, port_only_error, unexpected_duplicate};
 use crate::crypto::random_bytes;
-use crate::domain::{ClientInfo, ConsentId, SubscriberId};
+use crate::domain::{
+    AccountRef, ClientInfo, ConsentId, Email, LoginHandle, PersonName, Phone, SubscriberId,
+    SupplierId,
+};
 use crate::errors::{UNEXPECTED_RU, UserMessage};
 use crate::model::{
     BlockedBy, CabinetStatus, Consent, ConsentDocument, Message, SecurityEvent, SecurityEventKind,
+    Subscriber,
 };
 use crate::ports::PortError;
+
+/// What the subscriber sees of their own cabinet ([`IdentityService::profile`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// The cabinet.
+    pub id: SubscriberId,
+    /// The name the subscriber gave.
+    pub name: PersonName,
+    /// The ЛС the cabinet was registered with, if it was registered by ЛС (a login handle).
+    /// The ЛС linked later, and which one is active, come from
+    /// [`IdentityService::list_linked_accounts`].
+    pub account: Option<AccountRef>,
+    /// The verified phone.
+    pub phone: Option<Phone>,
+    /// The verified email.
+    pub email: Option<Email>,
+    /// An email waiting for its confirmation link, if any.
+    pub pending_email: Option<Email>,
+    /// When the cabinet was created.
+    pub created_at: OffsetDateTime,
+}
+
+impl From<Subscriber> for Profile {
+    fn from(s: Subscriber) -> Self {
+        Self {
+            id: s.id,
+            name: s.name,
+            account: s.account,
+            phone: s.phone,
+            email: s.email,
+            pending_email: s.pending_email,
+            created_at: s.created_at,
+        }
+    }
+}
+
+/// What an operator sees of a cabinet found by a login handle
+/// ([`IdentityService::find_cabinet`]): enough to recognise the caller's cabinet, with the
+/// login handles partly hidden ([`LoginHandle::masked`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CabinetSummary {
+    /// The cabinet, for blocking or unblocking it.
+    pub id: SubscriberId,
+    /// The name the subscriber gave.
+    pub name: PersonName,
+    /// The registration ЛС, its number masked, if the cabinet was registered by ЛС.
+    pub account: Option<MaskedAccount>,
+    /// The masked phone (`+7 916 ***-**-67`).
+    pub phone: Option<String>,
+    /// The masked email (`i***@mail.ru`).
+    pub email: Option<String>,
+    /// Active, or blocked (when and by whom).
+    pub status: CabinetStatus,
+    /// When the cabinet was created.
+    pub created_at: OffsetDateTime,
+}
+
+/// An ЛС with its number partly hidden ([`crate::domain::AccountNumber::masked`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaskedAccount {
+    /// The supplier that keeps the account.
+    pub supplier: SupplierId,
+    /// The masked number (`***4567`).
+    pub number: String,
+}
+
+impl CabinetSummary {
+    /// Whether the cabinet is blocked.
+    pub fn is_blocked(&self) -> bool {
+        matches!(self.status, CabinetStatus::Blocked { .. })
+    }
+}
+
+impl From<Subscriber> for CabinetSummary {
+    fn from(s: Subscriber) -> Self {
+        Self {
+            id: s.id,
+            name: s.name,
+            account: s.account.map(|a| MaskedAccount {
+                number: a.number.masked(),
+                supplier: a.supplier,
+            }),
+            phone: s.phone.as_ref().map(Phone::masked),
+            email: s.email.as_ref().map(Email::masked),
+            status: s.status,
+            created_at: s.created_at,
+        }
+    }
+}
 
 /// Errors of [`IdentityService::block_cabinet`] and [`IdentityService::block_cabinet_by_operator`].
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +121,31 @@ impl UserMessage for BlockCabinetError {
     fn user_message(&self) -> &'static str {
         match self {
             Self::NotFound => "Личный кабинет не найден.",
+            Self::Unexpected(_) => UNEXPECTED_RU,
+        }
+    }
+}
+
+/// Errors of [`IdentityService::unblock_cabinet_by_operator`].
+#[derive(Debug, thiserror::Error)]
+pub enum UnblockCabinetError {
+    /// No such cabinet.
+    #[error("subscriber not found")]
+    NotFound,
+    /// The cabinet is not blocked (never was, or someone unblocked it meanwhile); nothing
+    /// changed.
+    #[error("cabinet not blocked")]
+    NotBlocked,
+    /// A port failed.
+    #[error("unexpected failure")]
+    Unexpected(#[from] PortError),
+}
+
+impl UserMessage for UnblockCabinetError {
+    fn user_message(&self) -> &'static str {
+        match self {
+            Self::NotFound => "Личный кабинет не найден.",
+            Self::NotBlocked => "Личный кабинет не заблокирован.",
             Self::Unexpected(_) => UNEXPECTED_RU,
         }
     }
@@ -51,6 +172,14 @@ impl UserMessage for WithdrawConsentError {
 }
 
 port_only_error!(
+    /// Errors of [`IdentityService::profile`].
+    ProfileError
+);
+port_only_error!(
+    /// Errors of [`IdentityService::find_cabinet`] (no cabinet is not an error: `Ok(None)`).
+    LookupError
+);
+port_only_error!(
     /// Errors of [`IdentityService::give_consent`].
     GiveConsentError
 );
@@ -64,8 +193,30 @@ port_only_error!(
 );
 
 impl IdentityService {
-    /// The subscriber blocks their own cabinet: every session ends (this one too) and only
-    /// password recovery unblocks it.
+    /// The signed-in subscriber's own profile: name, registration ЛС, verified contacts, a
+    /// pending email change and when the cabinet was created.
+    pub async fn profile(&self, auth: &Authenticated) -> Result<Profile, ProfileError> {
+        Ok(self.fetch_subscriber(auth.subscriber).await?.into())
+    }
+
+    /// An operator looks up the cabinet that owns a login handle (ЛС number, phone or email),
+    /// to block or unblock it on the subscriber's request. Operator authentication and any
+    /// audit of operator lookups are the caller's concern; the summary shows the handles only
+    /// partly ([`CabinetSummary`]).
+    pub async fn find_cabinet(
+        &self,
+        handle: &LoginHandle,
+    ) -> Result<Option<CabinetSummary>, LookupError> {
+        Ok(self
+            .ports
+            .subscribers
+            .find_by_handle(handle)
+            .await?
+            .map(CabinetSummary::from))
+    }
+
+    /// The subscriber blocks their own cabinet: every session ends (this one too); password
+    /// recovery or an operator ([`IdentityService::unblock_cabinet_by_operator`]) unblocks it.
     pub async fn block_cabinet(
         &self,
         auth: &Authenticated,
@@ -91,6 +242,46 @@ impl IdentityService {
             client,
         )
         .await
+    }
+
+    /// An operator unblocks a cabinet on the subscriber's request, after checking who is
+    /// calling by the supplier's procedure. Operator authentication is the caller's concern;
+    /// `operator` is recorded in the security log ([`SecurityEventKind::CabinetUnblocked`]).
+    ///
+    /// The password is left as it was: when the cabinet was blocked because it was hacked, the
+    /// subscriber should rather recover the password, which sets a new one and also unblocks.
+    /// The check "blocked" and the write are one compare-and-swap, so of two operators
+    /// unblocking at once one succeeds and the other gets
+    /// [`UnblockCabinetError::NotBlocked`]; each unblock is logged once.
+    pub async fn unblock_cabinet_by_operator(
+        &self,
+        subscriber: SubscriberId,
+        operator: &str,
+        client: &ClientInfo,
+    ) -> Result<(), UnblockCabinetError> {
+        let now = self.now();
+        self.modify_subscriber(subscriber, |record| {
+            if !record.is_blocked() {
+                return Err(UnblockCabinetError::NotBlocked);
+            }
+            record.status = CabinetStatus::Active;
+            Ok(())
+        })
+        .await
+        .map_err(|e| match e {
+            ModifyError::Missing => UnblockCabinetError::NotFound,
+            other => other.into_error(unexpected_duplicate),
+        })?;
+        self.log(
+            subscriber,
+            SecurityEventKind::CabinetUnblocked {
+                operator: operator.to_owned(),
+            },
+            client,
+            now,
+        )
+        .await?;
+        Ok(())
     }
 
     async fn block(

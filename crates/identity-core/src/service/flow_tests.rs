@@ -1549,6 +1549,281 @@ async fn a_session_that_outlives_a_block_is_refused() {
     ));
 }
 
+#[tokio::test]
+async fn the_profile_shows_the_cabinet_and_a_pending_email() {
+    let world = World::new();
+    let service = world.service();
+    let (id, auth) = signed_in(&world, &service).await;
+    let profile = service.profile(&auth).await.unwrap();
+    assert_eq!(
+        profile,
+        Profile {
+            id,
+            name: PersonName::parse("Иванов Иван Иванович").unwrap(),
+            account: None,
+            phone: Some(phone(1)),
+            email: Some(email("ivan")),
+            pending_email: None,
+            created_at: T0,
+        }
+    );
+    service
+        .request_email_change(&auth, &email("new"), &email("new"))
+        .await
+        .unwrap();
+    let profile = service.profile(&auth).await.unwrap();
+    assert_eq!(profile.email, Some(email("ivan")));
+    assert_eq!(profile.pending_email, Some(email("new")));
+    // A cabinet registered by ЛС shows its ЛС.
+    world.with(|s| s.subscribers.get_mut(&id).unwrap().account = Some(account("0012345")));
+    assert_eq!(
+        service.profile(&auth).await.unwrap().account,
+        Some(account("0012345"))
+    );
+}
+
+#[tokio::test]
+async fn an_operator_finds_a_cabinet_by_any_handle_with_the_handles_masked() {
+    let world = World::new();
+    let service = world.service();
+    let (id, auth) = signed_in(&world, &service).await;
+    world.with(|s| s.subscribers.get_mut(&id).unwrap().account = Some(account("0012345")));
+    let expected = CabinetSummary {
+        id,
+        name: PersonName::parse("Иванов Иван Иванович").unwrap(),
+        account: Some(MaskedAccount {
+            supplier: supplier(),
+            number: "***2345".to_owned(),
+        }),
+        phone: Some("+7 916 ***-**-01".to_owned()),
+        email: Some("i***@mail.ru".to_owned()),
+        status: CabinetStatus::Active,
+        created_at: T0,
+    };
+    for handle in [
+        LoginHandle::Phone(phone(1)),
+        LoginHandle::Email(email("ivan")),
+        LoginHandle::Account(AccountNumber::parse("0012345").unwrap()),
+    ] {
+        assert_eq!(
+            service.find_cabinet(&handle).await.unwrap(),
+            Some(expected.clone())
+        );
+    }
+    assert_eq!(
+        service
+            .find_cabinet(&LoginHandle::Phone(phone(2)))
+            .await
+            .unwrap(),
+        None
+    );
+    // A pending email is not a handle.
+    service
+        .request_email_change(&auth, &email("new"), &email("new"))
+        .await
+        .unwrap();
+    assert_eq!(
+        service
+            .find_cabinet(&LoginHandle::Email(email("new")))
+            .await
+            .unwrap(),
+        None
+    );
+    service.block_cabinet(&auth, &web()).await.unwrap();
+    let found = service
+        .find_cabinet(&LoginHandle::Phone(phone(1)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(found.is_blocked());
+    assert!(matches!(
+        found.status,
+        CabinetStatus::Blocked {
+            by: BlockedBy::Subscriber,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn an_operator_unblocks_a_blocked_cabinet_once() {
+    let world = World::new();
+    let service = world.service();
+    let (id, auth) = signed_in(&world, &service).await;
+    let operator = ClientInfo::new(Channel::Operator);
+    assert!(matches!(
+        service
+            .unblock_cabinet_by_operator(id, "operator-7", &operator)
+            .await,
+        Err(UnblockCabinetError::NotBlocked)
+    ));
+    assert!(matches!(
+        service
+            .unblock_cabinet_by_operator(SubscriberId::from_bytes([9; 16]), "op", &operator)
+            .await,
+        Err(UnblockCabinetError::NotFound)
+    ));
+    service.block_cabinet(&auth, &web()).await.unwrap();
+    let log_before = world.with(|s| s.log.len());
+    service
+        .unblock_cabinet_by_operator(id, "operator-7", &operator)
+        .await
+        .unwrap();
+    assert_eq!(
+        world.with(|s| s.subscribers[&id].status.clone()),
+        CabinetStatus::Active
+    );
+    // Logged once, with the operator and the operator channel.
+    let logged: Vec<SecurityEvent> = world.with(|s| s.log[log_before..].to_vec());
+    assert_eq!(
+        logged,
+        vec![SecurityEvent {
+            subscriber: id,
+            at: world.with(|s| s.now.unwrap()),
+            kind: SecurityEventKind::CabinetUnblocked {
+                operator: "operator-7".to_owned(),
+            },
+            client: operator.clone(),
+        }]
+    );
+    // The sessions the block ended stay ended; the password still works.
+    assert!(world.with(|s| s.sessions.iter().all(|x| x.revoked_at.is_some())));
+    let session = login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+        .await
+        .unwrap();
+    assert!(service.authenticate(&session.token).await.is_ok());
+    // A second unblock changes and logs nothing.
+    assert!(matches!(
+        service
+            .unblock_cabinet_by_operator(id, "operator-8", &operator)
+            .await,
+        Err(UnblockCabinetError::NotBlocked)
+    ));
+    assert_eq!(
+        world.with(|s| {
+            s.log
+                .iter()
+                .filter(|e| matches!(e.kind, SecurityEventKind::CabinetUnblocked { .. }))
+                .count()
+        }),
+        1
+    );
+    // An operator's block is lifted the same way.
+    service
+        .block_cabinet_by_operator(id, "operator-7", &operator)
+        .await
+        .unwrap();
+    service
+        .unblock_cabinet_by_operator(id, "operator-9", &operator)
+        .await
+        .unwrap();
+    assert!(
+        login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn activity_is_written_once_a_minute_and_never_extends_the_idle_timeout() {
+    let world = World::new();
+    let service = world.service();
+    register(&world, &service, &phone(1), &email("ivan")).await;
+    let session = login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+        .await
+        .unwrap();
+    let start = world.with(|s| s.now.unwrap());
+    let last_seen = || world.with(|s| s.sessions.last().unwrap().last_seen_at);
+    let idle = service.policy().sessions.idle_timeout;
+    let interval = service.policy().sessions.touch_interval;
+    assert_eq!(interval, Duration::MINUTE);
+
+    // Within the interval nothing is written; once it has passed, the request is recorded.
+    world.advance(Duration::seconds(59));
+    service.authenticate(&session.token).await.unwrap();
+    assert_eq!(last_seen(), start);
+    world.advance(Duration::SECOND);
+    service.authenticate(&session.token).await.unwrap();
+    assert_eq!(last_seen(), start + interval);
+
+    // A session in use stays alive: every request at least a minute after the recorded one
+    // moves the idle deadline.
+    for _ in 0..3 {
+        world.advance(idle - Duration::SECOND);
+        service.authenticate(&session.token).await.unwrap();
+        assert_eq!(last_seen(), world.with(|s| s.now.unwrap()));
+    }
+
+    // Idling out after a skipped write: at most `interval` early.
+    let session = login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+        .await
+        .unwrap();
+    let opened = world.with(|s| s.now.unwrap());
+    world.advance(Duration::seconds(59));
+    service.authenticate(&session.token).await.unwrap();
+    let last_request = world.with(|s| s.now.unwrap());
+    world.advance(idle - Duration::seconds(59));
+    assert_eq!(world.with(|s| s.now.unwrap()), opened + idle);
+    assert!(service.authenticate(&session.token).await.is_err());
+    assert!(world.with(|s| s.now.unwrap()) - last_request >= idle - interval);
+}
+
+#[tokio::test]
+async fn requests_are_limited_per_client_address_and_action() {
+    let world = World::new();
+    let service = world.service();
+    let limit = service.policy().per_address.registration.clone();
+    for _ in 0..limit.max_events {
+        service
+            .admit_client("203.0.113.7", ClientAction::Registration)
+            .await
+            .unwrap();
+        world.advance(Duration::SECOND);
+    }
+    let refused = service
+        .admit_client("203.0.113.7:40000", ClientAction::Registration)
+        .await;
+    let Err(Throttled::TooManyRequests { retry_after }) = refused else {
+        panic!("not refused: {refused:?}");
+    };
+    assert_eq!(
+        retry_after,
+        limit.window - Duration::seconds(i64::from(limit.max_events))
+    );
+    // Another address, and another action from the same address, have their own counts.
+    service
+        .admit_client("203.0.113.8", ClientAction::Registration)
+        .await
+        .unwrap();
+    service
+        .admit_client("203.0.113.7", ClientAction::Login)
+        .await
+        .unwrap();
+    // One IPv6 /64 is one client.
+    for n in 0..limit.max_events {
+        service
+            .admit_client(&format!("2001:db8:0:1::{n:x}"), ClientAction::Registration)
+            .await
+            .unwrap();
+    }
+    assert!(
+        service
+            .admit_client("2001:db8:0:1:ffff::1", ClientAction::Registration)
+            .await
+            .is_err()
+    );
+    // Refusals record nothing: once the window has passed the address is admitted again.
+    world.advance(retry_after);
+    service
+        .admit_client("203.0.113.7", ClientAction::Registration)
+        .await
+        .unwrap();
+    let count = world.with(|s| {
+        s.throttle[&ThrottleKey::client_address(ClientAction::Registration, "203.0.113.7")].len()
+    });
+    assert_eq!(count, usize::try_from(limit.max_events).unwrap() + 1);
+}
+
 #[test]
 fn every_error_has_a_russian_message() {
     use crate::domain::{InvalidId, ParseError};
@@ -1633,6 +1908,13 @@ fn every_error_has_a_russian_message() {
         ListLinkedAccountsError::Unexpected(port()).user_message(),
         BlockCabinetError::NotFound.user_message(),
         BlockCabinetError::Unexpected(port()).user_message(),
+        UnblockCabinetError::NotFound.user_message(),
+        UnblockCabinetError::NotBlocked.user_message(),
+        UnblockCabinetError::Unexpected(port()).user_message(),
+        ProfileError::Unexpected(port()).user_message(),
+        LookupError::Unexpected(port()).user_message(),
+        Throttled::TooManyRequests { retry_after: wait }.user_message(),
+        Throttled::Unexpected(port()).user_message(),
         WithdrawConsentError::NotFound.user_message(),
         WithdrawConsentError::Unexpected(port()).user_message(),
         GiveConsentError::Unexpected(port()).user_message(),

@@ -312,3 +312,171 @@ async fn a_failing_hasher_at_warm_up_is_reported() {
     let service = IdentityService::new(ports, SecurityPolicy::default());
     assert!(service.warm_up().await.is_err());
 }
+
+/// A session store holding one session of `subscriber` for `token`, opened an hour before
+/// `now` and last seen `idle_for` before it; activity writes are left to the caller to expect.
+fn one_session(
+    subscriber: SubscriberId,
+    token: &str,
+    now: time::OffsetDateTime,
+    idle_for: time::Duration,
+) -> MockSessionRepository {
+    let record = crate::model::SessionRecord {
+        id: SessionId::from_bytes([5; 16]),
+        subscriber,
+        token_digest: crate::crypto::SecretDigest::of_token(token),
+        created_at: now - time::Duration::HOUR,
+        last_seen_at: now - idle_for,
+        revoked_at: None,
+        client: web(),
+    };
+    let mut sessions = MockSessionRepository::new();
+    sessions
+        .expect_find_by_token()
+        .returning(move |_| Ok(Some(record.clone())));
+    sessions
+}
+
+#[tokio::test]
+async fn authentication_writes_activity_only_once_the_touch_interval_has_passed() {
+    let world = World::new();
+    let id = register(&world, &world.service(), &phone(1), &email("ivan")).await;
+    let now = world.with(|s| s.now.unwrap());
+    let authenticate = |idle_for, touches| {
+        let mut sessions = one_session(id, "token", now, idle_for);
+        sessions
+            .expect_touch()
+            .times(touches)
+            .returning(move |session, at| {
+                assert_eq!((session, at), (SessionId::from_bytes([5; 16]), now));
+                Ok(())
+            });
+        let mut ports = world.ports();
+        ports.sessions = Arc::new(sessions);
+        async move {
+            IdentityService::new(ports, SecurityPolicy::default())
+                .authenticate(&"token".into())
+                .await
+        }
+    };
+    for (idle_for, touches) in [
+        (time::Duration::ZERO, 0),
+        (time::Duration::seconds(59), 0),
+        (time::Duration::seconds(60), 1),
+        (time::Duration::minutes(29), 1),
+    ] {
+        let auth = authenticate(idle_for, touches).await.unwrap();
+        assert_eq!(auth.subscriber(), id);
+    }
+    // An idle-expired session is refused and not written.
+    assert!(matches!(
+        authenticate(time::Duration::minutes(30), 0).await,
+        Err(AuthenticateError::InvalidSession)
+    ));
+}
+
+#[tokio::test]
+async fn a_failing_activity_write_fails_authentication() {
+    let world = World::new();
+    let id = register(&world, &world.service(), &phone(1), &email("ivan")).await;
+    let now = world.with(|s| s.now.unwrap());
+    let mut sessions = one_session(id, "token", now, time::Duration::minutes(5));
+    sessions.expect_touch().returning(|_, _| Err(fail()));
+    let mut ports = world.ports();
+    ports.sessions = Arc::new(sessions);
+    let service = IdentityService::new(ports, SecurityPolicy::default());
+    assert!(matches!(
+        service.authenticate(&"token".into()).await,
+        Err(AuthenticateError::Unexpected(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_failing_subscriber_store_fails_profile_lookup_and_unblocking() {
+    let mut subscribers = MockSubscriberRepository::new();
+    subscribers.expect_get().returning(|_| Err(fail()));
+    subscribers
+        .expect_find_by_handle()
+        .returning(|_| Err(fail()));
+    let (_, service, auth) = signed_in_with(|p| p.subscribers = Arc::new(subscribers)).await;
+    assert!(matches!(
+        service.profile(&auth).await,
+        Err(ProfileError::Unexpected(_))
+    ));
+    assert!(matches!(
+        service.find_cabinet(&LoginHandle::Phone(phone(1))).await,
+        Err(LookupError::Unexpected(_))
+    ));
+    assert!(matches!(
+        service
+            .unblock_cabinet_by_operator(auth.subscriber(), "op", &web())
+            .await,
+        Err(UnblockCabinetError::Unexpected(_))
+    ));
+}
+
+#[tokio::test]
+async fn an_unblock_that_cannot_be_logged_is_reported() {
+    let mut log = MockSecurityLog::new();
+    log.expect_append().returning(|_| Err(fail()));
+    let (world, service, auth) = signed_in_with(|p| p.security_log = Arc::new(log)).await;
+    world.with(|s| {
+        for x in s.subscribers.values_mut() {
+            x.status = crate::model::CabinetStatus::Blocked {
+                at: super::testkit::T0,
+                by: crate::model::BlockedBy::Subscriber,
+            };
+        }
+    });
+    assert!(matches!(
+        service
+            .unblock_cabinet_by_operator(auth.subscriber(), "op", &web())
+            .await,
+        Err(UnblockCabinetError::Unexpected(_))
+    ));
+}
+
+#[tokio::test]
+async fn admitting_a_client_takes_one_reservation_under_its_actions_limit() {
+    let world = World::new();
+    for action in crate::model::ClientAction::ALL {
+        let mut throttle = MockThrottleRepository::new();
+        throttle
+            .expect_reserve()
+            .times(1)
+            .returning(move |key, limit, _| {
+                assert_eq!(
+                    *key,
+                    crate::model::ThrottleKey::client_address(action, "198.51.100.4")
+                );
+                assert_eq!(limit, SecurityPolicy::default().per_address.limit(action));
+                Ok(crate::model::Reservation::Refused {
+                    retry_after: time::Duration::seconds(7),
+                })
+            });
+        // Every admitted request counts: nothing is ever given back or cleared.
+        throttle.expect_release().times(0);
+        throttle.expect_clear().times(0);
+        let mut ports = world.ports();
+        ports.throttle = Arc::new(throttle);
+        let service = IdentityService::new(ports, SecurityPolicy::default());
+        assert!(matches!(
+            service.admit_client("198.51.100.4", action).await,
+            Err(Throttled::TooManyRequests { retry_after }) if retry_after == time::Duration::seconds(7)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn a_failing_throttle_store_refuses_the_client() {
+    let mut throttle = MockThrottleRepository::new();
+    throttle.expect_reserve().returning(|_, _, _| Err(fail()));
+    let (_, service, _) = signed_in_with(|p| p.throttle = Arc::new(throttle)).await;
+    // Fails closed: no request without the throttle check.
+    assert!(matches!(
+        service
+            .admit_client("198.51.100.4", crate::model::ClientAction::Login)
+            .await,
+        Err(Throttled::Unexpected(_))
+    ));
+}

@@ -13,6 +13,7 @@
 //!   throttling keyed by handle).
 
 mod account;
+mod admission;
 mod linking;
 mod recovery;
 mod registration;
@@ -40,6 +41,7 @@ use crate::ports::{
 use crate::secret::Secret;
 
 pub use account::*;
+pub use admission::*;
 pub use linking::*;
 pub use recovery::*;
 pub use registration::*;

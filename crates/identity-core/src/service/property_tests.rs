@@ -110,12 +110,19 @@ proptest! {
     }
 
     /// A session token is never accepted after logout, revocation, blocking, idle expiry or
-    /// absolute expiry.
+    /// absolute expiry. Activity is recorded at most once per touch interval, so the idle
+    /// timeout runs from the last *recorded* use: a session is never accepted `idle_timeout`
+    /// or more after its last use, and never refused for idleness less than `idle_timeout -
+    /// touch_interval` after it.
     #[test]
     fn a_session_token_is_never_accepted_after_revocation_or_expiry(
         steps in proptest::collection::vec(
             prop_oneof![
-                4 => (0i64..3000).prop_map(SessionStep::Wait),
+                // Short waits exercise skipped activity writes, waits near the idle
+                // timeout the granularity of idle expiry.
+                2 => (0i64..120).prop_map(SessionStep::Wait),
+                1 => (1700i64..1800).prop_map(SessionStep::Wait),
+                2 => (0i64..3000).prop_map(SessionStep::Wait),
                 6 => Just(SessionStep::Use),
                 1 => Just(SessionStep::Logout),
                 1 => Just(SessionStep::RevokeAll),
@@ -132,22 +139,34 @@ proptest! {
             let session = login(&service, LoginHandle::Phone(phone(1)), PASSWORD).await.unwrap();
             let created = world.with(|s| s.now.unwrap());
             let mut last_use = created;
+            let mut last_recorded = created;
             let mut dead = false;
             for step in steps {
                 let now = world.with(|s| s.now.unwrap());
                 match step {
                     SessionStep::Wait(secs) => world.advance(Duration::seconds(secs)),
                     SessionStep::Use => {
-                        let expired = now >= last_use + sessions.idle_timeout || now >= created + sessions.absolute_lifetime;
+                        let idled_out = now >= last_recorded + sessions.idle_timeout;
+                        let expired = idled_out || now >= created + sessions.absolute_lifetime;
                         dead |= expired;
                         let ok = service.authenticate(&session.token).await.is_ok();
                         prop_assert_eq!(ok, !dead);
+                        // Never outlives its idle timeout after the last use...
+                        prop_assert!(!ok || now < last_use + sessions.idle_timeout);
+                        // ...and never ends for idleness more than one touch interval early.
+                        prop_assert!(!idled_out || now >= last_use + sessions.idle_timeout - sessions.touch_interval);
                         if ok {
+                            if sessions.touch_due(last_recorded, now) {
+                                last_recorded = now;
+                            }
                             last_use = now;
                         }
                     }
                     SessionStep::Logout | SessionStep::RevokeAll | SessionStep::Block => {
                         if let Ok(auth) = service.authenticate(&session.token).await {
+                            if sessions.touch_due(last_recorded, now) {
+                                last_recorded = now;
+                            }
                             last_use = now;
                             match step {
                                 SessionStep::Logout => service.logout(&auth, &web()).await.unwrap(),

@@ -1,6 +1,11 @@
 //! Login by ЛС number, email or phone and password (seeds 002, 003, 004); sessions with idle
 //! and absolute expiry; listing and revoking sessions; logging out everywhere.
 //!
+//! A session's activity is written at most once per [`crate::policy::SessionPolicy::touch_interval`]
+//! (one write a minute per busy session, not one per request), so the idle timeout is measured
+//! with that granularity: a session ends at most that much *before* its idle timeout after
+//! the last request, never after it.
+//!
 //! An unknown login and a wrong password give the same error after the same work (one
 //! atomic throttle reservation, one hash verification).
 
@@ -47,7 +52,8 @@ pub struct SessionInfo {
     pub id: SessionId,
     /// When it started.
     pub created_at: OffsetDateTime,
-    /// Last activity.
+    /// Last recorded activity (recorded at most once per
+    /// [`crate::policy::SessionPolicy::touch_interval`], so up to that much behind).
     pub last_seen_at: OffsetDateTime,
     /// Channel and device.
     pub client: ClientInfo,
@@ -67,8 +73,8 @@ pub enum LoginError {
         /// How long to wait.
         retry_after: Duration,
     },
-    /// The cabinet is blocked; only password recovery unblocks it. Given only after the right
-    /// password.
+    /// The cabinet is blocked; password recovery (or an operator) unblocks it. Given only after
+    /// the right password.
     #[error("cabinet blocked")]
     Blocked,
     /// A port failed.
@@ -232,6 +238,11 @@ impl IdentityService {
     /// Checks a session token and records the activity. Unknown, revoked, idle-expired and
     /// absolutely expired tokens, and tokens of a blocked cabinet, all give
     /// [`AuthenticateError::InvalidSession`].
+    ///
+    /// The activity is written ([`crate::ports::SessionRepository::touch`]) only when the
+    /// recorded one is at least [`crate::policy::SessionPolicy::touch_interval`] old
+    /// ([`crate::policy::SessionPolicy::touch_due`]); a skipped write leaves the idle deadline
+    /// earlier than a written one would, never later.
     pub async fn authenticate(
         &self,
         token: &Secret<String>,
@@ -253,7 +264,9 @@ impl IdentityService {
         if cabinet.is_none_or(|c| c.is_blocked()) {
             return Err(AuthenticateError::InvalidSession);
         }
-        self.ports.sessions.touch(record.id, now).await?;
+        if policy.touch_due(record.last_seen_at, now) {
+            self.ports.sessions.touch(record.id, now).await?;
+        }
         Ok(Authenticated {
             subscriber: record.subscriber,
             session: record.id,

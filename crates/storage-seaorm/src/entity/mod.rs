@@ -39,3 +39,6 @@ pub mod recalculation;
 pub mod supplier;
 pub mod tariff_version;
 pub mod volume;
+
+pub mod captcha_challenge;
+pub mod outbox_message;

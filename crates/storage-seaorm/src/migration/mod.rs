@@ -7,7 +7,8 @@
 //! which both backends store and compare exactly; digests are 32-byte BLOB/BYTEA; enums are
 //! short lowercase text tags. Billing tables: ids are BIGINT, days `YYYY-MM-DD` text, periods
 //! INTEGER `year * 100 + month`, money `NUMERIC(30, 2)` on PostgreSQL and exact decimal text on
-//! SQLite (`exact`).
+//! SQLite (`exact`). Sandbox tables (`outbox_messages`, `captcha_challenges`) serve the sandbox
+//! providers only.
 // `MigrationTrait` (through async-trait) declares `manager: &SchemaManager` with an elided
 // lifetime; spelling it `<'_>` in the impls makes the lifetimes early-bound and no longer match.
 #![allow(
@@ -41,6 +42,8 @@ mod m20261123_000021_create_recalculations;
 mod m20261123_000022_create_key_rates;
 mod m20261123_000023_create_charge_sets;
 mod m20261123_000024_create_billing_runs;
+mod m20261201_000025_create_outbox;
+mod m20261201_000026_create_captcha_challenges;
 
 mod exact;
 
@@ -75,6 +78,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000022_create_key_rates::Migration),
             Box::new(m20261123_000023_create_charge_sets::Migration),
             Box::new(m20261123_000024_create_billing_runs::Migration),
+            Box::new(m20261201_000025_create_outbox::Migration),
+            Box::new(m20261201_000026_create_captcha_challenges::Migration),
         ]
     }
 }

@@ -1,5 +1,5 @@
 //! Contract tests of storage-seaorm: one suite per port of `identity-core` and `billing-core`
-//! implemented so far, each test run
+//! implemented so far (and one for the sandbox providers' storage), each test run
 //! against SQLite (a fresh temporary file per test) and PostgreSQL (a fresh database per test,
 //! created and dropped here), plus migrations, corrupt rows and concurrency.
 //!
@@ -31,6 +31,7 @@ mod money;
 mod periods;
 mod readings;
 mod recalculations;
+mod sandbox;
 mod security_log;
 mod sessions;
 mod subscribers;

@@ -14,7 +14,7 @@ contract!(
 );
 
 /// The tables each migration creates, in migration order.
-const TABLES: [&[&str]; 24] = [
+const TABLES: [&[&str]; 26] = [
     &["subscribers"],
     &["linked_accounts"],
     &["sessions"],
@@ -39,6 +39,8 @@ const TABLES: [&[&str]; 24] = [
     &["key_rate_steps", "penalty_windows"],
     &["charge_sets", "charge_lines"],
     &["billing_runs", "billing_run_houses"],
+    &["outbox_messages"],
+    &["captcha_challenges"],
 ];
 
 async fn present(storage: &Storage) -> Vec<&'static str> {

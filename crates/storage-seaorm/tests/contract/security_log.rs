@@ -44,6 +44,9 @@ fn every_kind() -> Vec<SecurityEventKind> {
                 operator: "op-1".to_owned(),
             },
         },
+        K::CabinetUnblocked {
+            operator: "op-1".to_owned(),
+        },
         K::ConsentGiven {
             consent: consent_id(1),
         },

@@ -1,0 +1,243 @@
+//! Who is calling: the subscriber's session from a cookie (browsers) or a bearer token (API
+//! clients), and where the request came from.
+//!
+//! - The cookie `abonent_session` is `HttpOnly`, `SameSite=Lax`, `Path=/`, and `Secure` when the
+//!   public address is `https`. A request authenticated by the cookie that changes something
+//!   (any method but GET, HEAD, OPTIONS) must come from the cabinet's own origin: an `Origin`
+//!   of another site, or `Sec-Fetch-Site: cross-site`, is refused with `csrf-rejected`.
+//! - A bearer token is returned only when the login asks for it, so browsers never hold one.
+//!
+//! **Invariant:** the token never appears in a log line; only the core sees it, and only to
+//! hash it.
+
+use std::net::IpAddr;
+
+use identity_core::Authenticated;
+use identity_core::domain::{Channel, ClientInfo};
+use identity_core::secret::Secret;
+use poem::Request;
+use poem::http::{Method, header};
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::{ApiKey, Bearer};
+
+use crate::AppState;
+use crate::problem::{Problem, ProblemType};
+
+/// The name of the session cookie.
+pub const SESSION_COOKIE: &str = "abonent_session";
+
+/// An authenticated subscriber and how the request was authenticated.
+#[derive(Debug, Clone)]
+pub struct Cabinet {
+    /// The proof the core issued.
+    pub auth: Authenticated,
+    /// Authenticated by the cookie (a browser) rather than a bearer token.
+    pub via_cookie: bool,
+}
+
+/// A bearer token from `POST /api/v1/session` with `"token": true`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "opaque", checker = "check_bearer")]
+pub struct BearerSession(pub Cabinet);
+
+/// The session cookie a browser login sets.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "abonent_session",
+    key_in = "cookie",
+    checker = "check_cookie"
+)]
+pub struct CookieSession(pub Cabinet);
+
+/// A signed-in subscriber: by bearer token or by cookie.
+#[derive(SecurityScheme)]
+pub enum SubscriberAuth {
+    /// `Authorization: Bearer <token>`.
+    Bearer(BearerSession),
+    /// The `abonent_session` cookie.
+    Cookie(CookieSession),
+}
+
+impl SubscriberAuth {
+    /// The authenticated cabinet.
+    pub fn cabinet(&self) -> &Cabinet {
+        match self {
+            SubscriberAuth::Bearer(BearerSession(c)) | SubscriberAuth::Cookie(CookieSession(c)) => {
+                c
+            }
+        }
+    }
+
+    /// The core's proof.
+    pub fn auth(&self) -> &Authenticated {
+        &self.cabinet().auth
+    }
+}
+
+fn state(req: &Request) -> poem::Result<&AppState> {
+    req.data::<AppState>().ok_or_else(|| {
+        Problem::unavailable("authentication", &"the application state is missing").into()
+    })
+}
+
+async fn check(req: &Request, token: String, via_cookie: bool) -> poem::Result<Cabinet> {
+    let state = state(req)?;
+    let token = Secret::new(token);
+    match state.identity.authenticate(&token).await {
+        Ok(auth) => Ok(Cabinet { auth, via_cookie }),
+        Err(e) => Err(Problem::from(e).into()),
+    }
+}
+
+async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Cabinet> {
+    check(req, bearer.token, false).await
+}
+
+async fn check_cookie(req: &Request, key: ApiKey) -> poem::Result<Cabinet> {
+    let state = state(req)?;
+    if !same_origin(req, &state.settings.public_url) {
+        return Err(Problem::new(ProblemType::CsrfRejected).into());
+    }
+    check(req, key.key, true).await
+}
+
+/// Whether a cookie-authenticated request may act: safe methods always; others only from
+/// the cabinet's own origin (or from a client that sends no browser origin headers at all).
+pub fn same_origin(req: &Request, public_url: &str) -> bool {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return true;
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let Ok(origin) = origin.to_str() else {
+            return false;
+        };
+        return origin_of(public_url) == origin.trim_end_matches('/');
+    }
+    match req
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(site) => matches!(site, "same-origin" | "none"),
+        None => true,
+    }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> &str {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find('/').map_or(url.len(), |i| scheme.len() + 3 + i);
+            &url[..end]
+        }
+        None => url,
+    }
+}
+
+/// The `Set-Cookie` value that opens a browser session.
+pub fn session_cookie(token: &str, max_age_seconds: i64, secure: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age_seconds}; HttpOnly; SameSite=Lax{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// The `Set-Cookie` value that ends a browser session.
+pub fn clear_session_cookie(secure: bool) -> String {
+    session_cookie("", 0, secure)
+}
+
+/// Where a request came from: the channel and device for the security log, and the client
+/// address for per-address limits.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// Channel and device.
+    pub info: ClientInfo,
+    /// The peer's address (`unknown` when not an IP connection).
+    pub address: String,
+}
+
+/// The longest user-agent kept.
+const DEVICE_MAX: usize = 200;
+
+impl Client {
+    /// Reads the request: `Web` when it carries the session cookie or looks like a browser
+    /// (`Sec-Fetch-Mode`), `Api` otherwise.
+    pub fn of(req: &Request) -> Self {
+        let has_cookie = req
+            .headers()
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .any(|c| c.trim_start().starts_with("abonent_session="));
+        let browser = has_cookie || req.headers().contains_key("sec-fetch-mode");
+        let device = req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| {
+                ua.chars()
+                    .filter(|c| !c.is_control())
+                    .take(DEVICE_MAX)
+                    .collect()
+            });
+        let address = req
+            .remote_addr()
+            .as_socket_addr()
+            .map(|a| a.ip())
+            .map_or_else(|| "unknown".to_owned(), |ip: IpAddr| ip.to_string());
+        Client {
+            info: ClientInfo {
+                channel: if browser { Channel::Web } else { Channel::Api },
+                device,
+            },
+            address,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_of_a_url() {
+        assert_eq!(
+            origin_of("https://lk.example.ru/cabinet"),
+            "https://lk.example.ru"
+        );
+        assert_eq!(origin_of("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn cross_site_changes_are_refused() {
+        let base = "https://lk.example.ru";
+        let post = |headers: &[(&str, &str)]| {
+            let mut b = Request::builder().method(Method::POST).uri_str("/x");
+            for (k, v) in headers {
+                b = b.header(*k, *v);
+            }
+            same_origin(&b.finish(), base)
+        };
+        assert!(post(&[("origin", "https://lk.example.ru")]));
+        assert!(!post(&[("origin", "https://evil.example")]));
+        assert!(!post(&[("sec-fetch-site", "cross-site")]));
+        assert!(post(&[("sec-fetch-site", "same-origin")]));
+        assert!(post(&[]), "curl and other non-browser clients");
+        let get = Request::builder()
+            .method(Method::GET)
+            .header("origin", "https://evil.example")
+            .finish();
+        assert!(same_origin(&get, base), "reads are not changes");
+    }
+
+    #[test]
+    fn cookie_attributes() {
+        let c = session_cookie("abc", 60, true);
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.ends_with("Secure"));
+        assert!(!session_cookie("abc", 60, false).contains("Secure"));
+        assert!(clear_session_cookie(false).contains("Max-Age=0"));
+    }
+}

@@ -1,0 +1,543 @@
+//! Errors as `application/problem+json` (RFC 9457).
+//!
+//! Every error the service answers has the same body, [`ProblemBody`]: a stable `type`
+//! (`/problems/<slug>`, one per [`ProblemType`]), an English `title`, the HTTP `status` and a
+//! Russian `detail` a subscriber can read. Handlers return [`ProblemResponse`]; errors raised
+//! outside handlers (unknown route, wrong method, unparsable body, missing credentials, a body
+//! over the limit) reach [`from_poem_error`], which gives them the same shape.
+//!
+//! **Invariant:** no response carries an internal error text (SQL, driver or provider
+//! messages, panics): those are logged, and the answer is [`ProblemType::ServiceUnavailable`]
+//! or [`ProblemType::Internal`].
+
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::{IntoResponse, Response};
+use poem_openapi::payload::Json;
+use poem_openapi::types::ToJSON;
+use poem_openapi::{ApiResponse, Object};
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error body (RFC 9457 "problem details").
+#[derive(Object, Clone, Debug, PartialEq, Eq)]
+#[oai(rename = "Problem")]
+pub struct ProblemBody {
+    /// A stable identifier of the kind of error: `/problems/<slug>`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// A short English summary of the kind of error (the same for every occurrence).
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What happened, in Russian, for the person using the cabinet.
+    pub detail: String,
+    /// For a request that could not be parsed: what the parser objected to (English).
+    #[oai(skip_serializing_if_is_none)]
+    pub reason: Option<String>,
+    /// When to try again, for `rate-limited`.
+    #[oai(skip_serializing_if_is_none)]
+    pub retry_after_seconds: Option<u64>,
+}
+
+/// The kinds of error, each with its slug, status and English title.
+///
+/// Slugs are part of the API: a client may branch on them, so they never change meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProblemType {
+    /// 400: the request could not be parsed or a field is invalid.
+    InvalidRequest,
+    /// 401: no valid credentials.
+    Unauthorized,
+    /// 403: the credentials do not allow this.
+    Forbidden,
+    /// 404: no such resource (or not yours).
+    NotFound,
+    /// 405: the resource does not answer this method.
+    MethodNotAllowed,
+    /// 406: the client accepts no media type the resource can produce.
+    NotAcceptable,
+    /// 413: the body is over the limit.
+    PayloadTooLarge,
+    /// 415: the body's media type is not accepted.
+    UnsupportedMediaType,
+    /// 429: too many attempts.
+    RateLimited,
+    /// 403: a cookie-authenticated change came from another site.
+    CsrfRejected,
+    /// 422: the captcha answer is wrong, expired or already used.
+    CaptchaFailed,
+    /// 422: the new password breaks a rule (or the two entries differ).
+    PasswordRejected,
+    /// 422: wrong code or link.
+    CodeInvalid,
+    /// 422: the code or link has expired.
+    CodeExpired,
+    /// 422: the code or link was already used.
+    CodeUsed,
+    /// 422: too many wrong codes; ask for a new one.
+    CodeAttemptsExhausted,
+    /// 409: the phone, email or ЛС already has a cabinet.
+    AlreadyRegistered,
+    /// 409: the email belongs to another cabinet.
+    EmailTaken,
+    /// 409: nothing is waiting for confirmation.
+    NothingPending,
+    /// 401: unknown login or wrong password (deliberately the same).
+    LoginFailed,
+    /// 422: the current password, asked again to change a setting, is wrong.
+    WrongPassword,
+    /// 422: the two entries of the new email differ.
+    EmailMismatch,
+    /// 422: the new value is the current one.
+    SameAsCurrent,
+    /// 403: the cabinet is blocked.
+    CabinetBlocked,
+    /// 500: a bug (a panic); logged with the request.
+    Internal,
+    /// 503: a dependency (database, provider) failed; logged, try again later.
+    ServiceUnavailable,
+}
+
+impl ProblemType {
+    /// Every kind, for tests and documentation.
+    pub const ALL: [ProblemType; 26] = [
+        ProblemType::InvalidRequest,
+        ProblemType::Unauthorized,
+        ProblemType::Forbidden,
+        ProblemType::NotFound,
+        ProblemType::MethodNotAllowed,
+        ProblemType::NotAcceptable,
+        ProblemType::PayloadTooLarge,
+        ProblemType::UnsupportedMediaType,
+        ProblemType::RateLimited,
+        ProblemType::CsrfRejected,
+        ProblemType::CaptchaFailed,
+        ProblemType::PasswordRejected,
+        ProblemType::CodeInvalid,
+        ProblemType::CodeExpired,
+        ProblemType::CodeUsed,
+        ProblemType::CodeAttemptsExhausted,
+        ProblemType::AlreadyRegistered,
+        ProblemType::EmailTaken,
+        ProblemType::NothingPending,
+        ProblemType::LoginFailed,
+        ProblemType::WrongPassword,
+        ProblemType::EmailMismatch,
+        ProblemType::SameAsCurrent,
+        ProblemType::CabinetBlocked,
+        ProblemType::Internal,
+        ProblemType::ServiceUnavailable,
+    ];
+
+    /// The stable slug (`type` is `/problems/<slug>`).
+    pub fn slug(self) -> &'static str {
+        match self {
+            ProblemType::InvalidRequest => "invalid-request",
+            ProblemType::Unauthorized => "unauthorized",
+            ProblemType::Forbidden => "forbidden",
+            ProblemType::NotFound => "not-found",
+            ProblemType::MethodNotAllowed => "method-not-allowed",
+            ProblemType::NotAcceptable => "not-acceptable",
+            ProblemType::PayloadTooLarge => "payload-too-large",
+            ProblemType::UnsupportedMediaType => "unsupported-media-type",
+            ProblemType::RateLimited => "rate-limited",
+            ProblemType::CsrfRejected => "csrf-rejected",
+            ProblemType::CaptchaFailed => "captcha-failed",
+            ProblemType::PasswordRejected => "password-rejected",
+            ProblemType::CodeInvalid => "code-invalid",
+            ProblemType::CodeExpired => "code-expired",
+            ProblemType::CodeUsed => "code-used",
+            ProblemType::CodeAttemptsExhausted => "code-attempts-exhausted",
+            ProblemType::AlreadyRegistered => "already-registered",
+            ProblemType::EmailTaken => "email-taken",
+            ProblemType::NothingPending => "nothing-pending",
+            ProblemType::LoginFailed => "login-failed",
+            ProblemType::WrongPassword => "wrong-password",
+            ProblemType::EmailMismatch => "email-mismatch",
+            ProblemType::SameAsCurrent => "same-as-current",
+            ProblemType::CabinetBlocked => "cabinet-blocked",
+            ProblemType::Internal => "internal",
+            ProblemType::ServiceUnavailable => "service-unavailable",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ProblemType::InvalidRequest => StatusCode::BAD_REQUEST,
+            ProblemType::Unauthorized => StatusCode::UNAUTHORIZED,
+            ProblemType::Forbidden => StatusCode::FORBIDDEN,
+            ProblemType::NotFound => StatusCode::NOT_FOUND,
+            ProblemType::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ProblemType::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemType::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ProblemType::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ProblemType::CsrfRejected | ProblemType::CabinetBlocked => StatusCode::FORBIDDEN,
+            ProblemType::CaptchaFailed
+            | ProblemType::PasswordRejected
+            | ProblemType::CodeInvalid
+            | ProblemType::CodeExpired
+            | ProblemType::CodeUsed
+            | ProblemType::CodeAttemptsExhausted
+            | ProblemType::WrongPassword
+            | ProblemType::EmailMismatch
+            | ProblemType::SameAsCurrent => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::AlreadyRegistered
+            | ProblemType::EmailTaken
+            | ProblemType::NothingPending => StatusCode::CONFLICT,
+            ProblemType::LoginFailed => StatusCode::UNAUTHORIZED,
+            ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ProblemType::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The English title.
+    pub fn title(self) -> &'static str {
+        match self {
+            ProblemType::InvalidRequest => "The request is invalid",
+            ProblemType::Unauthorized => "Authentication required",
+            ProblemType::Forbidden => "Not allowed",
+            ProblemType::NotFound => "Not found",
+            ProblemType::MethodNotAllowed => "Method not allowed",
+            ProblemType::NotAcceptable => "Not acceptable",
+            ProblemType::PayloadTooLarge => "Request body too large",
+            ProblemType::UnsupportedMediaType => "Unsupported media type",
+            ProblemType::RateLimited => "Too many attempts",
+            ProblemType::CsrfRejected => "Cross-site request refused",
+            ProblemType::CaptchaFailed => "Captcha failed",
+            ProblemType::PasswordRejected => "Password rejected",
+            ProblemType::CodeInvalid => "Invalid code or link",
+            ProblemType::CodeExpired => "Code or link expired",
+            ProblemType::CodeUsed => "Code or link already used",
+            ProblemType::CodeAttemptsExhausted => "Too many wrong codes",
+            ProblemType::AlreadyRegistered => "Already registered",
+            ProblemType::EmailTaken => "Email already in use",
+            ProblemType::NothingPending => "Nothing to confirm",
+            ProblemType::LoginFailed => "Login failed",
+            ProblemType::WrongPassword => "Wrong current password",
+            ProblemType::EmailMismatch => "The addresses do not match",
+            ProblemType::SameAsCurrent => "Same as the current value",
+            ProblemType::CabinetBlocked => "Cabinet blocked",
+            ProblemType::Internal => "Internal error",
+            ProblemType::ServiceUnavailable => "Service temporarily unavailable",
+        }
+    }
+
+    /// The Russian text shown when the occurrence has nothing more specific to say.
+    pub fn default_detail(self) -> &'static str {
+        match self {
+            ProblemType::InvalidRequest => "Запрос составлен неверно. Проверьте введённые данные.",
+            ProblemType::Unauthorized => "Войдите в личный кабинет.",
+            ProblemType::Forbidden => "Это действие вам недоступно.",
+            ProblemType::NotFound => "Запрошенная страница или запись не найдена.",
+            ProblemType::MethodNotAllowed => "Это действие с этой страницей недоступно.",
+            ProblemType::NotAcceptable => "Ответ в запрошенном формате недоступен.",
+            ProblemType::PayloadTooLarge => "Слишком большой запрос.",
+            ProblemType::UnsupportedMediaType => "Данные переданы в неподдерживаемом формате.",
+            ProblemType::RateLimited => "Слишком много попыток. Повторите позже.",
+            ProblemType::CsrfRejected => {
+                "Запрос отклонён: он отправлен не со страницы личного кабинета."
+            }
+            ProblemType::CaptchaFailed => "Неверно введён код с картинки.",
+            ProblemType::PasswordRejected => "Пароль не подходит.",
+            ProblemType::CodeInvalid => "Неверный код или ссылка.",
+            ProblemType::CodeExpired => "Срок действия кода или ссылки истёк. Запросите новый.",
+            ProblemType::CodeUsed => "Этот код или ссылка уже использованы.",
+            ProblemType::CodeAttemptsExhausted => {
+                "Слишком много неверных попыток. Запросите новый код."
+            }
+            ProblemType::AlreadyRegistered => {
+                "Этот номер уже зарегистрирован. Войдите или восстановите пароль."
+            }
+            ProblemType::EmailTaken => "Этот адрес уже используется в другом личном кабинете.",
+            ProblemType::NothingPending => "Нет ничего, ожидающего подтверждения.",
+            ProblemType::LoginFailed => "Неверный логин или пароль.",
+            ProblemType::WrongPassword => "Текущий пароль введён неверно.",
+            ProblemType::EmailMismatch => "Адреса не совпадают.",
+            ProblemType::SameAsCurrent => "Это значение уже указано в личном кабинете.",
+            ProblemType::CabinetBlocked => "Личный кабинет заблокирован.",
+            ProblemType::Internal => {
+                "Произошла ошибка. Мы уже знаем о ней; повторите попытку позже."
+            }
+            ProblemType::ServiceUnavailable => {
+                "Сервис временно недоступен. Повторите попытку через несколько минут."
+            }
+        }
+    }
+
+    /// The kind of error a bare HTTP status stands for (errors raised outside handlers).
+    pub fn of_status(status: StatusCode) -> ProblemType {
+        match status {
+            StatusCode::UNAUTHORIZED => ProblemType::Unauthorized,
+            StatusCode::FORBIDDEN => ProblemType::Forbidden,
+            StatusCode::NOT_FOUND => ProblemType::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => ProblemType::MethodNotAllowed,
+            StatusCode::NOT_ACCEPTABLE => ProblemType::NotAcceptable,
+            StatusCode::PAYLOAD_TOO_LARGE => ProblemType::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ProblemType::UnsupportedMediaType,
+            StatusCode::TOO_MANY_REQUESTS => ProblemType::RateLimited,
+            StatusCode::SERVICE_UNAVAILABLE => ProblemType::ServiceUnavailable,
+            s if s.is_server_error() => ProblemType::Internal,
+            _ => ProblemType::InvalidRequest,
+        }
+    }
+}
+
+/// One occurrence of an error: a kind and what to tell the person.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The kind.
+    pub kind: ProblemType,
+    /// The Russian text; the kind's default when `None`.
+    pub detail: Option<String>,
+    /// What a parser objected to (English), for `invalid-request`.
+    pub reason: Option<String>,
+    /// When to try again, for `rate-limited`.
+    pub retry_after_seconds: Option<u64>,
+}
+
+impl Problem {
+    /// An occurrence of `kind` with the kind's default text.
+    pub fn new(kind: ProblemType) -> Self {
+        Self {
+            kind,
+            detail: None,
+            reason: None,
+            retry_after_seconds: None,
+        }
+    }
+
+    /// An occurrence of `kind` saying `detail` (Russian).
+    pub fn with_detail(kind: ProblemType, detail: impl Into<String>) -> Self {
+        Self::new(kind).detail(detail)
+    }
+
+    /// `rate-limited`, to try again after `seconds`.
+    pub fn rate_limited(detail: impl Into<String>, seconds: u64) -> Self {
+        let mut p = Self::with_detail(ProblemType::RateLimited, detail);
+        p.retry_after_seconds = Some(seconds.max(1));
+        p
+    }
+
+    /// `service-unavailable` for a failed dependency; `error` goes to the log only.
+    pub fn unavailable(context: &str, error: &dyn std::fmt::Display) -> Self {
+        tracing::error!(%error, context, "dependency failed");
+        Self::new(ProblemType::ServiceUnavailable)
+    }
+
+    /// The same with a specific Russian text.
+    #[must_use]
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// The body.
+    pub fn body(&self) -> ProblemBody {
+        ProblemBody {
+            kind: format!("/problems/{}", self.kind.slug()),
+            title: self.kind.title().to_owned(),
+            status: self.kind.status().as_u16(),
+            detail: self
+                .detail
+                .clone()
+                .unwrap_or_else(|| self.kind.default_detail().to_owned()),
+            reason: self.reason.clone(),
+            retry_after_seconds: self.retry_after_seconds,
+        }
+    }
+}
+
+/// The error responses of the documented operations, all `application/problem+json`.
+#[derive(ApiResponse, Debug)]
+pub enum ProblemResponse {
+    /// The request is invalid.
+    #[oai(status = 400, content_type = "application/problem+json")]
+    BadRequest(Json<ProblemBody>),
+    /// Authentication required.
+    #[oai(status = 401, content_type = "application/problem+json")]
+    Unauthorized(Json<ProblemBody>),
+    /// Not allowed.
+    #[oai(status = 403, content_type = "application/problem+json")]
+    Forbidden(Json<ProblemBody>),
+    /// Not found.
+    #[oai(status = 404, content_type = "application/problem+json")]
+    NotFound(Json<ProblemBody>),
+    /// A conflict with the current state.
+    #[oai(status = 409, content_type = "application/problem+json")]
+    Conflict(Json<ProblemBody>),
+    /// Understood but refused by a rule.
+    #[oai(status = 422, content_type = "application/problem+json")]
+    Unprocessable(Json<ProblemBody>),
+    /// The request body is over the limit.
+    #[oai(status = 413, content_type = "application/problem+json")]
+    PayloadTooLarge(Json<ProblemBody>),
+    /// The body's media type is not accepted.
+    #[oai(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(Json<ProblemBody>),
+    /// Too many attempts.
+    #[oai(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(
+        Json<ProblemBody>,
+        /// Seconds to wait before trying again.
+        #[oai(header = "Retry-After")]
+        u64,
+    ),
+    /// A bug; logged.
+    #[oai(status = 500, content_type = "application/problem+json")]
+    Internal(Json<ProblemBody>),
+    /// A dependency failed.
+    #[oai(status = 503, content_type = "application/problem+json")]
+    Unavailable(Json<ProblemBody>),
+}
+
+impl From<Problem> for ProblemResponse {
+    /// The variant of the problem's status. Handlers never raise 405 or 406 (routing does);
+    /// such a problem is answered as `invalid-request` so the body and the status agree.
+    fn from(mut problem: Problem) -> Self {
+        if matches!(
+            problem.kind,
+            ProblemType::MethodNotAllowed | ProblemType::NotAcceptable
+        ) {
+            problem.kind = ProblemType::InvalidRequest;
+        }
+        let status = problem.kind.status().as_u16();
+        let retry_after = problem.retry_after_seconds.unwrap_or(1);
+        let body = Json(problem.body());
+        match status {
+            401 => ProblemResponse::Unauthorized(body),
+            403 => ProblemResponse::Forbidden(body),
+            404 => ProblemResponse::NotFound(body),
+            409 => ProblemResponse::Conflict(body),
+            413 => ProblemResponse::PayloadTooLarge(body),
+            415 => ProblemResponse::UnsupportedMediaType(body),
+            422 => ProblemResponse::Unprocessable(body),
+            429 => ProblemResponse::TooManyRequests(body, retry_after),
+            500 => ProblemResponse::Internal(body),
+            503 => ProblemResponse::Unavailable(body),
+            _ => ProblemResponse::BadRequest(body),
+        }
+    }
+}
+
+impl From<Problem> for poem::Error {
+    fn from(problem: Problem) -> Self {
+        poem::Error::from_response(response(&problem))
+    }
+}
+
+/// The response for `problem`, with its status and media type.
+pub fn response(problem: &Problem) -> Response {
+    let body = problem.body();
+    let mut resp = body
+        .to_json_string()
+        .with_status(problem.kind.status())
+        .with_content_type(PROBLEM_JSON)
+        .into_response();
+    if let Some(seconds) = problem.retry_after_seconds {
+        resp.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    resp
+}
+
+/// Turns any error that reached the top of the application into a problem response: errors
+/// that already are problems pass unchanged, every other one is mapped by its status. A
+/// parser's message is kept in `reason`; a server error's text only goes to the log.
+pub async fn from_poem_error(err: poem::Error) -> Response {
+    let status = err.status();
+    let message = err.to_string();
+    let resp = err.into_response();
+    let is_problem = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+    if is_problem {
+        return resp;
+    }
+    let kind = ProblemType::of_status(status);
+    let mut problem = Problem::new(kind);
+    if status.is_server_error() {
+        tracing::error!(%status, error = %message, "request failed");
+    } else if kind == ProblemType::InvalidRequest && !message.is_empty() {
+        problem.reason = Some(message);
+    }
+    response(&problem)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn slugs_are_unique_and_statuses_are_errors() {
+        let slugs: HashSet<_> = ProblemType::ALL.iter().map(|k| k.slug()).collect();
+        assert_eq!(slugs.len(), ProblemType::ALL.len());
+        for kind in ProblemType::ALL {
+            assert!(kind.status().is_client_error() || kind.status().is_server_error());
+            assert!(
+                !kind.default_detail().is_ascii(),
+                "{kind:?} detail is Russian"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bare_status_maps_to_its_generic_kind() {
+        // The kinds an error raised outside a handler (routing, parsing, limits) can have.
+        let generic = [
+            ProblemType::InvalidRequest,
+            ProblemType::Unauthorized,
+            ProblemType::Forbidden,
+            ProblemType::NotFound,
+            ProblemType::MethodNotAllowed,
+            ProblemType::NotAcceptable,
+            ProblemType::PayloadTooLarge,
+            ProblemType::UnsupportedMediaType,
+            ProblemType::RateLimited,
+            ProblemType::Internal,
+            ProblemType::ServiceUnavailable,
+        ];
+        for kind in generic {
+            assert_eq!(ProblemType::of_status(kind.status()), kind);
+        }
+        assert_eq!(
+            ProblemType::of_status(StatusCode::BAD_GATEWAY),
+            ProblemType::Internal
+        );
+    }
+
+    #[test]
+    fn problem_response_keeps_the_status() {
+        for kind in ProblemType::ALL {
+            let resp = ProblemResponse::from(Problem::new(kind)).into_response();
+            let expected = if [405, 406].contains(&kind.status().as_u16()) {
+                StatusCode::BAD_REQUEST
+            } else {
+                kind.status()
+            };
+            assert_eq!(resp.status(), expected, "{kind:?}");
+            assert_eq!(
+                resp.headers().get(header::CONTENT_TYPE).unwrap(),
+                PROBLEM_JSON
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn server_errors_hide_their_text() {
+        let err = poem::Error::from_string(
+            "relation \"x\" does not exist",
+            StatusCode::INTERNAL_SERVER_ERROR,
+        );
+        let resp = from_poem_error(err).await;
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = resp.into_body().into_string().await.unwrap();
+        assert!(!body.contains("relation"), "{body}");
+        assert!(body.contains("/problems/internal"), "{body}");
+    }
+}

@@ -1,0 +1,96 @@
+//! What every request handler can reach: the use cases and the service's settings.
+
+use std::sync::Arc;
+
+use identity_core::IdentityService;
+use identity_core::model::ConsentDocument;
+
+use crate::api::public::CaptchaDto;
+
+/// The state shared by every request (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    /// Settings of the HTTP layer.
+    pub settings: Arc<HttpSettings>,
+    /// Tells whether the service can take traffic (`/ready`).
+    pub readiness: Arc<dyn Readiness>,
+    /// The identity use cases.
+    pub identity: Arc<IdentityService>,
+    /// Issues captcha challenges.
+    pub captcha: Arc<dyn CaptchaIssuer>,
+}
+
+/// The consent to personal-data processing in force: its version and text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentText {
+    /// The version label registrations name.
+    pub version: String,
+    /// The text.
+    pub text: String,
+}
+
+impl ConsentText {
+    /// The document identity-core records with a consent.
+    pub fn document(&self) -> ConsentDocument {
+        ConsentDocument::new(self.version.clone(), &self.text)
+    }
+}
+
+/// The default consent text (152-ФЗ ст. 9: purpose, data, operations, term, withdrawal).
+pub const DEFAULT_CONSENT_VERSION: &str = "2026-11";
+
+/// The default consent text; a supplier configures its own.
+pub const DEFAULT_CONSENT_TEXT: &str = "Я даю согласие поставщику коммунальных услуг на обработку \
+моих персональных данных (фамилия, имя, отчество, номер телефона, адрес электронной почты, номер \
+лицевого счёта, адрес помещения, показания приборов учёта, сведения о начислениях и платежах) с \
+целью ведения личного кабинета абонента, расчётов за коммунальные услуги и направления \
+уведомлений. Обработка включает сбор, запись, систематизацию, накопление, хранение, уточнение, \
+использование, передачу (в том числе платёжным агентам и операторам фискальных данных в \
+объёме, необходимом для приёма платежей), обезличивание, блокирование и уничтожение, с \
+использованием средств автоматизации и без них. Согласие действует до его отзыва; отозвать его \
+можно в личном кабинете или письменным заявлением (ст. 9 Федерального закона от 27.07.2006 \
+№ 152-ФЗ «О персональных данных»).";
+
+/// Issues captcha challenges (the sandbox captcha, or a real provider's adapter).
+#[async_trait::async_trait]
+pub trait CaptchaIssuer: Send + Sync {
+    /// A new challenge.
+    async fn issue(&self) -> Result<CaptchaDto, ReadinessError>;
+}
+
+/// Settings of the HTTP layer.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    /// The largest request body accepted, in bytes; larger ones are answered with 413.
+    pub body_limit: usize,
+    /// The address subscribers reach the service at (links in messages, cookie `Secure`).
+    pub public_url: String,
+    /// The consent to personal-data processing in force.
+    pub consent: ConsentText,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            body_limit: 64 * 1024,
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            consent: ConsentText {
+                version: DEFAULT_CONSENT_VERSION.to_owned(),
+                text: DEFAULT_CONSENT_TEXT.to_owned(),
+            },
+        }
+    }
+}
+
+/// A dependency's failure, logged and answered as `service-unavailable`.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ReadinessError(pub String);
+
+/// The readiness probe's question to the adapters: can the database be reached and is its
+/// schema current?
+#[async_trait::async_trait]
+pub trait Readiness: Send + Sync {
+    /// `Ok` when the service can take traffic; the error says why not (logged, not shown).
+    async fn check(&self) -> Result<(), ReadinessError>;
+}

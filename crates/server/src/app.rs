@@ -1,0 +1,245 @@
+//! Starting and stopping the service: [`App::start`] connects the database, applies the
+//! migrations, binds the listener and serves; [`RunningApp::stop`] stops accepting, lets
+//! requests in flight finish (up to [`SHUTDOWN_GRACE`]) and closes the database pool.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use fake_providers::store::SandboxStore;
+use fake_providers::{
+    AdjustableClock, CaptchaSettings, LinkBase, OsRandom, SandboxCaptcha, SandboxEmail, SandboxSms,
+};
+use http_api::{AppState, ConsentText, HttpSettings, Readiness, ReadinessError};
+use identity_core::password::Argon2idHasher;
+use identity_core::{IdentityService, Ports, SecurityPolicy};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::middleware::Tracing;
+use poem::{EndpointExt, Server};
+use sea_orm_migration::MigratorTrait;
+use storage_seaorm::Storage;
+use storage_seaorm::migration::Migrator;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, SHUTDOWN_GRACE};
+use crate::glue::{CaptchaGlue, Directory, StoreGlue};
+use crate::hashing::{BlockingHasher, default_workers};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be reached or migrated.
+    #[error("database: {0}")]
+    Database(#[from] storage_seaorm::StorageError),
+    /// The listening address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Why the service did not stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum StopError {
+    /// The HTTP server failed.
+    #[error("server: {0}")]
+    Server(#[from] std::io::Error),
+    /// The server task panicked or was cancelled.
+    #[error("server task: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// The database pool did not close.
+    #[error("database: {0}")]
+    Database(#[from] storage_seaorm::StorageError),
+}
+
+/// The service.
+pub struct App;
+
+/// A started service.
+pub struct RunningApp {
+    /// The address it listens on (the bound one, also when the configured port was 0).
+    pub addr: SocketAddr,
+    /// Where subscribers reach it.
+    pub public_url: String,
+    /// The storage it uses.
+    pub storage: Storage,
+    shutdown: oneshot::Sender<()>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+/// Readiness: the database answers and no migration is pending.
+struct StorageReadiness(Storage);
+
+#[async_trait::async_trait]
+impl Readiness for StorageReadiness {
+    async fn check(&self) -> Result<(), ReadinessError> {
+        let db = self.0.connection();
+        db.ping()
+            .await
+            .map_err(|e| ReadinessError(format!("database does not answer: {e}")))?;
+        let pending = Migrator::get_pending_migrations(db)
+            .await
+            .map_err(|e| ReadinessError(format!("cannot read the migrations: {e}")))?;
+        if pending.is_empty() {
+            Ok(())
+        } else {
+            Err(ReadinessError(format!(
+                "{} migrations are not applied",
+                pending.len()
+            )))
+        }
+    }
+}
+
+impl App {
+    /// Connects, migrates, binds and starts serving in a background task.
+    pub async fn start(config: Config) -> Result<RunningApp, StartError> {
+        let storage = Storage::connect(&config.database_url).await?;
+        storage.migrate().await?;
+        let acceptor = TcpListener::bind(config.listen)
+            .into_acceptor()
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let addr = acceptor
+            .local_addr()
+            .first()
+            .and_then(|a| a.as_socket_addr().copied())
+            .unwrap_or(config.listen);
+        let public_url = config.public_url(addr);
+        let wiring = wire(&storage, &public_url);
+        let state = AppState {
+            settings: Arc::new(HttpSettings {
+                body_limit: config.body_limit,
+                public_url: public_url.clone(),
+                consent: ConsentText {
+                    version: http_api::DEFAULT_CONSENT_VERSION.to_owned(),
+                    text: http_api::DEFAULT_CONSENT_TEXT.to_owned(),
+                },
+            }),
+            readiness: Arc::new(StorageReadiness(storage.clone())),
+            identity: wiring.identity,
+            captcha: wiring.captcha,
+        };
+        let sandbox = crate::sandbox::routes(wiring.sandbox, wiring.clock);
+        let endpoint = http_api::routes(state, Some(sandbox)).with(Tracing);
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            Server::new_with_acceptor(acceptor)
+                .run_with_graceful_shutdown(
+                    endpoint,
+                    async {
+                        let _ = stop.await;
+                    },
+                    Some(SHUTDOWN_GRACE),
+                )
+                .await
+        });
+        tracing::info!(%addr, database = %storage_kind(&config.database_url), "listening");
+        Ok(RunningApp {
+            addr,
+            public_url,
+            storage,
+            shutdown,
+            server,
+        })
+    }
+}
+
+/// What [`wire`] builds.
+struct Wiring {
+    identity: Arc<IdentityService>,
+    captcha: Arc<dyn http_api::CaptchaIssuer>,
+    sandbox: Arc<dyn SandboxStore>,
+    clock: Arc<AdjustableClock>,
+}
+
+/// The identity use cases on the storage and the sandbox providers.
+fn wire(storage: &Storage, public_url: &str) -> Wiring {
+    let clock = Arc::new(AdjustableClock::default());
+    let wiring_clock = Arc::clone(&clock);
+    let random = Arc::new(OsRandom);
+    let sandbox: Arc<dyn SandboxStore> = Arc::new(StoreGlue(storage.clone()));
+    let links = LinkBase::new(public_url);
+    let captcha = SandboxCaptcha::new(
+        Arc::clone(&sandbox),
+        clock.clone(),
+        random.clone(),
+        CaptchaSettings::default(),
+    );
+    let repo = Arc::new(storage.clone());
+    let ports = Ports {
+        clock: clock.clone(),
+        random: random.clone(),
+        hasher: Arc::new(BlockingHasher::new(
+            Arc::new(Argon2idHasher::new(random)),
+            default_workers(),
+        )),
+        subscribers: repo.clone(),
+        links: repo.clone(),
+        sessions: repo.clone(),
+        challenges: repo.clone(),
+        throttle: repo.clone(),
+        consents: repo.clone(),
+        security_log: repo,
+        sms: Arc::new(SandboxSms::new(
+            Arc::clone(&sandbox),
+            clock.clone(),
+            links.clone(),
+        )),
+        email: Arc::new(SandboxEmail::new(Arc::clone(&sandbox), clock, links)),
+        captcha: Arc::new(captcha.clone()),
+        directory: Arc::new(Directory(storage.clone())),
+    };
+    Wiring {
+        identity: Arc::new(IdentityService::new(ports, SecurityPolicy::default())),
+        captcha: Arc::new(CaptchaGlue {
+            captcha,
+            reveal_answer: true,
+        }),
+        sandbox,
+        clock: wiring_clock,
+    }
+}
+
+impl RunningApp {
+    /// Stops accepting connections, waits for requests in flight (up to the grace period) and
+    /// closes the database pool.
+    pub async fn stop(self) -> Result<(), StopError> {
+        let _ = self.shutdown.send(());
+        self.server.await??;
+        self.storage.close().await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// The database URL without credentials, for logs and the banner.
+pub fn storage_kind(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host_and_path = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+            format!("{scheme}://{host_and_path}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::storage_kind;
+
+    #[test]
+    fn credentials_never_reach_the_log() {
+        assert_eq!(
+            storage_kind("postgres://abonent:s3cret@db:5432/abonent"),
+            "postgres://db:5432/abonent"
+        );
+        assert_eq!(storage_kind("sqlite://abonent.db"), "sqlite://abonent.db");
+    }
+}

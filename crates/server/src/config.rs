@@ -1,0 +1,282 @@
+//! Configuration: command-line flags, then `ABONENT_*` environment variables, then an
+//! optional TOML file (`--config`), then defaults — the first that sets a value wins.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, ValueEnum};
+use serde::Deserialize;
+
+/// The default database: a SQLite file in the working directory, created on first start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://abonent.db";
+/// The default listening address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The default request body limit (64 KiB; CSV imports have their own, larger one).
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+/// How long a graceful shutdown waits for requests in flight.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (for log collectors).
+    Json,
+}
+
+/// The service's configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The database: `sqlite://file.db` or `postgres://user@host/db`.
+    pub database_url: String,
+    /// The address subscribers reach the service at (links in messages); by default
+    /// `http://<listen>`.
+    pub public_url: Option<String>,
+    /// How log lines are written.
+    pub log_format: LogFormat,
+    /// The largest request body, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            public_url: None,
+            log_format: LogFormat::Text,
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+impl Config {
+    /// The public address: the configured one, or `http://<listen address>`.
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}
+
+/// The configuration flags (also read from `ABONENT_*` environment variables).
+#[derive(Args, Clone, Debug)]
+pub struct ConfigArgs {
+    /// A TOML file with any of the settings below (keys as the flags, with `_`).
+    #[arg(long, env = "ABONENT_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Where to listen.
+    #[arg(long, env = "ABONENT_LISTEN", default_value = DEFAULT_LISTEN, global = true)]
+    pub listen: SocketAddr,
+    /// The database URL: `sqlite://abonent.db` (embedded) or `postgres://user@host/db`.
+    #[arg(long, env = "ABONENT_DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    pub database_url: String,
+    /// The address subscribers reach the service at (default: http://<listen>).
+    #[arg(long, env = "ABONENT_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// Log format.
+    #[arg(
+        long,
+        env = "ABONENT_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
+    /// The largest request body, in bytes.
+    #[arg(long, env = "ABONENT_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT, global = true)]
+    pub body_limit: usize,
+}
+
+/// The configuration file's contents: every key optional, unknown keys refused.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    log_format: Option<LogFormat>,
+    body_limit: Option<usize>,
+}
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has an unknown key or a bad value.
+    #[error("invalid configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A setting is out of range.
+    #[error("invalid setting {name}: {message}")]
+    Invalid {
+        /// The setting.
+        name: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ConfigArgs {
+    /// The configuration: flags and environment first, then the file for what they left at
+    /// the default, then the defaults.
+    pub fn resolve(&self, matches: &ArgMatches) -> Result<Config, ConfigError> {
+        let file = match &self.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let defaulted = |id: &str| {
+            matches!(
+                matches.value_source(id),
+                None | Some(ValueSource::DefaultValue)
+            )
+        };
+        let mut config = Config {
+            listen: self.listen,
+            database_url: self.database_url.clone(),
+            public_url: self.public_url.clone(),
+            log_format: self.log_format,
+            body_limit: self.body_limit,
+        };
+        if let Some(v) = file.listen
+            && defaulted("listen")
+        {
+            config.listen = v;
+        }
+        if let Some(v) = file.database_url
+            && defaulted("database_url")
+        {
+            config.database_url = v;
+        }
+        if defaulted("public_url") && file.public_url.is_some() {
+            config.public_url = file.public_url;
+        }
+        if let Some(v) = file.log_format
+            && defaulted("log_format")
+        {
+            config.log_format = v;
+        }
+        if let Some(v) = file.body_limit
+            && defaulted("body_limit")
+        {
+            config.body_limit = v;
+        }
+        validate(&config)?;
+        Ok(config)
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn validate(config: &Config) -> Result<(), ConfigError> {
+    if storage_seaorm::Backend::of_url(&config.database_url).is_none() {
+        return Err(ConfigError::Invalid {
+            name: "database_url",
+            message: "expected sqlite://… or postgres://…".to_owned(),
+        });
+    }
+    if config.body_limit < 1024 {
+        return Err(ConfigError::Invalid {
+            name: "body_limit",
+            message: "at least 1024 bytes".to_owned(),
+        });
+    }
+    if let Some(url) = &config.public_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(ConfigError::Invalid {
+            name: "public_url",
+            message: "expected http://… or https://…".to_owned(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, FromArgMatches, Parser};
+
+    #[derive(Parser, Debug)]
+    struct Cli {
+        #[command(flatten)]
+        config: ConfigArgs,
+    }
+
+    fn resolve(args: &[&str]) -> Result<Config, ConfigError> {
+        let matches = Cli::command()
+            .try_get_matches_from(args)
+            .expect("arguments");
+        let cli = Cli::from_arg_matches(&matches).expect("arguments");
+        cli.config.resolve(&matches)
+    }
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(f.path(), text).expect("write");
+        f
+    }
+
+    #[test]
+    fn defaults_file_then_flags() {
+        let c = resolve(&["abonent"]).unwrap();
+        assert_eq!(c, Config::default());
+        let f = file("listen = \"127.0.0.1:9000\"\nbody_limit = 4096\nlog_format = \"json\"\n");
+        let path = f.path().to_str().unwrap();
+        let c = resolve(&["abonent", "--config", path]).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(c.body_limit, 4096);
+        assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        let c = resolve(&["abonent", "--config", path, "--listen", "127.0.0.1:9100"]).unwrap();
+        assert_eq!(
+            c.listen,
+            "127.0.0.1:9100".parse().unwrap(),
+            "flag beats file"
+        );
+        assert_eq!(c.body_limit, 4096);
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_their_name() {
+        let f = file("lisen = \"127.0.0.1:9000\"\n");
+        let err = resolve(&["abonent", "--config", f.path().to_str().unwrap()]).unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+        let err = resolve(&["abonent", "--database-url", "mysql://x"]).unwrap_err();
+        assert!(err.to_string().contains("database_url"), "{err}");
+        let err = resolve(&["abonent", "--body-limit", "10"]).unwrap_err();
+        assert!(err.to_string().contains("body_limit"), "{err}");
+        let err = resolve(&["abonent", "--public-url", "ftp://x"]).unwrap_err();
+        assert!(err.to_string().contains("public_url"), "{err}");
+        let err = resolve(&["abonent", "--config", "/no/such/file.toml"]).unwrap_err();
+        assert!(matches!(err, ConfigError::Read { .. }), "{err}");
+    }
+}

@@ -1,0 +1,219 @@
+//! Adapters between adapters: `storage-seaorm` behind the traits other adapter crates define
+//! (adapter crates never depend on each other), and the identity-core ports served by
+//! billing data.
+//!
+//! - [`StoreGlue`] — the sandbox providers' [`SandboxStore`] on the service's database.
+//! - [`CaptchaGlue`] — http-api's [`CaptchaIssuer`] over the sandbox captcha.
+//! - [`Directory`] — identity-core's [`AccountDirectory`] over the billing records: the ЛС,
+//!   its holder, premise and meters, as registration by ЛС and linking check them.
+
+use async_trait::async_trait;
+use billing_core::ports::{AccountRepository, HouseRepository, MeterRepository};
+use fake_providers::SandboxCaptcha;
+use fake_providers::store::{
+    CaptchaRow, MessageChannel, OutboxMessage, SandboxStore, StoreError, StoredMessage,
+};
+use http_api::api::public::CaptchaDto;
+use http_api::{CaptchaIssuer, ReadinessError};
+use identity_core::domain::{AccountRef, Address, Flat, HouseId, MeterNumber, PersonName};
+use identity_core::model::AccountFacts;
+use identity_core::ports::{AccountDirectory, PortError, WriteError};
+use storage_seaorm::{CaptchaRecord, NewOutboxMessage, OutboxChannel, OutboxRow, Storage};
+use time::OffsetDateTime;
+
+/// The sandbox store on the service's database.
+#[derive(Clone, Debug)]
+pub struct StoreGlue(pub Storage);
+
+fn unavailable(e: PortError) -> StoreError {
+    StoreError::Unavailable(e.message().to_owned())
+}
+
+fn channel_out(c: MessageChannel) -> OutboxChannel {
+    match c {
+        MessageChannel::Sms => OutboxChannel::Sms,
+        MessageChannel::Email => OutboxChannel::Email,
+    }
+}
+
+fn channel_in(c: OutboxChannel) -> MessageChannel {
+    match c {
+        OutboxChannel::Sms => MessageChannel::Sms,
+        OutboxChannel::Email => MessageChannel::Email,
+    }
+}
+
+fn stored(row: OutboxRow) -> StoredMessage {
+    StoredMessage {
+        id: row.id,
+        message: OutboxMessage {
+            channel: channel_in(row.channel),
+            recipient: row.recipient,
+            kind: row.kind,
+            subject: row.subject,
+            body: row.body,
+            correlation: row.correlation,
+            created_at: row.created_at,
+        },
+    }
+}
+
+#[async_trait]
+impl SandboxStore for StoreGlue {
+    async fn push_message(&self, m: &OutboxMessage) -> Result<u64, StoreError> {
+        self.0
+            .outbox_push(&NewOutboxMessage {
+                channel: channel_out(m.channel),
+                recipient: m.recipient.clone(),
+                kind: m.kind.clone(),
+                subject: m.subject.clone(),
+                body: m.body.clone(),
+                correlation: m.correlation.clone(),
+                created_at: m.created_at,
+            })
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn messages(
+        &self,
+        to: Option<&str>,
+        after: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<StoredMessage>, StoreError> {
+        let rows = self
+            .0
+            .outbox_messages(to, after, limit)
+            .await
+            .map_err(unavailable)?;
+        Ok(rows.into_iter().map(stored).collect())
+    }
+
+    async fn purge_messages(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.0.outbox_purge(before).await.map_err(unavailable)
+    }
+
+    async fn put_captcha(&self, c: &CaptchaRow) -> Result<(), StoreError> {
+        self.0
+            .captcha_put(&CaptchaRecord {
+                id: c.id.clone(),
+                answer_digest: c.answer_digest,
+                issued_at: c.issued_at,
+                expires_at: c.expires_at,
+            })
+            .await
+            .map_err(|e| match e {
+                WriteError::Duplicate | WriteError::Conflict => StoreError::Duplicate,
+                WriteError::Port(p) => unavailable(p),
+            })
+    }
+
+    async fn use_captcha(
+        &self,
+        id: &str,
+        answer_digest: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.0
+            .captcha_use(id, answer_digest, now)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn purge_captchas(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.0.captcha_purge(before).await.map_err(unavailable)
+    }
+}
+
+/// The captcha issuer of the API over the sandbox captcha.
+pub struct CaptchaGlue {
+    /// The sandbox captcha.
+    pub captcha: SandboxCaptcha,
+    /// Reveal the answer in the response (sandbox mode).
+    pub reveal_answer: bool,
+}
+
+#[async_trait]
+impl CaptchaIssuer for CaptchaGlue {
+    async fn issue(&self) -> Result<CaptchaDto, ReadinessError> {
+        let c = self
+            .captcha
+            .issue()
+            .await
+            .map_err(|e| ReadinessError(e.message().to_owned()))?;
+        let ttl = self.captcha.settings().ttl.whole_seconds();
+        Ok(CaptchaDto {
+            id: c.id,
+            question: c.question,
+            image_svg: c.image_svg,
+            expires_in_seconds: u64::try_from(ttl).unwrap_or(0),
+            sandbox_answer: self.reveal_answer.then_some(c.sandbox_answer),
+        })
+    }
+}
+
+/// identity-core's directory of ЛС over the billing records in storage.
+#[derive(Clone, Debug)]
+pub struct Directory(pub Storage);
+
+fn port(what: &str, e: impl std::fmt::Display) -> PortError {
+    PortError::new(format!("{what}: {e}"))
+}
+
+#[async_trait]
+impl AccountDirectory for Directory {
+    async fn find(&self, account: &AccountRef) -> Result<Option<AccountFacts>, PortError> {
+        // Identity's supplier reference is the billing supplier id in decimal; anything else
+        // names no supplier of this service.
+        let Ok(supplier) = account.supplier.as_str().parse::<u64>() else {
+            return Ok(None);
+        };
+        let Ok(number) = billing_core::model::AccountNumber::parse(account.number.as_str()) else {
+            return Ok(None);
+        };
+        let supplier = billing_core::ids::SupplierId::new(supplier);
+        let Some(found) = self
+            .0
+            .find_by_number(supplier, &number)
+            .await
+            .map_err(|e| port("find the ЛС", e))?
+        else {
+            return Ok(None);
+        };
+        let premise = HouseRepository::premise(&self.0, found.premise)
+            .await
+            .map_err(|e| port("read the premise", e))?
+            .ok_or_else(|| PortError::new("the ЛС names a premise that does not exist"))?;
+        let meters = self
+            .0
+            .meters_of_account(found.id)
+            .await
+            .map_err(|e| port("read the meters", e))?;
+        let holder =
+            PersonName::parse(&found.holder).map_err(|e| port("the holder's name on file", e))?;
+        let house = HouseId::parse(&premise.house.get().to_string())
+            .map_err(|e| port("the house id", e))?;
+        let flat = if premise.number.trim().is_empty() {
+            None
+        } else {
+            Some(Flat::parse(&premise.number).map_err(|e| port("the flat number", e))?)
+        };
+        let meters = meters
+            .iter()
+            .filter_map(|m| MeterNumber::parse(&m.serial).ok())
+            .collect();
+        Ok(Some(AccountFacts {
+            account: account.clone(),
+            holder,
+            address: Address { house, flat },
+            meters,
+            payment_code: None,
+        }))
+    }
+
+    async fn find_by_payment_code(&self, _code: &str) -> Result<Option<AccountFacts>, PortError> {
+        // Payment codes are loaded with the accounts (issue 5, slice "directory"); until then
+        // no code matches, which the use case answers like a wrong code.
+        Ok(None)
+    }
+}

@@ -1,0 +1,16 @@
+//! # server
+//!
+//! The composition root of the bundled service: it reads the [`config::Config`], connects
+//! `storage-seaorm` (SQLite by default, PostgreSQL for production), applies the migrations,
+//! builds the `http-api` state and serves it ([`app::App::start`]) until told to stop, then
+//! drains requests in flight ([`app::RunningApp::stop`]). The `abonent` binary (`main.rs`)
+//! adds the command line, logging and signal handling; the black-box tests in `tests/` start
+//! the same [`app::App`] in-process.
+#![deny(missing_docs)]
+
+pub mod app;
+pub mod banner;
+pub mod config;
+pub mod glue;
+pub mod hashing;
+pub mod sandbox;

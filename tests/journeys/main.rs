@@ -1,0 +1,5 @@
+//! Journeys through the running service, over HTTP only.
+
+mod register_login;
+mod settings_recovery;
+mod smoke;

@@ -1,0 +1,136 @@
+//! The service starts, answers its probes, serves its OpenAPI document and docs, answers every
+//! error as problem+json and stops gracefully.
+
+use abonent_tests::{Backend, TestService};
+use serde_json::Value;
+
+async fn problem(resp: reqwest::Response, status: u16, slug: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status);
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(ct.starts_with("application/problem+json"), "{ct}");
+    let body: Value = resp.json().await.expect("problem body");
+    assert_eq!(body["type"], format!("/problems/{slug}"), "{body}");
+    assert_eq!(body["status"], status, "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_ascii()),
+        "{body}"
+    );
+    body
+}
+
+#[tokio::test]
+async fn starts_answers_probes_and_stops() {
+    let svc = TestService::start(Backend::Sqlite).await;
+    let health: Value = svc
+        .client
+        .get(svc.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok");
+    let ready = svc.client.get(svc.url("/ready")).send().await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+    let spec: Value = svc
+        .client
+        .get(svc.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        spec["openapi"].as_str().unwrap().starts_with("3."),
+        "{spec}"
+    );
+    assert!(spec["paths"]["/health"].is_object());
+    let docs = svc.client.get(svc.url("/docs")).send().await.unwrap();
+    assert_eq!(docs.status().as_u16(), 200);
+    assert!(docs.text().await.unwrap().contains("swagger"));
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn every_error_is_a_problem() {
+    let svc = TestService::start(Backend::Sqlite).await;
+    let resp = svc
+        .client
+        .get(svc.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
+    problem(resp, 404, "not-found").await;
+    let resp = svc.client.delete(svc.url("/health")).send().await.unwrap();
+    problem(resp, 405, "method-not-allowed").await;
+    let big = vec![b'x'; 65 * 1024];
+    let resp = svc
+        .client
+        .post(svc.url("/health"))
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    problem(resp, 413, "payload-too-large").await;
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn public_information_and_the_sandbox_inbox() {
+    let svc = TestService::start(Backend::Sqlite).await;
+    let captcha: Value = svc
+        .client
+        .get(svc.url("/api/v1/captcha"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(captcha["id"].as_str().unwrap().len(), 32, "{captcha}");
+    assert!(captcha["image_svg"].as_str().unwrap().starts_with("<svg"));
+    assert!(
+        captcha["sandbox_answer"]
+            .as_str()
+            .unwrap()
+            .parse::<u32>()
+            .is_ok()
+    );
+    let consent: Value = svc
+        .client
+        .get(svc.url("/api/v1/consent-document"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(consent["text"].as_str().unwrap().contains("152-ФЗ"));
+    assert_eq!(consent["sha256"].as_str().unwrap().len(), 64);
+    let inbox: Value = svc
+        .client
+        .get(svc.url("/sandbox/messages"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inbox, Value::Array(vec![]));
+    let page = svc
+        .client
+        .get(svc.url("/sandbox/inbox"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("Песочница"));
+    svc.stop().await;
+}
