@@ -37,7 +37,6 @@ fn token_in(text: &str) -> String {
 }
 
 async fn register(svc: &TestService) -> Value {
-    let captcha: Value = svc.get_json("/api/v1/captcha").await;
     let consent: Value = svc.get_json("/api/v1/consent-document").await;
     let resp = svc
         .client
@@ -48,7 +47,7 @@ async fn register(svc: &TestService) -> Value {
             "email": EMAIL,
             "password": PASSWORD,
             "password_repeat": PASSWORD,
-            "captcha": format!("{}:{}", captcha["id"].as_str().unwrap(), captcha["sandbox_answer"].as_str().unwrap()),
+            "captcha": svc.captcha_answer().await,
             "consent_version": consent["version"],
         }))
         .send()
@@ -252,14 +251,13 @@ async fn registering_a_taken_phone_answers_alike_and_notifies_the_owner() {
     assert_eq!(resp.status(), StatusCode::CREATED);
     let before = svc.messages(PHONE).await.len();
     // Within a minute another code to the same phone is refused (delivery limit) …
-    let captcha: Value = svc.get_json("/api/v1/captcha").await;
     let resp = svc
         .client
         .post(svc.url("/api/v1/registrations/phone"))
         .json(&json!({
             "name": "Петров Пётр", "phone": PHONE, "email": "petrov@example.ru",
             "password": PASSWORD, "password_repeat": PASSWORD,
-            "captcha": format!("{}:{}", captcha["id"].as_str().unwrap(), captcha["sandbox_answer"].as_str().unwrap()),
+            "captcha": svc.captcha_answer().await,
             "consent_version": "2026-11",
         }))
         .send()

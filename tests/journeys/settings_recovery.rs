@@ -113,12 +113,7 @@ async fn change_password_block_and_recover() {
 
     // Recovery by SMS code unblocks the cabinet with a new password.
     svc.advance_clock(61).await;
-    let captcha: Value = svc.get_json("/api/v1/captcha").await;
-    let answer = format!(
-        "{}:{}",
-        captcha["id"].as_str().unwrap(),
-        captcha["sandbox_answer"].as_str().unwrap()
-    );
+    let answer = svc.captcha_answer().await;
     let resp = api
         .post(svc.url("/api/v1/recoveries"))
         .json(&json!({ "phone": PHONE, "captcha": answer }))
@@ -154,12 +149,7 @@ async fn change_password_block_and_recover() {
 #[tokio::test]
 async fn recovery_answers_alike_for_an_unknown_email() {
     let svc = TestService::start(Backend::Sqlite).await;
-    let captcha: Value = svc.get_json("/api/v1/captcha").await;
-    let answer = format!(
-        "{}:{}",
-        captcha["id"].as_str().unwrap(),
-        captcha["sandbox_answer"].as_str().unwrap()
-    );
+    let answer = svc.captcha_answer().await;
     let resp = svc
         .client
         .post(svc.url("/api/v1/recoveries"))

@@ -4,25 +4,6 @@
 use abonent_tests::{Backend, TestService};
 use serde_json::Value;
 
-async fn problem(resp: reqwest::Response, status: u16, slug: &str) -> Value {
-    assert_eq!(resp.status().as_u16(), status);
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert!(ct.starts_with("application/problem+json"), "{ct}");
-    let body: Value = resp.json().await.expect("problem body");
-    assert_eq!(body["type"], format!("/problems/{slug}"), "{body}");
-    assert_eq!(body["status"], status, "{body}");
-    assert!(
-        body["detail"].as_str().is_some_and(|d| !d.is_ascii()),
-        "{body}"
-    );
-    body
-}
-
 #[tokio::test]
 async fn starts_answers_probes_and_stops() {
     let svc = TestService::start(Backend::Sqlite).await;
@@ -67,9 +48,9 @@ async fn every_error_is_a_problem() {
         .send()
         .await
         .unwrap();
-    problem(resp, 404, "not-found").await;
+    svc.assert_problem(resp, 404, "not-found").await;
     let resp = svc.client.delete(svc.url("/health")).send().await.unwrap();
-    problem(resp, 405, "method-not-allowed").await;
+    svc.assert_problem(resp, 405, "method-not-allowed").await;
     let big = vec![b'x'; 65 * 1024];
     let resp = svc
         .client
@@ -78,7 +59,7 @@ async fn every_error_is_a_problem() {
         .send()
         .await
         .unwrap();
-    problem(resp, 413, "payload-too-large").await;
+    svc.assert_problem(resp, 413, "payload-too-large").await;
     svc.stop().await;
 }
 

@@ -81,6 +81,16 @@ impl TestService {
             .expect("a JSON body")
     }
 
+    /// A fresh captcha's answer as the API takes it (`"<id>:<answer>"`; the sandbox reveals it).
+    pub async fn captcha_answer(&self) -> String {
+        let c = self.get_json("/api/v1/captcha").await;
+        format!(
+            "{}:{}",
+            c["id"].as_str().expect("captcha id"),
+            c["sandbox_answer"].as_str().expect("sandbox answer")
+        )
+    }
+
     /// Every message the sandbox outbox holds for `to`, oldest first.
     pub async fn messages(&self, to: &str) -> Vec<serde_json::Value> {
         let list = reqwest::Client::new()

@@ -162,6 +162,22 @@ pub struct Client {
 const DEVICE_MAX: usize = 200;
 
 impl Client {
+    /// Reads the request and admits it under the per-address limit of `action`
+    /// (`rate-limited` when the address is over it).
+    pub async fn admitted(
+        state: &AppState,
+        req: &Request,
+        action: identity_core::model::ClientAction,
+    ) -> Result<Self, Problem> {
+        let client = Self::of(req);
+        state
+            .identity
+            .admit_client(&client.address, action)
+            .await
+            .map_err(Problem::from)?;
+        Ok(client)
+    }
+
     /// Reads the request: `Web` when it carries the session cookie or looks like a browser
     /// (`Sec-Fetch-Mode`), `Api` otherwise.
     pub fn of(req: &Request) -> Self {

@@ -154,12 +154,7 @@ impl RegistrationApi {
             ));
             return Err(p.into());
         }
-        let client = Client::of(req);
-        state
-            .identity
-            .admit_client(&client.address, ClientAction::Registration)
-            .await
-            .map_err(Problem::from)?;
+        let client = Client::admitted(&state, req, ClientAction::Registration).await?;
         let id = state
             .identity
             .start_registration_by_phone(PhoneRegistration {
@@ -216,12 +211,7 @@ impl RegistrationApi {
         challenge_id: Path<String>,
     ) -> Result<Accepted, ProblemResponse> {
         let id = challenge(&challenge_id.0)?;
-        let client = Client::of(req);
-        state
-            .identity
-            .admit_client(&client.address, ClientAction::SendCode)
-            .await
-            .map_err(Problem::from)?;
+        Client::admitted(&state, req, ClientAction::SendCode).await?;
         state
             .identity
             .resend_code(id)
@@ -263,12 +253,7 @@ impl RegistrationApi {
         req: &Request,
         auth: SubscriberAuth,
     ) -> Result<Accepted, ProblemResponse> {
-        let client = Client::of(req);
-        state
-            .identity
-            .admit_client(&client.address, ClientAction::SendCode)
-            .await
-            .map_err(Problem::from)?;
+        Client::admitted(&state, req, ClientAction::SendCode).await?;
         state
             .identity
             .resend_email_confirmation(auth.auth())

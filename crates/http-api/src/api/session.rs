@@ -165,12 +165,7 @@ impl SessionApi {
         req: &Request,
         body: Json<LoginBody>,
     ) -> Result<LoginResponse, ProblemResponse> {
-        let client = Client::of(req);
-        state
-            .identity
-            .admit_client(&client.address, ClientAction::Login)
-            .await
-            .map_err(Problem::from)?;
+        let client = Client::admitted(&state, req, ClientAction::Login).await?;
         let handle = LoginHandle::parse_any(&body.login)
             .map_err(|_| Problem::new(ProblemType::LoginFailed))?;
         let LoginBody {

@@ -249,12 +249,7 @@ impl SettingsApi {
     ) -> Result<Accepted, ProblemResponse> {
         let email = Email::parse(&body.email).map_err(|e| invalid("email", &e))?;
         let repeat = Email::parse(&body.email_repeat).map_err(|e| invalid("email_repeat", &e))?;
-        let client = Client::of(req);
-        state
-            .identity
-            .admit_client(&client.address, ClientAction::SendCode)
-            .await
-            .map_err(Problem::from)?;
+        Client::admitted(&state, req, ClientAction::SendCode).await?;
         state
             .identity
             .request_email_change(auth.auth(), &email, &repeat)
@@ -434,12 +429,7 @@ impl SettingsApi {
                 return Err(p.into());
             }
         };
-        let client = Client::of(req);
-        state
-            .identity
-            .admit_client(&client.address, ClientAction::SendCode)
-            .await
-            .map_err(Problem::from)?;
+        Client::admitted(&state, req, ClientAction::SendCode).await?;
         let challenge = state
             .identity
             .start_recovery(RecoveryRequest {
