@@ -28,7 +28,7 @@ pub(crate) fn code_in(text: &str) -> String {
 }
 
 /// The value of the `token` parameter of the first link in `text`.
-fn token_in(text: &str) -> String {
+pub(crate) fn token_in(text: &str) -> String {
     let start = text.find("token=").expect("a link with a token") + "token=".len();
     text[start..]
         .chars()
@@ -36,7 +36,7 @@ fn token_in(text: &str) -> String {
         .collect()
 }
 
-async fn register(svc: &TestService) -> Value {
+pub(crate) async fn register(svc: &TestService) -> Value {
     let consent: Value = svc.get_json("/api/v1/consent-document").await;
     let resp = svc
         .client
@@ -59,6 +59,22 @@ async fn register(svc: &TestService) -> Value {
 
 /// Registers and confirms a cabinet (phone and email confirmed); returns its id.
 pub(crate) async fn registered_cabinet(svc: &TestService) -> String {
+    let subscriber = confirmed_phone(svc).await;
+    let token = token_in(svc.last_message(EMAIL).await["body"].as_str().unwrap());
+    let resp = svc
+        .client
+        .post(svc.url("/api/v1/email-confirmations"))
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    subscriber
+}
+
+/// Registers and confirms the phone by the SMS code (the email link is left unopened);
+/// returns the cabinet's id.
+pub(crate) async fn confirmed_phone(svc: &TestService) -> String {
     let started = register(svc).await;
     let challenge = started["challenge_id"].as_str().unwrap().to_owned();
     let code = code_in(svc.last_message(PHONE).await["body"].as_str().unwrap());
@@ -71,15 +87,6 @@ pub(crate) async fn registered_cabinet(svc: &TestService) -> String {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::CREATED);
     let created: Value = resp.json().await.unwrap();
-    let token = token_in(svc.last_message(EMAIL).await["body"].as_str().unwrap());
-    let resp = svc
-        .client
-        .post(svc.url("/api/v1/email-confirmations"))
-        .json(&json!({ "token": token }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     created["subscriber_id"].as_str().unwrap().to_owned()
 }
 

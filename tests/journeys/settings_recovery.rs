@@ -178,3 +178,121 @@ async fn recovery_answers_alike_for_an_unknown_email() {
     svc.assert_problem(resp, 400, "invalid-request").await;
     svc.stop().await;
 }
+
+#[tokio::test]
+async fn emailed_links_open_pages_that_work_without_a_script() {
+    let svc = TestService::start(Backend::Sqlite).await;
+    crate::register_login::registered_cabinet(&svc).await;
+    svc.advance_clock(61).await; // one message a minute to an address
+    let answer = svc.captcha_answer().await;
+    let resp = svc
+        .client
+        .post(svc.url("/api/v1/recoveries"))
+        .json(&json!({ "email": EMAIL, "captcha": answer }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    let letter = svc.last_message(EMAIL).await;
+    let body = letter["body"].as_str().unwrap();
+    assert!(
+        body.contains(&format!("{}/l/recover?token=", svc.base)),
+        "{body}"
+    );
+    let token = crate::register_login::token_in(body);
+
+    // Opening the link shows the form and changes nothing.
+    let page = svc
+        .client
+        .get(svc.url(&format!("/l/recover?token={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("name=\"password_repeat\"")
+    );
+
+    // A weak password shows the form again; the link stays usable.
+    let weak = svc
+        .client
+        .post(svc.url("/l/recover"))
+        .form(&[
+            ("token", token.as_str()),
+            ("password", "123"),
+            ("password_repeat", "123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(weak.text().await.unwrap().contains("name=\"token\""));
+    let fresh = "Ночной-поезд-на-север-5";
+    let done = svc
+        .client
+        .post(svc.url("/l/recover"))
+        .form(&[
+            ("token", token.as_str()),
+            ("password", fresh),
+            ("password_repeat", fresh),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(done.text().await.unwrap().contains("Пароль изменён"));
+    let again = svc
+        .client
+        .post(svc.url("/l/recover"))
+        .form(&[
+            ("token", token.as_str()),
+            ("password", fresh),
+            ("password_repeat", fresh),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "single use"
+    );
+    let resp = login(&svc, EMAIL, fresh).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let resp = svc.client.get(svc.url("/l/recover")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    svc.stop().await;
+}
+
+#[tokio::test]
+async fn the_email_confirmation_page_confirms_only_when_its_button_is_pressed() {
+    let svc = TestService::start(Backend::Sqlite).await;
+    crate::register_login::confirmed_phone(&svc).await;
+    let token =
+        crate::register_login::token_in(svc.last_message(EMAIL).await["body"].as_str().unwrap());
+    let page = svc
+        .client
+        .get(svc.url(&format!("/l/confirm-email?token={token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    // Opening the page did not confirm: the email is not yet a login.
+    let resp = login(&svc, EMAIL, PASSWORD).await;
+    svc.assert_problem(resp, 401, "login-failed").await;
+    let done = svc
+        .client
+        .post(svc.url("/l/confirm-email"))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(done.text().await.unwrap().contains("Адрес подтверждён"));
+    let resp = login(&svc, EMAIL, PASSWORD).await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    svc.stop().await;
+}

@@ -8,6 +8,7 @@
 //!   except the probes); [`openapi_json`] renders its document, committed at
 //!   `docs/openapi.json` (a test fails when the file is stale).
 //! - [`problem`]: every error is `application/problem+json` (RFC 9457) with a stable `type`.
+//! - [`pages`]: the pages emailed links open (`/l/confirm-email`, `/l/recover`).
 //! - [`limits`]: the request body limit, answered with 413 whether or not the request says
 //!   its length.
 //!
@@ -19,6 +20,7 @@ pub mod api;
 pub mod auth;
 pub mod limits;
 mod map;
+pub mod pages;
 pub mod problem;
 mod state;
 
@@ -80,7 +82,8 @@ pub fn routes(state: AppState, sandbox: Option<Route>) -> impl Endpoint {
     let mut app = Route::new()
         .nest("/", service)
         .at("/openapi.json", spec)
-        .nest("/docs", docs);
+        .nest("/docs", docs)
+        .nest("/l", pages::routes());
     if let Some(sandbox) = sandbox {
         app = app.nest("/sandbox", sandbox);
     }

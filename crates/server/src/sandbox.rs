@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use fake_providers::AdjustableClock;
 use fake_providers::store::{SandboxStore, StoredMessage};
+use http_api::pages::escape;
 use poem::http::StatusCode;
 use poem::web::{Data, Html, Json, Query};
 use poem::{EndpointExt, Route, get, handler};
@@ -54,21 +55,6 @@ async fn messages(
 #[derive(Deserialize)]
 struct InboxQuery {
     to: Option<String>,
-}
-
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[handler]
@@ -166,17 +152,4 @@ pub fn routes(store: Arc<dyn SandboxStore>, clock: Arc<AdjustableClock>) -> Rout
         .at("/messages", get(messages).data(Arc::clone(&store)))
         .at("/inbox", get(inbox).data(store))
         .at("/clock", get(read_clock).post(set_clock).data(clock))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape;
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            escape("<a href='x'>&\"</a>"),
-            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
-        );
-    }
 }
