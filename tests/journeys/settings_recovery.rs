@@ -59,15 +59,7 @@ async fn change_password_block_and_recover() {
     svc.assert_problem(old, 401, "login-failed").await;
     let t = token(&svc, PHONE, new_password).await;
 
-    let log: Value = api
-        .get(svc.url("/api/v1/me/security-log"))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log: Value = svc.get_json_as("/api/v1/me/security-log", &t).await;
     let kinds: Vec<&str> = log
         .as_array()
         .unwrap()
@@ -82,15 +74,7 @@ async fn change_password_block_and_recover() {
     ] {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
-    let consents: Value = api
-        .get(svc.url("/api/v1/me/consents"))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let consents: Value = svc.get_json_as("/api/v1/me/consents", &t).await;
     assert_eq!(consents.as_array().unwrap().len(), 1, "{consents}");
 
     // "My cabinet was hacked": blocked, every session ends, login refused.
@@ -133,15 +117,7 @@ async fn change_password_block_and_recover() {
         .unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let t = token(&svc, EMAIL, recovered).await;
-    let me: Value = api
-        .get(svc.url("/api/v1/me"))
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = svc.get_json_as("/api/v1/me", &t).await;
     assert_eq!(me["phone"], PHONE);
     svc.stop().await;
 }

@@ -7,27 +7,11 @@ use serde_json::Value;
 #[tokio::test]
 async fn starts_answers_probes_and_stops() {
     let svc = TestService::start(Backend::Sqlite).await;
-    let health: Value = svc
-        .client
-        .get(svc.url("/health"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = svc.get_json("/health").await;
     assert_eq!(health["status"], "ok");
     let ready = svc.client.get(svc.url("/ready")).send().await.unwrap();
     assert_eq!(ready.status().as_u16(), 200);
-    let spec: Value = svc
-        .client
-        .get(svc.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec: Value = svc.get_json("/openapi.json").await;
     assert!(
         spec["openapi"].as_str().unwrap().starts_with("3."),
         "{spec}"
@@ -66,15 +50,7 @@ async fn every_error_is_a_problem() {
 #[tokio::test]
 async fn public_information_and_the_sandbox_inbox() {
     let svc = TestService::start(Backend::Sqlite).await;
-    let captcha: Value = svc
-        .client
-        .get(svc.url("/api/v1/captcha"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let captcha: Value = svc.get_json("/api/v1/captcha").await;
     assert_eq!(captcha["id"].as_str().unwrap().len(), 32, "{captcha}");
     assert!(captcha["image_svg"].as_str().unwrap().starts_with("<svg"));
     assert!(
@@ -84,26 +60,10 @@ async fn public_information_and_the_sandbox_inbox() {
             .parse::<u32>()
             .is_ok()
     );
-    let consent: Value = svc
-        .client
-        .get(svc.url("/api/v1/consent-document"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let consent: Value = svc.get_json("/api/v1/consent-document").await;
     assert!(consent["text"].as_str().unwrap().contains("152-ФЗ"));
     assert_eq!(consent["sha256"].as_str().unwrap().len(), 64);
-    let inbox: Value = svc
-        .client
-        .get(svc.url("/sandbox/messages"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let inbox: Value = svc.get_json("/sandbox/messages").await;
     assert_eq!(inbox, Value::Array(vec![]));
     let page = svc
         .client

@@ -81,6 +81,19 @@ impl TestService {
             .expect("a JSON body")
     }
 
+    /// GET `path` with a bearer `token` and parse the JSON body (any status).
+    pub async fn get_json_as(&self, path: &str, token: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("a JSON body")
+    }
+
     /// A fresh captcha's answer as the API takes it (`"<id>:<answer>"`; the sandbox reveals it).
     pub async fn captcha_answer(&self) -> String {
         let c = self.get_json("/api/v1/captcha").await;
