@@ -162,7 +162,6 @@ struct Wiring {
 /// The identity use cases on the storage and the sandbox providers.
 fn wire(storage: &Storage, public_url: &str) -> Wiring {
     let clock = Arc::new(AdjustableClock::default());
-    let wiring_clock = Arc::clone(&clock);
     let random = Arc::new(OsRandom);
     let sandbox: Arc<dyn SandboxStore> = Arc::new(StoreGlue(storage.clone()));
     let links = LinkBase::new(public_url);
@@ -192,7 +191,11 @@ fn wire(storage: &Storage, public_url: &str) -> Wiring {
             clock.clone(),
             links.clone(),
         )),
-        email: Arc::new(SandboxEmail::new(Arc::clone(&sandbox), clock, links)),
+        email: Arc::new(SandboxEmail::new(
+            Arc::clone(&sandbox),
+            clock.clone(),
+            links,
+        )),
         captcha: Arc::new(captcha.clone()),
         directory: Arc::new(Directory(storage.clone())),
     };
@@ -203,7 +206,7 @@ fn wire(storage: &Storage, public_url: &str) -> Wiring {
             reveal_answer: true,
         }),
         sandbox,
-        clock: wiring_clock,
+        clock,
     }
 }
 
