@@ -69,6 +69,13 @@ pub struct HttpSettings {
     pub consent: ConsentText,
 }
 
+impl HttpSettings {
+    /// Whether cookies carry `Secure`: the service is reached over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
 impl Default for HttpSettings {
     fn default() -> Self {
         Self {

@@ -148,10 +148,6 @@ fn session_dto(s: SessionInfo) -> SessionDto {
     }
 }
 
-fn secure(state: &AppState) -> bool {
-    state.settings.public_url.starts_with("https://")
-}
-
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Session")]
 impl SessionApi {
     /// Log in by ЛС number, email or phone (`+7…`) and password.
@@ -191,7 +187,8 @@ impl SessionApi {
             idle_timeout_seconds: session.idle_timeout.whole_seconds(),
             token: wants_token.then(|| token.clone()),
         };
-        let cookie = (!wants_token).then(|| session_cookie(&token, max_age.max(0), secure(&state)));
+        let cookie = (!wants_token)
+            .then(|| session_cookie(&token, max_age.max(0), state.settings.secure_cookies()));
         Ok(LoginResponse::Created(Json(dto), cookie))
     }
 
@@ -212,7 +209,7 @@ impl SessionApi {
         let cookie = auth
             .cabinet()
             .via_cookie
-            .then(|| clear_session_cookie(secure(&state)));
+            .then(|| clear_session_cookie(state.settings.secure_cookies()));
         Ok(CookieNoContent::Done(cookie))
     }
 
@@ -248,9 +245,9 @@ impl SessionApi {
             .await
             .map_err(Problem::from)?;
         let own = auth.auth().session() == id && auth.cabinet().via_cookie;
-        Ok(CookieNoContent::Done(
-            own.then(|| clear_session_cookie(secure(&state))),
-        ))
+        Ok(CookieNoContent::Done(own.then(|| {
+            clear_session_cookie(state.settings.secure_cookies())
+        })))
     }
 
     /// End every session of the cabinet, this one included.

@@ -199,10 +199,6 @@ pub fn event_name(kind: &SecurityEventKind) -> &'static str {
     }
 }
 
-fn secure(state: &AppState) -> bool {
-    state.settings.public_url.starts_with("https://")
-}
-
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Settings")]
 impl SettingsApi {
     /// Change the password (the current one is asked again). Other sessions stay open; a
@@ -292,9 +288,9 @@ impl SettingsApi {
             .block_cabinet(auth.auth(), &client.info)
             .await
             .map_err(Problem::from)?;
-        Ok(CookieNoContent::Done(Some(clear_session_cookie(secure(
-            &state,
-        )))))
+        Ok(CookieNoContent::Done(Some(clear_session_cookie(
+            state.settings.secure_cookies(),
+        ))))
     }
 
     /// The security log, newest first.
