@@ -17,7 +17,9 @@
 //! - [`ledger::Ledger`] — balance, debt tranches, payment allocation and statements;
 //! - [`qr::QrPayload`] — the ГОСТ Р 56042-2014 payment QR payload;
 //! - [`document::build_payment_document`] — the ЕПД for an account and period;
-//! - [`usecase::BillingService`] — the use cases against the ports.
+//! - [`usecase::BillingService`] — the use cases against the ports ([`reads`]: the thin read
+//!   use cases of the HTTP API);
+//! - [`online::OnlinePayments`] — online payments through a payment gateway.
 #![deny(missing_docs)]
 
 pub mod allocation;
@@ -31,12 +33,14 @@ pub mod meter;
 pub mod model;
 pub mod money;
 pub mod odn;
+pub mod online;
 pub mod penalty;
 pub mod period;
 pub mod policy;
 pub mod ports;
 pub mod qr;
 pub mod reading;
+pub mod reads;
 pub mod requisites;
 pub mod run;
 pub mod service;

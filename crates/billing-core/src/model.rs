@@ -203,6 +203,19 @@ impl Supplier {
         }
         Ok(())
     }
+
+    /// The least amount [`Supplier::check_payment_amount`] accepts against `debt`: the
+    /// minimum, or the whole debt when it is smaller. With nothing owed (`debt` ≤ 0) every
+    /// positive amount settles the debt, so the least is one kopeck.
+    #[must_use]
+    pub fn least_payment(&self, debt: crate::money::Money) -> crate::money::Money {
+        let kopeck = crate::money::Money::from_kopecks(1);
+        if debt.is_positive() {
+            self.minimum_payment.min(debt).max(kopeck)
+        } else {
+            kopeck
+        }
+    }
 }
 
 /// Why an online payment amount is refused.
@@ -286,5 +299,21 @@ mod tests {
                 .user_message()
                 .contains("50,00")
         );
+    }
+
+    #[test]
+    fn least_payment_is_the_boundary_of_the_check() {
+        let s = supplier();
+        let kopeck = Money::from_kopecks(1);
+        for (debt, least) in [
+            (Money::from_roubles(800), Money::from_roubles(50)),
+            (Money::from_roubles(30), Money::from_roubles(30)),
+            (Money::ZERO, kopeck),
+            (Money::from_roubles(-100), kopeck),
+        ] {
+            assert_eq!(s.least_payment(debt), least);
+            assert_eq!(s.check_payment_amount(least, debt), Ok(()));
+            assert!(s.check_payment_amount(least - kopeck, debt).is_err());
+        }
     }
 }

@@ -15,13 +15,17 @@
 //!   once), [`BillingService::fail_payment`] (failed once), [`BillingService::statement`],
 //!   [`BillingService::balance`], [`BillingService::payment_document`] (the ЕПД data and its
 //!   ГОСТ Р 56042-2014 QR payload). [`BillingService::post_payment`] is idempotent per gateway
-//!   id (same account, amount and split → the stored record).
+//!   id (same account, amount and split → the stored record); its amount and split checks are
+//!   [`check_payment`], shared with [`crate::online::OnlinePayments::start`].
 //! - Refunds on a written request (billing-rules.md §10): [`BillingService::request_refund`]
 //!   records it, [`BillingService::refund_payment`] carries it out (never above the payment,
 //!   once) or [`BillingService::reject_refund`] refuses it.
 //! - Corrections of billed readings: [`BillingService::record_correction`] (a control check,
 //!   ПП 354 п. 61, or an operator's correction of a closed period) stores a pending
 //!   recalculation that the next billing run bills as a recalculation line.
+//!
+//! The thin reads the cabinet's API needs (account, meters, reading history, charges, tariffs,
+//! estimate, payments) and [`BillingService::mark_payment_pending`] live in [`crate::reads`].
 //!
 //! The account's [`Ledger`] is rebuilt from its stored journal by [`rebuild_ledger`] for every
 //! money use case; storage never allocates a payment itself.
@@ -264,7 +268,7 @@ pub struct BillingPorts {
 /// # }
 /// ```
 pub struct BillingService {
-    ports: BillingPorts,
+    pub(crate) ports: BillingPorts,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -701,27 +705,86 @@ impl PostPaymentError {
         match self {
             Self::AccountNotFound => "Лицевой счёт не найден.".into(),
             Self::InvalidAmount(e) => e.user_message(),
-            Self::InvalidSplit(LedgerError::SplitMismatch { parts, payment }) => {
-                format!(
-                    "Сумма по услугам ({}) не равна сумме платежа ({}).",
-                    parts.to_russian(),
-                    payment.to_russian()
-                )
-            }
-            Self::InvalidSplit(LedgerError::UnknownService(s)) => format!(
-                "Услуга «{}» не начисляется по вашему лицевому счёту.",
-                s.russian_name()
-            ),
-            Self::InvalidSplit(LedgerError::DuplicateService(s)) => {
-                format!("Услуга «{}» указана дважды.", s.russian_name())
-            }
-            Self::InvalidSplit(_) => "Распределение платежа по услугам указано неверно.".into(),
+            Self::InvalidSplit(e) => split_message(e),
             Self::GatewayIdConflict { .. } => {
                 "Платёж с этим идентификатором уже зарегистрирован с другими данными.".into()
             }
             Self::Repo(_) => UNAVAILABLE_RU.into(),
         }
     }
+}
+
+impl From<PaymentCheckError> for PostPaymentError {
+    fn from(e: PaymentCheckError) -> Self {
+        match e {
+            PaymentCheckError::InvalidAmount(e) => Self::InvalidAmount(e),
+            PaymentCheckError::InvalidSplit(e) => Self::InvalidSplit(e),
+        }
+    }
+}
+
+/// Why [`check_payment`] refused a payment's amount or split.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentCheckError {
+    /// The amount is not positive, or below the supplier's minimum online payment while it does
+    /// not settle the whole debt.
+    #[error(transparent)]
+    InvalidAmount(#[from] PaymentAmountError),
+    /// The split names a service the account does not have, names one twice, or does not add
+    /// up to the amount.
+    #[error("invalid split: {0}")]
+    InvalidSplit(LedgerError),
+}
+
+impl PaymentCheckError {
+    /// The refusal in Russian, for the subscriber.
+    #[must_use]
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::InvalidAmount(e) => e.user_message(),
+            Self::InvalidSplit(e) => split_message(e),
+        }
+    }
+}
+
+/// Why a payer's split was refused, in Russian.
+pub(crate) fn split_message(e: &LedgerError) -> String {
+    match e {
+        LedgerError::SplitMismatch { parts, payment } => format!(
+            "Сумма по услугам ({}) не равна сумме платежа ({}).",
+            parts.to_russian(),
+            payment.to_russian()
+        ),
+        LedgerError::UnknownService(s) => format!(
+            "Услуга «{}» не начисляется по вашему лицевому счёту.",
+            s.russian_name()
+        ),
+        LedgerError::DuplicateService(s) => {
+            format!("Услуга «{}» указана дважды.", s.russian_name())
+        }
+        _ => "Распределение платежа по услугам указано неверно.".into(),
+    }
+}
+
+/// The checks every new payment of an account passes before it is recorded — the ones
+/// [`BillingService::post_payment`] makes, shared with the online payments: the amount is
+/// positive and not below the supplier's minimum unless it settles the whole debt (the ledger's
+/// positive balance), and the split names only the account's services, each once, adding up to
+/// the amount. `on` is the day the payment would be created. Touches nothing.
+pub fn check_payment(
+    supplier: &Supplier,
+    ledger: &Ledger,
+    amount: Money,
+    split: &PaymentSplit,
+    on: Date,
+) -> Result<(), PaymentCheckError> {
+    // Below the minimum is fine when it settles the whole debt.
+    supplier.check_payment_amount(amount, ledger.balance().positive_part())?;
+    // Validate the split against the account's services without touching the real ledger.
+    Ledger::new(ledger.account(), ledger.services())
+        .create_payment(PaymentId::new(0), amount, on, split.clone())
+        .map_err(PaymentCheckError::InvalidSplit)?;
+    Ok(())
 }
 
 /// Whether a confirmation credited the account now.
@@ -1448,7 +1511,7 @@ fn same_payment(
 }
 
 /// The meter's reading in force: the latest accepted one (by period, day taken, id).
-fn latest_accepted(history: &[Reading]) -> Option<&Reading> {
+pub(crate) fn latest_accepted(history: &[Reading]) -> Option<&Reading> {
     history
         .iter()
         .filter(|r| r.status == ReadingStatus::Accepted)
@@ -1475,7 +1538,8 @@ impl BillingService {
         BillingService { ports }
     }
 
-    async fn supplier(&self, id: SupplierId) -> Result<Supplier, RepoError> {
+    /// The supplier with this id; [`RepoError::NotFound`] when there is none.
+    pub(crate) async fn load_supplier(&self, id: SupplierId) -> Result<Supplier, RepoError> {
         self.ports
             .suppliers
             .supplier(id)
@@ -1483,7 +1547,8 @@ impl BillingService {
             .ok_or(RepoError::NotFound)
     }
 
-    async fn ledger_of(&self, account: &Account) -> Result<Ledger, RepoError> {
+    /// The account's ledger rebuilt from its stored journal.
+    pub(crate) async fn ledger_of(&self, account: &Account) -> Result<Ledger, RepoError> {
         let journal = self.ports.ledger.journal(account.id).await?;
         rebuild_ledger(account, &journal)
             .map_err(|e| corrupt(&format!("journal of account {}", account.id), e))
@@ -1541,7 +1606,7 @@ impl BillingService {
             .account(cmd.account)
             .await?
             .ok_or(SubmitReadingError::AccountNotFound)?;
-        let supplier = self.supplier(account.supplier).await?;
+        let supplier = self.load_supplier(account.supplier).await?;
         let (today, now) = (self.ports.clock.today(), self.ports.clock.now());
         let window = &supplier.policy.readings_window;
         let period = if cmd.source == ReadingSource::Subscriber {
@@ -1634,7 +1699,7 @@ impl BillingService {
             .account(account_id)
             .await?
             .ok_or(RepoError::NotFound)?;
-        let supplier = self.supplier(account.supplier).await?;
+        let supplier = self.load_supplier(account.supplier).await?;
         Ok(Some((reading, meter, account, supplier)))
     }
 
@@ -1852,7 +1917,7 @@ impl BillingService {
         if let Some(set) = self.ports.charges.charge_set(account_id, period).await? {
             return Ok(BillingOutcome::AlreadyBilled(set));
         }
-        let supplier = self.supplier(account.supplier).await?;
+        let supplier = self.load_supplier(account.supplier).await?;
         if self
             .ports
             .periods
@@ -1969,7 +2034,7 @@ impl BillingService {
             .house(house_id)
             .await?
             .ok_or(RunHouseBillingError::HouseNotFound)?;
-        let supplier = self.supplier(house.supplier).await?;
+        let supplier = self.load_supplier(house.supplier).await?;
         let mut accounts = self.ports.accounts.accounts_in_house(house_id).await?;
         accounts.retain(|a| a.supplier == house.supplier);
         accounts.sort_by_key(|a| a.id);
@@ -2153,15 +2218,10 @@ impl BillingService {
             .account(cmd.account)
             .await?
             .ok_or(PostPaymentError::AccountNotFound)?;
-        let supplier = self.supplier(account.supplier).await?;
+        let supplier = self.load_supplier(account.supplier).await?;
         let today = self.ports.clock.today();
         let ledger = self.ledger_of(&account).await?;
-        // Below the minimum is fine when it settles the whole debt.
-        supplier.check_payment_amount(cmd.amount, ledger.balance().positive_part())?;
-        // Validate the split against the account's services without touching the real ledger.
-        Ledger::new(account.id, ledger.services())
-            .create_payment(PaymentId::new(0), cmd.amount, today, cmd.split.clone())
-            .map_err(PostPaymentError::InvalidSplit)?;
+        check_payment(&supplier, &ledger, cmd.amount, &cmd.split, today)?;
         let new = NewPayment {
             gateway_id: cmd.gateway_id.clone(),
             account: account.id,
@@ -2346,7 +2406,7 @@ impl BillingService {
             .charge_set(account.id, period)
             .await?
             .ok_or(PaymentDocumentError::NotBilled(period))?;
-        let supplier = self.supplier(account.supplier).await?;
+        let supplier = self.load_supplier(account.supplier).await?;
         let premise = self
             .ports
             .houses
@@ -2725,7 +2785,7 @@ impl BillingService {
             .account(cmd.account)
             .await?
             .ok_or(RecordCorrectionError::AccountNotFound)?;
-        let supplier = self.supplier(account.supplier).await?;
+        let supplier = self.load_supplier(account.supplier).await?;
         let today = self.ports.clock.today();
         let now = self.ports.clock.now();
         let last_closed = self.ports.periods.last_closed(supplier.id).await?;
@@ -2990,8 +3050,10 @@ impl BillingService {
     }
 }
 
+/// The use cases' tests; their fakes and fixtures are shared with the other use-case modules'
+/// tests (`reads`, `online`).
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::volume::PastVolume;
     use std::sync::Mutex;
 
@@ -3016,27 +3078,27 @@ mod tests {
     use crate::tariff::{ConsumerGroup, ElectricityTiers, TariffKind, TariffVersion, ZonePrices};
     use crate::volume::{VolumeBasis, VolumeKind};
 
-    const DOWN: fn() -> RepoError = || RepoError::Unavailable("db down".into());
+    pub(crate) const DOWN: fn() -> RepoError = || RepoError::Unavailable("db down".into());
 
-    struct Mocks {
-        clock: MockClock,
-        key_rates: MockKeyRateSource,
-        suppliers: MockSupplierRepository,
-        houses: MockHouseRepository,
-        accounts: MockAccountRepository,
-        meters: MockMeterRepository,
-        readings: MockReadingRepository,
-        tariffs: MockTariffRepository,
-        volumes: MockVolumeHistoryRepository,
-        charges: MockChargeRepository,
-        periods: MockPeriodRepository,
-        ledger: MockLedgerRepository,
-        recalculations: MockRecalculationRepository,
+    pub(crate) struct Mocks {
+        pub(crate) clock: MockClock,
+        pub(crate) key_rates: MockKeyRateSource,
+        pub(crate) suppliers: MockSupplierRepository,
+        pub(crate) houses: MockHouseRepository,
+        pub(crate) accounts: MockAccountRepository,
+        pub(crate) meters: MockMeterRepository,
+        pub(crate) readings: MockReadingRepository,
+        pub(crate) tariffs: MockTariffRepository,
+        pub(crate) volumes: MockVolumeHistoryRepository,
+        pub(crate) charges: MockChargeRepository,
+        pub(crate) periods: MockPeriodRepository,
+        pub(crate) ledger: MockLedgerRepository,
+        pub(crate) recalculations: MockRecalculationRepository,
     }
 
     impl Mocks {
         /// Mocks with no expectations: any call not set up by a test fails it.
-        fn new() -> Mocks {
+        pub(crate) fn new() -> Mocks {
             Mocks {
                 clock: MockClock::new(),
                 key_rates: MockKeyRateSource::new(),
@@ -3054,7 +3116,7 @@ mod tests {
             }
         }
 
-        fn service(self) -> BillingService {
+        pub(crate) fn service(self) -> BillingService {
             BillingService::new(BillingPorts {
                 clock: Arc::new(self.clock),
                 key_rates: Arc::new(self.key_rates),
@@ -3072,53 +3134,53 @@ mod tests {
             })
         }
 
-        fn today(&mut self, d: Date) {
+        pub(crate) fn today(&mut self, d: Date) {
             self.clock.expect_today().return_const(d);
             self.clock
                 .expect_now()
                 .return_const(d.midnight().assume_utc());
         }
 
-        fn accounts(&mut self, list: Vec<Account>) {
+        pub(crate) fn accounts(&mut self, list: Vec<Account>) {
             self.accounts
                 .expect_account()
                 .returning(move |id| Ok(list.iter().find(|a| a.id == id).cloned()));
         }
 
-        fn supplier(&mut self) {
+        pub(crate) fn supplier(&mut self) {
             self.suppliers
                 .expect_supplier()
                 .returning(|_| Ok(Some(supplier())));
         }
 
-        fn last_closed(&mut self, p: Option<Period>) {
+        pub(crate) fn last_closed(&mut self, p: Option<Period>) {
             self.periods.expect_last_closed().returning(move |_| Ok(p));
         }
 
-        fn journal(&mut self, j: Vec<LedgerRecord>) {
+        pub(crate) fn journal(&mut self, j: Vec<LedgerRecord>) {
             self.ledger
                 .expect_journal()
                 .returning(move |_| Ok(j.clone()));
         }
 
-        fn meter(&mut self, m: Meter) {
+        pub(crate) fn meter(&mut self, m: Meter) {
             self.meters
                 .expect_meter()
                 .returning(move |id| Ok(Some(m.clone()).filter(|m| m.id == id)));
         }
 
-        fn no_volumes(&mut self) {
+        pub(crate) fn no_volumes(&mut self) {
             self.volumes
                 .expect_volumes()
                 .returning(|_, _, _| Ok(vec![]));
         }
     }
 
-    fn p(y: i32, m: u32) -> Period {
+    pub(crate) fn p(y: i32, m: u32) -> Period {
         Period::new(y, m).unwrap()
     }
 
-    fn supplier() -> Supplier {
+    pub(crate) fn supplier() -> Supplier {
         Supplier {
             id: SupplierId::new(1),
             requisites: crate::requisites::sample("АО «Энергосбыт»"),
@@ -3128,7 +3190,7 @@ mod tests {
         }
     }
 
-    fn account_n(n: u64) -> Account {
+    pub(crate) fn account_n(n: u64) -> Account {
         Account {
             id: AccountId::new(n),
             number: AccountNumber::parse(&format!("100{n}")).unwrap(),
@@ -3144,11 +3206,11 @@ mod tests {
         }
     }
 
-    fn account() -> Account {
+    pub(crate) fn account() -> Account {
         account_n(1)
     }
 
-    fn premise_n(n: u64) -> Premise {
+    pub(crate) fn premise_n(n: u64) -> Premise {
         Premise {
             id: PremiseId::new(n),
             house: HouseId::new(1),
@@ -3160,7 +3222,7 @@ mod tests {
         }
     }
 
-    fn house(odn: bool) -> House {
+    pub(crate) fn house(odn: bool) -> House {
         House {
             id: HouseId::new(1),
             supplier: SupplierId::new(1),
@@ -3177,7 +3239,7 @@ mod tests {
         }
     }
 
-    fn meter_n(id: u64, account: u64) -> Meter {
+    pub(crate) fn meter_n(id: u64, account: u64) -> Meter {
         Meter {
             id: MeterId::new(id),
             account: Some(AccountId::new(account)),
@@ -3193,11 +3255,17 @@ mod tests {
         }
     }
 
-    fn meter() -> Meter {
+    pub(crate) fn meter() -> Meter {
         meter_n(7, 1)
     }
 
-    fn reading(id: u64, meter: u64, period: Period, value: Decimal, taken_on: Date) -> Reading {
+    pub(crate) fn reading(
+        id: u64,
+        meter: u64,
+        period: Period,
+        value: Decimal,
+        taken_on: Date,
+    ) -> Reading {
         Reading {
             id: ReadingId::new(id),
             meter: MeterId::new(meter),
@@ -3211,11 +3279,11 @@ mod tests {
         }
     }
 
-    fn feb_reading() -> Reading {
+    pub(crate) fn feb_reading() -> Reading {
         reading(1, 7, p(2026, 2), dec!(5910), date!(2026 - 02 - 20))
     }
 
-    fn stored(n: &NewReading, id: u64) -> Reading {
+    pub(crate) fn stored(n: &NewReading, id: u64) -> Reading {
         Reading {
             id: ReadingId::new(id),
             meter: n.meter,
@@ -3229,7 +3297,7 @@ mod tests {
         }
     }
 
-    fn tariff() -> TariffVersion {
+    pub(crate) fn tariff() -> TariffVersion {
         TariffVersion {
             id: TariffId::new(1),
             supplier: SupplierId::new(1),
@@ -3240,7 +3308,12 @@ mod tests {
         }
     }
 
-    fn charge(period: Period, amount: Money, date: Date, due_date: Date) -> LedgerRecord {
+    pub(crate) fn charge(
+        period: Period,
+        amount: Money,
+        date: Date,
+        due_date: Date,
+    ) -> LedgerRecord {
         LedgerRecord {
             date,
             fact: LedgerFact::Charge {
@@ -4461,7 +4534,7 @@ mod tests {
 
     // ----- post_payment / confirm_payment --------------------------------------------------
 
-    fn gw() -> GatewayPaymentId {
+    pub(crate) fn gw() -> GatewayPaymentId {
         GatewayPaymentId::parse("sbp-0001").unwrap()
     }
 
@@ -4491,7 +4564,7 @@ mod tests {
         m
     }
 
-    fn record(new: &NewPayment) -> PaymentRecord {
+    pub(crate) fn record(new: &NewPayment) -> PaymentRecord {
         PaymentRecord {
             id: PaymentId::new(5),
             gateway_id: new.gateway_id.clone(),
@@ -4649,13 +4722,13 @@ mod tests {
 
     /// Storage of one payment as a compare-and-set, shared by the mock's closures.
     #[derive(Default)]
-    struct Store {
-        journal: Vec<LedgerRecord>,
-        payment: Option<PaymentRecord>,
-        refunds: Vec<RefundRequest>,
+    pub(crate) struct Store {
+        pub(crate) journal: Vec<LedgerRecord>,
+        pub(crate) payment: Option<PaymentRecord>,
+        pub(crate) refunds: Vec<RefundRequest>,
     }
 
-    fn store_with_pending_payment() -> Arc<Mutex<Store>> {
+    pub(crate) fn store_with_pending_payment() -> Arc<Mutex<Store>> {
         let payment = PaymentRecord {
             id: PaymentId::new(5),
             gateway_id: gw(),
@@ -4697,7 +4770,7 @@ mod tests {
         }))
     }
 
-    fn store_mocks(store: &Arc<Mutex<Store>>) -> Mocks {
+    pub(crate) fn store_mocks(store: &Arc<Mutex<Store>>) -> Mocks {
         let mut m = Mocks::new();
         m.accounts(vec![account()]);
         m.today(date!(2026 - 03 - 21));
@@ -4716,7 +4789,7 @@ mod tests {
         m
     }
 
-    fn cas(
+    pub(crate) fn cas(
         store: &Arc<Mutex<Store>>,
     ) -> impl Fn(&GatewayPaymentId, PaymentState, PaymentState, Date) -> Result<(), RepoError>
     + Send
@@ -4980,7 +5053,7 @@ mod tests {
 
     // ----- fail_payment --------------------------------------------------------------------
 
-    fn fail_cas(
+    pub(crate) fn fail_cas(
         store: &Arc<Mutex<Store>>,
     ) -> impl Fn(&GatewayPaymentId, PaymentState, &str, Date) -> Result<(), RepoError> + Send + 'static
     {
@@ -6143,7 +6216,7 @@ mod tests {
         );
     }
 
-    fn march_set() -> ChargeSet {
+    pub(crate) fn march_set() -> ChargeSet {
         let line = ChargeLine {
             account: AccountId::new(1),
             period: p(2026, 3),

@@ -82,7 +82,8 @@ pub fn message_kind(message: &Message) -> &'static str {
         | Message::PasswordChanged
         | Message::EmailChangeRequested
         | Message::PhoneChanged
-        | Message::CabinetBlocked => KIND_NOTICE,
+        | Message::CabinetBlocked
+        | Message::QuestionAnswered { .. } => KIND_NOTICE,
     }
 }
 
@@ -128,6 +129,10 @@ pub fn render_sms(message: &Message, links: &LinkBase) -> String {
         Message::CabinetBlocked => "Личный кабинет заблокирован, все сеансы завершены. Чтобы \
              снова войти, восстановите пароль."
             .to_owned(),
+        Message::QuestionAnswered { topic, .. } => format!(
+            "Получен ответ на ваш вопрос по теме «{}». Посмотрите его в личном кабинете.",
+            topic.label()
+        ),
     }
 }
 
@@ -196,6 +201,14 @@ pub fn render_email(message: &Message, links: &LinkBase) -> EmailText {
             "Ваш личный кабинет заблокирован, все сеансы завершены.\n\nЧтобы снова войти, \
              восстановите пароль: после восстановления кабинет разблокируется."
                 .to_owned(),
+        ),
+        Message::QuestionAnswered { topic, .. } => (
+            "Ответ на ваш вопрос".to_owned(),
+            format!(
+                "Поставщик ответил на ваш вопрос по теме «{}». Ответ можно прочитать в \
+                 личном кабинете, в разделе «Вопросы».",
+                topic.label()
+            ),
         ),
     };
     EmailText {
@@ -281,6 +294,8 @@ fn percent_encode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use identity_core::Secret;
+    use identity_core::domain::QuestionId;
+    use identity_core::model::QuestionTopic;
 
     use super::*;
 
@@ -318,6 +333,10 @@ mod tests {
             Message::EmailChangeRequested,
             Message::PhoneChanged,
             Message::CabinetBlocked,
+            Message::QuestionAnswered {
+                question: QuestionId::from_bytes([3; 16]),
+                topic: QuestionTopic::Charges,
+            },
         ]);
         for m in &all {
             match m {
@@ -327,7 +346,8 @@ mod tests {
                 | Message::PasswordChanged
                 | Message::EmailChangeRequested
                 | Message::PhoneChanged
-                | Message::CabinetBlocked => {}
+                | Message::CabinetBlocked
+                | Message::QuestionAnswered { .. } => {}
             }
         }
         all
@@ -371,7 +391,8 @@ mod tests {
                 | Message::PasswordChanged
                 | Message::EmailChangeRequested
                 | Message::PhoneChanged
-                | Message::CabinetBlocked => {
+                | Message::CabinetBlocked
+                | Message::QuestionAnswered { .. } => {
                     assert_eq!(message_kind(&m), KIND_NOTICE);
                     assert!(!sms.contains("http"), "{sms}");
                 }

@@ -9,10 +9,11 @@ use identity_core::password::PasswordRejected;
 use identity_core::service::{
     AuthenticateError, BlockCabinetError, ChangeEmailError, ChangePasswordError, CodeRejected,
     CompleteRecoveryError, ConfirmEmailError, ConfirmRegistrationError, GiveConsentError,
-    ListConsentsError, ListSessionsError, LoginError, LogoutError, LogoutEverywhereError,
-    ProfileError, ResendCodeError, ResendEmailError, RevokeSessionError, SecurityLogError,
-    StartRecoveryError, StartRegistrationError, Throttled, UpdatePersonalDataError,
-    WithdrawConsentError,
+    LinkAccountError, LinkedAccountError, ListConsentsError, ListLinkedAccountsError,
+    ListSessionsError, LoginError, LogoutError, LogoutEverywhereError, ProfileError,
+    ResendCodeError, ResendEmailError, RevokeSessionError, SecurityLogError,
+    StartAccountRegistrationError, StartRecoveryError, StartRegistrationError, Throttled,
+    UpdatePersonalDataError, WithdrawConsentError,
 };
 use time::Duration;
 
@@ -274,6 +275,54 @@ impl From<CompleteRecoveryError> for Problem {
             CompleteRecoveryError::Code(c) => c.into(),
             CompleteRecoveryError::Password(p) => p.into(),
             CompleteRecoveryError::Unexpected(p) => unexpected("complete a recovery", &p),
+        }
+    }
+}
+
+impl From<StartAccountRegistrationError> for Problem {
+    fn from(e: StartAccountRegistrationError) -> Self {
+        match &e {
+            StartAccountRegistrationError::CaptchaFailed => said(ProblemType::CaptchaFailed, &e),
+            StartAccountRegistrationError::NotConfirmed => {
+                said(ProblemType::HolderNotConfirmed, &e)
+            }
+            StartAccountRegistrationError::TooManyAttempts { retry_after }
+            | StartAccountRegistrationError::TooManyCodes { retry_after } => {
+                Problem::rate_limited(e.user_message(), seconds(*retry_after))
+            }
+            StartAccountRegistrationError::Unexpected(p) => {
+                unexpected("start a registration by ЛС", p)
+            }
+        }
+    }
+}
+
+impl From<LinkAccountError> for Problem {
+    fn from(e: LinkAccountError) -> Self {
+        match &e {
+            LinkAccountError::ProofRejected => said(ProblemType::LinkProofRejected, &e),
+            LinkAccountError::TooManyAttempts { retry_after } => {
+                Problem::rate_limited(e.user_message(), seconds(*retry_after))
+            }
+            LinkAccountError::AlreadyLinked => said(ProblemType::AlreadyLinked, &e),
+            LinkAccountError::Unexpected(p) => unexpected("link an ЛС", p),
+        }
+    }
+}
+
+impl From<LinkedAccountError> for Problem {
+    fn from(e: LinkedAccountError) -> Self {
+        match &e {
+            LinkedAccountError::NotLinked => said(ProblemType::NotLinked, &e),
+            LinkedAccountError::Unexpected(p) => unexpected("change a linked ЛС", p),
+        }
+    }
+}
+
+impl From<ListLinkedAccountsError> for Problem {
+    fn from(e: ListLinkedAccountsError) -> Self {
+        match &e {
+            ListLinkedAccountsError::Unexpected(p) => unexpected("list linked ЛС", p),
         }
     }
 }

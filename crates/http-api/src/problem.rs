@@ -93,6 +93,14 @@ pub enum ProblemType {
     SameAsCurrent,
     /// 403: the cabinet is blocked.
     CabinetBlocked,
+    /// 422: the ЛС and holder's name (or meter) do not match the supplier's records.
+    HolderNotConfirmed,
+    /// 422: the proof offered to link an ЛС does not match the supplier's records.
+    LinkProofRejected,
+    /// 409: the ЛС is already linked to this cabinet.
+    AlreadyLinked,
+    /// 404: the ЛС is not linked to this cabinet.
+    NotLinked,
     /// 500: a bug (a panic); logged with the request.
     Internal,
     /// 503: a dependency (database, provider) failed; logged, try again later.
@@ -101,7 +109,7 @@ pub enum ProblemType {
 
 impl ProblemType {
     /// Every kind, for tests and documentation.
-    pub const ALL: [ProblemType; 26] = [
+    pub const ALL: [ProblemType; 30] = [
         ProblemType::InvalidRequest,
         ProblemType::Unauthorized,
         ProblemType::Forbidden,
@@ -126,6 +134,10 @@ impl ProblemType {
         ProblemType::EmailMismatch,
         ProblemType::SameAsCurrent,
         ProblemType::CabinetBlocked,
+        ProblemType::HolderNotConfirmed,
+        ProblemType::LinkProofRejected,
+        ProblemType::AlreadyLinked,
+        ProblemType::NotLinked,
         ProblemType::Internal,
         ProblemType::ServiceUnavailable,
     ];
@@ -157,6 +169,10 @@ impl ProblemType {
             ProblemType::EmailMismatch => "email-mismatch",
             ProblemType::SameAsCurrent => "same-as-current",
             ProblemType::CabinetBlocked => "cabinet-blocked",
+            ProblemType::HolderNotConfirmed => "holder-not-confirmed",
+            ProblemType::LinkProofRejected => "link-proof-rejected",
+            ProblemType::AlreadyLinked => "already-linked",
+            ProblemType::NotLinked => "not-linked",
             ProblemType::Internal => "internal",
             ProblemType::ServiceUnavailable => "service-unavailable",
         }
@@ -168,7 +184,7 @@ impl ProblemType {
             ProblemType::InvalidRequest => StatusCode::BAD_REQUEST,
             ProblemType::Unauthorized => StatusCode::UNAUTHORIZED,
             ProblemType::Forbidden => StatusCode::FORBIDDEN,
-            ProblemType::NotFound => StatusCode::NOT_FOUND,
+            ProblemType::NotFound | ProblemType::NotLinked => StatusCode::NOT_FOUND,
             ProblemType::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemType::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -183,10 +199,13 @@ impl ProblemType {
             | ProblemType::CodeAttemptsExhausted
             | ProblemType::WrongPassword
             | ProblemType::EmailMismatch
-            | ProblemType::SameAsCurrent => StatusCode::UNPROCESSABLE_ENTITY,
+            | ProblemType::SameAsCurrent
+            | ProblemType::HolderNotConfirmed
+            | ProblemType::LinkProofRejected => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemType::AlreadyRegistered
             | ProblemType::EmailTaken
-            | ProblemType::NothingPending => StatusCode::CONFLICT,
+            | ProblemType::NothingPending
+            | ProblemType::AlreadyLinked => StatusCode::CONFLICT,
             ProblemType::LoginFailed => StatusCode::UNAUTHORIZED,
             ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ProblemType::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -220,6 +239,10 @@ impl ProblemType {
             ProblemType::EmailMismatch => "The addresses do not match",
             ProblemType::SameAsCurrent => "Same as the current value",
             ProblemType::CabinetBlocked => "Cabinet blocked",
+            ProblemType::HolderNotConfirmed => "Account holder not confirmed",
+            ProblemType::LinkProofRejected => "Link proof rejected",
+            ProblemType::AlreadyLinked => "Account already linked",
+            ProblemType::NotLinked => "Account not linked",
             ProblemType::Internal => "Internal error",
             ProblemType::ServiceUnavailable => "Service temporarily unavailable",
         }
@@ -258,6 +281,12 @@ impl ProblemType {
             ProblemType::EmailMismatch => "Адреса не совпадают.",
             ProblemType::SameAsCurrent => "Это значение уже указано в личном кабинете.",
             ProblemType::CabinetBlocked => "Личный кабинет заблокирован.",
+            ProblemType::HolderNotConfirmed => {
+                "Данные не совпадают с данными поставщика. Проверьте номер лицевого счёта и ФИО."
+            }
+            ProblemType::LinkProofRejected => "Данные не совпадают с данными поставщика.",
+            ProblemType::AlreadyLinked => "Этот лицевой счёт уже привязан к вашему кабинету.",
+            ProblemType::NotLinked => "Этот лицевой счёт не привязан к вашему кабинету.",
             ProblemType::Internal => {
                 "Произошла ошибка. Мы уже знаем о ней; повторите попытку позже."
             }

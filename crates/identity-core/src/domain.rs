@@ -70,6 +70,22 @@ id_type!(
     /// Identifies a recorded consent to personal-data processing.
     ConsentId
 );
+id_type!(
+    /// Identifies a subscriber's question to the supplier.
+    QuestionId
+);
+id_type!(
+    /// Identifies a back-office operator.
+    OperatorId
+);
+id_type!(
+    /// Identifies an operator's API key for listing and revoking; it is not the key itself.
+    ApiKeyId
+);
+id_type!(
+    /// Identifies an operator's session for revoking; it is not the session token.
+    OperatorSessionId
+);
 
 /// Why a text could not be parsed into a domain value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -89,6 +105,9 @@ pub enum ParseError {
     /// Empty or too long identifier of a supplier, house, flat or meter.
     #[error("invalid reference: expected 1 to 64 printable characters")]
     Reference,
+    /// Not an operator login (3 to 64 characters: Latin letters, digits, `.`, `_`, `-`).
+    #[error("invalid operator login: expected 3 to 64 of a-z, 0-9, '.', '_', '-'")]
+    OperatorLogin,
 }
 
 impl UserMessage for InvalidId {
@@ -105,6 +124,9 @@ impl UserMessage for ParseError {
             Self::AccountNumber => "Номер лицевого счёта должен состоять из цифр.",
             Self::PersonName => "Проверьте фамилию, имя и отчество.",
             Self::Reference => "Проверьте введённые данные.",
+            Self::OperatorLogin => {
+                "Логин оператора: от 3 до 64 латинских букв, цифр и знаков «.», «_», «-»."
+            }
         }
     }
 }
@@ -388,6 +410,109 @@ pub struct Address {
     pub flat: Option<Flat>,
 }
 
+/// The most characters in the text of a question or an answer.
+pub const MAX_TEXT_CHARS: usize = 4000;
+
+/// Why a text could not be a [`QuestionText`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum TextError {
+    /// Empty or only whitespace.
+    #[error("the text is blank")]
+    Blank,
+    /// More than [`MAX_TEXT_CHARS`] characters after trimming.
+    #[error("the text is longer than {max} characters")]
+    TooLong {
+        /// The most characters allowed.
+        max: usize,
+    },
+    /// Contains a control character other than a line break or a tab.
+    #[error("the text contains control characters")]
+    ControlCharacters,
+}
+
+impl UserMessage for TextError {
+    fn user_message(&self) -> &'static str {
+        match self {
+            Self::Blank => "Введите текст.",
+            // The limit is configurable in principle: the caller shows `max` next to it.
+            Self::TooLong { .. } => "Текст слишком длинный: не больше 4000 символов.",
+            Self::ControlCharacters => "Текст содержит недопустимые символы.",
+        }
+    }
+}
+
+/// The text of a subscriber's question or an operator's answer: trimmed, not blank, at most
+/// [`MAX_TEXT_CHARS`] characters (Unicode scalar values), line breaks (`\r\n` and `\r` read as `\n`)
+/// and tabs allowed, no other control characters.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+pub struct QuestionText(String);
+
+impl QuestionText {
+    /// Parses a text as typed.
+    pub fn parse(text: &str) -> Result<Self, TextError> {
+        let text = text.replace("\r\n", "\n").replace('\r', "\n");
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(TextError::Blank);
+        }
+        if text.chars().count() > MAX_TEXT_CHARS {
+            return Err(TextError::TooLong {
+                max: MAX_TEXT_CHARS,
+            });
+        }
+        if text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\t'))
+        {
+            return Err(TextError::ControlCharacters);
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for QuestionText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The login of a back-office operator: trimmed and lowercased, 3 to 64 characters of `a-z`,
+/// `0-9`, `.`, `_` and `-`. Each login belongs to at most one operator.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+pub struct OperatorLogin(String);
+
+impl OperatorLogin {
+    /// Parses a login; case is ignored (`Ivanova` and `ivanova` are one login).
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        let text = text.trim().to_ascii_lowercase();
+        let valid = (3..=64).contains(&text.len())
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+        if valid {
+            Ok(Self(text))
+        } else {
+            Err(ParseError::OperatorLogin)
+        }
+    }
+
+    /// The normalised login.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for OperatorLogin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// A name by which a subscriber logs in. Each handle belongs to at most one cabinet.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 pub enum LoginHandle {
@@ -623,6 +748,55 @@ mod tests {
             Ok(LoginHandle::Account(_))
         ));
         assert!(LoginHandle::parse_any("hello").is_err());
+    }
+
+    #[test]
+    fn question_texts_are_trimmed_bounded_and_printable() {
+        let text = QuestionText::parse("  Почему выросла плата?\r\nЛС 123\t ").unwrap();
+        assert_eq!(text.as_str(), "Почему выросла плата?\nЛС 123");
+        assert_eq!(QuestionText::parse(""), Err(TextError::Blank));
+        assert_eq!(QuestionText::parse(" \n\t "), Err(TextError::Blank));
+        let longest = "я".repeat(MAX_TEXT_CHARS);
+        assert_eq!(QuestionText::parse(&longest).unwrap().as_str(), longest);
+        assert_eq!(
+            QuestionText::parse(&format!(" {longest} "))
+                .unwrap()
+                .as_str(),
+            longest
+        );
+        assert_eq!(
+            QuestionText::parse(&format!("{longest}я")),
+            Err(TextError::TooLong {
+                max: MAX_TEXT_CHARS
+            })
+        );
+        assert_eq!(
+            QuestionText::parse("звонок\u{7}"),
+            Err(TextError::ControlCharacters)
+        );
+        for e in [
+            TextError::Blank,
+            TextError::TooLong { max: 1 },
+            TextError::ControlCharacters,
+        ] {
+            assert!(!e.user_message().is_empty());
+        }
+    }
+
+    #[test]
+    fn operator_logins_are_lowercase_latin() {
+        assert_eq!(
+            OperatorLogin::parse("  Ivanova.A_2-x ").unwrap().as_str(),
+            "ivanova.a_2-x"
+        );
+        for bad in ["", "ab", "иванова", "ivan ova", "a@b", &"a".repeat(65)] {
+            assert_eq!(
+                OperatorLogin::parse(bad),
+                Err(ParseError::OperatorLogin),
+                "{bad}"
+            );
+        }
+        assert!(!ParseError::OperatorLogin.user_message().is_empty());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Records the ports exchange: subscribers, linked ЛС, sessions, one-time challenges,
 //! consents, security events, messages and throttling keys (with the client actions that are
-//! throttled per client address).
+//! throttled per client address); subscribers' questions and their answers; back-office
+//! operators, their API keys and sessions.
 //!
 //! These are domain records, not database rows: adapters convert them at the edge. Fields are
 //! public because adapters must rebuild the records from storage; every field holds an already
@@ -13,8 +14,9 @@ use time::{Duration, OffsetDateTime};
 
 use crate::crypto::{SecretDigest, to_hex};
 use crate::domain::{
-    AccountNumber, AccountRef, Address, ChallengeId, ClientInfo, ConsentId, Email, LoginHandle,
-    MeterNumber, PersonName, Phone, SessionId, SubscriberId,
+    AccountNumber, AccountRef, Address, ApiKeyId, ChallengeId, ClientInfo, ConsentId, Email,
+    InvalidId, LoginHandle, MeterNumber, OperatorId, OperatorLogin, OperatorSessionId, PersonName,
+    Phone, QuestionId, QuestionText, SessionId, SubscriberId, SupplierId,
 };
 use crate::password::PasswordHash;
 use crate::secret::Secret;
@@ -451,6 +453,15 @@ pub enum Message {
     PhoneChanged,
     /// The cabinet was blocked.
     CabinetBlocked,
+    /// An operator answered the subscriber's question. The message only says so (with the
+    /// topic); the answer itself is read in the cabinet, so no correspondence travels by SMS
+    /// or email.
+    QuestionAnswered {
+        /// The question, for a link to it in the cabinet.
+        question: QuestionId,
+        /// Its topic.
+        topic: QuestionTopic,
+    },
 }
 
 /// What a security event records.
@@ -555,6 +566,8 @@ pub enum ThrottleScope {
     OwnerNotice,
     /// Requests per client address and [`ClientAction`].
     ClientAddress,
+    /// Questions asked per subscriber.
+    Question,
 }
 
 /// What a client does that is limited per client address
@@ -632,6 +645,31 @@ impl ThrottleKey {
         }
     }
 
+    /// Failed logins of one back-office operator (same scope and limit as subscribers' logins;
+    /// the `operator:` subject keeps the counts apart).
+    pub fn login_operator(id: OperatorId) -> Self {
+        Self {
+            scope: ThrottleScope::Login,
+            subject: format!("operator:{id}"),
+        }
+    }
+
+    /// Failed operator logins with a login that belongs to no operator.
+    pub fn login_operator_name(login: &OperatorLogin) -> Self {
+        Self {
+            scope: ThrottleScope::Login,
+            subject: format!("operator_login:{login}"),
+        }
+    }
+
+    /// Questions asked by one subscriber.
+    pub fn question(id: SubscriberId) -> Self {
+        Self {
+            scope: ThrottleScope::Question,
+            subject: format!("subscriber:{id}"),
+        }
+    }
+
     /// Messages sent to one phone.
     pub fn delivery_phone(phone: &Phone) -> Self {
         Self {
@@ -688,6 +726,266 @@ impl ThrottleKey {
     }
 }
 
+/// What a subscriber's question is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum QuestionTopic {
+    /// Meter readings.
+    Readings,
+    /// Charges (начисления).
+    Charges,
+    /// Payments.
+    Payments,
+    /// Payment documents and other documents.
+    Documents,
+    /// Anything else.
+    Other,
+}
+
+impl QuestionTopic {
+    /// Every topic, in the order a form lists them.
+    pub const ALL: [Self; 5] = [
+        Self::Readings,
+        Self::Charges,
+        Self::Payments,
+        Self::Documents,
+        Self::Other,
+    ];
+
+    /// The Russian label shown to subscribers and operators.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Readings => "Показания",
+            Self::Charges => "Начисления",
+            Self::Payments => "Оплата",
+            Self::Documents => "Документы",
+            Self::Other => "Другое",
+        }
+    }
+
+    /// A short stable name, for storage and APIs.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::Readings => "readings",
+            Self::Charges => "charges",
+            Self::Payments => "payments",
+            Self::Documents => "documents",
+            Self::Other => "other",
+        }
+    }
+
+    /// The topic whose [`QuestionTopic::tag`] is `tag`.
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.tag() == tag)
+    }
+}
+
+/// An operator's answer to a question.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The text.
+    pub text: QuestionText,
+    /// Who answered.
+    pub operator: OperatorId,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// A subscriber's question to the supplier, with its answer once there is one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Question {
+    /// Its id.
+    pub id: QuestionId,
+    /// Who asked.
+    pub subscriber: SubscriberId,
+    /// The ЛС (linked to the cabinet when asked) the question is about, if any; its supplier
+    /// is the one that answers.
+    pub account: Option<AccountRef>,
+    /// The topic.
+    pub topic: QuestionTopic,
+    /// The text.
+    pub text: QuestionText,
+    /// When it was asked.
+    pub asked_at: OffsetDateTime,
+    /// The answer; `None` while the question is open. Set once, never changed.
+    pub answer: Option<Answer>,
+}
+
+impl Question {
+    /// Whether it awaits an answer.
+    pub fn is_open(&self) -> bool {
+        self.answer.is_none()
+    }
+
+    /// The supplier the question is addressed to (that of its ЛС), if it names an ЛС.
+    pub fn supplier(&self) -> Option<&SupplierId> {
+        self.account.as_ref().map(|a| &a.supplier)
+    }
+
+    /// Its place in the operators' queue, for continuing a listing after it.
+    pub fn cursor(&self) -> QuestionCursor {
+        QuestionCursor {
+            asked_at: self.asked_at,
+            id: self.id,
+        }
+    }
+}
+
+/// A position in the operators' queue of open questions, which is ordered by
+/// `(asked_at, id)`, oldest first: a listing "after" a cursor continues with the questions
+/// that come strictly later in that order. It stays valid when the question it was taken from
+/// is answered or deleted.
+///
+/// Its text form (`Display`, [`QuestionCursor::parse`]) is `{unix nanoseconds}_{id}`, opaque
+/// to clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct QuestionCursor {
+    /// When the question at the cursor was asked.
+    pub asked_at: OffsetDateTime,
+    /// Its id (breaks ties between questions asked at the same instant).
+    pub id: QuestionId,
+}
+
+impl QuestionCursor {
+    /// Parses the text form made by `Display`.
+    pub fn parse(text: &str) -> Result<Self, InvalidId> {
+        let (nanos, id) = text.trim().rsplit_once('_').ok_or(InvalidId)?;
+        let nanos: i128 = nanos.parse().map_err(|_| InvalidId)?;
+        let asked_at = OffsetDateTime::from_unix_timestamp_nanos(nanos).map_err(|_| InvalidId)?;
+        Ok(Self {
+            asked_at,
+            id: QuestionId::parse(id)?,
+        })
+    }
+}
+
+impl std::fmt::Display for QuestionCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}", self.asked_at.unix_timestamp_nanos(), self.id)
+    }
+}
+
+/// What a back-office operator (or an API key) may do. [`OperatorRole::Admin`] may do
+/// everything; each other role only its own work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum OperatorRole {
+    /// Manages operators and API keys, and may do everything the other roles may.
+    Admin,
+    /// Billing work: imports, billing runs, payments, refunds.
+    Billing,
+    /// Subscriber support: answering questions, finding, blocking and unblocking cabinets.
+    Support,
+}
+
+impl OperatorRole {
+    /// Every role.
+    pub const ALL: [Self; 3] = [Self::Admin, Self::Billing, Self::Support];
+
+    /// Whether this role may do what `needed` may: `Admin` may do everything, any other role
+    /// only its own.
+    pub fn permits(self, needed: Self) -> bool {
+        self == Self::Admin || self == needed
+    }
+
+    /// The Russian label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Admin => "Администратор",
+            Self::Billing => "Расчёты",
+            Self::Support => "Поддержка абонентов",
+        }
+    }
+
+    /// A short stable name, for storage and APIs.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Billing => "billing",
+            Self::Support => "support",
+        }
+    }
+
+    /// The role whose [`OperatorRole::tag`] is `tag`.
+    pub fn from_tag(tag: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.tag() == tag)
+    }
+}
+
+/// A back-office operator.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Operator {
+    /// Its id.
+    pub id: OperatorId,
+    /// The login (unique).
+    pub login: OperatorLogin,
+    /// The operator's name.
+    pub name: PersonName,
+    /// The Argon2id hash of the password.
+    pub password_hash: PasswordHash,
+    /// What the operator may do.
+    pub role: OperatorRole,
+    /// When the operator was created.
+    pub created_at: OffsetDateTime,
+    /// When disabled, if disabled: a disabled operator cannot log in, and neither their
+    /// sessions nor their API keys authenticate.
+    pub disabled_at: Option<OffsetDateTime>,
+}
+
+impl Operator {
+    /// Whether the operator is disabled.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
+    }
+}
+
+/// An API key of an operator, for programs. The key itself is shown once and never stored,
+/// only its digest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiKeyRecord {
+    /// Id, for listing and revoking.
+    pub id: ApiKeyId,
+    /// The operator who created it and answers for it; the key stops working when the
+    /// operator is disabled.
+    pub operator: OperatorId,
+    /// What the key is for (a label given at creation).
+    pub name: String,
+    /// SHA-256 digest of the key.
+    pub digest: SecretDigest,
+    /// What a request with the key may do.
+    pub role: OperatorRole,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// When revoked, if revoked.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// A stored operator session. The token itself is never stored, only its digest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OperatorSessionRecord {
+    /// Id, for revoking.
+    pub id: OperatorSessionId,
+    /// Whose session.
+    pub operator: OperatorId,
+    /// SHA-256 digest of the token.
+    pub token_digest: SecretDigest,
+    /// Login time; the absolute lifetime runs from here.
+    pub created_at: OffsetDateTime,
+    /// Last recorded activity (recorded at most once per
+    /// [`crate::policy::SessionPolicy::touch_interval`]); the idle timeout runs from here.
+    pub last_seen_at: OffsetDateTime,
+    /// When revoked, if revoked.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl OperatorSessionRecord {
+    /// Whether the session may be used at `now` under the given lifetimes (as
+    /// [`SessionRecord::is_live`]).
+    pub fn is_live(&self, now: OffsetDateTime, idle: Duration, absolute: Duration) -> bool {
+        self.revoked_at.is_none()
+            && now < self.last_seen_at + idle
+            && now < self.created_at + absolute
+    }
+}
+
 /// The form of a client address that [`ThrottleKey::client_address`] counts under.
 fn normalise_address(address: &str) -> String {
     let text = address.trim();
@@ -732,6 +1030,55 @@ mod tests {
         // Anything else is kept, bounded.
         assert_eq!(subject("Unknown"), "login:other:unknown");
         assert_eq!(subject(&"x".repeat(500)).len(), "login:other:".len() + 64);
+    }
+
+    #[test]
+    fn topics_and_roles_have_stable_tags_and_russian_labels() {
+        for topic in QuestionTopic::ALL {
+            assert_eq!(QuestionTopic::from_tag(topic.tag()), Some(topic));
+            assert!(topic.label().chars().all(|c| !c.is_ascii_alphabetic()));
+        }
+        assert_eq!(QuestionTopic::from_tag("Readings"), None);
+        for role in OperatorRole::ALL {
+            assert_eq!(OperatorRole::from_tag(role.tag()), Some(role));
+            assert!(!role.label().is_empty());
+            assert!(OperatorRole::Admin.permits(role));
+            assert!(role.permits(role));
+        }
+        assert_eq!(OperatorRole::from_tag("root"), None);
+        assert!(!OperatorRole::Support.permits(OperatorRole::Billing));
+        assert!(!OperatorRole::Billing.permits(OperatorRole::Admin));
+    }
+
+    #[test]
+    fn question_cursors_round_trip_through_text() {
+        let cursor = QuestionCursor {
+            asked_at: time::macros::datetime!(2025-03-01 10:00:00.123456789 UTC),
+            id: QuestionId::from_bytes([0xab; 16]),
+        };
+        let text = cursor.to_string();
+        assert_eq!(QuestionCursor::parse(&text), Ok(cursor));
+        let early = QuestionCursor {
+            asked_at: time::macros::datetime!(1960-01-01 0:00 UTC),
+            ..cursor
+        };
+        assert_eq!(QuestionCursor::parse(&early.to_string()), Ok(early));
+        for bad in ["", "123", "x_abababababababababababababababab", "1_zz"] {
+            assert_eq!(QuestionCursor::parse(bad), Err(InvalidId), "{bad}");
+        }
+        // Different scopes, different subjects: an operator's failures never count against
+        // a subscriber (or an unknown handle) and the other way round.
+        let id = OperatorId::from_bytes([1; 16]);
+        let login = OperatorLogin::parse("ivanova").unwrap();
+        assert_eq!(ThrottleKey::login_operator(id).scope, ThrottleScope::Login);
+        assert_ne!(
+            ThrottleKey::login_operator_name(&login),
+            ThrottleKey::login_handle(&LoginHandle::Email(Email::parse("a@b.ru").unwrap()))
+        );
+        assert_eq!(
+            ThrottleKey::question(SubscriberId::from_bytes([1; 16])).scope,
+            ThrottleScope::Question
+        );
     }
 
     #[test]

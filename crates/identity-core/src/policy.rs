@@ -206,6 +206,12 @@ pub struct SecurityPolicy {
     pub sessions: SessionPolicy,
     /// Requests per client address and action (see [`ClientAddressLimits`]).
     pub per_address: ClientAddressLimits,
+    /// Questions asked per subscriber: at most 10 an hour.
+    pub questions: RateLimit,
+    /// Back-office operator session lifetimes: the same defaults as subscribers' sessions (30
+    /// minutes idle, 12 hours at most, activity written once a minute). Failed operator logins
+    /// obey [`SecurityPolicy::login`].
+    pub operator_sessions: SessionPolicy,
 }
 
 impl Default for SecurityPolicy {
@@ -268,6 +274,12 @@ impl Default for SecurityPolicy {
                 registration: per_hour(20),
                 send_code: per_hour(30),
                 linking: per_hour(60),
+            },
+            questions: per_hour(10),
+            operator_sessions: SessionPolicy {
+                idle_timeout: Duration::minutes(30),
+                absolute_lifetime: Duration::hours(12),
+                touch_interval: Duration::MINUTE,
             },
         }
     }

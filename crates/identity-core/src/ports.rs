@@ -12,11 +12,13 @@ use time::OffsetDateTime;
 
 use crate::crypto::SecretDigest;
 use crate::domain::{
-    AccountRef, ChallengeId, ConsentId, Email, LoginHandle, Phone, SessionId, SubscriberId,
+    AccountRef, ApiKeyId, ChallengeId, ConsentId, Email, LoginHandle, OperatorId, OperatorLogin,
+    OperatorSessionId, Phone, QuestionId, SessionId, SubscriberId, SupplierId,
 };
 use crate::model::{
-    AccountFacts, AttemptOutcome, Challenge, Consent, LinkedAccount, Message, Reservation,
-    SecurityEvent, SessionRecord, Subscriber, ThrottleKey,
+    AccountFacts, Answer, ApiKeyRecord, AttemptOutcome, Challenge, Consent, LinkedAccount, Message,
+    Operator, OperatorSessionRecord, Question, QuestionCursor, Reservation, SecurityEvent,
+    SessionRecord, Subscriber, ThrottleKey,
 };
 use crate::password::PasswordHash;
 use crate::policy::RateLimit;
@@ -370,4 +372,88 @@ pub trait AccountDirectory: Send + Sync {
     /// The ЛС whose payment-document code is exactly `code`. The core compares the code again
     /// case-sensitively, so a case-insensitive index is safe.
     async fn find_by_payment_code(&self, code: &str) -> Result<Option<AccountFacts>, PortError>;
+}
+
+/// Subscribers' questions and operators' answers.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait QuestionRepository: Send + Sync {
+    /// Stores a new question. MUST fail with [`WriteError::Duplicate`], storing nothing, if
+    /// its id is taken.
+    async fn insert(&self, question: &Question) -> Result<(), WriteError>;
+    /// The question with this id, answered or not.
+    async fn get(&self, id: QuestionId) -> Result<Option<Question>, PortError>;
+    /// The latest `limit` questions of `subscriber`, newest first (by `asked_at`, then id,
+    /// both descending).
+    async fn list_by_subscriber(
+        &self,
+        subscriber: SubscriberId,
+        limit: u32,
+    ) -> Result<Vec<Question>, PortError>;
+    /// At most `limit` unanswered questions, oldest first by `(asked_at, id)`: only those
+    /// about an ЛС of `supplier` if it is given, and only those strictly after `after` in that
+    /// order if it is given (keyset pagination: `WHERE answered_at IS NULL AND (asked_at, id)
+    /// > ($after_at, $after_id) ORDER BY asked_at, id LIMIT $limit`).
+    async fn list_open(
+        &self,
+        supplier: Option<SupplierId>,
+        after: Option<QuestionCursor>,
+        limit: u32,
+    ) -> Result<Vec<Question>, PortError>;
+    /// Sets the answer of an unanswered question, as ONE conditional update (for example
+    /// `UPDATE questions SET answer = $2, answered_by = $3, answered_at = $4 WHERE id = $1 AND
+    /// answered_at IS NULL`): true if this call set it; false, and nothing changes, if the
+    /// question is missing or already answered. So of two answers racing for one question
+    /// exactly one is stored and the other is told so.
+    async fn answer(&self, id: QuestionId, answer: &Answer) -> Result<bool, PortError>;
+}
+
+/// Back-office operators.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait OperatorRepository: Send + Sync {
+    /// Stores a new operator. MUST fail with [`WriteError::Duplicate`], atomically and
+    /// storing nothing, if the id or the login is taken (a unique index on the login).
+    async fn insert(&self, operator: &Operator) -> Result<(), WriteError>;
+    /// The operator with this id, disabled or not.
+    async fn get(&self, id: OperatorId) -> Result<Option<Operator>, PortError>;
+    /// The operator with this login, disabled or not.
+    async fn find_by_login(&self, login: &OperatorLogin) -> Result<Option<Operator>, PortError>;
+}
+
+/// Operators' API keys, found by the digest of the key.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait ApiKeyRepository: Send + Sync {
+    /// Stores a new key. MUST fail with [`WriteError::Duplicate`], storing nothing, if its id
+    /// or digest is taken.
+    async fn insert(&self, key: &ApiKeyRecord) -> Result<(), WriteError>;
+    /// The key whose digest this is, revoked or not.
+    async fn find_by_key_digest(
+        &self,
+        digest: &SecretDigest,
+    ) -> Result<Option<ApiKeyRecord>, PortError>;
+    /// Every key, revoked ones included, oldest first.
+    async fn list(&self) -> Result<Vec<ApiKeyRecord>, PortError>;
+    /// Revokes a key, as one conditional update (`… WHERE id = $1 AND revoked_at IS NULL`):
+    /// true if this call revoked it; false if there is no such unrevoked key.
+    async fn revoke(&self, id: ApiKeyId, at: OffsetDateTime) -> Result<bool, PortError>;
+}
+
+/// Operators' sessions, found by the digest of their token.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait OperatorSessionRepository: Send + Sync {
+    /// Stores a new session.
+    async fn insert(&self, session: &OperatorSessionRecord) -> Result<(), PortError>;
+    /// The session whose token has this digest, revoked or not.
+    async fn find_by_token(
+        &self,
+        digest: &SecretDigest,
+    ) -> Result<Option<OperatorSessionRecord>, PortError>;
+    /// Records activity on a session (moves its idle deadline); called at most once per
+    /// [`crate::policy::SessionPolicy::touch_interval`] of a session's use.
+    async fn touch(&self, id: OperatorSessionId, at: OffsetDateTime) -> Result<(), PortError>;
+    /// Revokes a session; false if there is no such unrevoked session.
+    async fn revoke(&self, id: OperatorSessionId, at: OffsetDateTime) -> Result<bool, PortError>;
 }

@@ -24,7 +24,10 @@
 //! [`RunOptions`], [`RunProgress`], [`RunReport`], [`RunError`]); the `abonent-billing-run`
 //! binary runs it from the command line. For the sandbox providers it also keeps the outbox of
 //! rendered messages and the captcha challenges (`Storage::outbox_*`, `Storage::captcha_*`,
-//! with [`NewOutboxMessage`], [`OutboxRow`], [`CaptchaRecord`]).
+//! with [`NewOutboxMessage`], [`OutboxRow`], [`CaptchaRecord`]), and what finds an ЛС by the
+//! proofs a subscriber shows: payment-document codes (as digests) and the house search
+//! (`Storage::set_payment_code`, `Storage::account_by_payment_code`, `Storage::search_houses`,
+//! with [`HouseMatch`]).
 //!
 //! Layout: [`migration`] (the schema), `entity` (rows), `convert` (rows ⇄ domain records,
 //! one module per aggregate, corrupt rows reported as [`CorruptRow`]), `identity` and `billing`
@@ -40,6 +43,7 @@
 
 mod billing;
 mod convert;
+mod directory;
 mod entity;
 mod error;
 mod identity;
@@ -48,6 +52,7 @@ mod sandbox;
 mod storage;
 
 pub use billing::run::{RunError, RunOptions, RunProgress, RunReport};
+pub use directory::HouseMatch;
 pub use error::{CorruptRow, StorageError};
 pub use sandbox::{CaptchaRecord, NewOutboxMessage, OutboxChannel, OutboxRow};
 pub use storage::{Backend, POSTGRES_POOL_SIZE, SQLITE_BUSY_TIMEOUT, SQLITE_POOL_SIZE, Storage};

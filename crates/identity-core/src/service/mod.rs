@@ -1,6 +1,13 @@
-//! [`IdentityService`]: every use case of the identity core, one method each, over the
-//! [`Ports`]. The flows are split by topic into the submodules; each operation has its own
-//! error enum with a Russian [`UserMessage`].
+//! [`IdentityService`]: every use case of a subscriber's cabinet, one method each, over the
+//! [`Ports`]; [`QuestionService`] (subscribers' questions and operators' answers, over
+//! [`QuestionPorts`]) and [`OperatorService`] (back-office operators, their sessions and API
+//! keys, over [`OperatorPorts`]) beside it. The flows are split by topic into the submodules;
+//! each operation has its own error enum with a Russian [`UserMessage`].
+//!
+//! The two services beside [`IdentityService`] have ports of their own, so adding them left
+//! [`Ports`] and [`IdentityService::new`] unchanged; each ports struct can be built from the
+//! shared adapters of a [`Ports`] plus its own repositories ([`QuestionPorts::new`],
+//! [`OperatorPorts::new`]).
 //!
 //! Conventions shared by all flows:
 //! - the state change happens first, then the security log entry; a failure of either is the
@@ -15,6 +22,8 @@
 mod account;
 mod admission;
 mod linking;
+mod operators;
+mod questions;
 mod recovery;
 mod registration;
 mod sessions;
@@ -43,6 +52,8 @@ use crate::secret::Secret;
 pub use account::*;
 pub use admission::*;
 pub use linking::*;
+pub use operators::*;
+pub use questions::*;
 pub use recovery::*;
 pub use registration::*;
 pub use sessions::*;
@@ -85,7 +96,56 @@ pub struct Ports {
 pub struct IdentityService {
     ports: Ports,
     policy: SecurityPolicy,
-    dummy_hash: OnceLock<PasswordHash>,
+    dummy_hash: DummyHash,
+}
+
+/// The hash an unknown login is checked against, so that it costs one hash verification
+/// like a known one. Computed once, on first use or at warm-up.
+#[derive(Default)]
+struct DummyHash(OnceLock<PasswordHash>);
+
+impl DummyHash {
+    async fn get(&self, hasher: &dyn PasswordHasher) -> Result<PasswordHash, PortError> {
+        if let Some(hash) = self.0.get() {
+            return Ok(hash.clone());
+        }
+        let hash = hasher
+            .hash(&Secret::from("dummy password for timing"))
+            .await?;
+        Ok(self.0.get_or_init(|| hash).clone())
+    }
+
+    /// Verifies `password` (normalised) against `hash`, or against the dummy hash when there
+    /// is none, so both paths cost one hash verification. Never true without a real hash.
+    async fn verify(
+        &self,
+        hasher: &dyn PasswordHasher,
+        password: &Secret<String>,
+        hash: Option<&PasswordHash>,
+    ) -> Result<bool, PortError> {
+        let password = crate::password::normalise(password);
+        match hash {
+            Some(hash) => hasher.verify(&password, hash).await,
+            None => {
+                let dummy = self.get(hasher).await?;
+                hasher.verify(&password, &dummy).await.map(|_| false)
+            }
+        }
+    }
+}
+
+/// Takes one attempt under `limit` for `key` in one atomic step of the adapter (check and
+/// record together); `Err(wait)` when the limit is reached and nothing was recorded.
+async fn reserve_attempt(
+    throttle: &dyn ThrottleRepository,
+    limit: &RateLimit,
+    key: &ThrottleKey,
+    now: OffsetDateTime,
+) -> Result<Result<(), Duration>, PortError> {
+    Ok(match throttle.reserve(key, limit, now).await? {
+        Reservation::Granted => Ok(()),
+        Reservation::Refused { retry_after } => Err(retry_after),
+    })
 }
 
 /// Why a one-time code or link was not accepted.
@@ -208,7 +268,7 @@ impl IdentityService {
         Self {
             ports,
             policy,
-            dummy_hash: OnceLock::new(),
+            dummy_hash: DummyHash::default(),
         }
     }
 
@@ -224,15 +284,7 @@ impl IdentityService {
     }
 
     async fn dummy_hash(&self) -> Result<PasswordHash, PortError> {
-        if let Some(hash) = self.dummy_hash.get() {
-            return Ok(hash.clone());
-        }
-        let hash = self
-            .ports
-            .hasher
-            .hash(&Secret::from("dummy password for timing"))
-            .await?;
-        Ok(self.dummy_hash.get_or_init(|| hash).clone())
+        self.dummy_hash.get(&*self.ports.hasher).await
     }
 
     /// Verifies `password` against `hash`, or against the dummy hash when there is none, so
@@ -242,18 +294,9 @@ impl IdentityService {
         password: &Secret<String>,
         hash: Option<&PasswordHash>,
     ) -> Result<bool, PortError> {
-        let password = crate::password::normalise(password);
-        match hash {
-            Some(hash) => self.ports.hasher.verify(&password, hash).await,
-            None => {
-                let dummy = self.dummy_hash().await?;
-                self.ports
-                    .hasher
-                    .verify(&password, &dummy)
-                    .await
-                    .map(|_| false)
-            }
-        }
+        self.dummy_hash
+            .verify(&*self.ports.hasher, password, hash)
+            .await
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -274,10 +317,7 @@ impl IdentityService {
         key: &ThrottleKey,
         now: OffsetDateTime,
     ) -> Result<Result<(), Duration>, PortError> {
-        Ok(match self.ports.throttle.reserve(key, limit, now).await? {
-            Reservation::Granted => Ok(()),
-            Reservation::Refused { retry_after } => Err(retry_after),
-        })
+        reserve_attempt(&*self.ports.throttle, limit, key, now).await
     }
 
     /// Gives back an attempt reserved at `now` that does not count (a right password, an
@@ -675,7 +715,11 @@ mod flow_tests;
 #[cfg(test)]
 mod mock_tests;
 #[cfg(test)]
+mod operator_tests;
+#[cfg(test)]
 mod property_tests;
+#[cfg(test)]
+mod question_tests;
 #[cfg(test)]
 pub(crate) mod testkit;
 #[cfg(test)]

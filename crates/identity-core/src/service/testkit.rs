@@ -7,14 +7,18 @@ use std::sync::{Arc, Mutex};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use super::{IdentityService, Ports};
+use super::{
+    IdentityService, OperatorPorts, OperatorService, Ports, QuestionPorts, QuestionService,
+};
 use crate::crypto::SecretDigest;
 use crate::domain::{
-    AccountRef, ChallengeId, ConsentId, Email, LoginHandle, Phone, SessionId, SubscriberId,
+    AccountRef, ApiKeyId, ChallengeId, ConsentId, Email, LoginHandle, OperatorId, OperatorLogin,
+    OperatorSessionId, Phone, QuestionId, SessionId, SubscriberId, SupplierId,
 };
 use crate::model::{
-    AccountFacts, AttemptOutcome, Challenge, Consent, LinkedAccount, Message, Reservation,
-    SecurityEvent, SessionRecord, Subscriber, ThrottleKey,
+    AccountFacts, Answer, ApiKeyRecord, AttemptOutcome, Challenge, Consent, LinkedAccount, Message,
+    Operator, OperatorSessionRecord, Question, QuestionCursor, Reservation, SecurityEvent,
+    SessionRecord, Subscriber, ThrottleKey,
 };
 use crate::password::PasswordHash;
 use crate::policy::{RateLimit, SecurityPolicy};
@@ -48,6 +52,13 @@ pub(crate) struct State {
     pub emails: Vec<(Email, Message)>,
     pub directory: Vec<AccountFacts>,
     pub captcha_ok: bool,
+    /// Questions, in the order asked.
+    pub questions: Vec<Question>,
+    /// Every conditional answer the question store took, in order: (question, stored?).
+    pub answer_ops: Vec<(QuestionId, bool)>,
+    pub operators: BTreeMap<OperatorId, Operator>,
+    pub api_keys: Vec<ApiKeyRecord>,
+    pub operator_sessions: Vec<OperatorSessionRecord>,
 }
 
 /// The in-memory world; clone it to share.
@@ -94,6 +105,23 @@ impl World {
 
     pub fn service(&self) -> IdentityService {
         IdentityService::new(self.ports(), SecurityPolicy::default())
+    }
+
+    pub fn question_ports(&self) -> QuestionPorts {
+        QuestionPorts::new(&self.ports(), Arc::new(self.clone()))
+    }
+
+    pub fn question_service(&self) -> QuestionService {
+        QuestionService::new(self.question_ports(), SecurityPolicy::default())
+    }
+
+    pub fn operator_ports(&self) -> OperatorPorts {
+        let me = Arc::new(self.clone());
+        OperatorPorts::new(&self.ports(), me.clone(), me.clone(), me)
+    }
+
+    pub fn operator_service(&self) -> OperatorService {
+        OperatorService::new(self.operator_ports(), SecurityPolicy::default())
     }
 
     /// The last code texted to `phone`.
@@ -592,6 +620,182 @@ impl AccountDirectory for World {
                         .is_some_and(|c| c.expose().eq_ignore_ascii_case(code))
                 })
                 .cloned()
+        }))
+    }
+}
+
+/// The conditional answer runs under the world's one lock, as atomic as the adapter's
+/// `UPDATE … WHERE answered_at IS NULL`.
+#[async_trait::async_trait]
+impl QuestionRepository for World {
+    async fn insert(&self, question: &Question) -> Result<(), WriteError> {
+        self.with(|s| {
+            if s.questions.iter().any(|q| q.id == question.id) {
+                return Err(WriteError::Duplicate);
+            }
+            s.questions.push(question.clone());
+            Ok(())
+        })
+    }
+    async fn get(&self, id: QuestionId) -> Result<Option<Question>, PortError> {
+        Ok(self.with(|s| s.questions.iter().find(|q| q.id == id).cloned()))
+    }
+    async fn list_by_subscriber(
+        &self,
+        subscriber: SubscriberId,
+        limit: u32,
+    ) -> Result<Vec<Question>, PortError> {
+        Ok(self.with(|s| {
+            let mut mine: Vec<Question> = s
+                .questions
+                .iter()
+                .filter(|q| q.subscriber == subscriber)
+                .cloned()
+                .collect();
+            mine.sort_by_key(|q| std::cmp::Reverse((q.asked_at, q.id)));
+            mine.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            mine
+        }))
+    }
+    async fn list_open(
+        &self,
+        supplier: Option<SupplierId>,
+        after: Option<QuestionCursor>,
+        limit: u32,
+    ) -> Result<Vec<Question>, PortError> {
+        Ok(self.with(|s| {
+            let mut open: Vec<Question> = s
+                .questions
+                .iter()
+                .filter(|q| {
+                    q.answer.is_none()
+                        && supplier.as_ref().is_none_or(|x| q.supplier() == Some(x))
+                        && after.is_none_or(|a| q.cursor() > a)
+                })
+                .cloned()
+                .collect();
+            open.sort_by_key(Question::cursor);
+            open.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            open
+        }))
+    }
+    async fn answer(&self, id: QuestionId, answer: &Answer) -> Result<bool, PortError> {
+        Ok(self.with(|s| {
+            let stored = match s.questions.iter_mut().find(|q| q.id == id) {
+                Some(q) if q.answer.is_none() => {
+                    q.answer = Some(answer.clone());
+                    true
+                }
+                _ => false,
+            };
+            s.answer_ops.push((id, stored));
+            stored
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl OperatorRepository for World {
+    async fn insert(&self, operator: &Operator) -> Result<(), WriteError> {
+        self.with(|s| {
+            let taken = s
+                .operators
+                .values()
+                .any(|o| o.id == operator.id || o.login == operator.login);
+            if taken {
+                return Err(WriteError::Duplicate);
+            }
+            s.operators.insert(operator.id, operator.clone());
+            Ok(())
+        })
+    }
+    async fn get(&self, id: OperatorId) -> Result<Option<Operator>, PortError> {
+        Ok(self.with(|s| s.operators.get(&id).cloned()))
+    }
+    async fn find_by_login(&self, login: &OperatorLogin) -> Result<Option<Operator>, PortError> {
+        Ok(self.with(|s| s.operators.values().find(|o| &o.login == login).cloned()))
+    }
+}
+
+#[async_trait::async_trait]
+impl ApiKeyRepository for World {
+    async fn insert(&self, key: &ApiKeyRecord) -> Result<(), WriteError> {
+        self.with(|s| {
+            if s.api_keys
+                .iter()
+                .any(|k| k.id == key.id || k.digest == key.digest)
+            {
+                return Err(WriteError::Duplicate);
+            }
+            s.api_keys.push(key.clone());
+            Ok(())
+        })
+    }
+    async fn find_by_key_digest(
+        &self,
+        digest: &SecretDigest,
+    ) -> Result<Option<ApiKeyRecord>, PortError> {
+        Ok(self.with(|s| s.api_keys.iter().find(|k| k.digest == *digest).cloned()))
+    }
+    async fn list(&self) -> Result<Vec<ApiKeyRecord>, PortError> {
+        Ok(self.with(|s| s.api_keys.clone()))
+    }
+    async fn revoke(&self, id: ApiKeyId, at: OffsetDateTime) -> Result<bool, PortError> {
+        Ok(self.with(|s| {
+            match s
+                .api_keys
+                .iter_mut()
+                .find(|k| k.id == id && k.revoked_at.is_none())
+            {
+                Some(k) => {
+                    k.revoked_at = Some(at);
+                    true
+                }
+                None => false,
+            }
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl OperatorSessionRepository for World {
+    async fn insert(&self, session: &OperatorSessionRecord) -> Result<(), PortError> {
+        self.with(|s| s.operator_sessions.push(session.clone()));
+        Ok(())
+    }
+    async fn find_by_token(
+        &self,
+        digest: &SecretDigest,
+    ) -> Result<Option<OperatorSessionRecord>, PortError> {
+        Ok(self.with(|s| {
+            s.operator_sessions
+                .iter()
+                .find(|x| x.token_digest == *digest)
+                .cloned()
+        }))
+    }
+    async fn touch(&self, id: OperatorSessionId, at: OffsetDateTime) -> Result<(), PortError> {
+        self.with(|s| {
+            s.operator_sessions
+                .iter_mut()
+                .filter(|x| x.id == id)
+                .for_each(|x| x.last_seen_at = at)
+        });
+        Ok(())
+    }
+    async fn revoke(&self, id: OperatorSessionId, at: OffsetDateTime) -> Result<bool, PortError> {
+        Ok(self.with(|s| {
+            match s
+                .operator_sessions
+                .iter_mut()
+                .find(|x| x.id == id && x.revoked_at.is_none())
+            {
+                Some(x) => {
+                    x.revoked_at = Some(at);
+                    true
+                }
+                None => false,
+            }
         }))
     }
 }

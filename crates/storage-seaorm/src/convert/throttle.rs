@@ -11,6 +11,7 @@ pub fn key_columns(key: &ThrottleKey) -> (&'static str, &str) {
         ThrottleScope::RegistrationProof => "registration_proof",
         ThrottleScope::OwnerNotice => "owner_notice",
         ThrottleScope::ClientAddress => "client_address",
+        ThrottleScope::Question => "question",
     };
     (scope, key.subject.as_str())
 }
@@ -38,6 +39,7 @@ mod tests {
             (ThrottleScope::RegistrationProof, "registration_proof"),
             (ThrottleScope::OwnerNotice, "owner_notice"),
             (ThrottleScope::ClientAddress, "client_address"),
+            (ThrottleScope::Question, "question"),
         ];
         for (scope, tag) in tags {
             assert_eq!(key_columns(&key(scope)), (tag, "s"));

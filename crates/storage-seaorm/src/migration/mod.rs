@@ -44,6 +44,7 @@ mod m20261123_000023_create_charge_sets;
 mod m20261123_000024_create_billing_runs;
 mod m20261201_000025_create_outbox;
 mod m20261201_000026_create_captcha_challenges;
+mod m20261201_000027_create_account_codes;
 
 mod exact;
 
@@ -80,6 +81,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000024_create_billing_runs::Migration),
             Box::new(m20261201_000025_create_outbox::Migration),
             Box::new(m20261201_000026_create_captcha_challenges::Migration),
+            Box::new(m20261201_000027_create_account_codes::Migration),
         ]
     }
 }

@@ -21,6 +21,7 @@ mod connection;
 mod consents;
 mod corrupt_rows;
 mod crash;
+mod directory;
 mod houses;
 mod keyrates;
 mod ledger;

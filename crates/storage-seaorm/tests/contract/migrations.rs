@@ -14,7 +14,7 @@ contract!(
 );
 
 /// The tables each migration creates, in migration order.
-const TABLES: [&[&str]; 26] = [
+const TABLES: [&[&str]; 27] = [
     &["subscribers"],
     &["linked_accounts"],
     &["sessions"],
@@ -41,6 +41,7 @@ const TABLES: [&[&str]; 26] = [
     &["billing_runs", "billing_run_houses"],
     &["outbox_messages"],
     &["captcha_challenges"],
+    &["account_codes"],
 ];
 
 async fn present(storage: &Storage) -> Vec<&'static str> {

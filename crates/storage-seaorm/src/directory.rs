@@ -1,0 +1,157 @@
+//! What the cabinet needs to find an ЛС by the proofs a subscriber can show, as inherent
+//! methods on [`Storage`]:
+//!
+//! - **payment-document codes** (`account_codes`): [`Storage::set_payment_code`],
+//!   [`Storage::account_by_payment_code`], [`Storage::has_payment_code`]. Only the code's
+//!   digest is stored (the caller computes it; the server uses
+//!   `SecretDigest::of_token`), one per ЛС; a digest names at most one ЛС (UNIQUE), so a
+//!   code issued twice is refused as [`WriteError::Duplicate`] rather than silently
+//!   linking the wrong ЛС.
+//! - **house search** for the address picker: [`Storage::search_houses`].
+
+use billing_core::ids::{AccountId, HouseId, SupplierId};
+use identity_core::crypto::SecretDigest;
+use identity_core::ports::{PortError, WriteError};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use time::OffsetDateTime;
+
+use crate::convert::{Row, to_nanos};
+use crate::entity::house;
+use crate::error::{port, write};
+use crate::storage::Storage;
+
+/// A house found by [`Storage::search_houses`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HouseMatch {
+    /// The house.
+    pub id: HouseId,
+    /// Its postal address as loaded.
+    pub address: String,
+}
+
+fn id_value(id: u64, what: &str) -> Result<i64, PortError> {
+    i64::try_from(id).map_err(|_| PortError::new(format!("{what} {id} is out of range")))
+}
+
+/// Lower case with `ё` read as `е`, the way people type addresses.
+fn fold(text: &str) -> String {
+    text.to_lowercase().replace('ё', "е")
+}
+
+impl Storage {
+    /// Sets the payment-document code of `account` (replacing its previous code, which stops
+    /// matching). [`WriteError::Duplicate`] when another ЛС already has this code;
+    /// a port failure naming the foreign key when the ЛС does not exist.
+    pub async fn set_payment_code(
+        &self,
+        account: AccountId,
+        digest: &SecretDigest,
+        issued_at: OffsetDateTime,
+    ) -> Result<(), WriteError> {
+        let statement = self.statement(
+            "INSERT INTO account_codes (account_id, code_digest, issued_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id) DO UPDATE \
+             SET code_digest = excluded.code_digest, issued_at = excluded.issued_at",
+            [
+                id_value(account.get(), "account")?.into(),
+                digest.as_bytes().to_vec().into(),
+                to_nanos(issued_at)?.into(),
+            ],
+        );
+        self.db()
+            .execute_raw(statement)
+            .await
+            .map_err(|e| write("set a payment code", e))?;
+        Ok(())
+    }
+
+    /// The ЛС whose payment-document code has `digest`, if any.
+    pub async fn account_by_payment_code(
+        &self,
+        digest: &SecretDigest,
+    ) -> Result<Option<AccountId>, PortError> {
+        let statement = self.statement(
+            "SELECT account_id FROM account_codes WHERE code_digest = $1",
+            [digest.as_bytes().to_vec().into()],
+        );
+        let fail = |e| port("find a payment code", e);
+        let Some(row) = self.db().query_one_raw(statement).await.map_err(fail)? else {
+            return Ok(None);
+        };
+        let id: i64 = row.try_get("", "account_id").map_err(fail)?;
+        let id = u64::try_from(id)
+            .map_err(|_| Row::new("account_codes", id.to_string()).bad("account_id", "negative"))?;
+        Ok(Some(AccountId::new(id)))
+    }
+
+    /// Whether `account` has a payment-document code.
+    pub async fn has_payment_code(&self, account: AccountId) -> Result<bool, PortError> {
+        let statement = self.statement(
+            "SELECT 1 AS found FROM account_codes WHERE account_id = $1",
+            [id_value(account.get(), "account")?.into()],
+        );
+        let found = self
+            .db()
+            .query_one_raw(statement)
+            .await
+            .map_err(|e| port("look for a payment code", e))?;
+        Ok(found.is_some())
+    }
+
+    /// Up to `limit` houses of `supplier` whose address contains every word of `query`
+    /// (case-insensitive, `ё` = `е`), in address order. A blank query finds nothing.
+    ///
+    /// The words are matched here rather than in SQL because SQLite's `LOWER` folds ASCII
+    /// only: this reads the supplier's `(id, address)` pairs, which is a few milliseconds for
+    /// the tens of thousands of houses a supplier has.
+    pub async fn search_houses(
+        &self,
+        supplier: SupplierId,
+        query: &str,
+        limit: u32,
+    ) -> Result<Vec<HouseMatch>, PortError> {
+        let words: Vec<String> = fold(query).split_whitespace().map(str::to_owned).collect();
+        if words.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<(i64, String)> = house::Entity::find()
+            .select_only()
+            .column(house::Column::Id)
+            .column(house::Column::Address)
+            .filter(house::Column::SupplierId.eq(id_value(supplier.get(), "supplier")?))
+            .order_by_asc(house::Column::Address)
+            .order_by_asc(house::Column::Id)
+            .into_tuple()
+            .all(self.db())
+            .await
+            .map_err(|e| port("search houses", e))?;
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let mut found = Vec::new();
+        for (id, address) in rows {
+            let folded = fold(&address);
+            if !words.iter().all(|w| folded.contains(w.as_str())) {
+                continue;
+            }
+            let id = u64::try_from(id)
+                .map_err(|_| Row::new("houses", id.to_string()).bad("id", "negative"))?;
+            found.push(HouseMatch {
+                id: HouseId::new(id),
+                address,
+            });
+            if found.len() == limit {
+                break;
+            }
+        }
+        Ok(found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fold;
+
+    #[test]
+    fn fold_lowercases_cyrillic_and_reads_yo_as_ye() {
+        assert_eq!(fold("ул. Семёновская, Д. 5"), "ул. семеновская, д. 5");
+    }
+}

@@ -1,0 +1,228 @@
+//! What finds an ЛС by a subscriber's proof: payment-document codes (`set_payment_code`,
+//! `account_by_payment_code`, `has_payment_code`) and the house search (`search_houses`).
+
+use billing_core::ids::{AccountId, HouseId, SupplierId};
+use identity_core::crypto::SecretDigest;
+use identity_core::ports::WriteError;
+use storage_seaorm::{HouseMatch, Storage};
+
+use crate::common::fixtures::at;
+use crate::common::seed::*;
+
+contract!(
+    payment_code_finds_its_account_and_only_it,
+    payment_code_is_replaced_and_the_old_one_stops_matching,
+    one_code_cannot_name_two_accounts,
+    payment_code_of_a_missing_account_is_refused,
+    deleting_an_account_deletes_its_code,
+    house_search_matches_every_word_case_insensitively,
+    house_search_is_per_supplier_and_limited,
+);
+
+fn code(text: &str) -> SecretDigest {
+    SecretDigest::of_token(text)
+}
+
+async fn payment_code_finds_its_account_and_only_it(storage: Storage) {
+    let seeded = house_with_accounts(&storage, 1, 2).await;
+    let first = seeded.accounts[0].id;
+    storage
+        .set_payment_code(first, &code("Ab3xK9pQ"), at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        storage
+            .account_by_payment_code(&code("Ab3xK9pQ"))
+            .await
+            .unwrap(),
+        Some(first)
+    );
+    // Case matters: the digest of another spelling names nothing.
+    assert_eq!(
+        storage
+            .account_by_payment_code(&code("ab3xk9pq"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(storage.has_payment_code(first).await.unwrap());
+    assert!(
+        !storage
+            .has_payment_code(seeded.accounts[1].id)
+            .await
+            .unwrap()
+    );
+}
+
+async fn payment_code_is_replaced_and_the_old_one_stops_matching(storage: Storage) {
+    let seeded = house_with_accounts(&storage, 1, 1).await;
+    let account = seeded.accounts[0].id;
+    storage
+        .set_payment_code(account, &code("old"), at(0))
+        .await
+        .unwrap();
+    storage
+        .set_payment_code(account, &code("new"), at(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        storage.account_by_payment_code(&code("old")).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        storage.account_by_payment_code(&code("new")).await.unwrap(),
+        Some(account)
+    );
+    assert_eq!(count_rows(&storage, "account_codes").await, 1);
+}
+
+async fn one_code_cannot_name_two_accounts(storage: Storage) {
+    let seeded = house_with_accounts(&storage, 1, 2).await;
+    let (a, b) = (seeded.accounts[0].id, seeded.accounts[1].id);
+    storage
+        .set_payment_code(a, &code("same"), at(0))
+        .await
+        .unwrap();
+    assert!(matches!(
+        storage.set_payment_code(b, &code("same"), at(1)).await,
+        Err(WriteError::Duplicate)
+    ));
+    assert_eq!(
+        storage
+            .account_by_payment_code(&code("same"))
+            .await
+            .unwrap(),
+        Some(a)
+    );
+    assert!(!storage.has_payment_code(b).await.unwrap());
+}
+
+async fn payment_code_of_a_missing_account_is_refused(storage: Storage) {
+    house_with_accounts(&storage, 1, 1).await;
+    let missing = AccountId::new(999_999);
+    assert!(matches!(
+        storage.set_payment_code(missing, &code("x"), at(0)).await,
+        Err(WriteError::Port(_))
+    ));
+    assert_eq!(count_rows(&storage, "account_codes").await, 0);
+}
+
+async fn deleting_an_account_deletes_its_code(storage: Storage) {
+    let seeded = house_with_accounts(&storage, 1, 1).await;
+    let account = seeded.accounts[0].id;
+    storage
+        .set_payment_code(account, &code("gone"), at(0))
+        .await
+        .unwrap();
+    // Only the FK cascade is under test; the meters referencing the ЛС go first.
+    damage(&storage, "DELETE FROM meters").await;
+    damage(
+        &storage,
+        &format!("DELETE FROM accounts WHERE id = {}", account.get()),
+    )
+    .await;
+    assert_eq!(
+        storage
+            .account_by_payment_code(&code("gone"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(count_rows(&storage, "account_codes").await, 0);
+}
+
+fn addresses(found: &[HouseMatch]) -> Vec<&str> {
+    found.iter().map(|h| h.address.as_str()).collect()
+}
+
+async fn stored_houses(storage: &Storage, supplier: u64, houses: &[(u64, &str)]) {
+    seed_supplier(storage, supplier).await;
+    let houses: Vec<_> = houses
+        .iter()
+        .map(|(id, address)| {
+            let mut h = house(*id, supplier);
+            h.address = (*address).to_owned();
+            h
+        })
+        .collect();
+    storage.upsert_houses(&houses).await.unwrap();
+}
+
+async fn house_search_matches_every_word_case_insensitively(storage: Storage) {
+    stored_houses(
+        &storage,
+        SUPPLIER,
+        &[
+            (1, "г. Тула, ул. Семёновская, д. 5"),
+            (2, "г. Тула, ул. Ленина, д. 15"),
+            (3, "г. Тула, ул. Ленина, д. 7"),
+        ],
+    )
+    .await;
+    let supplier = SupplierId::new(SUPPLIER);
+    let found = storage
+        .search_houses(supplier, "ЛЕНИНА 15", 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        found,
+        [HouseMatch {
+            id: HouseId::new(2),
+            address: "г. Тула, ул. Ленина, д. 15".to_owned()
+        }]
+    );
+    assert_eq!(
+        addresses(
+            &storage
+                .search_houses(supplier, "семеновская", 10)
+                .await
+                .unwrap()
+        ),
+        ["г. Тула, ул. Семёновская, д. 5"]
+    );
+    assert_eq!(
+        addresses(&storage.search_houses(supplier, "ленина", 10).await.unwrap()),
+        ["г. Тула, ул. Ленина, д. 15", "г. Тула, ул. Ленина, д. 7"]
+    );
+    assert!(
+        storage
+            .search_houses(supplier, "   ", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        storage
+            .search_houses(supplier, "Москва", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn house_search_is_per_supplier_and_limited(storage: Storage) {
+    stored_houses(
+        &storage,
+        1,
+        &[(1, "ул. Мира, 1"), (2, "ул. Мира, 2"), (3, "ул. Мира, 3")],
+    )
+    .await;
+    stored_houses(&storage, 2, &[(4, "ул. Мира, 4")]).await;
+    let first = storage
+        .search_houses(SupplierId::new(1), "мира", 2)
+        .await
+        .unwrap();
+    assert_eq!(addresses(&first), ["ул. Мира, 1", "ул. Мира, 2"]);
+    let other = storage
+        .search_houses(SupplierId::new(2), "мира", 10)
+        .await
+        .unwrap();
+    assert_eq!(addresses(&other), ["ул. Мира, 4"]);
+    assert!(
+        storage
+            .search_houses(SupplierId::new(3), "мира", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
