@@ -27,7 +27,7 @@ use crate::calculator::{Estimate, EstimateError, EstimateRequest, estimate};
 use crate::ids::{AccountId, MeterId, SupplierId};
 use crate::ledger::PaymentState;
 use crate::meter::Meter;
-use crate::model::{Account, AccountNumber, Supplier};
+use crate::model::{Account, AccountNumber, House, Premise, Supplier};
 use crate::period::Period;
 use crate::ports::{ChargeSet, GatewayPaymentId, PaymentRecord, RepoError};
 use crate::reading::Reading;
@@ -396,6 +396,30 @@ impl BillingService {
             .ok_or(AccountError::AccountNotFound)
     }
 
+    /// The account with this id and where it is: its premise and house, as a cabinet lists
+    /// its ЛС. A premise or house the account names but storage lacks is
+    /// [`RepoError::NotFound`] (broken reference data), not a missing account.
+    pub async fn account_card(&self, id: AccountId) -> Result<AccountCard, AccountError> {
+        let account = self.account(id).await?;
+        let premise = self
+            .ports
+            .houses
+            .premise(account.premise)
+            .await?
+            .ok_or(RepoError::NotFound)?;
+        let house = self
+            .ports
+            .houses
+            .house(premise.house)
+            .await?
+            .ok_or(RepoError::NotFound)?;
+        Ok(AccountCard {
+            account,
+            premise,
+            house,
+        })
+    }
+
     /// The supplier's account with this printed number.
     pub async fn account_by_number(
         &self,
@@ -639,6 +663,32 @@ impl BillingService {
     }
 }
 
+/// An account with its premise and house ([`BillingService::account_card`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountCard {
+    /// The account.
+    pub account: Account,
+    /// Its premise.
+    pub premise: Premise,
+    /// The premise's house.
+    pub house: House,
+}
+
+impl AccountCard {
+    /// The address as a bill prints it: the house's address and, for a flat, «кв. N».
+    #[must_use]
+    pub fn address(&self) -> String {
+        let number = self.premise.number.trim();
+        if number.is_empty() {
+            self.house.address.clone()
+        } else if self.premise.residential {
+            format!("{}, кв. {number}", self.house.address)
+        } else {
+            format!("{}, пом. {number}", self.house.address)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -678,6 +728,59 @@ mod tests {
         assert_eq!(
             m.service().account(AccountId::new(1)).await,
             Err(AccountError::Repo(DOWN()))
+        );
+    }
+
+    #[tokio::test]
+    async fn account_card_has_the_premise_and_house() {
+        let mut m = Mocks::new();
+        m.accounts(vec![account()]);
+        m.houses
+            .expect_premise()
+            .returning(|id| Ok(Some(premise_n(id.get()))));
+        m.houses
+            .expect_house()
+            .returning(|_| Ok(Some(house(false))));
+        let card = m.service().account_card(AccountId::new(1)).await.unwrap();
+        assert_eq!(card.account, account());
+        assert_eq!(card.premise, premise_n(account().premise.get()));
+        let flat = premise_n(account().premise.get()).number;
+        assert_eq!(
+            card.address(),
+            format!("г. Москва, ул. Ленина, д. 1, кв. {flat}")
+        );
+        let office = AccountCard {
+            premise: Premise {
+                residential: false,
+                ..card.premise.clone()
+            },
+            ..card.clone()
+        };
+        assert_eq!(
+            office.address(),
+            format!("г. Москва, ул. Ленина, д. 1, пом. {flat}")
+        );
+        let private_house = AccountCard {
+            premise: Premise {
+                number: String::new(),
+                ..card.premise.clone()
+            },
+            ..card
+        };
+        assert_eq!(private_house.address(), "г. Москва, ул. Ленина, д. 1");
+
+        let mut m = Mocks::new();
+        m.accounts(vec![account()]);
+        m.houses.expect_premise().returning(|_| Ok(None));
+        assert_eq!(
+            m.service().account_card(AccountId::new(1)).await,
+            Err(AccountError::Repo(RepoError::NotFound))
+        );
+        let mut m = Mocks::new();
+        m.accounts(vec![account()]);
+        assert_eq!(
+            m.service().account_card(AccountId::new(7)).await,
+            Err(AccountError::AccountNotFound)
         );
     }
 

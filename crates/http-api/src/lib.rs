@@ -26,7 +26,7 @@ mod state;
 
 pub use state::{
     AppState, CaptchaIssuer, ConsentText, DEFAULT_CONSENT_TEXT, DEFAULT_CONSENT_VERSION,
-    HttpSettings, Readiness, ReadinessError,
+    FoundHouse, HouseSearch, HttpSettings, Readiness, ReadinessError,
 };
 
 use poem::{Endpoint, EndpointExt, Route};
@@ -42,6 +42,7 @@ pub type Apis = (
     api::registration::RegistrationApi,
     api::session::SessionApi,
     api::settings::SettingsApi,
+    api::accounts::AccountsApi,
 );
 
 /// The OpenAPI service of every documented operation. The document names no server: the same
@@ -54,6 +55,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             api::registration::RegistrationApi,
             api::session::SessionApi,
             api::settings::SettingsApi,
+            api::accounts::AccountsApi,
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),

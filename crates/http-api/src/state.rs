@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use billing_core::BillingService;
 use identity_core::IdentityService;
 use identity_core::model::ConsentDocument;
 
@@ -16,6 +17,10 @@ pub struct AppState {
     pub readiness: Arc<dyn Readiness>,
     /// The identity use cases.
     pub identity: Arc<IdentityService>,
+    /// The billing use cases.
+    pub billing: Arc<BillingService>,
+    /// Finds houses for the address picker.
+    pub houses: Arc<dyn HouseSearch>,
     /// Issues captcha challenges.
     pub captcha: Arc<dyn CaptchaIssuer>,
 }
@@ -56,6 +61,28 @@ pub const DEFAULT_CONSENT_TEXT: &str = "Я даю согласие постав�
 pub trait CaptchaIssuer: Send + Sync {
     /// A new challenge.
     async fn issue(&self) -> Result<CaptchaDto, ReadinessError>;
+}
+
+/// A house found by [`HouseSearch::search`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundHouse {
+    /// The house id (the `house_id` of linking by address).
+    pub id: u64,
+    /// Its postal address.
+    pub address: String,
+}
+
+/// Finds a supplier's houses by words of their address (the address picker of linking by
+/// address, seed 001).
+#[async_trait::async_trait]
+pub trait HouseSearch: Send + Sync {
+    /// Up to `limit` houses of `supplier` whose address contains every word of `query`.
+    async fn search(
+        &self,
+        supplier: u64,
+        query: &str,
+        limit: u32,
+    ) -> Result<Vec<FoundHouse>, ReadinessError>;
 }
 
 /// Settings of the HTTP layer.

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use billing_core::BillingService;
 use fake_providers::store::SandboxStore;
 use fake_providers::{
     AdjustableClock, CaptchaSettings, LinkBase, OsRandom, SandboxCaptcha, SandboxEmail, SandboxSms,
@@ -22,7 +23,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, SHUTDOWN_GRACE};
-use crate::glue::{CaptchaGlue, Directory, StoreGlue};
+use crate::glue::{CaptchaGlue, Directory, HouseGlue, StoreGlue};
 use crate::hashing::{BlockingHasher, default_workers};
 
 /// Why the service could not start.
@@ -31,6 +32,9 @@ pub enum StartError {
     /// The database could not be reached or migrated.
     #[error("database: {0}")]
     Database(#[from] storage_seaorm::StorageError),
+    /// The demo supplier could not be loaded.
+    #[error("{0}")]
+    Demo(#[from] crate::demo::DemoError),
     /// The listening address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -66,6 +70,8 @@ pub struct RunningApp {
     pub public_url: String,
     /// The storage it uses.
     pub storage: Storage,
+    /// The demo ЛС, when the demo supplier was loaded.
+    pub demo: Option<&'static [crate::demo::DemoAccount]>,
     shutdown: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
 }
@@ -99,6 +105,13 @@ impl App {
     pub async fn start(config: Config) -> Result<RunningApp, StartError> {
         let storage = Storage::connect(&config.database_url).await?;
         storage.migrate().await?;
+        let demo = if config.demo {
+            let accounts = crate::demo::load(&storage, time::OffsetDateTime::now_utc()).await?;
+            tracing::info!(accounts = accounts.len(), "demo supplier loaded");
+            Some(accounts)
+        } else {
+            None
+        };
         let acceptor = TcpListener::bind(config.listen)
             .into_acceptor()
             .await
@@ -124,6 +137,8 @@ impl App {
             }),
             readiness: Arc::new(StorageReadiness(storage.clone())),
             identity: wiring.identity,
+            billing: wiring.billing,
+            houses: Arc::new(HouseGlue(storage.clone())),
             captcha: wiring.captcha,
         };
         let sandbox = crate::sandbox::routes(wiring.sandbox, wiring.clock);
@@ -145,6 +160,7 @@ impl App {
             addr,
             public_url,
             storage,
+            demo,
             shutdown,
             server,
         })
@@ -154,12 +170,13 @@ impl App {
 /// What [`wire`] builds.
 struct Wiring {
     identity: Arc<IdentityService>,
+    billing: Arc<BillingService>,
     captcha: Arc<dyn http_api::CaptchaIssuer>,
     sandbox: Arc<dyn SandboxStore>,
     clock: Arc<AdjustableClock>,
 }
 
-/// The identity use cases on the storage and the sandbox providers.
+/// The identity and billing use cases on the storage and the sandbox providers.
 fn wire(storage: &Storage, public_url: &str) -> Wiring {
     let clock = Arc::new(AdjustableClock::default());
     let random = Arc::new(OsRandom);
@@ -201,6 +218,7 @@ fn wire(storage: &Storage, public_url: &str) -> Wiring {
     };
     Wiring {
         identity: Arc::new(IdentityService::new(ports, SecurityPolicy::default())),
+        billing: Arc::new(BillingService::new(storage.billing_ports(clock.clone()))),
         captcha: Arc::new(CaptchaGlue {
             captcha,
             reveal_answer: true,

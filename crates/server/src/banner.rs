@@ -16,7 +16,26 @@ pub fn banner(app: &RunningApp, database_url: &str) -> String {
     let _ = writeln!(out, "  database      {}", storage_kind(database_url));
     let _ = writeln!(
         out,
-        "  (the subscriber and operator journeys are being added; see README \"Status\")"
+        "  sandbox inbox {base}/sandbox/inbox   (SMS and email sent)"
+    );
+    if let Some(accounts) = app.demo {
+        let _ = writeln!(
+            out,
+            "Demo supplier {} «АО «Демо Энергосбыт»»: register by ЛС (holder's name) or link by \
+             the payment-document code:",
+            crate::demo::SUPPLIER
+        );
+        for a in accounts {
+            let _ = writeln!(
+                out,
+                "  ЛС {}  {:<26} code {}  {}",
+                a.number, a.holder, a.payment_code, a.about
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "  (journeys are being added; see README \"Status\" and docs/api.md)"
     );
     let _ = writeln!(out, "Stop with Ctrl+C.");
     out

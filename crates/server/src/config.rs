@@ -42,6 +42,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The largest request body, in bytes.
     pub body_limit: usize,
+    /// Load (or repair) the demo supplier at start-up.
+    pub demo: bool,
 }
 
 impl Default for Config {
@@ -52,6 +54,7 @@ impl Default for Config {
             public_url: None,
             log_format: LogFormat::Text,
             body_limit: DEFAULT_BODY_LIMIT,
+            demo: true,
         }
     }
 }
@@ -94,6 +97,15 @@ pub struct ConfigArgs {
     /// The largest request body, in bytes.
     #[arg(long, env = "ABONENT_BODY_LIMIT", default_value_t = DEFAULT_BODY_LIMIT, global = true)]
     pub body_limit: usize,
+    /// Load the demo supplier (houses, ЛС, meters, tariffs) at start-up: `true` or `false`.
+    #[arg(
+        long,
+        env = "ABONENT_DEMO",
+        default_value_t = true,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub demo: bool,
 }
 
 /// The configuration file's contents: every key optional, unknown keys refused.
@@ -105,6 +117,7 @@ struct FileConfig {
     public_url: Option<String>,
     log_format: Option<LogFormat>,
     body_limit: Option<usize>,
+    demo: Option<bool>,
 }
 
 /// Why the configuration could not be read.
@@ -156,6 +169,7 @@ impl ConfigArgs {
             public_url: self.public_url.clone(),
             log_format: self.log_format,
             body_limit: self.body_limit,
+            demo: self.demo,
         };
         if let Some(v) = file.listen
             && defaulted("listen")
@@ -179,6 +193,11 @@ impl ConfigArgs {
             && defaulted("body_limit")
         {
             config.body_limit = v;
+        }
+        if let Some(v) = file.demo
+            && defaulted("demo")
+        {
+            config.demo = v;
         }
         validate(&config)?;
         Ok(config)

@@ -5,19 +5,25 @@
 //! - [`StoreGlue`] — the sandbox providers' [`SandboxStore`] on the service's database.
 //! - [`CaptchaGlue`] — http-api's [`CaptchaIssuer`] over the sandbox captcha.
 //! - [`Directory`] — identity-core's [`AccountDirectory`] over the billing records: the ЛС,
-//!   its holder, premise and meters, as registration by ЛС and linking check them.
+//!   its holder, premise and meters, as registration by ЛС and linking check them, and the
+//!   payment-document codes (stored as digests, see [`crate::payment_codes`]).
+//! - [`HouseGlue`] — http-api's [`HouseSearch`] over the storage's house search.
 
 use async_trait::async_trait;
+use billing_core::model::Account;
 use billing_core::ports::{AccountRepository, HouseRepository, MeterRepository};
 use fake_providers::SandboxCaptcha;
 use fake_providers::store::{
     CaptchaRow, MessageChannel, OutboxMessage, SandboxStore, StoreError, StoredMessage,
 };
 use http_api::api::public::CaptchaDto;
-use http_api::{CaptchaIssuer, ReadinessError};
-use identity_core::domain::{AccountRef, Address, Flat, HouseId, MeterNumber, PersonName};
+use http_api::{CaptchaIssuer, FoundHouse, HouseSearch, ReadinessError};
+use identity_core::domain::{
+    AccountNumber, AccountRef, Address, Flat, HouseId, MeterNumber, PersonName, SupplierId,
+};
 use identity_core::model::AccountFacts;
 use identity_core::ports::{AccountDirectory, PortError, WriteError};
+use identity_core::secret::Secret;
 use storage_seaorm::{CaptchaRecord, NewOutboxMessage, OutboxChannel, OutboxRow, Storage};
 use time::OffsetDateTime;
 
@@ -160,26 +166,9 @@ fn port(what: &str, e: impl std::fmt::Display) -> PortError {
     PortError::new(format!("{what}: {e}"))
 }
 
-#[async_trait]
-impl AccountDirectory for Directory {
-    async fn find(&self, account: &AccountRef) -> Result<Option<AccountFacts>, PortError> {
-        // Identity's supplier reference is the billing supplier id in decimal; anything else
-        // names no supplier of this service.
-        let Ok(supplier) = account.supplier.as_str().parse::<u64>() else {
-            return Ok(None);
-        };
-        let Ok(number) = billing_core::model::AccountNumber::parse(account.number.as_str()) else {
-            return Ok(None);
-        };
-        let supplier = billing_core::ids::SupplierId::new(supplier);
-        let Some(found) = self
-            .0
-            .find_by_number(supplier, &number)
-            .await
-            .map_err(|e| port("find the ЛС", e))?
-        else {
-            return Ok(None);
-        };
+impl Directory {
+    /// The facts identity-core checks about `found`, under the reference `account`.
+    async fn facts(&self, account: AccountRef, found: &Account) -> Result<AccountFacts, PortError> {
         let premise = HouseRepository::premise(&self.0, found.premise)
             .await
             .map_err(|e| port("read the premise", e))?
@@ -202,18 +191,87 @@ impl AccountDirectory for Directory {
             .iter()
             .filter_map(|m| MeterNumber::parse(&m.serial).ok())
             .collect();
-        Ok(Some(AccountFacts {
-            account: account.clone(),
+        Ok(AccountFacts {
+            account,
             holder,
             address: Address { house, flat },
             meters,
             payment_code: None,
-        }))
+        })
+    }
+}
+
+#[async_trait]
+impl AccountDirectory for Directory {
+    async fn find(&self, account: &AccountRef) -> Result<Option<AccountFacts>, PortError> {
+        // Identity's supplier reference is the billing supplier id in decimal; anything else
+        // names no supplier of this service.
+        let Ok(supplier) = account.supplier.as_str().parse::<u64>() else {
+            return Ok(None);
+        };
+        let Ok(number) = billing_core::model::AccountNumber::parse(account.number.as_str()) else {
+            return Ok(None);
+        };
+        let supplier = billing_core::ids::SupplierId::new(supplier);
+        let Some(found) = self
+            .0
+            .find_by_number(supplier, &number)
+            .await
+            .map_err(|e| port("find the ЛС", e))?
+        else {
+            return Ok(None);
+        };
+        self.facts(account.clone(), &found).await.map(Some)
     }
 
-    async fn find_by_payment_code(&self, _code: &str) -> Result<Option<AccountFacts>, PortError> {
-        // Payment codes are loaded with the accounts (issue 5, slice "directory"); until then
-        // no code matches, which the use case answers like a wrong code.
-        Ok(None)
+    async fn find_by_payment_code(&self, code: &str) -> Result<Option<AccountFacts>, PortError> {
+        let digest = crate::payment_codes::digest(code);
+        let Some(id) = self.0.account_by_payment_code(&digest).await? else {
+            return Ok(None);
+        };
+        let Some(found) = AccountRepository::account(&self.0, id)
+            .await
+            .map_err(|e| port("read the ЛС of a payment code", e))?
+        else {
+            return Ok(None);
+        };
+        let account = AccountRef {
+            supplier: SupplierId::parse(&found.supplier.get().to_string())
+                .map_err(|e| port("the supplier id", e))?,
+            number: AccountNumber::parse(found.number.as_str())
+                .map_err(|e| port("the ЛС number on file", e))?,
+        };
+        let mut facts = self.facts(account, &found).await?;
+        // The stored digest matched this exact text, so it is the code on the document; the
+        // core compares it again, case included.
+        facts.payment_code = Some(Secret::new(code.to_owned()));
+        Ok(Some(facts))
+    }
+}
+
+/// The house search of the address form, over storage.
+#[derive(Clone, Debug)]
+pub struct HouseGlue(pub Storage);
+
+#[async_trait]
+impl HouseSearch for HouseGlue {
+    async fn search(
+        &self,
+        supplier: u64,
+        query: &str,
+        limit: u32,
+    ) -> Result<Vec<FoundHouse>, ReadinessError> {
+        let found = self
+            .0
+            .search_houses(billing_core::ids::SupplierId::new(supplier), query, limit)
+            .await
+            .map_err(|e| ReadinessError(e.message().to_owned()))?;
+        Ok(found
+            .into_iter()
+            .map(|h| FoundHouse {
+                id: h.id.get(),
+                address: h.address,
+            })
+            .collect())
     }
 }

@@ -11,6 +11,8 @@
 pub mod app;
 pub mod banner;
 pub mod config;
+pub mod demo;
 pub mod glue;
 pub mod hashing;
+pub mod payment_codes;
 pub mod sandbox;

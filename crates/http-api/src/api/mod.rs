@@ -1,5 +1,6 @@
 //! The documented operations, one `#[OpenApi]` struct per area.
 
+pub mod accounts;
 pub mod meta;
 pub mod public;
 pub mod registration;
@@ -21,4 +22,6 @@ pub enum ApiTags {
     Session,
     /// Password, email, name, consents, security log, blocking, recovery.
     Settings,
+    /// The ЛС of the cabinet: linking, switching, unlinking.
+    Accounts,
 }

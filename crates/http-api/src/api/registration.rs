@@ -1,11 +1,16 @@
 //! Registration by phone and email (seed 001): the form → an SMS code → the cabinet, then an
-//! emailed link confirms the email. Registration by ЛС follows with the directory of accounts.
+//! emailed link confirms the email. Registration by ЛС (seeds 002, 003): the ЛС number with
+//! the holder's name (or a meter's number) → an SMS code → the password → the cabinet, with
+//! the ЛС linked.
 
-use identity_core::PhoneRegistration;
 use identity_core::UserMessage;
-use identity_core::domain::{ChallengeId, Email, PersonName, Phone};
+use identity_core::domain::{
+    AccountNumber, AccountRef, ChallengeId, Email, MeterNumber, PersonName, Phone, SupplierId,
+};
 use identity_core::model::ClientAction;
 use identity_core::secret::Secret;
+use identity_core::service::AccountRegistration;
+use identity_core::{PhoneRegistration, model::ConsentDocument};
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::Path;
@@ -45,6 +50,51 @@ pub struct PhoneRegistrationBody {
     /// The version of the consent document agreed to (`GET /api/v1/consent-document`).
     #[oai(validator(min_length = 1, max_length = 64))]
     pub consent_version: String,
+}
+
+/// The registration form by ЛС.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct AccountRegistrationBody {
+    /// The supplier keeping the ЛС (its id, `GET /api/v1/suppliers/{id}`).
+    #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+    pub supplier_id: u64,
+    /// The ЛС number as printed on the payment document.
+    #[oai(validator(min_length = 1, max_length = 32))]
+    pub account_number: String,
+    /// The holder's name: full, or the surname with initials (`Иванов И. И.`).
+    #[oai(validator(min_length = 1, max_length = 200))]
+    pub name: String,
+    /// If the name on file differs: the serial number of a meter installed on the ЛС.
+    #[oai(validator(min_length = 1, max_length = 64))]
+    pub meter_number: Option<String>,
+    /// Mobile phone, `+7…` or `8…`; the SMS code goes here.
+    #[oai(validator(min_length = 1, max_length = 32))]
+    pub phone: String,
+    /// Email (optional); a confirmation link goes here once the cabinet exists.
+    #[oai(validator(min_length = 1, max_length = 254))]
+    pub email: Option<String>,
+    /// The captcha: `"<id>:<answer>"` (see `GET /api/v1/captcha`).
+    #[oai(validator(min_length = 1, max_length = 100))]
+    pub captcha: String,
+    /// The version of the consent document agreed to (`GET /api/v1/consent-document`).
+    #[oai(validator(min_length = 1, max_length = 64))]
+    pub consent_version: String,
+}
+
+/// The SMS code and the new password that complete a registration by ЛС.
+#[derive(Object, Debug)]
+#[oai(deny_unknown_fields)]
+pub struct CompleteRegistrationBody {
+    /// The code from the SMS.
+    #[oai(validator(min_length = 1, max_length = 16))]
+    pub code: String,
+    /// The password.
+    #[oai(validator(min_length = 1, max_length = 1024))]
+    pub password: String,
+    /// The password again.
+    #[oai(validator(min_length = 1, max_length = 1024))]
+    pub password_repeat: String,
 }
 
 /// A code was sent; confirm it with the challenge id.
@@ -119,6 +169,23 @@ pub fn invalid(field: &str, e: &dyn UserMessage) -> Problem {
     p
 }
 
+/// The consent document in force, or a problem if the client agreed to another version.
+fn current_consent(state: &AppState, version: &str) -> Result<ConsentDocument, Problem> {
+    let consent = &state.settings.consent;
+    if version == consent.version {
+        return Ok(consent.document());
+    }
+    let mut p = Problem::with_detail(
+        ProblemType::InvalidRequest,
+        "Текст согласия на обработку персональных данных обновился. Ознакомьтесь с ним и подтвердите согласие ещё раз.",
+    );
+    p.reason = Some(format!(
+        "consent_version must be the current `{}`",
+        consent.version
+    ));
+    Err(p)
+}
+
 fn challenge(id: &str) -> Result<ChallengeId, Problem> {
     ChallengeId::parse(id).map_err(|_| Problem::new(ProblemType::NotFound))
 }
@@ -126,7 +193,7 @@ fn challenge(id: &str) -> Result<ChallengeId, Problem> {
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Registration")]
 impl RegistrationApi {
     /// Register by phone and email: checks the captcha and the password and sends an SMS
-    /// code to the phone. Confirm with `POST /registrations/{challenge}/confirm`.
+    /// code to the phone. Confirm with `POST /registrations/{challenge_id}/confirm`.
     #[oai(
         path = "/registrations/phone",
         method = "post",
@@ -142,18 +209,7 @@ impl RegistrationApi {
         let name = PersonName::parse(&body.name).map_err(|e| invalid("name", &e))?;
         let phone = Phone::parse(&body.phone).map_err(|e| invalid("phone", &e))?;
         let email = Email::parse(&body.email).map_err(|e| invalid("email", &e))?;
-        let consent = &state.settings.consent;
-        if body.consent_version != consent.version {
-            let mut p = Problem::with_detail(
-                ProblemType::InvalidRequest,
-                "Текст согласия на обработку персональных данных обновился. Ознакомьтесь с ним и подтвердите согласие ещё раз.",
-            );
-            p.reason = Some(format!(
-                "consent_version must be the current `{}`",
-                consent.version
-            ));
-            return Err(p.into());
-        }
+        let consent = current_consent(&state, &body.consent_version)?;
         let client = Client::admitted(&state, req, ClientAction::Registration).await?;
         let id = state
             .identity
@@ -164,7 +220,7 @@ impl RegistrationApi {
                 password: Secret::new(body.password),
                 password_repeat: Secret::new(body.password_repeat),
                 captcha: Secret::new(body.captcha),
-                consent: consent.document(),
+                consent,
                 client: client.info,
             })
             .await
@@ -174,10 +230,96 @@ impl RegistrationApi {
         })))
     }
 
+    /// Register by ЛС: the ЛС number with the holder's name (or, if the name on file differs,
+    /// a meter's serial number) and a phone for the SMS code. Complete with
+    /// `POST /registrations/{challenge_id}/complete`. An unknown ЛС and a wrong name answer
+    /// alike (`holder-not-confirmed`).
+    #[oai(
+        path = "/registrations/account",
+        method = "post",
+        operation_id = "registerByAccount"
+    )]
+    async fn register_by_account(
+        &self,
+        state: Data<&AppState>,
+        req: &Request,
+        body: Json<AccountRegistrationBody>,
+    ) -> Result<ChallengeSent, ProblemResponse> {
+        let body = body.0;
+        let supplier = SupplierId::parse(&body.supplier_id.to_string())
+            .map_err(|e| invalid("supplier_id", &e))?;
+        let number = AccountNumber::parse(&body.account_number)
+            .map_err(|e| invalid("account_number", &e))?;
+        let name = PersonName::parse(&body.name).map_err(|e| invalid("name", &e))?;
+        let meter = body
+            .meter_number
+            .as_deref()
+            .map(MeterNumber::parse)
+            .transpose()
+            .map_err(|e| invalid("meter_number", &e))?;
+        let phone = Phone::parse(&body.phone).map_err(|e| invalid("phone", &e))?;
+        let email = body
+            .email
+            .as_deref()
+            .map(Email::parse)
+            .transpose()
+            .map_err(|e| invalid("email", &e))?;
+        let consent = current_consent(&state, &body.consent_version)?;
+        let client = Client::admitted(&state, req, ClientAction::Registration).await?;
+        let id = state
+            .identity
+            .start_registration_by_account(AccountRegistration {
+                account: AccountRef { supplier, number },
+                name,
+                meter,
+                phone,
+                email,
+                captcha: Secret::new(body.captcha),
+                consent,
+                client: client.info,
+            })
+            .await
+            .map_err(Problem::from)?;
+        Ok(ChallengeSent::Sent(Json(ChallengeDto {
+            challenge_id: id.to_string(),
+        })))
+    }
+
+    /// Complete a registration by ЛС with the SMS code and the new password: creates the
+    /// cabinet (the ЛС number and the phone are its logins) with the ЛС linked. A refused
+    /// password does not use up the code.
+    #[oai(
+        path = "/registrations/:challenge_id/complete",
+        method = "post",
+        operation_id = "completeRegistrationByAccount"
+    )]
+    async fn complete(
+        &self,
+        state: Data<&AppState>,
+        challenge_id: Path<String>,
+        body: Json<CompleteRegistrationBody>,
+    ) -> Result<Registered, ProblemResponse> {
+        let id = challenge(&challenge_id.0)?;
+        let body = body.0;
+        let subscriber = state
+            .identity
+            .complete_registration_by_account(
+                id,
+                &Secret::new(body.code),
+                &Secret::new(body.password),
+                &Secret::new(body.password_repeat),
+            )
+            .await
+            .map_err(Problem::from)?;
+        Ok(Registered::Created(Json(RegisteredDto {
+            subscriber_id: subscriber.to_string(),
+        })))
+    }
+
     /// Confirm a registration by phone with the SMS code: creates the cabinet (the phone is
     /// its login) and emails a link to confirm the email.
     #[oai(
-        path = "/registrations/:challenge/confirm",
+        path = "/registrations/:challenge_id/confirm",
         method = "post",
         operation_id = "confirmRegistration"
     )]
@@ -200,7 +342,7 @@ impl RegistrationApi {
 
     /// Send a new code for a challenge ("didn't get the code?").
     #[oai(
-        path = "/challenges/:challenge/resend",
+        path = "/challenges/:challenge_id/resend",
         method = "post",
         operation_id = "resendCode"
     )]
