@@ -1,8 +1,13 @@
 //! The demo supplier loaded at start-up when demo data is on (the default with the sandbox
 //! providers): «АО «Демо Энергосбыт»» with two houses in Тульская область, five ЛС with
 //! single-, two- and three-zone meters, one of them a private house on the social-norm tariff,
-//! electricity tariffs of 2026 for each consumer group, the key-rate history and the statutory
-//! penalty rules. (The year of readings, charges and payments is the next step of issue 5.)
+//! electricity tariffs for each consumer group (July 2025, indexed October 2026), the key-rate history and the statutory
+//! penalty rules — and a year of history made by the use cases themselves, on a clock of its
+//! own set to each day in turn: every month the subscribers submit readings on the 20th
+//! (the private house skips one month and is billed by its average), the supplier bills the
+//! period on the 26th and closes it, and the bills are paid on the 10th of the next month —
+//! except that Иванов stopped paying four months ago, so his debt carries penalties, and the
+//! last reading of Кузнецова's meter is 99993, so her next one (00007) rolls over.
 //!
 //! Loading is idempotent: every record is upserted by its id, so restarting the service
 //! leaves the demo as it was (and repairs it if someone edited it). The payment-document
@@ -24,11 +29,22 @@ use billing_core::tariff::{
     ConsumerGroup, ConsumptionRanges, ElectricityTiers, SocialNorm, TariffKind, TariffVersion,
     ZonePrices,
 };
-use billing_core::{Money, ServiceKind};
+use std::sync::Arc;
+
+use billing_core::ledger::PaymentSplit;
+use billing_core::period::Period;
+use billing_core::ports::{GatewayPaymentId, PeriodRepository};
+use billing_core::reading::ReadingSource;
+use billing_core::run::earliest_billing_day;
+use billing_core::usecase::{PostPayment, SubmitReading, SubmitReadingError};
+use billing_core::{BillingService, Money, ServiceKind};
+use fake_providers::AdjustableClock;
 use rust_decimal::Decimal;
+use storage_seaorm::RunOptions;
 use storage_seaorm::Storage;
 use time::OffsetDateTime;
-use time::macros::date;
+use time::macros::{date, time};
+use time::{Date, PrimitiveDateTime, UtcOffset};
 
 /// The demo supplier's id.
 pub const SUPPLIER: u64 = 1;
@@ -56,6 +72,8 @@ pub struct DemoAccount {
     group: ConsumerGroup,
     persons: u32,
     area_dm2: i64,
+    /// kWh a month on the first register (the others take shares of it).
+    monthly: i64,
 }
 
 /// The demo ЛС.
@@ -73,6 +91,7 @@ pub const ACCOUNTS: [DemoAccount; 5] = [
         group: ConsumerGroup::Population,
         persons: 2,
         area_dm2: 5240,
+        monthly: 210,
     },
     DemoAccount {
         id: 2,
@@ -87,6 +106,7 @@ pub const ACCOUNTS: [DemoAccount; 5] = [
         group: ConsumerGroup::Population,
         persons: 3,
         area_dm2: 6810,
+        monthly: 260,
     },
     DemoAccount {
         id: 3,
@@ -101,6 +121,7 @@ pub const ACCOUNTS: [DemoAccount; 5] = [
         group: ConsumerGroup::UrbanElectricStoves,
         persons: 1,
         area_dm2: 3350,
+        monthly: 170,
     },
     DemoAccount {
         id: 4,
@@ -115,6 +136,7 @@ pub const ACCOUNTS: [DemoAccount; 5] = [
         group: ConsumerGroup::Population,
         persons: 2,
         area_dm2: 4420,
+        monthly: 180,
     },
     DemoAccount {
         id: 5,
@@ -129,6 +151,7 @@ pub const ACCOUNTS: [DemoAccount; 5] = [
         group: ConsumerGroup::Rural,
         persons: 4,
         area_dm2: 9600,
+        monthly: 320,
     },
 ];
 
@@ -191,7 +214,7 @@ fn prices(single: i64, day: i64, night: i64, peak: i64, semi: i64) -> ZonePrices
     }
 }
 
-/// The 2026 electricity tariffs: from January, and indexed from October.
+/// The electricity tariffs: from July 2025, indexed from October 2026.
 pub fn tariffs() -> Vec<TariffVersion> {
     let version = |id, group, valid_from, kind| TariffVersion {
         id: TariffId::new(id),
@@ -238,7 +261,7 @@ pub fn tariffs() -> Vec<TariffVersion> {
         version(
             1,
             ConsumerGroup::Population,
-            date!(2026 - 01 - 01),
+            date!(2025 - 07 - 01),
             ranges(0),
         ),
         version(
@@ -247,12 +270,12 @@ pub fn tariffs() -> Vec<TariffVersion> {
             date!(2026 - 10 - 01),
             ranges(55),
         ),
-        version(3, ConsumerGroup::Rural, date!(2026 - 01 - 01), social(0)),
+        version(3, ConsumerGroup::Rural, date!(2025 - 07 - 01), social(0)),
         version(4, ConsumerGroup::Rural, date!(2026 - 10 - 01), social(40)),
         version(
             5,
             ConsumerGroup::UrbanElectricStoves,
-            date!(2026 - 01 - 01),
+            date!(2025 - 07 - 01),
             stoves(0),
         ),
         version(
@@ -295,6 +318,59 @@ fn houses() -> Vec<House> {
             heat_meter: false,
         },
     ]
+}
+
+/// The supplier's time zone (Тула: Moscow time).
+const SUPPLIER_OFFSET: UtcOffset = match UtcOffset::from_hms(3, 0, 0) {
+    Ok(o) => o,
+    Err(_) => UtcOffset::UTC,
+};
+
+/// Months of history.
+pub const HISTORY_MONTHS: i32 = 12;
+
+/// The ЛС that stopped paying (four months unpaid).
+const DEBTOR: u64 = 1;
+/// The ЛС whose meter reaches 99993 in the last month of history.
+const ROLLOVER: u64 = 4;
+/// The ЛС that skips one reading (billed by its average).
+const SKIPS: u64 = 5;
+
+/// Seasonal factors in percent, January first.
+const SEASON: [i64; 12] = [130, 125, 110, 100, 90, 85, 85, 90, 95, 105, 120, 130];
+
+/// The registers of `a` read in `period`, the `k`-th month of history (0-based), as whole
+/// kWh: cumulative consumption from a start chosen so that the rollover meter reads 99993 in
+/// the last month.
+fn register_values(a: &DemoAccount, period: Period, k: i32) -> Vec<Decimal> {
+    let month = |p: Period| SEASON[(p.month_number() - 1) as usize];
+    let first = period.plus_months(-k);
+    let used_until = |k: i32| -> i64 {
+        (1..=k)
+            .map(|i| a.monthly * month(first.plus_months(i)) / 100)
+            .sum()
+    };
+    let start = if a.id == ROLLOVER {
+        99_993 - used_until(HISTORY_MONTHS - 1)
+    } else {
+        1_000 * i64::try_from(a.id).unwrap_or(1) + 12_345
+    };
+    let total = start + used_until(k);
+    // Zones share the month: day 70 %, night 30 %; peak 30 %, night 30 %, semi-peak 40 %.
+    let shares: &[i64] = match a.zones {
+        ZoneScheme::Single => &[100],
+        ZoneScheme::TwoZone => &[70, 30],
+        ZoneScheme::ThreeZone => &[30, 30, 40],
+    };
+    shares
+        .iter()
+        .map(|s| Decimal::from((total * s / 100).rem_euclid(100_000)))
+        .collect()
+}
+
+/// Noon of `day` at the supplier.
+fn noon(day: Date) -> OffsetDateTime {
+    PrimitiveDateTime::new(day, time!(12:00)).assume_offset(SUPPLIER_OFFSET)
 }
 
 /// Loads (or repairs) the demo supplier. Returns the demo ЛС.
@@ -368,6 +444,7 @@ pub async fn load(
     storage.upsert_premises(&premises).await.map_err(stored)?;
     storage.upsert_accounts(&accounts).await.map_err(stored)?;
     storage.upsert_meters(&meters).await.map_err(stored)?;
+    history(storage, now).await?;
     for a in &ACCOUNTS {
         storage
             .set_payment_code(
@@ -379,6 +456,108 @@ pub async fn load(
             .map_err(|e| stored(format!("{e:?}")))?;
     }
     Ok(&ACCOUNTS)
+}
+
+/// Makes the year of history through the use cases (see the module doc), resuming after the
+/// last closed period: a restart neither repeats nor doubles anything.
+async fn history(storage: &Storage, now: OffsetDateTime) -> Result<(), DemoError> {
+    let supplier = SupplierId::new(SUPPLIER);
+    let current = Period::of(now.to_offset(SUPPLIER_OFFSET).date());
+    let first = current.plus_months(-HISTORY_MONTHS);
+    let last = current.plus_months(-1);
+    let closed = storage.last_closed(supplier).await.map_err(stored)?;
+    if closed.is_some_and(|c| c >= last) {
+        return Ok(());
+    }
+    let clock = Arc::new(AdjustableClock::new(SUPPLIER_OFFSET));
+    let billing = BillingService::new(storage.billing_ports(clock.clone()));
+    let set = |day: Date| {
+        clock
+            .set_offset(noon(day) - OffsetDateTime::now_utc())
+            .map_err(data)
+    };
+    let mut period = closed.map_or(first, Period::next).max(first);
+    while period <= last {
+        let k = first.months_until(period);
+        // The 20th: readings.
+        set(period.day_clamped(20))?;
+        for a in &ACCOUNTS {
+            if a.id == SKIPS && period == last.plus_months(-2) {
+                continue;
+            }
+            let submitted = billing
+                .submit_reading(SubmitReading {
+                    account: AccountId::new(a.id),
+                    meter: MeterId::new(a.id),
+                    values: register_values(a, period, k),
+                    source: ReadingSource::Subscriber,
+                })
+                .await;
+            match submitted {
+                Ok(_) | Err(SubmitReadingError::AlreadySubmitted { .. }) => {}
+                Err(e) => {
+                    return Err(data(format!(
+                        "reading of ЛС {} for {period}: {e}",
+                        a.number
+                    )));
+                }
+            }
+        }
+        // After the window: bill the period and close it.
+        let billing_day =
+            earliest_billing_day(&billing.supplier(supplier).await.map_err(stored)?, period);
+        set(billing_day)?;
+        let report = storage
+            .run_supplier_billing(
+                supplier,
+                period,
+                billing_day,
+                RunOptions::default(),
+                Arc::new(|_| {}),
+            )
+            .await
+            .map_err(stored)?;
+        if let Some((house, why)) = report.failed.first() {
+            return Err(data(format!("billing house {house} for {period}: {why}")));
+        }
+        billing
+            .close_period(supplier, period)
+            .await
+            .map_err(|e| data(format!("closing {period}: {e}")))?;
+        // The 10th of the next month: the bills are paid — but not the debtor's last four.
+        set(period.next().day_clamped(10))?;
+        for a in &ACCOUNTS {
+            if a.id == DEBTOR && period > last.plus_months(-4) {
+                continue;
+            }
+            let account = AccountId::new(a.id);
+            let amount = billing
+                .charges(account, period)
+                .await
+                .map_err(|e| data(format!("charges of ЛС {} for {period}: {e}", a.number)))?
+                .total();
+            if amount < Money::from_roubles(50) {
+                continue;
+            }
+            let gateway_id =
+                GatewayPaymentId::parse(&format!("demo-{}-{period}", a.id)).map_err(data)?;
+            billing
+                .post_payment(PostPayment {
+                    account,
+                    gateway_id: gateway_id.clone(),
+                    amount,
+                    split: PaymentSplit::Default,
+                })
+                .await
+                .map_err(|e| data(format!("payment of ЛС {} for {period}: {e}", a.number)))?;
+            billing
+                .confirm_payment(&gateway_id)
+                .await
+                .map_err(|e| data(format!("confirming a payment of ЛС {}: {e}", a.number)))?;
+        }
+        period = period.next();
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -400,5 +579,28 @@ mod tests {
             );
         }
         assert_eq!(tariffs().len(), 6);
+    }
+
+    #[test]
+    fn the_rollover_meter_reads_99993_in_the_last_month() {
+        let last = Period::of(date!(2026 - 10 - 20));
+        let rollover = &ACCOUNTS[3];
+        assert_eq!(rollover.id, ROLLOVER);
+        let values = register_values(rollover, last, HISTORY_MONTHS - 1);
+        assert_eq!(values, [Decimal::from(99_993)]);
+        // Every month's values grow (no rollover inside the history) and fit five digits.
+        for a in &ACCOUNTS {
+            let mut previous: Option<Vec<Decimal>> = None;
+            for k in 0..HISTORY_MONTHS {
+                let p = last.plus_months(k - (HISTORY_MONTHS - 1));
+                let v = register_values(a, p, k);
+                assert_eq!(v.len(), a.zones.len());
+                assert!(v.iter().all(|x| *x < Decimal::from(100_000)));
+                if let Some(prev) = &previous {
+                    assert!(v.iter().zip(prev).all(|(n, o)| n >= o), "{} {p}", a.number);
+                }
+                previous = Some(v);
+            }
+        }
     }
 }
