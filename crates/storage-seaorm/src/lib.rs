@@ -18,9 +18,11 @@
 //! # }
 //! ```
 //!
-//! [`Storage`] implements every repository port of `identity-core` and of `billing-core`
-//! (`Storage::billing_ports` wires a `BillingService` to it), bulk import methods for reference
-//! data, and the persisted supplier-wide billing run ([`Storage::run_supplier_billing`], with
+//! [`Storage`] implements every repository port of `identity-core` (the cabinets' ports and the
+//! back office's: questions, operators, their API keys and sessions) and of `billing-core`
+//! (`Storage::billing_ports` wires a `BillingService` to it; `OnlinePaymentRepository` keeps
+//! the online payments started at a gateway), bulk import methods for reference data, and the
+//! persisted supplier-wide billing run ([`Storage::run_supplier_billing`], with
 //! [`RunOptions`], [`RunProgress`], [`RunReport`], [`RunError`]); the `abonent-billing-run`
 //! binary runs it from the command line. For the sandbox providers it also keeps the outbox of
 //! rendered messages and the captcha challenges (`Storage::outbox_*`, `Storage::captcha_*`,

@@ -16,11 +16,15 @@
 //!   payment (`FOR UPDATE`; SQLite's write lock), checks `requested` and `refunded =
 //!   refunded_before`, refuses a total above the payment, and writes both rows with conditional
 //!   UPDATEs plus the `refund` journal row in one transaction.
+//! - **One online payment per `order_ref` and per gateway id** — PK `online_payments.gateway_id`
+//!   and UNIQUE `order_ref`; either violation is `RepoError::Duplicate` with nothing written
+//!   (`online`).
 //! - **Periods close in order, once** — the primary key (supplier, period) refuses a second
 //!   close (`Duplicate`); the order check runs under a per-supplier transaction lock
 //!   (`pg_advisory_xact_lock`; SQLite's write lock).
 
 mod ledger;
+mod online;
 mod periods;
 
 mod accounts;

@@ -17,10 +17,18 @@
 //!   inserted, all in one transaction. `release` takes the same lock.
 //! - **Links** — one ЛС once per cabinet (UNIQUE), one active ЛС per cabinet (partial unique
 //!   index); changes to a cabinet's links lock the cabinet's row on PostgreSQL.
+//! - **One answer per question** — `QuestionRepository::answer` is ONE conditional UPDATE
+//!   (`… WHERE id = $1 AND answered_at IS NULL`); the open queue is keyset-paginated on
+//!   (`asked_at`, `id`) over a partial index of the open questions (`questions`).
+//! - **Operators** — unique logins (UNIQUE on the normalised login), API keys found by the
+//!   UNIQUE digest of the key, operator sessions by the UNIQUE digest of the token; revoking a
+//!   key or a session is one conditional UPDATE (`… AND revoked_at IS NULL`) (`operators`).
 
 mod challenges;
 mod consents;
 mod links;
+mod operators;
+mod questions;
 mod security_log;
 mod sessions;
 mod subscribers;

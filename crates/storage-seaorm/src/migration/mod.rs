@@ -9,6 +9,16 @@
 //! INTEGER `year * 100 + month`, money `NUMERIC(30, 2)` on PostgreSQL and exact decimal text on
 //! SQLite (`exact`). Sandbox tables (`outbox_messages`, `captcha_challenges`) serve the sandbox
 //! providers only.
+//!
+//! Tables by area: cabinets (`subscribers`, `linked_accounts`, `sessions`, `challenges`,
+//! `throttle_keys`, `throttle_events`, `consents`, `security_events`); the back office and
+//! questions (`questions`, `operators`, `operator_api_keys`, `operator_sessions`, identity
+//! conventions); billing (`closed_periods`, `payments`, `refund_requests`, `ledger_journal`,
+//! `suppliers`, `houses`, `premises`, `house_period_facts`, `accounts`, `account_codes`,
+//! `meters`, `readings`, `tariff_versions`, `volume_history`, `recalculations`,
+//! `key_rate_steps`, `penalty_windows`, `charge_sets`, `charge_lines`, `billing_runs`,
+//! `billing_run_houses`, and `online_payments`, billing conventions with its start time as
+//! BIGINT nanoseconds); sandbox (`outbox_messages`, `captcha_challenges`).
 // `MigrationTrait` (through async-trait) declares `manager: &SchemaManager` with an elided
 // lifetime; spelling it `<'_>` in the impls makes the lifetimes early-bound and no longer match.
 #![allow(
@@ -45,6 +55,9 @@ mod m20261123_000024_create_billing_runs;
 mod m20261201_000025_create_outbox;
 mod m20261201_000026_create_captcha_challenges;
 mod m20261201_000027_create_account_codes;
+mod m20261208_000028_create_questions;
+mod m20261208_000029_create_operators;
+mod m20261208_000030_create_online_payments;
 
 mod exact;
 
@@ -82,6 +95,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000025_create_outbox::Migration),
             Box::new(m20261201_000026_create_captcha_challenges::Migration),
             Box::new(m20261201_000027_create_account_codes::Migration),
+            Box::new(m20261208_000028_create_questions::Migration),
+            Box::new(m20261208_000029_create_operators::Migration),
+            Box::new(m20261208_000030_create_online_payments::Migration),
         ]
     }
 }

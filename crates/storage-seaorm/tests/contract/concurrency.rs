@@ -1,5 +1,6 @@
-//! Concurrency: eight tasks race on one key, one code, one cabinet; the atomic steps of the
-//! ports hold on both backends (every task is released by one barrier so they really overlap).
+//! Concurrency: eight tasks race on one key, one code, one cabinet, one question; the atomic
+//! steps of the ports hold on both backends (every task is released by one barrier so they
+//! really overlap).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -7,7 +8,8 @@ use std::sync::Arc;
 use identity_core::model::{AttemptOutcome, ChallengePurpose, Reservation, ThrottleKey};
 use identity_core::policy::RateLimit;
 use identity_core::ports::{
-    ChallengeRepository, LinkRepository, SubscriberRepository, ThrottleRepository, WriteError,
+    ChallengeRepository, LinkRepository, QuestionRepository, SubscriberRepository,
+    ThrottleRepository, WriteError,
 };
 use sea_orm::TransactionTrait;
 use storage_seaorm::Storage;
@@ -26,6 +28,7 @@ contract!(
     eight_updates_from_one_version_one_wins,
     eight_registrations_of_one_phone_one_wins,
     eight_active_links_at_once_leave_one_active,
+    eight_answers_to_one_question_one_wins,
 );
 
 /// Opens `TASKS` connections of the pool at once (each holds a transaction until all are
@@ -248,4 +251,28 @@ async fn eight_active_links_at_once_leave_one_active(storage: Storage) {
     let links = storage.list(owner).await.unwrap();
     assert_eq!(links.len(), TASKS);
     assert_eq!(links.iter().filter(|l| l.active).count(), 1);
+}
+
+async fn eight_answers_to_one_question_one_wins(storage: Storage) {
+    let owner = stored_subscriber(&storage, 1).await.id;
+    let q = question(1, owner, Some(account("ES-1", 1001)), 0);
+    QuestionRepository::insert(&storage, &q).await.unwrap();
+    let answers: Vec<_> = (0..TASKS)
+        .map(|i| {
+            let n = u8::try_from(i + 1).unwrap();
+            answer(n, i64::from(n), &format!("Ответ оператора {n}"))
+        })
+        .collect();
+    let results = race(&storage, |i| {
+        let (storage, a) = (storage.clone(), answers[i].clone());
+        async move { storage.answer(q.id, &a).await.unwrap() }
+    })
+    .await;
+    assert_eq!(results.iter().filter(|won| **won).count(), 1, "{results:?}");
+    let winner = results.iter().position(|won| *won).unwrap();
+    let stored = QuestionRepository::get(&storage, q.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.answer.as_ref(), Some(&answers[winner]));
 }

@@ -1,10 +1,12 @@
 //! Corrupt rows: a value damaged in the database comes back as a clear port error naming the
 //! table and column, never as a panic or a wrong record.
 
-use identity_core::model::{ChallengePurpose, SecurityEventKind};
+use billing_core::ports::RepoError;
+use identity_core::model::{ChallengePurpose, OperatorRole, SecurityEventKind};
 use identity_core::ports::{
-    ChallengeRepository, ConsentRepository, LinkRepository, PortError, SecurityLog,
-    SessionRepository, SubscriberRepository,
+    ApiKeyRepository, ChallengeRepository, ConsentRepository, LinkRepository, OperatorRepository,
+    OperatorSessionRepository, PortError, QuestionRepository, SecurityLog, SessionRepository,
+    SubscriberRepository,
 };
 use sea_orm::{ConnectionTrait, Statement};
 use storage_seaorm::Storage;
@@ -16,6 +18,10 @@ contract!(
     corrupt_subscribers_are_reported,
     corrupt_challenges_are_reported,
     corrupt_rows_of_the_other_tables_are_reported,
+    corrupt_questions_are_reported,
+    corrupt_operators_are_reported,
+    corrupt_api_keys_and_operator_sessions_are_reported,
+    corrupt_online_payments_are_reported,
 );
 
 async fn damage(storage: &Storage, sql: &str, values: Vec<sea_orm::Value>) {
@@ -185,20 +191,20 @@ async fn corrupt_rows_of_the_other_tables_are_reported(storage: Storage) {
     );
 }
 
+fn corrupt<T: std::fmt::Debug>(result: Result<T, RepoError>, table: &str, column: &str) {
+    match result {
+        Err(RepoError::Corrupt(message)) => assert!(
+            message.contains(&format!("corrupt row in {table}")) && message.contains(column),
+            "{message}"
+        ),
+        other => panic!("expected a corrupt {table}.{column}, got {other:?}"),
+    }
+}
+
 async fn corrupt_billing_rows_are_reported(storage: Storage) {
-    use billing_core::ports::{LedgerRepository, RepoError};
+    use billing_core::ports::LedgerRepository;
 
     use crate::common::billing::*;
-
-    fn corrupt<T: std::fmt::Debug>(result: Result<T, RepoError>, table: &str, column: &str) {
-        match result {
-            Err(RepoError::Corrupt(message)) => assert!(
-                message.contains(&format!("corrupt row in {table}")) && message.contains(column),
-                "{message}"
-            ),
-            other => panic!("expected a corrupt {table}.{column}, got {other:?}"),
-        }
-    }
 
     let p = storage
         .record_payment(&new_payment("pay-1", 7, 10000))
@@ -268,5 +274,213 @@ async fn corrupt_billing_rows_are_reported(storage: Storage) {
         corrupt(storage.payments(account_id(7)).await, "payments", "amount");
         damage(&storage, "UPDATE payments SET amount = 'many'", vec![]).await;
         corrupt(storage.payments(account_id(7)).await, "payments", "amount");
+    }
+}
+
+async fn corrupt_questions_are_reported(storage: Storage) {
+    let owner = stored_subscriber(&storage, 1).await.id;
+    let q = question(1, owner, Some(account("ES-1", 1001)), 0);
+    QuestionRepository::insert(&storage, &q).await.unwrap();
+    for (sql, column) in [
+        ("UPDATE questions SET topic = 'gossip'", "topic"),
+        (
+            "UPDATE questions SET topic = 'readings', account_number = NULL",
+            "account",
+        ),
+        (
+            "UPDATE questions SET account_supplier = NULL, text = '   '",
+            "text",
+        ),
+        (
+            "UPDATE questions SET text = 'Вопрос', answered_by = 'abc'",
+            "answer",
+        ),
+        (
+            "UPDATE questions SET answer_text = 'Ответ', answered_at = 1",
+            "answered_by",
+        ),
+    ] {
+        damage(&storage, sql, vec![]).await;
+        assert_reports(
+            QuestionRepository::get(&storage, q.id).await,
+            "questions",
+            column,
+        );
+        assert_reports(
+            storage.list_by_subscriber(owner, 10).await,
+            "questions",
+            column,
+        );
+    }
+    // An open question damaged the same way breaks the operators' queue with an error too.
+    damage(
+        &storage,
+        "UPDATE questions SET answer_text = NULL, answered_by = NULL, answered_at = NULL, \
+         topic = 'gossip'",
+        vec![],
+    )
+    .await;
+    assert_reports(
+        storage.list_open(None, None, 10).await,
+        "questions",
+        "topic",
+    );
+}
+
+async fn corrupt_operators_are_reported(storage: Storage) {
+    let o = stored_operator(&storage, 1, OperatorRole::Support).await;
+    for (sql, column) in [
+        ("UPDATE operators SET role = 'root'", "role"),
+        ("UPDATE operators SET role = 'support', name = ''", "name"),
+        (
+            // Not normalised: `find_by_login` could never find it.
+            "UPDATE operators SET name = 'Петрова Анна', login = 'Operator-1'",
+            "login",
+        ),
+    ] {
+        damage(&storage, sql, vec![]).await;
+        assert_reports(
+            OperatorRepository::get(&storage, o.id).await,
+            "operators",
+            column,
+        );
+        if column != "login" {
+            assert_reports(storage.find_by_login(&o.login).await, "operators", column);
+        }
+    }
+    damage(
+        &storage,
+        "UPDATE operators SET login = 'operator-1', id = 'xyz'",
+        vec![],
+    )
+    .await;
+    assert_reports(storage.find_by_login(&o.login).await, "operators", "id");
+}
+
+async fn corrupt_api_keys_and_operator_sessions_are_reported(storage: Storage) {
+    let owner = stored_operator(&storage, 1, OperatorRole::Admin).await.id;
+    let k = api_key(1, owner, 0);
+    ApiKeyRepository::insert(&storage, &k).await.unwrap();
+    let s = operator_session(1, owner, 0);
+    OperatorSessionRepository::insert(&storage, &s)
+        .await
+        .unwrap();
+
+    damage(
+        &storage,
+        "UPDATE operator_api_keys SET role = 'root'",
+        vec![],
+    )
+    .await;
+    assert_reports(
+        ApiKeyRepository::list(&storage).await,
+        "operator_api_keys",
+        "role",
+    );
+    assert_reports(
+        storage.find_by_key_digest(&k.digest).await,
+        "operator_api_keys",
+        "role",
+    );
+    damage(
+        &storage,
+        "UPDATE operator_api_keys SET role = 'billing', id = 'nope'",
+        vec![],
+    )
+    .await;
+    assert_reports(
+        ApiKeyRepository::list(&storage).await,
+        "operator_api_keys",
+        "id",
+    );
+    damage(
+        &storage,
+        "UPDATE operator_api_keys SET id = $1, key_digest = $2",
+        vec![k.id.to_string().into(), vec![1u8; 31].into()],
+    )
+    .await;
+    assert_reports(
+        ApiKeyRepository::list(&storage).await,
+        "operator_api_keys",
+        "key_digest",
+    );
+
+    damage(&storage, "UPDATE operator_sessions SET id = 'nope'", vec![]).await;
+    assert_reports(
+        OperatorSessionRepository::find_by_token(&storage, &s.token_digest).await,
+        "operator_sessions",
+        "id",
+    );
+}
+
+async fn corrupt_online_payments_are_reported(storage: Storage) {
+    use billing_core::ledger::PaymentSplit;
+    use billing_core::online::{OnlinePaymentRecord, OnlinePaymentRepository, ReceiptContact};
+    use billing_core::ports::LedgerRepository;
+
+    use crate::common::billing::*;
+
+    let r = OnlinePaymentRecord {
+        gateway_id: gateway("sbp-1"),
+        order_ref: "order-1".to_owned(),
+        account: account_id(7),
+        amount: rub(10000),
+        split: PaymentSplit::Default,
+        payer: "p".to_owned(),
+        contact: ReceiptContact::default(),
+        confirmation_url: "https://pay.example/confirm/sbp-1".to_owned(),
+        created_at: at(0),
+    };
+    OnlinePaymentRepository::insert(&storage, &r).await.unwrap();
+    storage
+        .record_payment(&new_payment("sbp-1", 7, 10000))
+        .await
+        .unwrap();
+    damage(&storage, "UPDATE online_payments SET split = '{'", vec![]).await;
+    corrupt(
+        storage.by_order_ref("order-1").await,
+        "online_payments",
+        "split",
+    );
+    corrupt(
+        storage.unsettled(at(1), 10).await,
+        "online_payments",
+        "split",
+    );
+    damage(
+        &storage,
+        "UPDATE online_payments SET split = '[[\"gas\", \"100.00\"]]'",
+        vec![],
+    )
+    .await;
+    corrupt(
+        storage.by_gateway_id(&gateway("sbp-1")).await,
+        "online_payments",
+        "split",
+    );
+    damage(
+        &storage,
+        "UPDATE online_payments SET split = NULL, account_id = -7",
+        vec![],
+    )
+    .await;
+    corrupt(
+        storage.by_order_ref("order-1").await,
+        "online_payments",
+        "account_id",
+    );
+    if storage.backend() == storage_seaorm::Backend::Sqlite {
+        // NUMERIC(30, 2) cannot hold this on PostgreSQL; SQLite's text can be damaged.
+        damage(
+            &storage,
+            "UPDATE online_payments SET account_id = 7, amount = '1.005'",
+            vec![],
+        )
+        .await;
+        corrupt(
+            storage.by_order_ref("order-1").await,
+            "online_payments",
+            "amount",
+        );
     }
 }

@@ -3,12 +3,14 @@
 
 use identity_core::crypto::SecretDigest;
 use identity_core::domain::{
-    AccountNumber, AccountRef, ChallengeId, Channel, ClientInfo, ConsentId, Email, PersonName,
-    Phone, SessionId, SubscriberId, SupplierId,
+    AccountNumber, AccountRef, ApiKeyId, ChallengeId, Channel, ClientInfo, ConsentId, Email,
+    OperatorId, OperatorLogin, OperatorSessionId, PersonName, Phone, QuestionId, QuestionText,
+    SessionId, SubscriberId, SupplierId,
 };
 use identity_core::model::{
-    CabinetStatus, Challenge, ChallengePurpose, Consent, ConsentDocument, LinkProof, LinkedAccount,
-    SecurityEvent, SecurityEventKind, SessionRecord, Subscriber,
+    Answer, ApiKeyRecord, CabinetStatus, Challenge, ChallengePurpose, Consent, ConsentDocument,
+    LinkProof, LinkedAccount, Operator, OperatorRole, OperatorSessionRecord, Question,
+    QuestionTopic, SecurityEvent, SecurityEventKind, SessionRecord, Subscriber,
 };
 use identity_core::password::PasswordHash;
 use storage_seaorm::Storage;
@@ -143,5 +145,102 @@ pub fn event(subscriber: SubscriberId, seconds: i64, kind: SecurityEventKind) ->
         at: at(seconds),
         kind,
         client: ClientInfo::new(Channel::MobileApp),
+    }
+}
+
+pub fn question_id(n: u8) -> QuestionId {
+    QuestionId::from_bytes([n; 16])
+}
+
+pub fn operator_id(n: u8) -> OperatorId {
+    OperatorId::from_bytes([n; 16])
+}
+
+pub fn api_key_id(n: u8) -> ApiKeyId {
+    ApiKeyId::from_bytes([n; 16])
+}
+
+pub fn operator_session_id(n: u8) -> OperatorSessionId {
+    OperatorSessionId::from_bytes([n; 16])
+}
+
+pub fn text(words: &str) -> QuestionText {
+    QuestionText::parse(words).unwrap()
+}
+
+/// Open question `n` of `subscriber` about `account`, asked at `T0 + seconds`.
+pub fn question(
+    n: u8,
+    subscriber: SubscriberId,
+    account: Option<AccountRef>,
+    seconds: i64,
+) -> Question {
+    Question {
+        id: question_id(n),
+        subscriber,
+        account,
+        topic: QuestionTopic::Readings,
+        text: text(&format!(
+            "Вопрос {n}: почему показания\nне приняты?\tСчётчик № 0417"
+        )),
+        asked_at: at(seconds),
+        answer: None,
+    }
+}
+
+/// An answer by operator `operator` at `T0 + seconds`.
+pub fn answer(operator: u8, seconds: i64, words: &str) -> Answer {
+    Answer {
+        text: text(words),
+        operator: operator_id(operator),
+        at: at(seconds),
+    }
+}
+
+/// Operator `n` with login `operator-n` and `role`, enabled, created at `T0`.
+pub fn operator(n: u8, role: OperatorRole) -> Operator {
+    Operator {
+        id: operator_id(n),
+        login: OperatorLogin::parse(&format!("operator-{n}")).unwrap(),
+        name: PersonName::parse("Петрова Анна Сергеевна").unwrap(),
+        password_hash: PasswordHash::from_phc(format!(
+            "$argon2id$v=19$m=19456,t=2,p=1$b3BlcmF0b3I${n}"
+        )),
+        role,
+        created_at: T0,
+        disabled_at: None,
+    }
+}
+
+/// Stores operator `n` (keys and sessions reference operators).
+pub async fn stored_operator(storage: &Storage, n: u8, role: OperatorRole) -> Operator {
+    use identity_core::ports::OperatorRepository;
+    let o = operator(n, role);
+    storage.insert(&o).await.unwrap();
+    o
+}
+
+/// API key `n` of `operator` (its key is `api-key-n`), created at `T0 + seconds`.
+pub fn api_key(n: u8, operator: OperatorId, seconds: i64) -> ApiKeyRecord {
+    ApiKeyRecord {
+        id: api_key_id(n),
+        operator,
+        name: format!("Выгрузка в 1С № {n}"),
+        digest: digest(&format!("api-key-{n}")),
+        role: OperatorRole::Billing,
+        created_at: at(seconds),
+        revoked_at: None,
+    }
+}
+
+/// Session `n` of `operator` (its token is `operator-token-n`), opened at `T0 + seconds`.
+pub fn operator_session(n: u8, operator: OperatorId, seconds: i64) -> OperatorSessionRecord {
+    OperatorSessionRecord {
+        id: operator_session_id(n),
+        operator,
+        token_digest: digest(&format!("operator-token-{n}")),
+        created_at: at(seconds),
+        last_seen_at: at(seconds),
+        revoked_at: None,
     }
 }
