@@ -29,7 +29,11 @@
 //! with [`NewOutboxMessage`], [`OutboxRow`], [`CaptchaRecord`]), and what finds an ЛС by the
 //! proofs a subscriber shows: payment-document codes (as digests) and the house search
 //! (`Storage::set_payment_code`, `Storage::account_by_payment_code`, `Storage::search_houses`,
-//! with [`HouseMatch`]).
+//! with [`HouseMatch`]). For the HTTP layer it keeps the idempotency keys of retried POSTs
+//! (`Storage::idempotency_begin`, `Storage::idempotency_complete`,
+//! `Storage::idempotency_abandon`, `Storage::idempotency_purge`, with [`IdempotencyBegin`]):
+//! the same key and request replays the first response, the same key with another request is
+//! refused, and of concurrent claims of one key exactly one wins.
 //!
 //! Layout: [`migration`] (the schema), `entity` (rows), `convert` (rows ⇄ domain records,
 //! one module per aggregate, corrupt rows reported as [`CorruptRow`]), `identity` and `billing`
@@ -48,6 +52,7 @@ mod convert;
 mod directory;
 mod entity;
 mod error;
+mod idempotency;
 mod identity;
 pub mod migration;
 mod sandbox;
@@ -56,5 +61,6 @@ mod storage;
 pub use billing::run::{RunError, RunOptions, RunProgress, RunReport};
 pub use directory::HouseMatch;
 pub use error::{CorruptRow, StorageError};
+pub use idempotency::IdempotencyBegin;
 pub use sandbox::{CaptchaRecord, NewOutboxMessage, OutboxChannel, OutboxRow};
 pub use storage::{Backend, POSTGRES_POOL_SIZE, SQLITE_BUSY_TIMEOUT, SQLITE_POOL_SIZE, Storage};

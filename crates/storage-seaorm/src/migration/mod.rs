@@ -18,7 +18,8 @@
 //! `meters`, `readings`, `tariff_versions`, `volume_history`, `recalculations`,
 //! `key_rate_steps`, `penalty_windows`, `charge_sets`, `charge_lines`, `billing_runs`,
 //! `billing_run_houses`, and `online_payments`, billing conventions with its start time as
-//! BIGINT nanoseconds); sandbox (`outbox_messages`, `captcha_challenges`).
+//! BIGINT nanoseconds); sandbox (`outbox_messages`, `captcha_challenges`); the HTTP layer
+//! (`idempotency_keys`, identity conventions, keyed by (`principal`, `key`)).
 // `MigrationTrait` (through async-trait) declares `manager: &SchemaManager` with an elided
 // lifetime; spelling it `<'_>` in the impls makes the lifetimes early-bound and no longer match.
 #![allow(
@@ -58,6 +59,7 @@ mod m20261201_000027_create_account_codes;
 mod m20261208_000028_create_questions;
 mod m20261208_000029_create_operators;
 mod m20261208_000030_create_online_payments;
+mod m20261208_000031_create_idempotency_keys;
 
 mod exact;
 
@@ -98,6 +100,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000028_create_questions::Migration),
             Box::new(m20261208_000029_create_operators::Migration),
             Box::new(m20261208_000030_create_online_payments::Migration),
+            Box::new(m20261208_000031_create_idempotency_keys::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
 //! Contract tests of storage-seaorm: one suite per port of `identity-core` and `billing-core`
-//! implemented so far (and one for the sandbox providers' storage), each test run
+//! implemented so far (and one each for the sandbox providers' storage and the HTTP
+//! idempotency keys), each test run
 //! against SQLite (a fresh temporary file per test) and PostgreSQL (a fresh database per test,
 //! created and dropped here), plus migrations, corrupt rows and concurrency.
 //!
@@ -23,6 +24,7 @@ mod corrupt_rows;
 mod crash;
 mod directory;
 mod houses;
+mod idempotency;
 mod keyrates;
 mod ledger;
 mod links;

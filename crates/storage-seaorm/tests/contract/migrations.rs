@@ -15,7 +15,7 @@ contract!(
 );
 
 /// The tables each migration creates, in migration order.
-const TABLES: [&[&str]; 30] = [
+const TABLES: [&[&str]; 31] = [
     &["subscribers"],
     &["linked_accounts"],
     &["sessions"],
@@ -46,6 +46,7 @@ const TABLES: [&[&str]; 30] = [
     &["questions"],
     &["operators", "operator_api_keys", "operator_sessions"],
     &["online_payments"],
+    &["idempotency_keys"],
 ];
 
 async fn present(storage: &Storage) -> Vec<&'static str> {

@@ -1,0 +1,578 @@
+//! HTTP idempotency keys (`idempotency_begin`, `idempotency_complete`, `idempotency_abandon`,
+//! `idempotency_purge`): replay, mismatch, in progress, abandon, per-principal keys, expiry and
+//! takeover, purge, eight tasks claiming one new or one expired key at once, and refused
+//! inputs and corrupt rows.
+
+use storage_seaorm::{IdempotencyBegin, Storage};
+use time::{Duration, OffsetDateTime};
+
+use crate::common::fixtures::at;
+use crate::common::seed::{count_rows, damage};
+use crate::concurrency::race;
+
+contract!(
+    fresh_then_complete_then_replay_returns_the_stored_response,
+    same_key_other_request_is_a_mismatch,
+    begin_while_unfinished_is_in_progress,
+    abandon_makes_the_key_fresh_again,
+    abandon_of_a_completed_key_deletes_nothing,
+    keys_are_per_principal,
+    expired_key_is_fresh_and_its_old_response_is_gone,
+    complete_after_a_takeover_is_refused,
+    purge_removes_old_keys_only,
+    eight_begins_of_a_fresh_key_one_wins,
+    eight_takeovers_of_an_expired_key_one_wins,
+    invalid_principals_and_keys_are_refused,
+    corrupt_row_is_an_error_not_a_panic,
+);
+
+const TTL: Duration = Duration::hours(24);
+const ALICE: &str = "operator:00000000000000000000000000000001";
+const BOB: &str = "operator:00000000000000000000000000000002";
+const KEY: &str = "5d41402a-bc4b-2a76-b971-9d911017c592";
+
+fn fp(n: u8) -> [u8; 32] {
+    [n; 32]
+}
+
+async fn begin(storage: &Storage, principal: &str, f: u8, now: OffsetDateTime) -> IdempotencyBegin {
+    storage
+        .idempotency_begin(principal, KEY, &fp(f), now, TTL)
+        .await
+        .unwrap()
+}
+
+fn replay(status: u16, body: &[u8]) -> IdempotencyBegin {
+    IdempotencyBegin::Replay {
+        status,
+        body: body.to_vec(),
+    }
+}
+
+async fn fresh_then_complete_then_replay_returns_the_stored_response(storage: Storage) {
+    // Every byte value, so nothing is taken as text on the way.
+    let body: Vec<u8> = (0..=255)
+        .chain(b"{\"id\":\"\xd0\x9b\xd0\xa1\"}".iter().copied())
+        .collect();
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(0)).await,
+        IdempotencyBegin::Fresh
+    );
+    assert!(
+        storage
+            .idempotency_complete(ALICE, KEY, &fp(1), 201, &body, at(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(begin(&storage, ALICE, 1, at(2)).await, replay(201, &body));
+    // A replay changes nothing: the next retry gets the same response.
+    assert_eq!(begin(&storage, ALICE, 1, at(3)).await, replay(201, &body));
+    // The response is stored once: completing again is refused and keeps the first one.
+    assert!(
+        !storage
+            .idempotency_complete(ALICE, KEY, &fp(1), 500, b"other", at(4))
+            .await
+            .unwrap()
+    );
+    assert_eq!(begin(&storage, ALICE, 1, at(5)).await, replay(201, &body));
+    // An empty body is a response, not a missing one.
+    assert_eq!(
+        storage
+            .idempotency_begin(ALICE, "empty", &fp(1), at(6), TTL)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Fresh
+    );
+    assert!(
+        storage
+            .idempotency_complete(ALICE, "empty", &fp(1), 204, b"", at(7))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        storage
+            .idempotency_begin(ALICE, "empty", &fp(1), at(8), TTL)
+            .await
+            .unwrap(),
+        replay(204, b"")
+    );
+    assert_eq!(count_rows(&storage, "idempotency_keys").await, 2);
+}
+
+async fn same_key_other_request_is_a_mismatch(storage: Storage) {
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(0)).await,
+        IdempotencyBegin::Fresh
+    );
+    // While the first request runs…
+    assert_eq!(
+        begin(&storage, ALICE, 2, at(1)).await,
+        IdempotencyBegin::Mismatch
+    );
+    // …and after it completed.
+    storage
+        .idempotency_complete(ALICE, KEY, &fp(1), 200, b"ok", at(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        begin(&storage, ALICE, 2, at(3)).await,
+        IdempotencyBegin::Mismatch
+    );
+    // Neither answer touched the stored response.
+    assert_eq!(begin(&storage, ALICE, 1, at(4)).await, replay(200, b"ok"));
+    // A fingerprint differing in its last byte only is another request.
+    let mut almost = fp(1);
+    almost[31] = 0;
+    assert_eq!(
+        storage
+            .idempotency_begin(ALICE, KEY, &almost, at(5), TTL)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Mismatch
+    );
+}
+
+async fn begin_while_unfinished_is_in_progress(storage: Storage) {
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(0)).await,
+        IdempotencyBegin::Fresh
+    );
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(1)).await,
+        IdempotencyBegin::InProgress
+    );
+    // Just before the TTL is up, it is still the first request's.
+    let last = at(0) + TTL;
+    assert_eq!(
+        begin(&storage, ALICE, 1, last).await,
+        IdempotencyBegin::InProgress
+    );
+    // The first request still completes its own claim.
+    assert!(
+        storage
+            .idempotency_complete(ALICE, KEY, &fp(1), 200, b"ok", at(2))
+            .await
+            .unwrap()
+    );
+    assert_eq!(begin(&storage, ALICE, 1, at(3)).await, replay(200, b"ok"));
+}
+
+async fn abandon_makes_the_key_fresh_again(storage: Storage) {
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(0)).await,
+        IdempotencyBegin::Fresh
+    );
+    // Another request cannot release it.
+    assert!(
+        !storage
+            .idempotency_abandon(ALICE, KEY, &fp(2))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(1)).await,
+        IdempotencyBegin::InProgress
+    );
+    assert!(
+        storage
+            .idempotency_abandon(ALICE, KEY, &fp(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !storage
+            .idempotency_abandon(ALICE, KEY, &fp(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(count_rows(&storage, "idempotency_keys").await, 0);
+    // Released, the key is free for any request, even another one.
+    assert_eq!(
+        begin(&storage, ALICE, 2, at(2)).await,
+        IdempotencyBegin::Fresh
+    );
+    // The abandoned request's late completion does not land on the new claim.
+    assert!(
+        !storage
+            .idempotency_complete(ALICE, KEY, &fp(1), 200, b"late", at(3))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        begin(&storage, ALICE, 2, at(4)).await,
+        IdempotencyBegin::InProgress
+    );
+}
+
+async fn abandon_of_a_completed_key_deletes_nothing(storage: Storage) {
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(0)).await,
+        IdempotencyBegin::Fresh
+    );
+    storage
+        .idempotency_complete(ALICE, KEY, &fp(1), 201, b"created", at(1))
+        .await
+        .unwrap();
+    assert!(
+        !storage
+            .idempotency_abandon(ALICE, KEY, &fp(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(count_rows(&storage, "idempotency_keys").await, 1);
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(2)).await,
+        replay(201, b"created")
+    );
+}
+
+async fn keys_are_per_principal(storage: Storage) {
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(0)).await,
+        IdempotencyBegin::Fresh
+    );
+    // Bob's same key is his own, whatever Alice's holds.
+    assert_eq!(
+        begin(&storage, BOB, 2, at(1)).await,
+        IdempotencyBegin::Fresh
+    );
+    storage
+        .idempotency_complete(ALICE, KEY, &fp(1), 201, b"alice", at(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        begin(&storage, BOB, 2, at(3)).await,
+        IdempotencyBegin::InProgress
+    );
+    // Completing, abandoning and reading act on the caller's key only.
+    assert!(
+        !storage
+            .idempotency_complete(BOB, KEY, &fp(1), 500, b"wrong", at(4))
+            .await
+            .unwrap()
+    );
+    assert!(storage.idempotency_abandon(BOB, KEY, &fp(2)).await.unwrap());
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(5)).await,
+        replay(201, b"alice")
+    );
+    assert_eq!(
+        begin(&storage, BOB, 1, at(6)).await,
+        IdempotencyBegin::Fresh
+    );
+    storage
+        .idempotency_complete(BOB, KEY, &fp(1), 202, b"bob", at(7))
+        .await
+        .unwrap();
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(8)).await,
+        replay(201, b"alice")
+    );
+    assert_eq!(begin(&storage, BOB, 1, at(9)).await, replay(202, b"bob"));
+}
+
+async fn expired_key_is_fresh_and_its_old_response_is_gone(storage: Storage) {
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(0)).await,
+        IdempotencyBegin::Fresh
+    );
+    storage
+        .idempotency_complete(ALICE, KEY, &fp(1), 201, b"old", at(1))
+        .await
+        .unwrap();
+    // Exactly `ttl` after its creation it still counts…
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(0) + TTL).await,
+        replay(201, b"old")
+    );
+    // …one nanosecond later it is gone, and taken over, here by the same request.
+    let later = at(0) + TTL + Duration::nanoseconds(1);
+    assert_eq!(
+        begin(&storage, ALICE, 1, later).await,
+        IdempotencyBegin::Fresh
+    );
+    assert_eq!(count_rows(&storage, "idempotency_keys").await, 1);
+    // The new claim has no response yet, and its TTL counts from the takeover.
+    assert_eq!(
+        begin(&storage, ALICE, 1, later + Duration::hours(23)).await,
+        IdempotencyBegin::InProgress
+    );
+    assert!(
+        storage
+            .idempotency_complete(ALICE, KEY, &fp(1), 200, b"new", later + Duration::hours(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        begin(&storage, ALICE, 1, later + TTL).await,
+        replay(200, b"new")
+    );
+    // An expired key is free for another request too, and an unfinished claim expires alike.
+    let again = later + TTL + Duration::nanoseconds(1);
+    assert_eq!(
+        begin(&storage, ALICE, 2, again).await,
+        IdempotencyBegin::Fresh
+    );
+    let third = again + TTL + Duration::nanoseconds(1);
+    assert_eq!(
+        begin(&storage, ALICE, 3, third).await,
+        IdempotencyBegin::Fresh
+    );
+    assert_eq!(
+        begin(&storage, ALICE, 2, third).await,
+        IdempotencyBegin::Mismatch
+    );
+}
+
+async fn complete_after_a_takeover_is_refused(storage: Storage) {
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(0)).await,
+        IdempotencyBegin::Fresh
+    );
+    // The first request outlives its key; another one takes the key over.
+    let later = at(0) + Duration::hours(25);
+    assert_eq!(
+        begin(&storage, ALICE, 2, later).await,
+        IdempotencyBegin::Fresh
+    );
+    assert!(
+        !storage
+            .idempotency_complete(
+                ALICE,
+                KEY,
+                &fp(1),
+                201,
+                b"stale",
+                later + Duration::seconds(1)
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !storage
+            .idempotency_abandon(ALICE, KEY, &fp(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        begin(&storage, ALICE, 2, later + Duration::seconds(2)).await,
+        IdempotencyBegin::InProgress
+    );
+    assert!(
+        storage
+            .idempotency_complete(
+                ALICE,
+                KEY,
+                &fp(2),
+                200,
+                b"fresh",
+                later + Duration::seconds(3)
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        begin(&storage, ALICE, 2, later + Duration::seconds(4)).await,
+        replay(200, b"fresh")
+    );
+    assert_eq!(
+        begin(&storage, ALICE, 1, later + Duration::seconds(5)).await,
+        IdempotencyBegin::Mismatch
+    );
+}
+
+async fn purge_removes_old_keys_only(storage: Storage) {
+    for (n, key) in ["k0", "k1", "k2"].into_iter().enumerate() {
+        let created = at(i64::try_from(n).unwrap() * 10);
+        assert_eq!(
+            storage
+                .idempotency_begin(ALICE, key, &fp(1), created, TTL)
+                .await
+                .unwrap(),
+            IdempotencyBegin::Fresh
+        );
+    }
+    storage
+        .idempotency_complete(ALICE, "k0", &fp(1), 200, b"zero", at(1))
+        .await
+        .unwrap();
+    storage
+        .idempotency_complete(ALICE, "k1", &fp(1), 200, b"one", at(11))
+        .await
+        .unwrap();
+    // Created before `before`, completed or not; one created exactly at `before` stays.
+    assert_eq!(storage.idempotency_purge(at(0)).await.unwrap(), 0);
+    assert_eq!(storage.idempotency_purge(at(10)).await.unwrap(), 1);
+    assert_eq!(storage.idempotency_purge(at(10)).await.unwrap(), 0);
+    assert_eq!(count_rows(&storage, "idempotency_keys").await, 2);
+    let read = |key: &'static str| {
+        let storage = storage.clone();
+        async move {
+            storage
+                .idempotency_begin(ALICE, key, &fp(1), at(30), TTL)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(read("k1").await, replay(200, b"one"));
+    assert_eq!(read("k2").await, IdempotencyBegin::InProgress);
+    // The purged key is new again (this claims it).
+    assert_eq!(read("k0").await, IdempotencyBegin::Fresh);
+    assert_eq!(storage.idempotency_purge(at(31)).await.unwrap(), 3);
+    assert_eq!(count_rows(&storage, "idempotency_keys").await, 0);
+}
+
+fn tally(results: &[IdempotencyBegin]) -> (usize, usize) {
+    let fresh = results
+        .iter()
+        .filter(|r| **r == IdempotencyBegin::Fresh)
+        .count();
+    let in_progress = results
+        .iter()
+        .filter(|r| **r == IdempotencyBegin::InProgress)
+        .count();
+    (fresh, in_progress)
+}
+
+async fn eight_begins_of_a_fresh_key_one_wins(storage: Storage) {
+    let results = race(&storage, |_| {
+        let storage = storage.clone();
+        async move {
+            storage
+                .idempotency_begin(ALICE, KEY, &fp(1), at(0), TTL)
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    assert_eq!(tally(&results), (1, results.len() - 1), "{results:?}");
+    assert_eq!(count_rows(&storage, "idempotency_keys").await, 1);
+}
+
+async fn eight_takeovers_of_an_expired_key_one_wins(storage: Storage) {
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(0)).await,
+        IdempotencyBegin::Fresh
+    );
+    storage
+        .idempotency_complete(ALICE, KEY, &fp(1), 201, b"old", at(1))
+        .await
+        .unwrap();
+    let later = at(0) + Duration::hours(25);
+    let results = race(&storage, |_| {
+        let storage = storage.clone();
+        async move {
+            storage
+                .idempotency_begin(ALICE, KEY, &fp(2), later, TTL)
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    assert_eq!(tally(&results), (1, results.len() - 1), "{results:?}");
+    assert_eq!(
+        begin(&storage, ALICE, 2, later).await,
+        IdempotencyBegin::InProgress
+    );
+}
+
+async fn invalid_principals_and_keys_are_refused(storage: Storage) {
+    let long = "k".repeat(256);
+    let bad_keys = ["", "a b", " ", "ключ", "a\tb", "a\u{7f}", long.as_str()];
+    for key in bad_keys {
+        assert!(
+            storage
+                .idempotency_begin(ALICE, key, &fp(1), at(0), TTL)
+                .await
+                .is_err(),
+            "begin {key:?}"
+        );
+        assert!(
+            storage
+                .idempotency_complete(ALICE, key, &fp(1), 200, b"", at(0))
+                .await
+                .is_err(),
+            "complete {key:?}"
+        );
+        assert!(
+            storage
+                .idempotency_abandon(ALICE, key, &fp(1))
+                .await
+                .is_err(),
+            "abandon {key:?}"
+        );
+    }
+    let long_principal = "п".repeat(65);
+    for principal in ["", long_principal.as_str()] {
+        assert!(
+            storage
+                .idempotency_begin(principal, KEY, &fp(1), at(0), TTL)
+                .await
+                .is_err(),
+            "begin {principal:?}"
+        );
+    }
+    // A negative TTL would take over keys still in use.
+    assert!(
+        storage
+            .idempotency_begin(ALICE, KEY, &fp(1), at(0), Duration::seconds(-1))
+            .await
+            .is_err()
+    );
+    assert_eq!(count_rows(&storage, "idempotency_keys").await, 0);
+    // The longest of each is accepted, and stored as given.
+    let longest_key: String = (0x21u8..=0x7e).map(char::from).cycle().take(255).collect();
+    let longest_principal = "п".repeat(64);
+    assert_eq!(
+        storage
+            .idempotency_begin(&longest_principal, &longest_key, &fp(1), at(0), TTL)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Fresh
+    );
+    assert!(
+        storage
+            .idempotency_complete(&longest_principal, &longest_key, &fp(1), 200, b"ok", at(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        storage
+            .idempotency_begin(&longest_principal, &longest_key, &fp(1), at(2), TTL)
+            .await
+            .unwrap(),
+        replay(200, b"ok")
+    );
+}
+
+async fn corrupt_row_is_an_error_not_a_panic(storage: Storage) {
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(0)).await,
+        IdempotencyBegin::Fresh
+    );
+    storage
+        .idempotency_complete(ALICE, KEY, &fp(1), 200, b"ok", at(1))
+        .await
+        .unwrap();
+    damage(&storage, "UPDATE idempotency_keys SET status = -1").await;
+    let err = storage
+        .idempotency_begin(ALICE, KEY, &fp(1), at(2), TTL)
+        .await
+        .unwrap_err();
+    assert!(
+        err.message().contains(&format!(
+            "corrupt row in idempotency_keys ({ALICE} {KEY}): status"
+        )),
+        "{err}"
+    );
+    damage(
+        &storage,
+        "UPDATE idempotency_keys SET status = 200, body = NULL",
+    )
+    .await;
+    let err = storage
+        .idempotency_begin(ALICE, KEY, &fp(1), at(3), TTL)
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("body"), "{err}");
+}
