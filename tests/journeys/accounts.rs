@@ -29,7 +29,7 @@ async fn start(svc: &TestService, body: Value) -> reqwest::Response {
 }
 
 /// Registers by ЛС (the proof in `body`) with `phone` and `password`; returns the cabinet id.
-async fn register_by_account(
+pub(crate) async fn register_by_account(
     svc: &TestService,
     body: Value,
     phone: &str,

@@ -1,6 +1,9 @@
 //! Journeys through the running service, over HTTP only.
 
 mod accounts;
+mod billing;
+mod operator;
+mod readings;
 mod register_login;
 mod settings_recovery;
 mod smoke;

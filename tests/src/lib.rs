@@ -142,6 +142,38 @@ impl TestService {
         );
     }
 
+    /// Sets the service's clock to `day` of the current month (at the supplier, UTC+3) at
+    /// noon — the demo's history ends with the previous month, so the current month is open
+    /// whatever the real date.
+    pub async fn set_clock_to_day(&self, day: u8) {
+        let state = self.get_json("/sandbox/clock").await;
+        let offset = state["offset_seconds"].as_i64().expect("offset");
+        let now = time::OffsetDateTime::parse(
+            state["now"].as_str().expect("now"),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .expect("an RFC 3339 time");
+        let real = now - time::Duration::seconds(offset);
+        let msk = time::UtcOffset::from_hms(3, 0, 0).expect("offset");
+        let today = real.to_offset(msk).date();
+        let target = time::PrimitiveDateTime::new(
+            today.replace_day(day).expect("a day of the month"),
+            time::Time::from_hms(12, 0, 0).expect("noon"),
+        )
+        .assume_offset(msk);
+        let resp = reqwest::Client::new()
+            .post(self.url("/sandbox/clock"))
+            .json(&serde_json::json!({ "offset_seconds": (target - real).whole_seconds() }))
+            .send()
+            .await
+            .expect("request");
+        assert!(
+            resp.status().is_success(),
+            "sandbox clock: {}",
+            resp.status()
+        );
+    }
+
     /// Asserts `resp` is a problem of `status` and `slug` with a Russian detail; returns it.
     pub async fn assert_problem(
         &self,

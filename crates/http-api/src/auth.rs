@@ -12,9 +12,11 @@
 
 use std::net::IpAddr;
 
-use identity_core::Authenticated;
 use identity_core::domain::{Channel, ClientInfo};
+use identity_core::model::OperatorRole;
 use identity_core::secret::Secret;
+use identity_core::service::OperatorPrincipal;
+use identity_core::{Authenticated, UserMessage};
 use poem::Request;
 use poem::http::{Method, header};
 use poem_openapi::SecurityScheme;
@@ -100,6 +102,72 @@ async fn check_cookie(req: &Request, key: ApiKey) -> poem::Result<Cabinet> {
         return Err(Problem::new(ProblemType::CsrfRejected).into());
     }
     check(req, key.key, true).await
+}
+
+/// An operator's session token (`POST /api/v1/operator/session`).
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "bearer",
+    bearer_format = "opaque",
+    checker = "check_operator_bearer"
+)]
+pub struct OperatorBearer(pub OperatorPrincipal);
+
+/// An operator's API key (`ak_…`), for integrations.
+#[derive(SecurityScheme)]
+#[oai(
+    ty = "api_key",
+    key_name = "X-Api-Key",
+    key_in = "header",
+    checker = "check_operator_key"
+)]
+pub struct OperatorApiKey(pub OperatorPrincipal);
+
+/// A signed-in operator: by session token or by API key.
+#[derive(SecurityScheme)]
+pub enum OperatorAuth {
+    /// `Authorization: Bearer <operator session token>`.
+    Bearer(OperatorBearer),
+    /// `X-Api-Key: ak_…`.
+    ApiKey(OperatorApiKey),
+}
+
+impl OperatorAuth {
+    /// Who is acting, with which role.
+    pub fn principal(&self) -> &OperatorPrincipal {
+        match self {
+            OperatorAuth::Bearer(OperatorBearer(p)) | OperatorAuth::ApiKey(OperatorApiKey(p)) => p,
+        }
+    }
+
+    /// The principal if its role allows `needed` (Admin allows everything); `forbidden`
+    /// otherwise.
+    pub fn require(&self, needed: OperatorRole) -> Result<&OperatorPrincipal, Problem> {
+        let p = self.principal();
+        p.require(needed)
+            .map_err(|e| Problem::with_detail(ProblemType::Forbidden, e.user_message()))?;
+        Ok(p)
+    }
+}
+
+async fn check_operator(req: &Request, credential: String) -> poem::Result<OperatorPrincipal> {
+    let state = state(req)?;
+    match state
+        .operators
+        .authenticate_operator(&Secret::new(credential))
+        .await
+    {
+        Ok(p) => Ok(p),
+        Err(e) => Err(Problem::from(e).into()),
+    }
+}
+
+async fn check_operator_bearer(req: &Request, bearer: Bearer) -> poem::Result<OperatorPrincipal> {
+    check_operator(req, bearer.token).await
+}
+
+async fn check_operator_key(req: &Request, key: ApiKey) -> poem::Result<OperatorPrincipal> {
+    check_operator(req, key.key).await
 }
 
 /// Whether a cookie-authenticated request may act: safe methods always; others only from

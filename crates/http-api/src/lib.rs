@@ -18,8 +18,10 @@
 
 pub mod api;
 pub mod auth;
+pub mod idempotency;
 pub mod limits;
 mod map;
+mod map_billing;
 pub mod pages;
 pub mod problem;
 mod state;
@@ -43,6 +45,9 @@ pub type Apis = (
     api::session::SessionApi,
     api::settings::SettingsApi,
     api::accounts::AccountsApi,
+    api::cabinet::CabinetApi,
+    api::operator::OperatorApi,
+    api::readings::ReadingsApi,
 );
 
 /// The OpenAPI service of every documented operation. The document names no server: the same
@@ -56,6 +61,9 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             api::session::SessionApi,
             api::settings::SettingsApi,
             api::accounts::AccountsApi,
+            api::cabinet::CabinetApi,
+            api::operator::OperatorApi,
+            api::readings::ReadingsApi,
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),

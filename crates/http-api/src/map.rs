@@ -15,6 +15,10 @@ use identity_core::service::{
     StartAccountRegistrationError, StartRecoveryError, StartRegistrationError, Throttled,
     UpdatePersonalDataError, WithdrawConsentError,
 };
+use identity_core::service::{
+    CreateApiKeyError, ListApiKeysError, LookupError, OperatorAuthError, OperatorLoginError,
+    OperatorLogoutError, RevokeApiKeyError, UnblockCabinetError,
+};
 use time::Duration;
 
 use crate::problem::{Problem, ProblemType};
@@ -323,6 +327,86 @@ impl From<ListLinkedAccountsError> for Problem {
     fn from(e: ListLinkedAccountsError) -> Self {
         match &e {
             ListLinkedAccountsError::Unexpected(p) => unexpected("list linked ЛС", p),
+        }
+    }
+}
+
+impl From<OperatorAuthError> for Problem {
+    fn from(e: OperatorAuthError) -> Self {
+        match &e {
+            OperatorAuthError::InvalidCredential => said(ProblemType::Unauthorized, &e),
+            OperatorAuthError::Unexpected(p) => unexpected("authenticate an operator", p),
+        }
+    }
+}
+
+impl From<OperatorLoginError> for Problem {
+    fn from(e: OperatorLoginError) -> Self {
+        match &e {
+            OperatorLoginError::InvalidCredentials => said(ProblemType::LoginFailed, &e),
+            OperatorLoginError::TooManyAttempts { retry_after } => {
+                Problem::rate_limited(e.user_message(), seconds(*retry_after))
+            }
+            OperatorLoginError::Disabled => said(ProblemType::Forbidden, &e),
+            OperatorLoginError::Unexpected(p) => unexpected("operator login", p),
+        }
+    }
+}
+
+impl From<OperatorLogoutError> for Problem {
+    fn from(e: OperatorLogoutError) -> Self {
+        match &e {
+            OperatorLogoutError::NotASession => said(ProblemType::InvalidRequest, &e),
+            OperatorLogoutError::Unexpected(p) => unexpected("operator logout", p),
+        }
+    }
+}
+
+impl From<CreateApiKeyError> for Problem {
+    fn from(e: CreateApiKeyError) -> Self {
+        match &e {
+            CreateApiKeyError::Forbidden(_) | CreateApiKeyError::SessionRequired => {
+                said(ProblemType::Forbidden, &e)
+            }
+            CreateApiKeyError::InvalidName => said(ProblemType::InvalidRequest, &e),
+            CreateApiKeyError::Unexpected(p) => unexpected("create an API key", p),
+        }
+    }
+}
+
+impl From<RevokeApiKeyError> for Problem {
+    fn from(e: RevokeApiKeyError) -> Self {
+        match &e {
+            RevokeApiKeyError::Forbidden(_) => said(ProblemType::Forbidden, &e),
+            RevokeApiKeyError::NotFound => said(ProblemType::NotFound, &e),
+            RevokeApiKeyError::Unexpected(p) => unexpected("revoke an API key", p),
+        }
+    }
+}
+
+impl From<ListApiKeysError> for Problem {
+    fn from(e: ListApiKeysError) -> Self {
+        match &e {
+            ListApiKeysError::Forbidden(_) => said(ProblemType::Forbidden, &e),
+            ListApiKeysError::Unexpected(p) => unexpected("list API keys", p),
+        }
+    }
+}
+
+impl From<LookupError> for Problem {
+    fn from(e: LookupError) -> Self {
+        match &e {
+            LookupError::Unexpected(p) => unexpected("find a cabinet", p),
+        }
+    }
+}
+
+impl From<UnblockCabinetError> for Problem {
+    fn from(e: UnblockCabinetError) -> Self {
+        match &e {
+            UnblockCabinetError::NotFound => said(ProblemType::NotFound, &e),
+            UnblockCabinetError::NotBlocked => said(ProblemType::CabinetNotBlocked, &e),
+            UnblockCabinetError::Unexpected(p) => unexpected("unblock a cabinet", p),
         }
     }
 }

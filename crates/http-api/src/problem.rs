@@ -101,6 +101,25 @@ pub enum ProblemType {
     AlreadyLinked,
     /// 404: the ЛС is not linked to this cabinet.
     NotLinked,
+    /// 404: the period has not been billed yet (no charges, no payment document).
+    PeriodNotBilled,
+    /// 422: the end of a range is before its start.
+    InvalidRange,
+    /// 422: the meter reading is refused (the `reason` says why).
+    ReadingRejected,
+    /// 409: a reading of this meter for this period was accepted already; correct it instead.
+    ReadingAlreadySubmitted,
+    /// 409: the reading can no longer be corrected or cancelled (its period is closed, or it
+    /// is not in force).
+    ReadingNotChangeable,
+    /// 422: the calculator cannot estimate these values.
+    EstimateRejected,
+    /// 422: the `Idempotency-Key` was used for a different request.
+    IdempotencyKeyReused,
+    /// 409: a request with this `Idempotency-Key` is still running.
+    IdempotencyKeyInProgress,
+    /// 409: the cabinet is not blocked.
+    CabinetNotBlocked,
     /// 500: a bug (a panic); logged with the request.
     Internal,
     /// 503: a dependency (database, provider) failed; logged, try again later.
@@ -109,7 +128,7 @@ pub enum ProblemType {
 
 impl ProblemType {
     /// Every kind, for tests and documentation.
-    pub const ALL: [ProblemType; 30] = [
+    pub const ALL: [ProblemType; 39] = [
         ProblemType::InvalidRequest,
         ProblemType::Unauthorized,
         ProblemType::Forbidden,
@@ -138,6 +157,15 @@ impl ProblemType {
         ProblemType::LinkProofRejected,
         ProblemType::AlreadyLinked,
         ProblemType::NotLinked,
+        ProblemType::PeriodNotBilled,
+        ProblemType::InvalidRange,
+        ProblemType::ReadingRejected,
+        ProblemType::ReadingAlreadySubmitted,
+        ProblemType::ReadingNotChangeable,
+        ProblemType::EstimateRejected,
+        ProblemType::IdempotencyKeyReused,
+        ProblemType::IdempotencyKeyInProgress,
+        ProblemType::CabinetNotBlocked,
         ProblemType::Internal,
         ProblemType::ServiceUnavailable,
     ];
@@ -173,6 +201,15 @@ impl ProblemType {
             ProblemType::LinkProofRejected => "link-proof-rejected",
             ProblemType::AlreadyLinked => "already-linked",
             ProblemType::NotLinked => "not-linked",
+            ProblemType::PeriodNotBilled => "period-not-billed",
+            ProblemType::InvalidRange => "invalid-range",
+            ProblemType::ReadingRejected => "reading-rejected",
+            ProblemType::ReadingAlreadySubmitted => "reading-already-submitted",
+            ProblemType::ReadingNotChangeable => "reading-not-changeable",
+            ProblemType::EstimateRejected => "estimate-rejected",
+            ProblemType::IdempotencyKeyReused => "idempotency-key-reused",
+            ProblemType::IdempotencyKeyInProgress => "idempotency-key-in-progress",
+            ProblemType::CabinetNotBlocked => "cabinet-not-blocked",
             ProblemType::Internal => "internal",
             ProblemType::ServiceUnavailable => "service-unavailable",
         }
@@ -184,7 +221,9 @@ impl ProblemType {
             ProblemType::InvalidRequest => StatusCode::BAD_REQUEST,
             ProblemType::Unauthorized => StatusCode::UNAUTHORIZED,
             ProblemType::Forbidden => StatusCode::FORBIDDEN,
-            ProblemType::NotFound | ProblemType::NotLinked => StatusCode::NOT_FOUND,
+            ProblemType::NotFound | ProblemType::NotLinked | ProblemType::PeriodNotBilled => {
+                StatusCode::NOT_FOUND
+            }
             ProblemType::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemType::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ProblemType::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -201,11 +240,19 @@ impl ProblemType {
             | ProblemType::EmailMismatch
             | ProblemType::SameAsCurrent
             | ProblemType::HolderNotConfirmed
-            | ProblemType::LinkProofRejected => StatusCode::UNPROCESSABLE_ENTITY,
+            | ProblemType::LinkProofRejected
+            | ProblemType::InvalidRange
+            | ProblemType::ReadingRejected
+            | ProblemType::EstimateRejected
+            | ProblemType::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemType::AlreadyRegistered
             | ProblemType::EmailTaken
             | ProblemType::NothingPending
-            | ProblemType::AlreadyLinked => StatusCode::CONFLICT,
+            | ProblemType::AlreadyLinked
+            | ProblemType::ReadingAlreadySubmitted
+            | ProblemType::ReadingNotChangeable
+            | ProblemType::IdempotencyKeyInProgress
+            | ProblemType::CabinetNotBlocked => StatusCode::CONFLICT,
             ProblemType::LoginFailed => StatusCode::UNAUTHORIZED,
             ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ProblemType::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -243,6 +290,15 @@ impl ProblemType {
             ProblemType::LinkProofRejected => "Link proof rejected",
             ProblemType::AlreadyLinked => "Account already linked",
             ProblemType::NotLinked => "Account not linked",
+            ProblemType::PeriodNotBilled => "Period not billed yet",
+            ProblemType::InvalidRange => "Invalid range",
+            ProblemType::ReadingRejected => "Reading rejected",
+            ProblemType::ReadingAlreadySubmitted => "Reading already submitted",
+            ProblemType::ReadingNotChangeable => "Reading cannot be changed",
+            ProblemType::EstimateRejected => "Cannot estimate",
+            ProblemType::IdempotencyKeyReused => "Idempotency key reused",
+            ProblemType::IdempotencyKeyInProgress => "Idempotency key in use",
+            ProblemType::CabinetNotBlocked => "Cabinet not blocked",
             ProblemType::Internal => "Internal error",
             ProblemType::ServiceUnavailable => "Service temporarily unavailable",
         }
@@ -287,6 +343,23 @@ impl ProblemType {
             ProblemType::LinkProofRejected => "Данные не совпадают с данными поставщика.",
             ProblemType::AlreadyLinked => "Этот лицевой счёт уже привязан к вашему кабинету.",
             ProblemType::NotLinked => "Этот лицевой счёт не привязан к вашему кабинету.",
+            ProblemType::PeriodNotBilled => {
+                "Начисления за этот месяц ещё не выполнены. Загляните позже."
+            }
+            ProblemType::InvalidRange => "Начало периода позже его окончания.",
+            ProblemType::ReadingRejected => "Показания не приняты. Проверьте их.",
+            ProblemType::ReadingAlreadySubmitted => {
+                "Показания за этот месяц уже переданы. Их можно исправить."
+            }
+            ProblemType::ReadingNotChangeable => "Эти показания уже нельзя изменить.",
+            ProblemType::EstimateRejected => "Рассчитать сумму по этим показаниям нельзя.",
+            ProblemType::IdempotencyKeyReused => {
+                "Этот ключ повтора уже использован для другого запроса."
+            }
+            ProblemType::IdempotencyKeyInProgress => {
+                "Такой же запрос ещё выполняется. Повторите его через несколько секунд."
+            }
+            ProblemType::CabinetNotBlocked => "Личный кабинет не заблокирован.",
             ProblemType::Internal => {
                 "Произошла ошибка. Мы уже знаем о ней; повторите попытку позже."
             }
@@ -294,6 +367,11 @@ impl ProblemType {
                 "Сервис временно недоступен. Повторите попытку через несколько минут."
             }
         }
+    }
+
+    /// The kind with this slug.
+    pub fn from_slug(slug: &str) -> Option<ProblemType> {
+        Self::ALL.into_iter().find(|k| k.slug() == slug)
     }
 
     /// The kind of error a bare HTTP status stands for (errors raised outside handlers).

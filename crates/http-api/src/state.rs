@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use billing_core::BillingService;
-use identity_core::IdentityService;
 use identity_core::model::ConsentDocument;
+use identity_core::{IdentityService, OperatorService};
 
 use crate::api::public::CaptchaDto;
 
@@ -19,6 +19,12 @@ pub struct AppState {
     pub identity: Arc<IdentityService>,
     /// The billing use cases.
     pub billing: Arc<BillingService>,
+    /// The operators' use cases.
+    pub operators: Arc<OperatorService>,
+    /// Where `Idempotency-Key`s are kept.
+    pub idempotency: Arc<dyn crate::idempotency::IdempotencyStore>,
+    /// The service's clock (the sandbox clock in sandbox mode).
+    pub clock: Arc<dyn identity_core::ports::Clock>,
     /// Finds houses for the address picker.
     pub houses: Arc<dyn HouseSearch>,
     /// Issues captcha challenges.

@@ -12,7 +12,7 @@ use fake_providers::{
 };
 use http_api::{AppState, ConsentText, HttpSettings, Readiness, ReadinessError};
 use identity_core::password::Argon2idHasher;
-use identity_core::{IdentityService, Ports, SecurityPolicy};
+use identity_core::{IdentityService, OperatorPorts, OperatorService, Ports, SecurityPolicy};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::middleware::Tracing;
 use poem::{EndpointExt, Server};
@@ -23,7 +23,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, SHUTDOWN_GRACE};
-use crate::glue::{CaptchaGlue, Directory, HouseGlue, StoreGlue};
+use crate::glue::{CaptchaGlue, Directory, HouseGlue, IdempotencyGlue, StoreGlue};
 use crate::hashing::{BlockingHasher, default_workers};
 
 /// Why the service could not start.
@@ -126,6 +126,9 @@ impl App {
             .unwrap_or(config.listen);
         let public_url = config.public_url(addr);
         let wiring = wire(&storage, &public_url);
+        if demo.is_some() {
+            crate::demo::ensure_operator(&wiring.operators).await?;
+        }
         let state = AppState {
             settings: Arc::new(HttpSettings {
                 body_limit: config.body_limit,
@@ -138,6 +141,9 @@ impl App {
             readiness: Arc::new(StorageReadiness(storage.clone())),
             identity: wiring.identity,
             billing: wiring.billing,
+            operators: wiring.operators.clone(),
+            idempotency: Arc::new(IdempotencyGlue(storage.clone())),
+            clock: wiring.clock.clone(),
             houses: Arc::new(HouseGlue(storage.clone())),
             captcha: wiring.captcha,
         };
@@ -170,10 +176,33 @@ impl App {
 /// What [`wire`] builds.
 struct Wiring {
     identity: Arc<IdentityService>,
+    operators: Arc<OperatorService>,
     billing: Arc<BillingService>,
     captcha: Arc<dyn http_api::CaptchaIssuer>,
     sandbox: Arc<dyn SandboxStore>,
     clock: Arc<AdjustableClock>,
+}
+
+/// The operators' use cases on `storage` alone (for `abonent operator …`): the system clock,
+/// the OS random source, Argon2id.
+pub fn operator_service(storage: &Storage) -> OperatorService {
+    let repo = Arc::new(storage.clone());
+    let random = Arc::new(OsRandom);
+    OperatorService::new(
+        OperatorPorts {
+            clock: Arc::new(fake_providers::SystemClock::default()),
+            random: random.clone(),
+            hasher: Arc::new(BlockingHasher::new(
+                Arc::new(Argon2idHasher::new(random)),
+                default_workers(),
+            )),
+            throttle: repo.clone(),
+            operators: repo.clone(),
+            api_keys: repo.clone(),
+            sessions: repo,
+        },
+        SecurityPolicy::default(),
+    )
 }
 
 /// The identity and billing use cases on the storage and the sandbox providers.
@@ -202,7 +231,7 @@ fn wire(storage: &Storage, public_url: &str) -> Wiring {
         challenges: repo.clone(),
         throttle: repo.clone(),
         consents: repo.clone(),
-        security_log: repo,
+        security_log: repo.clone(),
         sms: Arc::new(SandboxSms::new(
             Arc::clone(&sandbox),
             clock.clone(),
@@ -216,7 +245,9 @@ fn wire(storage: &Storage, public_url: &str) -> Wiring {
         captcha: Arc::new(captcha.clone()),
         directory: Arc::new(Directory(storage.clone())),
     };
+    let operators = OperatorPorts::new(&ports, repo.clone(), repo.clone(), repo.clone());
     Wiring {
+        operators: Arc::new(OperatorService::new(operators, SecurityPolicy::default())),
         identity: Arc::new(IdentityService::new(ports, SecurityPolicy::default())),
         billing: Arc::new(BillingService::new(storage.billing_ports(clock.clone()))),
         captcha: Arc::new(CaptchaGlue {

@@ -32,6 +32,12 @@ pub fn banner(app: &RunningApp, database_url: &str) -> String {
                 a.number, a.holder, a.payment_code, a.about
             );
         }
+        let _ = writeln!(
+            out,
+            "Demo operator (Admin): login {} password {}   (POST {base}/api/v1/operator/session)",
+            crate::demo::OPERATOR_LOGIN,
+            crate::demo::OPERATOR_PASSWORD
+        );
     }
     let _ = writeln!(
         out,

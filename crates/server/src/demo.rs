@@ -155,6 +155,31 @@ pub const ACCOUNTS: [DemoAccount; 5] = [
     },
 ];
 
+/// The demo operator's login (role Admin).
+pub const OPERATOR_LOGIN: &str = "admin";
+
+/// The demo operator's password — published, like everything of the demo.
+pub const OPERATOR_PASSWORD: &str = "Демо-оператор-2026";
+
+/// Creates the demo operator unless it exists.
+pub async fn ensure_operator(operators: &identity_core::OperatorService) -> Result<(), DemoError> {
+    use identity_core::domain::{OperatorLogin, PersonName};
+    use identity_core::model::OperatorRole;
+    use identity_core::service::{CreateOperatorError, NewOperator};
+    let created = operators
+        .create_operator(NewOperator {
+            login: OperatorLogin::parse(OPERATOR_LOGIN).map_err(data)?,
+            name: PersonName::parse("Оператор Демо").map_err(data)?,
+            password: identity_core::Secret::new(OPERATOR_PASSWORD.to_owned()),
+            role: OperatorRole::Admin,
+        })
+        .await;
+    match created {
+        Ok(_) | Err(CreateOperatorError::LoginTaken) => Ok(()),
+        Err(e) => Err(stored(format!("the demo operator: {e}"))),
+    }
+}
+
 /// Why the demo could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {

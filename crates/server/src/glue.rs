@@ -8,6 +8,7 @@
 //!   its holder, premise and meters, as registration by ЛС and linking check them, and the
 //!   payment-document codes (stored as digests, see [`crate::payment_codes`]).
 //! - [`HouseGlue`] — http-api's [`HouseSearch`] over the storage's house search.
+//! - [`IdempotencyGlue`] — http-api's [`IdempotencyStore`] over `idempotency_keys`.
 
 use async_trait::async_trait;
 use billing_core::model::Account;
@@ -17,6 +18,7 @@ use fake_providers::store::{
     CaptchaRow, MessageChannel, OutboxMessage, SandboxStore, StoreError, StoredMessage,
 };
 use http_api::api::public::CaptchaDto;
+use http_api::idempotency::{Begin, IdempotencyStore, StoredResponse};
 use http_api::{CaptchaIssuer, FoundHouse, HouseSearch, ReadinessError};
 use identity_core::domain::{
     AccountNumber, AccountRef, Address, Flat, HouseId, MeterNumber, PersonName, SupplierId,
@@ -24,7 +26,9 @@ use identity_core::domain::{
 use identity_core::model::AccountFacts;
 use identity_core::ports::{AccountDirectory, PortError, WriteError};
 use identity_core::secret::Secret;
-use storage_seaorm::{CaptchaRecord, NewOutboxMessage, OutboxChannel, OutboxRow, Storage};
+use storage_seaorm::{
+    CaptchaRecord, IdempotencyBegin, NewOutboxMessage, OutboxChannel, OutboxRow, Storage,
+};
 use time::OffsetDateTime;
 
 /// The sandbox store on the service's database.
@@ -273,5 +277,87 @@ impl HouseSearch for HouseGlue {
                 address: h.address,
             })
             .collect())
+    }
+}
+
+/// http-api's idempotency-key store on the service's database.
+#[derive(Clone, Debug)]
+pub struct IdempotencyGlue(pub Storage);
+
+fn dependency(e: PortError) -> ReadinessError {
+    ReadinessError(e.message().to_owned())
+}
+
+#[async_trait]
+impl IdempotencyStore for IdempotencyGlue {
+    async fn begin(
+        &self,
+        principal: &str,
+        key: &str,
+        fingerprint: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Begin, ReadinessError> {
+        let found = self
+            .0
+            .idempotency_begin(
+                principal,
+                key,
+                fingerprint,
+                now,
+                http_api::idempotency::KEY_TTL,
+            )
+            .await
+            .map_err(dependency)?;
+        Ok(match found {
+            IdempotencyBegin::Fresh => Begin::Fresh,
+            IdempotencyBegin::Replay { status, body } => {
+                Begin::Replay(StoredResponse { status, body })
+            }
+            IdempotencyBegin::InProgress => Begin::InProgress,
+            IdempotencyBegin::Mismatch => Begin::Mismatch,
+        })
+    }
+
+    async fn complete(
+        &self,
+        principal: &str,
+        key: &str,
+        fingerprint: &[u8; 32],
+        response: &StoredResponse,
+        now: OffsetDateTime,
+    ) -> Result<(), ReadinessError> {
+        let kept = self
+            .0
+            .idempotency_complete(
+                principal,
+                key,
+                fingerprint,
+                response.status,
+                &response.body,
+                now,
+            )
+            .await
+            .map_err(dependency)?;
+        if kept {
+            Ok(())
+        } else {
+            Err(ReadinessError(
+                "the idempotency key was released or taken over before its response was kept"
+                    .to_owned(),
+            ))
+        }
+    }
+
+    async fn abandon(
+        &self,
+        principal: &str,
+        key: &str,
+        fingerprint: &[u8; 32],
+    ) -> Result<(), ReadinessError> {
+        self.0
+            .idempotency_abandon(principal, key, fingerprint)
+            .await
+            .map(|_| ())
+            .map_err(dependency)
     }
 }

@@ -4,6 +4,10 @@
 //!   `abonent.db`); stop with Ctrl+C or SIGTERM (requests in flight are finished).
 //! - `abonent migrate` — apply the database migrations and exit.
 //! - `abonent openapi` — print the OpenAPI document.
+//! - `abonent operator create --login L --name N --role admin|billing|support` — create an
+//!   operator account; the password is read from `ABONENT_OPERATOR_PASSWORD` or, if unset,
+//!   from the first line of standard input (never from the command line, which other users
+//!   of the machine can see).
 
 use std::process::ExitCode;
 
@@ -25,7 +29,7 @@ struct Cli {
     command: Option<Command>,
 }
 
-#[derive(Subcommand, Debug, Clone, Copy)]
+#[derive(Subcommand, Debug, Clone)]
 enum Command {
     /// Start the service (the default).
     Serve,
@@ -33,6 +37,36 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document (JSON) and exit.
     Openapi,
+    /// Operator accounts.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+}
+
+#[derive(Subcommand, Debug, Clone)]
+enum OperatorCommand {
+    /// Create an operator. The password comes from ABONENT_OPERATOR_PASSWORD or the first
+    /// line of standard input.
+    Create {
+        /// The login: 3–64 of a-z 0-9 . _ -
+        #[arg(long)]
+        login: String,
+        /// The operator's name.
+        #[arg(long)]
+        name: String,
+        /// What the operator may do.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+    },
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+enum RoleArg {
+    /// Everything, including API keys.
+    Admin,
+    /// Reference data, imports, billing runs, key rates.
+    Billing,
+    /// Cabinets and questions.
+    Support,
 }
 
 fn main() -> ExitCode {
@@ -66,6 +100,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Migrate => migrate(&config).await,
+            Command::Operator(OperatorCommand::Create { login, name, role }) => {
+                create_operator(&config, &login, &name, role).await
+            }
             Command::Serve | Command::Openapi => serve(config).await,
         }
     });
@@ -98,6 +135,53 @@ async fn migrate(config: &Config) -> Result<(), String> {
     storage.migrate().await.map_err(|e| e.to_string())?;
     storage.close().await.map_err(|e| e.to_string())?;
     println!("migrations applied");
+    Ok(())
+}
+
+async fn create_operator(
+    config: &Config,
+    login: &str,
+    name: &str,
+    role: RoleArg,
+) -> Result<(), String> {
+    use identity_core::domain::{OperatorLogin, PersonName};
+    use identity_core::model::OperatorRole;
+    use identity_core::service::NewOperator;
+    let login = OperatorLogin::parse(login).map_err(|e| format!("--login: {e}"))?;
+    let name = PersonName::parse(name).map_err(|e| format!("--name: {e}"))?;
+    let password = match std::env::var("ABONENT_OPERATOR_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    let role = match role {
+        RoleArg::Admin => OperatorRole::Admin,
+        RoleArg::Billing => OperatorRole::Billing,
+        RoleArg::Support => OperatorRole::Support,
+    };
+    let storage = storage_seaorm::Storage::connect(&config.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    storage.migrate().await.map_err(|e| e.to_string())?;
+    let created = server::app::operator_service(&storage)
+        .create_operator(NewOperator {
+            login,
+            name,
+            password: identity_core::Secret::new(password),
+            role,
+        })
+        .await
+        .map_err(|e| format!("{e}: {}", identity_core::UserMessage::user_message(&e)))?;
+    storage.close().await.map_err(|e| e.to_string())?;
+    println!(
+        "operator {} created ({:?}), id {}",
+        created.login, created.role, created.id
+    );
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! The `abonent` binary: prints where to look, answers `/health`, applies migrations with
-//! `migrate`, prints the spec with `openapi`, and exits 0 after SIGTERM.
+//! `migrate`, prints the spec with `openapi`, creates operators with `operator create`, and
+//! exits 0 after SIGTERM.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -88,4 +89,70 @@ fn a_bad_setting_exits_2_with_its_name() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("database_url"));
+}
+
+#[test]
+fn operator_create_reads_the_password_from_stdin_and_refuses_a_taken_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("o.db").display());
+    let create = |password: &str| {
+        let mut child = abonent()
+            .args([
+                "operator",
+                "create",
+                "--login",
+                "kassir.1",
+                "--name",
+                "Петрова Ольга",
+                "--role",
+                "support",
+                "--database-url",
+                &db,
+            ])
+            .env_remove("ABONENT_OPERATOR_PASSWORD")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = create("Касса-номер-1-2026");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("operator kassir.1 created"), "{said}");
+    assert!(
+        !said.contains("Касса-номер"),
+        "the password is not echoed: {said}"
+    );
+    let again = create("Касса-номер-1-2026");
+    assert!(!again.status.success());
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("login taken"), "{err}");
+    // A weak password is refused with the rule, in Russian.
+    let dir2 = tempfile::tempdir().unwrap();
+    let db2 = format!("sqlite://{}", dir2.path().join("w.db").display());
+    let out = abonent()
+        .args([
+            "operator",
+            "create",
+            "--login",
+            "admin",
+            "--name",
+            "Иванов Иван",
+            "--role",
+            "admin",
+            "--database-url",
+            &db2,
+        ])
+        .env("ABONENT_OPERATOR_PASSWORD", "123")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stderr).is_empty());
 }

@@ -1,8 +1,11 @@
 //! The documented operations, one `#[OpenApi]` struct per area.
 
 pub mod accounts;
+pub mod cabinet;
 pub mod meta;
+pub mod operator;
 pub mod public;
+pub mod readings;
 pub mod registration;
 pub mod session;
 pub mod settings;
@@ -24,4 +27,11 @@ pub enum ApiTags {
     Settings,
     /// The ЛС of the cabinet: linking, switching, unlinking.
     Accounts,
+    /// Billing reads of a linked ЛС: meters, readings history, charges and why, balance,
+    /// statement, payment document, tariffs, calculator, payments; supplier requisites.
+    Cabinet,
+    /// Meter readings: submit, correct, cancel.
+    Readings,
+    /// The supplier's operators: sessions, API keys, cabinets.
+    Operator,
 }
