@@ -3,6 +3,7 @@
 mod accounts;
 mod billing;
 mod operator;
+mod questions;
 mod readings;
 mod register_login;
 mod settings_recovery;

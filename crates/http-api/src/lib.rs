@@ -48,6 +48,7 @@ pub type Apis = (
     api::cabinet::CabinetApi,
     api::operator::OperatorApi,
     api::readings::ReadingsApi,
+    api::questions::QuestionsApi,
 );
 
 /// The OpenAPI service of every documented operation. The document names no server: the same
@@ -64,6 +65,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             api::cabinet::CabinetApi,
             api::operator::OperatorApi,
             api::readings::ReadingsApi,
+            api::questions::QuestionsApi,
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),

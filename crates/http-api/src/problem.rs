@@ -120,6 +120,8 @@ pub enum ProblemType {
     IdempotencyKeyInProgress,
     /// 409: the cabinet is not blocked.
     CabinetNotBlocked,
+    /// 409: the question was answered already.
+    AlreadyAnswered,
     /// 500: a bug (a panic); logged with the request.
     Internal,
     /// 503: a dependency (database, provider) failed; logged, try again later.
@@ -128,7 +130,7 @@ pub enum ProblemType {
 
 impl ProblemType {
     /// Every kind, for tests and documentation.
-    pub const ALL: [ProblemType; 39] = [
+    pub const ALL: [ProblemType; 40] = [
         ProblemType::InvalidRequest,
         ProblemType::Unauthorized,
         ProblemType::Forbidden,
@@ -166,6 +168,7 @@ impl ProblemType {
         ProblemType::IdempotencyKeyReused,
         ProblemType::IdempotencyKeyInProgress,
         ProblemType::CabinetNotBlocked,
+        ProblemType::AlreadyAnswered,
         ProblemType::Internal,
         ProblemType::ServiceUnavailable,
     ];
@@ -210,6 +213,7 @@ impl ProblemType {
             ProblemType::IdempotencyKeyReused => "idempotency-key-reused",
             ProblemType::IdempotencyKeyInProgress => "idempotency-key-in-progress",
             ProblemType::CabinetNotBlocked => "cabinet-not-blocked",
+            ProblemType::AlreadyAnswered => "already-answered",
             ProblemType::Internal => "internal",
             ProblemType::ServiceUnavailable => "service-unavailable",
         }
@@ -252,7 +256,8 @@ impl ProblemType {
             | ProblemType::ReadingAlreadySubmitted
             | ProblemType::ReadingNotChangeable
             | ProblemType::IdempotencyKeyInProgress
-            | ProblemType::CabinetNotBlocked => StatusCode::CONFLICT,
+            | ProblemType::CabinetNotBlocked
+            | ProblemType::AlreadyAnswered => StatusCode::CONFLICT,
             ProblemType::LoginFailed => StatusCode::UNAUTHORIZED,
             ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ProblemType::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -299,6 +304,7 @@ impl ProblemType {
             ProblemType::IdempotencyKeyReused => "Idempotency key reused",
             ProblemType::IdempotencyKeyInProgress => "Idempotency key in use",
             ProblemType::CabinetNotBlocked => "Cabinet not blocked",
+            ProblemType::AlreadyAnswered => "Already answered",
             ProblemType::Internal => "Internal error",
             ProblemType::ServiceUnavailable => "Service temporarily unavailable",
         }
@@ -360,6 +366,7 @@ impl ProblemType {
                 "Такой же запрос ещё выполняется. Повторите его через несколько секунд."
             }
             ProblemType::CabinetNotBlocked => "Личный кабинет не заблокирован.",
+            ProblemType::AlreadyAnswered => "На этот вопрос уже ответили.",
             ProblemType::Internal => {
                 "Произошла ошибка. Мы уже знаем о ней; повторите попытку позже."
             }

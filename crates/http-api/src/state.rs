@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use billing_core::BillingService;
 use identity_core::model::ConsentDocument;
-use identity_core::{IdentityService, OperatorService};
+use identity_core::{IdentityService, OperatorService, QuestionService};
 
 use crate::api::public::CaptchaDto;
 
@@ -21,6 +21,8 @@ pub struct AppState {
     pub billing: Arc<BillingService>,
     /// The operators' use cases.
     pub operators: Arc<OperatorService>,
+    /// Questions and answers.
+    pub questions: Arc<QuestionService>,
     /// Where `Idempotency-Key`s are kept.
     pub idempotency: Arc<dyn crate::idempotency::IdempotencyStore>,
     /// The service's clock (the sandbox clock in sandbox mode).

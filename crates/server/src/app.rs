@@ -12,7 +12,10 @@ use fake_providers::{
 };
 use http_api::{AppState, ConsentText, HttpSettings, Readiness, ReadinessError};
 use identity_core::password::Argon2idHasher;
-use identity_core::{IdentityService, OperatorPorts, OperatorService, Ports, SecurityPolicy};
+use identity_core::{
+    IdentityService, OperatorPorts, OperatorService, Ports, QuestionPorts, QuestionService,
+    SecurityPolicy,
+};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::middleware::Tracing;
 use poem::{EndpointExt, Server};
@@ -142,6 +145,7 @@ impl App {
             identity: wiring.identity,
             billing: wiring.billing,
             operators: wiring.operators.clone(),
+            questions: wiring.questions,
             idempotency: Arc::new(IdempotencyGlue(storage.clone())),
             clock: wiring.clock.clone(),
             houses: Arc::new(HouseGlue(storage.clone())),
@@ -176,6 +180,7 @@ impl App {
 /// What [`wire`] builds.
 struct Wiring {
     identity: Arc<IdentityService>,
+    questions: Arc<QuestionService>,
     operators: Arc<OperatorService>,
     billing: Arc<BillingService>,
     captcha: Arc<dyn http_api::CaptchaIssuer>,
@@ -246,7 +251,9 @@ fn wire(storage: &Storage, public_url: &str) -> Wiring {
         directory: Arc::new(Directory(storage.clone())),
     };
     let operators = OperatorPorts::new(&ports, repo.clone(), repo.clone(), repo.clone());
+    let questions = QuestionPorts::new(&ports, repo.clone());
     Wiring {
+        questions: Arc::new(QuestionService::new(questions, SecurityPolicy::default())),
         operators: Arc::new(OperatorService::new(operators, SecurityPolicy::default())),
         identity: Arc::new(IdentityService::new(ports, SecurityPolicy::default())),
         billing: Arc::new(BillingService::new(storage.billing_ports(clock.clone()))),

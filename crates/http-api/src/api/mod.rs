@@ -5,6 +5,7 @@ pub mod cabinet;
 pub mod meta;
 pub mod operator;
 pub mod public;
+pub mod questions;
 pub mod readings;
 pub mod registration;
 pub mod session;
@@ -32,6 +33,8 @@ pub enum ApiTags {
     Cabinet,
     /// Meter readings: submit, correct, cancel.
     Readings,
+    /// Questions to the supplier and answers.
+    Questions,
     /// The supplier's operators: sessions, API keys, cabinets.
     Operator,
 }
