@@ -1532,6 +1532,13 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> RepoError {
 }
 
 impl BillingService {
+    /// Today at the supplier, by the service's [`Clock`] (what every use case here calls
+    /// "today": readings windows, due dates, balances).
+    #[must_use]
+    pub fn today(&self) -> Date {
+        self.ports.clock.today()
+    }
+
     /// A service over its ports.
     #[must_use]
     pub fn new(ports: BillingPorts) -> BillingService {

@@ -83,10 +83,9 @@ fn values_text(v: &ZoneValues) -> Vec<String> {
     v.values().iter().map(dec).collect()
 }
 
-/// Today at the supplier, by the service's clock (the sandbox clock moves it): the core gives
-/// it with the balance. Only asked when a default needs it.
-async fn today(state: &AppState, account: AccountId) -> Result<Date, Problem> {
-    Ok(state.billing.balance(account).await?.as_of)
+/// Today at the supplier, by the service's clock (the sandbox clock moves it).
+fn today(state: &AppState) -> Date {
+    state.billing.today()
 }
 
 /// The linked ЛС `account_id` of the caller, as billing's id.
@@ -1651,7 +1650,7 @@ impl CabinetApi {
             .transpose()?;
         let to = match to.0.as_deref() {
             Some(t) => period_param("to", t)?,
-            None => Period::of(today(&state, account).await?),
+            None => Period::of(today(&state)),
         };
         let from = from.unwrap_or_else(|| to.plus_months(-12));
         let mut readings = state
@@ -1741,7 +1740,7 @@ impl CabinetApi {
             .transpose()?;
         let to = match to.0.as_deref() {
             Some(t) => period_param("to", t)?,
-            None => Period::of(today(&state, account).await?),
+            None => Period::of(today(&state)),
         };
         let from = from.unwrap_or_else(|| to.plus_months(-12));
         let statement = state
@@ -1797,7 +1796,7 @@ impl CabinetApi {
         let account = gate(&state, auth.auth(), account_id.0).await?;
         let on = match on.0 {
             Some(d) => d,
-            None => today(&state, account).await?,
+            None => today(&state),
         };
         let tariffs = state
             .billing
