@@ -55,6 +55,25 @@ pub(crate) async fn register_by_account(
     created["subscriber_id"].as_str().unwrap().to_owned()
 }
 
+/// Registers a cabinet by the demo ЛС `number` of `holder` with `phone` and logs the service's
+/// client in (cookie session).
+pub(crate) async fn cabinet_of(svc: &TestService, number: &str, holder: &str, phone: &str) {
+    register_by_account(
+        svc,
+        json!({ "supplier_id": 1, "account_number": number, "name": holder, "phone": phone }),
+        phone,
+        crate::register_login::PASSWORD,
+    )
+    .await;
+    let resp = post(
+        svc,
+        "/api/v1/session",
+        json!({ "login": phone, "password": crate::register_login::PASSWORD }),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+}
+
 async fn post(svc: &TestService, path: &str, body: Value) -> reqwest::Response {
     svc.client
         .post(svc.url(path))
@@ -75,9 +94,8 @@ fn active_number(list: &[Value]) -> String {
     active[0]["number"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn register_by_account_link_three_ways_switch_and_unlink() {
-    let svc = TestService::start(Backend::Sqlite).await;
+pub(crate) async fn register_by_account_link_three_ways_switch_and_unlink(backend: Backend) {
+    let svc = TestService::start(backend).await;
 
     // A wrong holder's name and an unknown ЛС answer alike.
     let wrong_name = start(
@@ -265,9 +283,8 @@ async fn register_by_account_link_three_ways_switch_and_unlink() {
     svc.stop().await;
 }
 
-#[tokio::test]
-async fn wrong_link_proofs_are_throttled() {
-    let svc = TestService::start(Backend::Sqlite).await;
+pub(crate) async fn wrong_link_proofs_are_throttled(backend: Backend) {
+    let svc = TestService::start(backend).await;
     register_by_account(
         &svc,
         json!({ "supplier_id": 1, "account_number": "7700100001",

@@ -74,9 +74,8 @@ fn periods(readings: &Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn billing_reads_of_a_linked_account() {
-    let svc = TestService::start(Backend::Sqlite).await;
+pub(crate) async fn billing_reads_of_a_linked_account(backend: Backend) {
+    let svc = TestService::start(backend).await;
     register_by_account(
         &svc,
         json!({ "supplier_id": 1, "account_number": "7700100001",

@@ -9,10 +9,14 @@ use serde_json::{Value, json};
 
 use crate::register_login::{PASSWORD, PHONE, registered_cabinet};
 
-const ADMIN: &str = "admin";
-const ADMIN_PASSWORD: &str = "Демо-оператор-2026";
+pub(crate) const ADMIN: &str = "admin";
+pub(crate) const ADMIN_PASSWORD: &str = "Демо-оператор-2026";
 
-async fn operator_login(svc: &TestService, login: &str, password: &str) -> reqwest::Response {
+pub(crate) async fn operator_login(
+    svc: &TestService,
+    login: &str,
+    password: &str,
+) -> reqwest::Response {
     reqwest::Client::new()
         .post(svc.url("/api/v1/operator/session"))
         .json(&json!({ "login": login, "password": password }))
@@ -30,9 +34,10 @@ async fn subscriber_login(svc: &TestService) -> reqwest::Response {
         .unwrap()
 }
 
-#[tokio::test]
-async fn operator_logs_in_mints_a_key_and_blocks_and_unblocks_a_cabinet() {
-    let svc = TestService::start(Backend::Sqlite).await;
+pub(crate) async fn operator_logs_in_mints_a_key_and_blocks_and_unblocks_a_cabinet(
+    backend: Backend,
+) {
+    let svc = TestService::start(backend).await;
     let subscriber = registered_cabinet(&svc).await;
     let http = reqwest::Client::new();
 

@@ -7,30 +7,14 @@ use abonent_tests::{Backend, TestService};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::accounts::register_by_account;
+use crate::accounts::cabinet_of;
 use crate::register_login::PASSWORD;
 
 const PHONE: &str = "+79160000055";
 
-#[tokio::test]
-async fn ask_answer_and_read() {
-    let svc = TestService::start(Backend::Sqlite).await;
-    register_by_account(
-        &svc,
-        json!({ "supplier_id": 1, "account_number": "7700100002",
-                "name": "Петрова Анна Сергеевна", "phone": PHONE }),
-        PHONE,
-        PASSWORD,
-    )
-    .await;
-    let resp = svc
-        .client
-        .post(svc.url("/api/v1/session"))
-        .json(&json!({ "login": PHONE, "password": PASSWORD }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::CREATED);
+pub(crate) async fn ask_answer_and_read(backend: Backend) {
+    let svc = TestService::start(backend).await;
+    cabinet_of(&svc, "7700100002", "Петрова Анна Сергеевна", PHONE).await;
     let ask = |body: Value| {
         svc.client
             .post(svc.url("/api/v1/questions"))

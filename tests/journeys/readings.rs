@@ -27,9 +27,8 @@ async fn send(
     req.send().await.unwrap()
 }
 
-#[tokio::test]
-async fn submit_correct_replay_cancel_and_late() {
-    let svc = TestService::start(Backend::Sqlite).await;
+pub(crate) async fn submit_correct_replay_cancel_and_late(backend: Backend) {
+    let svc = TestService::start(backend).await;
     register_by_account(
         &svc,
         json!({ "supplier_id": 1, "account_number": "7700100004",

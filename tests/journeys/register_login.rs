@@ -90,9 +90,8 @@ pub(crate) async fn confirmed_phone(svc: &TestService) -> String {
     created["subscriber_id"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn register_by_phone_confirm_and_log_in() {
-    let svc = TestService::start(Backend::Sqlite).await;
+pub(crate) async fn register_by_phone_confirm_and_log_in(backend: Backend) {
+    let svc = TestService::start(backend).await;
     let started = register(&svc).await;
     let challenge = started["challenge_id"].as_str().unwrap().to_owned();
 
@@ -242,9 +241,10 @@ async fn register_by_phone_confirm_and_log_in() {
     svc.stop().await;
 }
 
-#[tokio::test]
-async fn registering_a_taken_phone_answers_alike_and_notifies_the_owner() {
-    let svc = TestService::start(Backend::Sqlite).await;
+pub(crate) async fn registering_a_taken_phone_answers_alike_and_notifies_the_owner(
+    backend: Backend,
+) {
+    let svc = TestService::start(backend).await;
     let first = register(&svc).await;
     let code = code_in(svc.last_message(PHONE).await["body"].as_str().unwrap());
     let challenge = first["challenge_id"].as_str().unwrap();
@@ -286,9 +286,8 @@ async fn registering_a_taken_phone_answers_alike_and_notifies_the_owner() {
     svc.stop().await;
 }
 
-#[tokio::test]
-async fn bad_registration_input_is_a_400_naming_the_field() {
-    let svc = TestService::start(Backend::Sqlite).await;
+pub(crate) async fn bad_registration_input_is_a_400_naming_the_field(backend: Backend) {
+    let svc = TestService::start(backend).await;
     let resp = svc
         .client
         .post(svc.url("/api/v1/registrations/phone"))

@@ -23,9 +23,8 @@ async fn token(svc: &TestService, login_: &str, password: &str) -> String {
     body["token"].as_str().unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn change_password_block_and_recover() {
-    let svc = TestService::start(Backend::Sqlite).await;
+pub(crate) async fn change_password_block_and_recover(backend: Backend) {
+    let svc = TestService::start(backend).await;
     registered_cabinet(&svc).await;
     let api = reqwest::Client::new();
     let t = token(&svc, PHONE, PASSWORD).await;
@@ -122,9 +121,8 @@ async fn change_password_block_and_recover() {
     svc.stop().await;
 }
 
-#[tokio::test]
-async fn recovery_answers_alike_for_an_unknown_email() {
-    let svc = TestService::start(Backend::Sqlite).await;
+pub(crate) async fn recovery_answers_alike_for_an_unknown_email(backend: Backend) {
+    let svc = TestService::start(backend).await;
     let answer = svc.captcha_answer().await;
     let resp = svc
         .client
@@ -155,9 +153,8 @@ async fn recovery_answers_alike_for_an_unknown_email() {
     svc.stop().await;
 }
 
-#[tokio::test]
-async fn emailed_links_open_pages_that_work_without_a_script() {
-    let svc = TestService::start(Backend::Sqlite).await;
+pub(crate) async fn emailed_links_open_pages_that_work_without_a_script(backend: Backend) {
+    let svc = TestService::start(backend).await;
     crate::register_login::registered_cabinet(&svc).await;
     svc.advance_clock(61).await; // one message a minute to an address
     let answer = svc.captcha_answer().await;
@@ -243,9 +240,10 @@ async fn emailed_links_open_pages_that_work_without_a_script() {
     svc.stop().await;
 }
 
-#[tokio::test]
-async fn the_email_confirmation_page_confirms_only_when_its_button_is_pressed() {
-    let svc = TestService::start(Backend::Sqlite).await;
+pub(crate) async fn the_email_confirmation_page_confirms_only_when_its_button_is_pressed(
+    backend: Backend,
+) {
+    let svc = TestService::start(backend).await;
     crate::register_login::confirmed_phone(&svc).await;
     let token =
         crate::register_login::token_in(svc.last_message(EMAIL).await["body"].as_str().unwrap());

@@ -4,9 +4,8 @@
 use abonent_tests::{Backend, TestService};
 use serde_json::Value;
 
-#[tokio::test]
-async fn starts_answers_probes_and_stops() {
-    let svc = TestService::start(Backend::Sqlite).await;
+pub(crate) async fn starts_answers_probes_and_stops(backend: Backend) {
+    let svc = TestService::start(backend).await;
     let health: Value = svc.get_json("/health").await;
     assert_eq!(health["status"], "ok");
     let ready = svc.client.get(svc.url("/ready")).send().await.unwrap();
@@ -23,9 +22,8 @@ async fn starts_answers_probes_and_stops() {
     svc.stop().await;
 }
 
-#[tokio::test]
-async fn every_error_is_a_problem() {
-    let svc = TestService::start(Backend::Sqlite).await;
+pub(crate) async fn every_error_is_a_problem(backend: Backend) {
+    let svc = TestService::start(backend).await;
     let resp = svc
         .client
         .get(svc.url("/no/such/page"))
@@ -47,9 +45,8 @@ async fn every_error_is_a_problem() {
     svc.stop().await;
 }
 
-#[tokio::test]
-async fn public_information_and_the_sandbox_inbox() {
-    let svc = TestService::start(Backend::Sqlite).await;
+pub(crate) async fn public_information_and_the_sandbox_inbox(backend: Backend) {
+    let svc = TestService::start(backend).await;
     let captcha: Value = svc.get_json("/api/v1/captcha").await;
     assert_eq!(captcha["id"].as_str().unwrap().len(), 32, "{captcha}");
     assert!(captcha["image_svg"].as_str().unwrap().starts_with("<svg"));

@@ -3,18 +3,199 @@
 //! hands out an HTTP client. Tests talk to it only over HTTP.
 //!
 //! Backends: [`Backend::Sqlite`] uses a new file in a temporary directory per service;
-//! PostgreSQL joins with the journeys of later slices.
+//! [`Backend::Postgres`] a database `abonent_bb_<pid>_<n>` created for the service and dropped
+//! after it (also when the test panics), on the server at `ABONENT_TEST_POSTGRES_URL` (default
+//! `postgres://postgres@127.0.0.1:5432`, as the storage contract tests). When that server is
+//! unreachable, [`Backend::available`] fails the test if `CI=true` and otherwise says loudly
+//! that the PostgreSQL journeys were skipped.
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
+use sea_orm::{ConnectionTrait, Database};
 use server::app::{App, RunningApp};
-use server::config::Config;
+use server::config::{Config, SandboxConfig, WebhookSecret};
+
+/// The webhook secret the service under test verifies gateway notifications with (so a test
+/// can sign a notification of its own, or forge one).
+pub const WEBHOOK_SECRET: &str = "whsec_abonent_black_box_tests";
+
+/// The PostgreSQL server of the tests when `ABONENT_TEST_POSTGRES_URL` is not set (the storage
+/// contract tests' default).
+pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432";
+/// How to start the local PostgreSQL cluster.
+pub const START_POSTGRES: &str =
+    "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start";
 
 /// Which database the service under test uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// A fresh SQLite file.
     Sqlite,
+    /// A fresh PostgreSQL database.
+    Postgres,
+}
+
+impl Backend {
+    /// Whether tests on this backend can run: always for SQLite; for PostgreSQL, whether its
+    /// server listens. An unreachable PostgreSQL panics with how to start it if `CI=true`, and
+    /// otherwise prints a loud `SKIPPED` notice (once per test binary) and answers `false`.
+    pub fn available(self) -> bool {
+        if self == Backend::Sqlite {
+            return true;
+        }
+        let Err(why) = postgres_listening() else {
+            return true;
+        };
+        assert!(
+            !std::env::var("CI").is_ok_and(|v| v == "true"),
+            "PostgreSQL is unreachable ({why}) and CI=true: start it with `{START_POSTGRES}` \
+             (or set ABONENT_TEST_POSTGRES_URL)"
+        );
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let line = "=".repeat(78);
+            // The real stderr, not the captured test output.
+            let _ignored = writeln!(
+                std::io::stderr().lock(),
+                "\n{line}\n!! SKIPPED: PostgreSQL unreachable ({why})\n\
+                 !! The PostgreSQL journeys passed WITHOUT running. Start PostgreSQL with\n\
+                 !!     {START_POSTGRES}\n\
+                 !! (with CI=true an unreachable PostgreSQL fails them instead)\n{line}\n"
+            );
+        });
+        false
+    }
+}
+
+/// The PostgreSQL server URL without a database name.
+fn postgres_base_url() -> String {
+    std::env::var("ABONENT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// Whether something listens at the PostgreSQL server's address (checked once per binary).
+fn postgres_listening() -> &'static Result<(), String> {
+    static LISTENING: OnceLock<Result<(), String>> = OnceLock::new();
+    LISTENING.get_or_init(|| {
+        let base = postgres_base_url();
+        let authority = base.rsplit('@').next().unwrap_or_default();
+        let authority = authority.split_once("://").map_or(authority, |(_, a)| a);
+        let addrs = authority
+            .to_socket_addrs()
+            .map_err(|e| format!("cannot resolve {authority}: {e}"))?;
+        for addr in addrs {
+            if TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok() {
+                return Ok(());
+            }
+        }
+        Err(format!("nothing listens at {authority}"))
+    })
+}
+
+/// A PostgreSQL database of one service under test, dropped with this value.
+struct PostgresDatabase {
+    base: String,
+    name: String,
+    dropped: bool,
+}
+
+impl PostgresDatabase {
+    /// Creates `abonent_bb_<pid>_<n>` (dropping a leftover of a killed run with the same
+    /// process id first).
+    async fn create() -> PostgresDatabase {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let base = postgres_base_url();
+        let name = format!(
+            "abonent_bb_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let admin = Database::connect(format!("{base}/postgres"))
+            .await
+            .expect("PostgreSQL listens but refuses the admin connection");
+        for sql in [
+            format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            format!("CREATE DATABASE \"{name}\""),
+        ] {
+            admin
+                .execute_unprepared(&sql)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        admin.close().await.expect("close the admin connection");
+        PostgresDatabase {
+            base,
+            name,
+            dropped: false,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("{}/{}", self.base, self.name)
+    }
+
+    /// Drops the database (terminating any connection still open to it).
+    async fn drop_database(base: String, name: String) -> Result<(), String> {
+        let admin = Database::connect(format!("{base}/postgres"))
+            .await
+            .map_err(|e| e.to_string())?;
+        let dropped = admin
+            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string());
+        let _ignored = admin.close().await;
+        dropped
+    }
+
+    /// Drops the database now (after the service stopped and closed its pool).
+    async fn drop_now(mut self) {
+        self.dropped = true;
+        if let Err(e) = Self::drop_database(self.base.clone(), self.name.clone()).await {
+            panic!("cannot drop the test database {}: {e}", self.name);
+        }
+    }
+}
+
+impl Drop for PostgresDatabase {
+    /// Best effort after a panic (or a test that did not call [`TestService::stop`]): drops the
+    /// database from a thread of its own, since the test's runtime may be unwinding.
+    fn drop(&mut self) {
+        if self.dropped {
+            return;
+        }
+        let (base, name) = (self.base.clone(), self.name.clone());
+        let joined = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(Self::drop_database(base, name))
+        })
+        .join();
+        if !matches!(joined, Ok(Ok(()))) {
+            let _ignored = writeln!(
+                std::io::stderr().lock(),
+                "abonent-tests: could not drop the test database {}: {joined:?}",
+                self.name
+            );
+        }
+    }
+}
+
+/// Where the service under test keeps its data.
+enum TestDatabase {
+    /// The temporary directory of the SQLite file (deleted with it).
+    Sqlite {
+        _dir: tempfile::TempDir,
+    },
+    Postgres(PostgresDatabase),
 }
 
 /// A running service under test.
@@ -23,21 +204,37 @@ pub struct TestService {
     pub base: String,
     /// A client with its own cookie jar.
     pub client: reqwest::Client,
+    /// The database URL the service uses.
+    pub database_url: String,
+    // Declared before `database`, so that when a test panics the service is dropped first
+    // (its server is told to stop) and then the database (`WITH (FORCE)` ends the
+    // connections the abandoned pool still holds).
     app: Option<RunningApp>,
-    _dir: tempfile::TempDir,
-    /// The database file.
-    pub database: PathBuf,
+    database: Option<TestDatabase>,
 }
 
 impl TestService {
     /// Starts the service on a free port against a fresh database.
     pub async fn start(backend: Backend) -> TestService {
-        let Backend::Sqlite = backend;
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let database = dir.path().join("abonent.db");
+        let (database, database_url) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let url = format!("sqlite://{}", dir.path().join("abonent.db").display());
+                (TestDatabase::Sqlite { _dir: dir }, url)
+            }
+            Backend::Postgres => {
+                let db = PostgresDatabase::create().await;
+                let url = db.url();
+                (TestDatabase::Postgres(db), url)
+            }
+        };
         let config = Config {
             listen: "127.0.0.1:0".parse().expect("address"),
-            database_url: format!("sqlite://{}", database.display()),
+            database_url: database_url.clone(),
+            webhook_secret: Some(WebhookSecret(WEBHOOK_SECRET.to_owned())),
+            sandbox: SandboxConfig::fast(),
+            maintenance_interval_ms: 100,
+            reconcile_after_ms: 300,
             ..Config::default()
         };
         let app = App::start(config).await.expect("the service starts");
@@ -49,9 +246,9 @@ impl TestService {
         TestService {
             base,
             client,
+            database_url,
             app: Some(app),
-            _dir: dir,
-            database,
+            database: Some(database),
         }
     }
 
@@ -60,10 +257,14 @@ impl TestService {
         format!("{}{}", self.base, path)
     }
 
-    /// Stops the service gracefully (waits for requests in flight).
+    /// Stops the service gracefully (waits for requests in flight, closes its pool) and drops
+    /// its database.
     pub async fn stop(mut self) {
         if let Some(app) = self.app.take() {
             app.stop().await.expect("the service stops cleanly");
+        }
+        if let Some(TestDatabase::Postgres(db)) = self.database.take() {
+            db.drop_now().await;
         }
     }
 }
@@ -197,5 +398,25 @@ impl TestService {
             "{body}"
         );
         body
+    }
+}
+
+/// How long [`eventually`] waits: generous, because on a loaded CI machine the service's
+/// background tasks (webhook delivery, maintenance ticks, billing runs) can lag by seconds.
+pub const EVENTUALLY: Duration = Duration::from_secs(30);
+
+/// Polls `probe` every 20 ms until it answers `Some`, and returns that; panics with `what` if it
+/// has not within [`EVENTUALLY`]. For what the service does in the background: a test must
+/// wait for the state it checks, not for the first sign that the work has begun.
+pub async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + EVENTUALLY;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("{what}: not within {} s", EVENTUALLY.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

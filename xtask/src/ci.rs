@@ -54,13 +54,26 @@ pub fn run(args: &[String]) -> Result<(), String> {
         )
     })?;
     step("purity of the core crates", || purity(&root))?;
-    step("PostgreSQL for the storage contract tests", ensure_postgres)?;
+    step(
+        "PostgreSQL for the storage contract tests and the journeys",
+        ensure_postgres,
+    )?;
     let mut counts = (0_u64, 0_u64);
     step("tests", || run_tests(&root, &mut counts))?;
+    step(
+        "schemathesis (OpenAPI fuzzing of the running service)",
+        || {
+            crate::schemathesis::step(
+                &root,
+                crate::schemathesis::DEFAULT_MAX_EXAMPLES,
+                Some(crate::schemathesis::CI_SEED),
+            )
+            .map(drop)
+        },
+    )?;
     step("rustdoc of the core crates", || {
         run_cmd(
-            Command::new(cargo_bin())
-                .current_dir(&root)
+            cargo_command(&root)
                 .env("RUSTDOCFLAGS", "-D warnings")
                 .args([
                     "doc",
@@ -108,11 +121,37 @@ pub fn cargo_bin() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
 }
 
-fn cargo(root: &Path, args: &[&str]) -> Result<(), String> {
-    run_cmd(Command::new(cargo_bin()).current_dir(root).args(args))
+/// `cargo` in `root`, without the variables `cargo run` gave this process
+/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, …): build scripts that watch them (ring's does) would
+/// otherwise rerun, and everything above them rebuild, whenever a build inside xtask follows
+/// one outside it or the other way round.
+pub fn cargo_command(root: &Path) -> Command {
+    let mut cmd = Command::new(cargo_bin());
+    cmd.current_dir(root);
+    for (key, _) in std::env::vars_os() {
+        if let Some(key) = key.to_str()
+            && [
+                "CARGO_PKG_",
+                "CARGO_MANIFEST_",
+                "CARGO_BIN_",
+                "CARGO_CRATE_",
+                "CARGO_PRIMARY_",
+            ]
+            .iter()
+            .any(|prefix| key.starts_with(prefix))
+        {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
 }
 
-fn run_cmd(cmd: &mut Command) -> Result<(), String> {
+fn cargo(root: &Path, args: &[&str]) -> Result<(), String> {
+    run_cmd(cargo_command(root).args(args))
+}
+
+/// Runs `cmd`, failing unless it succeeds.
+pub fn run_cmd(cmd: &mut Command) -> Result<(), String> {
     let status = cmd
         .status()
         .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
@@ -203,7 +242,8 @@ const POSTGRES_ADDR: &str = "127.0.0.1:5432";
 const START_POSTGRES: &str =
     "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start";
 
-/// Makes sure PostgreSQL accepts connections at [`POSTGRES_ADDR`] before the tests run,
+/// Makes sure PostgreSQL accepts connections at [`POSTGRES_ADDR`] before the tests (storage
+/// contract tests, journeys) run,
 /// starting the local cluster if it is down; fails loudly if it still is not reachable.
 fn ensure_postgres() -> Result<(), String> {
     let listening = || {
@@ -235,8 +275,7 @@ fn ensure_postgres() -> Result<(), String> {
 /// into `counts` (passed, failed).
 fn run_tests(root: &Path, counts: &mut (u64, u64)) -> Result<(), String> {
     use std::io::{BufRead, BufReader};
-    let mut child = Command::new(cargo_bin())
-        .current_dir(root)
+    let mut child = cargo_command(root)
         .args(["test", "--workspace", "--locked"])
         .stdout(std::process::Stdio::piped())
         .spawn()

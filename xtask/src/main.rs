@@ -1,6 +1,8 @@
 //! Project automation, run as `cargo xtask <command>`.
 //!
-//! - `cargo xtask ci` — everything CI checks: format, clippy, tests, cargo-deny, core purity, docs.
+//! - `cargo xtask ci` — everything CI checks: format, clippy, tests (journeys on SQLite and
+//!   PostgreSQL), Schemathesis against the running service, cargo-deny, core purity, docs.
+//! - `cargo xtask schemathesis [--max-examples N]` — the Schemathesis step of `ci` alone.
 //! - `cargo xtask openapi` — writes the service's OpenAPI document to `docs/openapi.json`.
 //! - `cargo xtask demo` — bills a demo house and prints the explained bill, the ЕПД and its QR.
 //! - `cargo xtask bench billing [--accounts N]` — the in-memory billing benchmark.
@@ -20,6 +22,7 @@ mod bench_storage;
 mod ci;
 mod demo;
 mod openapi;
+mod schemathesis;
 #[cfg(test)]
 mod tidy;
 
@@ -36,9 +39,10 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("demo") => demo::run(&args[1..]),
         Some("openapi") => openapi::run(&args[1..]),
+        Some("schemathesis") => schemathesis::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | demo | openapi | bench billing [--accounts N] [--threads N] \
+                "usage: cargo xtask <ci | demo | openapi | schemathesis [--max-examples N] | bench billing [--accounts N] [--threads N] \
                  | bench storage [--accounts N] [--backend sqlite|postgres|both]>"
             );
             return ExitCode::from(2);

@@ -86,3 +86,7 @@ id_type!(
     /// A written refund request.
     RefundRequestId
 );
+id_type!(
+    /// A fiscal receipt claimed for issue (54-ФЗ; [`crate::receipt`]).
+    ReceiptId
+);

@@ -19,10 +19,13 @@
 //! - [`document::build_payment_document`] — the ЕПД for an account and period;
 //! - [`usecase::BillingService`] — the use cases against the ports ([`reads`]: the thin read
 //!   use cases of the HTTP API);
-//! - [`online::OnlinePayments`] — online payments through a payment gateway.
+//! - [`online::OnlinePayments`] — online payments through a payment gateway;
+//! - [`receipt::income_receipt`], [`receipt::refund_receipt`], [`receipt::Receipts`] — the
+//!   electronic fiscal receipts (54-ФЗ) of online payments and refunds.
 #![deny(missing_docs)]
 
 pub mod allocation;
+pub mod autopay;
 pub mod calculator;
 pub mod charge;
 pub mod document;
@@ -41,6 +44,7 @@ pub mod ports;
 pub mod qr;
 pub mod reading;
 pub mod reads;
+pub mod receipt;
 pub mod requisites;
 pub mod run;
 pub mod service;

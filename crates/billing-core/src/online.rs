@@ -22,25 +22,37 @@
 //!   once and fails it once.
 //!
 //! Refunds are carried out on a written request by [`BillingService::refund_payment`]; a
-//! gateway's refund notification changes nothing here. Fiscal receipts (plan G6) and autopay
-//! (G7) are not part of this module yet.
+//! gateway's refund notification changes nothing here.
+//!
+//! Fiscal receipts (plan G6): with [`OnlinePayments::with_receipts`], every credit — the first
+//! confirmation, a repeated one, and a reconciliation that finds the payment succeeded — makes
+//! sure the payment has exactly one income receipt ([`crate::receipt::Receipts`]); the refund
+//! flow issues return receipts through [`OnlinePayments::receipts`]. Autopay (G7) is not part of
+//! this module yet.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
 use crate::ids::AccountId;
+use crate::ids::RefundRequestId;
 use crate::ledger::{Ledger, LedgerError, PaymentSplit, PaymentState};
 use crate::model::{AccountNumber, PaymentAmountError, Supplier};
 use crate::money::Money;
+use crate::ports::RefundStatus;
 use crate::ports::{GatewayPaymentId, PaymentRecord, RepoError};
 use crate::reads::{MarkPendingError, PendingOutcome};
+use crate::receipt::{
+    FiscalRegistrar, IssuedReceipt, ReceiptIssueError, ReceiptPolicy, ReceiptRepository, Receipts,
+};
 use crate::service::ServiceKind;
 use crate::usecase::{
     BillingService, ConfirmOutcome, ConfirmPaymentError, FailOutcome, FailPaymentError,
-    PaymentCheckError, PostPayment, PostPaymentError, check_payment, split_message,
+    PaymentCheckError, PaymentRefund, PostPayment, PostPaymentError, RefundPaymentError,
+    check_payment, split_message,
 };
 
 /// What a subscriber sees when a port failed: nothing about the cause.
@@ -55,7 +67,7 @@ pub const UNSPECIFIED_DECLINE_REASON: &str = "платёж отклонён пл
 
 /// Where the fiscal receipt of a payment is sent (54-ФЗ ст. 1.2 п. 5: an online payment's
 /// receipt goes to the payer's email or phone). Plain text here; the HTTP layer validates it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ReceiptContact {
     /// Email address.
     pub email: Option<String>,
@@ -579,6 +591,62 @@ fn state_ru(state: PaymentState) -> &'static str {
     }
 }
 
+/// A refund request carried out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnlineRefund {
+    /// The request refunded and the balance afterwards.
+    pub refund: PaymentRefund,
+    /// The gateway's id of the refund; `None` for a payment not taken online (returned by the
+    /// supplier's own bank transfer).
+    pub gateway_refund: Option<GatewayRefundId>,
+    /// The return receipt, when receipts are on and the payment was taken online. An error
+    /// leaves the refund standing: a claimed receipt is registered by the periodic pass of
+    /// pending receipts, an unclaimed one by calling [`OnlinePayments::refund`] again.
+    pub receipt: Option<Result<IssuedReceipt, ReceiptIssueError>>,
+}
+
+/// Why a refund request was not carried out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OnlineRefundError {
+    /// The ledger refused it (not found, rejected, more than is left, …); nothing was returned
+    /// at the gateway.
+    #[error(transparent)]
+    Refused(RefundPaymentError),
+    /// The gateway refused the refund; nothing changed in the ledger.
+    #[error("gateway declined the refund: {0}")]
+    GatewayDeclined(String),
+    /// The gateway could not be reached; nothing changed. Try again (the gateway refund is
+    /// idempotent per request).
+    #[error("gateway unavailable: {0}")]
+    GatewayUnavailable(String),
+    /// A port failed.
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+}
+
+impl OnlineRefundError {
+    /// The refusal in Russian, for the operator.
+    #[must_use]
+    pub fn user_message(&self) -> String {
+        match self {
+            Self::Refused(e) => e.user_message(),
+            Self::GatewayDeclined(_) => {
+                "Платёжная система отказала в возврате: обратитесь в банк-эквайер.".into()
+            }
+            Self::GatewayUnavailable(_) => {
+                "Платёжная система временно недоступна. Повторите возврат позже.".into()
+            }
+            Self::Repo(_) => UNAVAILABLE_RU.into(),
+        }
+    }
+}
+
+/// The gateway's idempotence key of the refund of `request`.
+#[must_use]
+pub fn refund_ref(request: RefundRequestId) -> String {
+    format!("refund-{}", request.get())
+}
+
 // ---------------------------------------------------------------------------------------------
 // The service
 // ---------------------------------------------------------------------------------------------
@@ -588,6 +656,7 @@ pub struct OnlinePayments {
     billing: Arc<BillingService>,
     gateway: Arc<dyn PaymentGateway>,
     records: Arc<dyn OnlinePaymentRepository>,
+    receipts: Option<Receipts>,
 }
 
 impl OnlinePayments {
@@ -602,7 +671,37 @@ impl OnlinePayments {
             billing,
             gateway,
             records,
+            receipts: None,
         }
+    }
+
+    /// The same service issuing fiscal receipts (54-ФЗ, [`crate::receipt`]): after every credit
+    /// [`OnlinePayments::on_event`] and [`OnlinePayments::reconcile`] make sure the payment has
+    /// its one income receipt, sent to the contact the payer gave at
+    /// [`OnlinePayments::start`].
+    #[must_use]
+    pub fn with_receipts(
+        mut self,
+        registrar: Arc<dyn FiscalRegistrar>,
+        repository: Arc<dyn ReceiptRepository>,
+        policy: ReceiptPolicy,
+    ) -> OnlinePayments {
+        self.receipts = Some(Receipts::new(
+            self.billing.clone(),
+            self.records.clone(),
+            registrar,
+            repository,
+            policy,
+        ));
+        self
+    }
+
+    /// The receipt use cases (the refund flow's return receipts, the retry of pending
+    /// registrations, the cabinet's list); `None` unless built
+    /// [`OnlinePayments::with_receipts`].
+    #[must_use]
+    pub fn receipts(&self) -> Option<&Receipts> {
+        self.receipts.as_ref()
     }
 
     /// What to propose the subscriber pays today: the debt per service, its total and the
@@ -748,6 +847,12 @@ impl OnlinePayments {
     /// [`UNSPECIFIED_DECLINE_REASON`]), `Refunded` changes nothing. **Idempotent**: a repeated
     /// notification answers [`EventOutcome::Unchanged`]. A payment the ledger does not know
     /// (yet) is [`EventError::PaymentNotYetKnown`]: the gateway retries later.
+    ///
+    /// With receipts ([`OnlinePayments::with_receipts`]), `Succeeded` — credited now or before —
+    /// then makes sure the payment has its income receipt. A registrar failure leaves the receipt
+    /// pending and is not an error; a storage failure while claiming it is
+    /// [`EventError::Repo`] although the credit stays applied, so the gateway delivers the
+    /// notification again and the repeat claims the receipt.
     pub async fn on_event(&self, event: GatewayEvent) -> Result<AppliedEvent, EventError> {
         let payment = self
             .billing
@@ -759,9 +864,95 @@ impl OnlinePayments {
         self.apply(payment, event.status).await
     }
 
+    /// Carries out a recorded refund request ([`BillingService::request_refund`]): checks it
+    /// against the ledger first (not rejected, not more than is left), returns the money at the
+    /// gateway for a payment taken online (idempotent per request: [`refund_ref`]), records the
+    /// refund ([`BillingService::refund_payment`]: the balance grows by the amount) and issues
+    /// the return receipt when receipts are on. **Idempotent**: a request carried out before
+    /// answers the stored refund; a retry after a failure between the gateway and the ledger
+    /// finds the gateway's refund and finishes.
+    pub async fn refund(
+        &self,
+        request: RefundRequestId,
+    ) -> Result<OnlineRefund, OnlineRefundError> {
+        let ledger = &self.billing.ports.ledger;
+        let req = ledger
+            .refund_request(request)
+            .await?
+            .ok_or(OnlineRefundError::Refused(
+                RefundPaymentError::RequestNotFound,
+            ))?;
+        // Taken online (a started record exists): returned at the gateway, with a receipt.
+        let online = self.records.by_gateway_id(&req.gateway_id).await?.is_some();
+        let mut gateway_refund = None;
+        match req.status {
+            RefundStatus::Rejected { .. } => {
+                return Err(OnlineRefundError::Refused(
+                    RefundPaymentError::AlreadyRejected,
+                ));
+            }
+            RefundStatus::Refunded { .. } => {}
+            RefundStatus::Requested => {
+                let payment = ledger
+                    .payment_by_gateway_id(&req.gateway_id)
+                    .await?
+                    .ok_or(RepoError::NotFound)?;
+                let refundable = payment.refundable();
+                if payment.state != PaymentState::Succeeded {
+                    return Err(OnlineRefundError::Refused(
+                        RefundPaymentError::NotRefundable(payment.state),
+                    ));
+                }
+                if req.amount > refundable {
+                    return Err(OnlineRefundError::Refused(
+                        RefundPaymentError::ExceedsPayment {
+                            refundable,
+                            requested: req.amount,
+                        },
+                    ));
+                }
+                if online {
+                    let id = self
+                        .gateway
+                        .refund(&GatewayRefundRequest {
+                            payment: req.gateway_id.clone(),
+                            amount: req.amount,
+                            refund_ref: refund_ref(request),
+                        })
+                        .await
+                        .map_err(|e| match e {
+                            GatewayError::Declined(r) => OnlineRefundError::GatewayDeclined(r),
+                            GatewayError::Unavailable(r) => {
+                                OnlineRefundError::GatewayUnavailable(r)
+                            }
+                        })?;
+                    gateway_refund = Some(id);
+                }
+            }
+        }
+        let refund = self
+            .billing
+            .refund_payment(request)
+            .await
+            .map_err(|e| match e {
+                RefundPaymentError::Repo(e) => OnlineRefundError::Repo(e),
+                e => OnlineRefundError::Refused(e),
+            })?;
+        let receipt = match &self.receipts {
+            Some(receipts) if online => Some(receipts.issue_refund_receipt(request).await),
+            _ => None,
+        };
+        Ok(OnlineRefund {
+            refund,
+            gateway_refund,
+            receipt,
+        })
+    }
+
     /// Asks the gateway for the status of a payment not yet final (`Created` or `Pending`) and
     /// applies it like [`OnlinePayments::on_event`]; a final payment (succeeded, failed,
-    /// refunded) is answered as it is, without asking.
+    /// refunded) is answered as it is, without asking — with receipts, a succeeded one that has
+    /// no income receipt yet (the process stopped between crediting and claiming it) gets it.
     pub async fn reconcile(&self, id: &GatewayPaymentId) -> Result<AppliedEvent, ReconcileError> {
         let payment = self
             .billing
@@ -771,6 +962,12 @@ impl OnlinePayments {
             .await?
             .ok_or(ReconcileError::PaymentNotFound)?;
         if !matches!(payment.state, PaymentState::Created | PaymentState::Pending) {
+            if let (PaymentState::Succeeded, Some(receipts)) = (payment.state, &self.receipts) {
+                receipts
+                    .ensure_income(&payment)
+                    .await
+                    .map_err(|e| ReconcileError::Repo(e.into_repo()))?;
+            }
             return Ok(AppliedEvent {
                 payment,
                 outcome: EventOutcome::Unchanged,
@@ -799,13 +996,21 @@ impl OnlinePayments {
                 Err(MarkPendingError::Repo(e)) => Err(e.into()),
             },
             GatewayStatus::Succeeded => match self.billing.confirm_payment(id).await {
-                Ok(c) => Ok(AppliedEvent {
-                    payment: c.payment,
-                    outcome: match c.outcome {
-                        ConfirmOutcome::Credited => EventOutcome::Credited,
-                        ConfirmOutcome::AlreadyCredited => EventOutcome::Unchanged,
-                    },
-                }),
+                Ok(c) => {
+                    if let Some(receipts) = &self.receipts {
+                        receipts
+                            .after_credit(&c)
+                            .await
+                            .map_err(|e| EventError::Repo(e.into_repo()))?;
+                    }
+                    Ok(AppliedEvent {
+                        payment: c.payment,
+                        outcome: match c.outcome {
+                            ConfirmOutcome::Credited => EventOutcome::Credited,
+                            ConfirmOutcome::AlreadyCredited => EventOutcome::Unchanged,
+                        },
+                    })
+                }
                 Err(ConfirmPaymentError::PaymentNotFound) => Err(EventError::PaymentNotYetKnown),
                 Err(ConfirmPaymentError::NotConfirmable(state)) => {
                     Err(EventError::Contradicts { state })
@@ -846,7 +1051,7 @@ impl OnlinePayments {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Mutex;
 
     use proptest::prelude::*;
@@ -861,8 +1066,8 @@ mod tests {
 
     /// The started payments, in memory, with `order_ref` and gateway id unique.
     #[derive(Default)]
-    struct MemoryRecords {
-        rows: Mutex<Vec<OnlinePaymentRecord>>,
+    pub(crate) struct MemoryRecords {
+        pub(crate) rows: Mutex<Vec<OnlinePaymentRecord>>,
     }
 
     #[async_trait::async_trait]
@@ -907,7 +1112,7 @@ mod tests {
     const URL: &str = "https://pay.example/confirm/sbp-0001";
 
     /// A store with February's 800 ₽ of electricity owed and no payment yet.
-    fn store_with_debt() -> Arc<Mutex<Store>> {
+    pub(crate) fn store_with_debt() -> Arc<Mutex<Store>> {
         Arc::new(Mutex::new(Store {
             journal: vec![charge(
                 p(2026, 2),
@@ -920,7 +1125,7 @@ mod tests {
     }
 
     /// The billing ports over `store`: payments are recorded, moved and failed in it.
-    fn billing(store: &Arc<Mutex<Store>>) -> Mocks {
+    pub(crate) fn billing(store: &Arc<Mutex<Store>>) -> Mocks {
         let mut m = store_mocks(store);
         m.supplier();
         let s = store.clone();
@@ -1307,7 +1512,7 @@ mod tests {
 
     // ----- on_event ------------------------------------------------------------------------------
 
-    fn event(status: GatewayStatus) -> GatewayEvent {
+    pub(crate) fn event(status: GatewayStatus) -> GatewayEvent {
         GatewayEvent {
             payment: gw(),
             status,

@@ -5206,7 +5206,7 @@ pub(crate) mod tests {
     // ----- refunds -------------------------------------------------------------------------
 
     /// A store whose payment of 500 ₽ (on a debt of 800 ₽) succeeded on 21.03.2026.
-    fn store_with_succeeded_payment() -> Arc<Mutex<Store>> {
+    pub(crate) fn store_with_succeeded_payment() -> Arc<Mutex<Store>> {
         let store = store_with_pending_payment();
         {
             let mut s = store.lock().unwrap();
@@ -5223,7 +5223,7 @@ pub(crate) mod tests {
     }
 
     /// [`store_mocks`] plus refund requests kept in the store, with compare-and-set writes.
-    fn refund_mocks(store: &Arc<Mutex<Store>>) -> Mocks {
+    pub(crate) fn refund_mocks(store: &Arc<Mutex<Store>>) -> Mocks {
         let mut m = store_mocks(store);
         m.clock.checkpoint();
         m.today(date!(2026 - 03 - 25));
@@ -5318,7 +5318,7 @@ pub(crate) mod tests {
         m
     }
 
-    fn refund_cmd(amount: Money, number: &str) -> RequestRefund {
+    pub(crate) fn refund_cmd(amount: Money, number: &str) -> RequestRefund {
         RequestRefund {
             gateway_id: gw(),
             account: AccountId::new(1),

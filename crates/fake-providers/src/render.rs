@@ -20,7 +20,7 @@ use time::Duration;
 use crate::store::{KIND_CODE, KIND_LINK, KIND_NOTICE};
 
 /// The signature under every email.
-const SIGNATURE: &str = "С уважением,\nЛичный кабинет абонента";
+pub(crate) const SIGNATURE: &str = "С уважением,\nЛичный кабинет абонента";
 
 /// The public base URL links start with (for example `https://lk.example.ru` or
 /// `http://127.0.0.1:8080`), without a trailing slash.

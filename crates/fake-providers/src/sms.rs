@@ -63,7 +63,8 @@ mod tests {
     use time::{Duration, OffsetDateTime};
 
     use super::*;
-    use crate::store::{KIND_CODE, KIND_NOTICE, MemorySandboxStore, StoreError, StoredMessage};
+    use crate::store::{KIND_CODE, KIND_NOTICE, MemorySandboxStore, StoredMessage};
+    use crate::testing::FlakyStore;
 
     struct FixedClock(OffsetDateTime);
 
@@ -108,44 +109,12 @@ mod tests {
         assert!(format!("{sms:?}").contains("SandboxSms"));
     }
 
-    struct Broken;
-
-    #[async_trait]
-    impl SandboxStore for Broken {
-        async fn push_message(&self, _: &OutboxMessage) -> Result<u64, StoreError> {
-            Err(StoreError::Unavailable("disk full".to_owned()))
-        }
-        async fn messages(
-            &self,
-            _: Option<&str>,
-            _: Option<u64>,
-            _: u32,
-        ) -> Result<Vec<StoredMessage>, StoreError> {
-            Ok(Vec::new())
-        }
-        async fn purge_messages(&self, _: OffsetDateTime) -> Result<u64, StoreError> {
-            Ok(0)
-        }
-        async fn put_captcha(&self, _: &crate::store::CaptchaRow) -> Result<(), StoreError> {
-            Ok(())
-        }
-        async fn use_captcha(
-            &self,
-            _: &str,
-            _: &[u8; 32],
-            _: OffsetDateTime,
-        ) -> Result<bool, StoreError> {
-            Ok(false)
-        }
-        async fn purge_captchas(&self, _: OffsetDateTime) -> Result<u64, StoreError> {
-            Ok(0)
-        }
-    }
-
     #[tokio::test]
     async fn a_store_failure_is_a_port_error() {
+        let broken = FlakyStore::default();
+        broken.set_down(true);
         let sms = SandboxSms::new(
-            Arc::new(Broken),
+            Arc::new(broken),
             Arc::new(FixedClock(T0)),
             LinkBase::new("http://x"),
         );
@@ -154,6 +123,6 @@ mod tests {
             .send(&phone, &Message::CabinetBlocked)
             .await
             .unwrap_err();
-        assert!(err.message().contains("disk full"), "{err}");
+        assert!(err.message().contains("database down"), "{err}");
     }
 }

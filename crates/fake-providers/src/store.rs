@@ -48,8 +48,9 @@ pub struct OutboxMessage {
     pub channel: MessageChannel,
     /// The phone in E.164 (`+79161234567`) or the email address.
     pub recipient: String,
-    /// What it carries: [`KIND_CODE`], [`KIND_LINK`], [`KIND_NOTICE`] (later also `receipt`,
-    /// `3ds`).
+    /// What it carries: [`KIND_CODE`], [`KIND_LINK`], [`KIND_NOTICE`],
+    /// [`crate::gateway::KIND_3DS`] (a payment's confirmation code) or
+    /// [`crate::fiscal::KIND_RECEIPT`] (an electronic fiscal receipt).
     pub kind: String,
     /// The email subject; `None` for SMS.
     pub subject: Option<String>,

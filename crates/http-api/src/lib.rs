@@ -9,6 +9,7 @@
 //!   `docs/openapi.json` (a test fails when the file is stale).
 //! - [`problem`]: every error is `application/problem+json` (RFC 9457) with a stable `type`.
 //! - [`pages`]: the pages emailed links open (`/l/confirm-email`, `/l/recover`).
+//! - [`webhook`]: the payment gateway's signed notifications (`POST /webhooks/payments`).
 //! - [`limits`]: the request body limit, answered with 413 whether or not the request says
 //!   its length.
 //!
@@ -25,6 +26,7 @@ mod map_billing;
 pub mod pages;
 pub mod problem;
 mod state;
+pub mod webhook;
 
 pub use state::{
     AppState, CaptchaIssuer, ConsentText, DEFAULT_CONSENT_TEXT, DEFAULT_CONSENT_VERSION,
@@ -49,6 +51,9 @@ pub type Apis = (
     api::operator::OperatorApi,
     api::readings::ReadingsApi,
     api::questions::QuestionsApi,
+    api::payments::PaymentsApi,
+    api::backoffice::BackofficeApi,
+    api::imports::ImportsApi,
 );
 
 /// The OpenAPI service of every documented operation. The document names no server: the same
@@ -66,6 +71,9 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             api::operator::OperatorApi,
             api::readings::ReadingsApi,
             api::questions::QuestionsApi,
+            api::payments::PaymentsApi,
+            api::backoffice::BackofficeApi,
+            api::imports::ImportsApi,
         ),
         API_TITLE,
         env!("CARGO_PKG_VERSION"),
@@ -95,11 +103,13 @@ pub fn routes(state: AppState, sandbox: Option<Route>) -> impl Endpoint {
         .nest("/", service)
         .at("/openapi.json", spec)
         .nest("/docs", docs)
-        .nest("/l", pages::routes());
+        .nest("/l", pages::routes())
+        .at("/webhooks/payments", poem::post(webhook::payment_webhook));
     if let Some(sandbox) = sandbox {
         app = app.nest("/sandbox", sandbox);
     }
-    app.with(limits::BodyLimit::new(limit))
+    // The body limit; the import route alone takes files up to `imports::BODY_LIMIT`.
+    api::imports::with_body_limits(app, limit)
         // A panic is a bug: answered 500 `internal` (logged), the connection kept.
         .with(poem::middleware::CatchPanic::new())
         .catch_all_error(problem::from_poem_error)

@@ -7,6 +7,8 @@
 //! - `GET /l/recover?token=…` asks for the new password twice; its `POST /l/recover` sets it
 //!   (and unblocks a blocked cabinet).
 //!
+//! - `GET /l/payment-return` is where the payment gateway's page sends the payer back.
+//!
 //! The token is the only authority these forms carry (no session, no cookie), so a cross-site
 //! form post gains nothing; every text is escaped.
 
@@ -56,7 +58,8 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
+/// A plain page: `title` (escaped) as the heading, `body` as given (escape what it quotes).
+pub fn page(status: StatusCode, title: &str, body: &str) -> Response {
     Html(format!(
         "<!doctype html><html lang=\"ru\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\"><title>{t}</title>\
@@ -201,6 +204,18 @@ pub fn routes() -> Route {
             get(confirm_email_page).post(confirm_email),
         )
         .at("/recover", get(recover_page).post(recover))
+        .at("/payment-return", get(payment_return))
+}
+
+/// Where the payment gateway's page sends the payer back: the payment is being credited.
+#[handler]
+fn payment_return() -> Response {
+    page(
+        StatusCode::OK,
+        "Оплата принята в обработку",
+        "<p>Платёжная система сообщит о результате в течение нескольких минут. \
+         Статус платежа и чек — в разделе «Платежи» личного кабинета.</p>",
+    )
 }
 
 #[cfg(test)]

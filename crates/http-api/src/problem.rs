@@ -38,6 +38,21 @@ pub struct ProblemBody {
     /// When to try again, for `rate-limited`.
     #[oai(skip_serializing_if_is_none)]
     pub retry_after_seconds: Option<u64>,
+    /// For `import-invalid`: the file's bad rows (the first 100), in line order.
+    #[oai(skip_serializing_if_is_none)]
+    pub errors: Option<Vec<RowError>>,
+}
+
+/// One bad row of an imported file.
+#[derive(Object, Clone, Debug, PartialEq, Eq)]
+pub struct RowError {
+    /// The line of the file (the header is line 1).
+    pub line: u64,
+    /// The column, when one column is at fault.
+    #[oai(skip_serializing_if_is_none)]
+    pub column: Option<String>,
+    /// What is wrong, in Russian.
+    pub reason: String,
 }
 
 /// The kinds of error, each with its slug, status and English title.
@@ -122,6 +137,36 @@ pub enum ProblemType {
     CabinetNotBlocked,
     /// 409: the question was answered already.
     AlreadyAnswered,
+    /// 422: the payment amount is refused (not positive, below the minimum, more than allowed).
+    PaymentAmountInvalid,
+    /// 422: the split by service does not fit the account or the amount.
+    PaymentSplitInvalid,
+    /// 422: no email or phone to send the fiscal receipt to.
+    ReceiptContactMissing,
+    /// 422: the payment gateway refused to create the payment.
+    PaymentDeclined,
+    /// 503: the payment gateway cannot be reached; nothing was charged.
+    GatewayUnavailable,
+    /// 409: a gateway notification names a payment the service has not recorded yet; the gateway retries.
+    PaymentNotYetKnown,
+    /// 400: a gateway notification's signature is missing, malformed or wrong.
+    WebhookSignatureInvalid,
+    /// 400: a gateway notification was signed too long ago or in the future.
+    WebhookTimestampOutOfTolerance,
+    /// 409: the billing run cannot start (period closed, readings window still open).
+    BillingRunRefused,
+    /// 422: a refund request is incomplete or asks for more than was paid.
+    RefundInvalid,
+    /// 409: the refund cannot be carried out or rejected in the request's state.
+    RefundRefused,
+    /// 422: autopay settings break a rule (day, amount, limit).
+    AutopayInvalid,
+    /// 409: the autopay settings changed since they were read.
+    AutopayConflict,
+    /// 422: an imported file has bad rows; nothing of it was applied (`errors` lists them).
+    ImportInvalid,
+    /// 409: an imported file contradicts the stored data; nothing of it was applied.
+    ImportConflict,
     /// 500: a bug (a panic); logged with the request.
     Internal,
     /// 503: a dependency (database, provider) failed; logged, try again later.
@@ -130,7 +175,7 @@ pub enum ProblemType {
 
 impl ProblemType {
     /// Every kind, for tests and documentation.
-    pub const ALL: [ProblemType; 40] = [
+    pub const ALL: [ProblemType; 55] = [
         ProblemType::InvalidRequest,
         ProblemType::Unauthorized,
         ProblemType::Forbidden,
@@ -169,6 +214,21 @@ impl ProblemType {
         ProblemType::IdempotencyKeyInProgress,
         ProblemType::CabinetNotBlocked,
         ProblemType::AlreadyAnswered,
+        ProblemType::PaymentAmountInvalid,
+        ProblemType::PaymentSplitInvalid,
+        ProblemType::ReceiptContactMissing,
+        ProblemType::PaymentDeclined,
+        ProblemType::GatewayUnavailable,
+        ProblemType::PaymentNotYetKnown,
+        ProblemType::WebhookSignatureInvalid,
+        ProblemType::WebhookTimestampOutOfTolerance,
+        ProblemType::BillingRunRefused,
+        ProblemType::RefundInvalid,
+        ProblemType::RefundRefused,
+        ProblemType::AutopayInvalid,
+        ProblemType::AutopayConflict,
+        ProblemType::ImportInvalid,
+        ProblemType::ImportConflict,
         ProblemType::Internal,
         ProblemType::ServiceUnavailable,
     ];
@@ -214,6 +274,21 @@ impl ProblemType {
             ProblemType::IdempotencyKeyInProgress => "idempotency-key-in-progress",
             ProblemType::CabinetNotBlocked => "cabinet-not-blocked",
             ProblemType::AlreadyAnswered => "already-answered",
+            ProblemType::PaymentAmountInvalid => "payment-amount-invalid",
+            ProblemType::PaymentSplitInvalid => "payment-split-invalid",
+            ProblemType::ReceiptContactMissing => "receipt-contact-missing",
+            ProblemType::PaymentDeclined => "payment-declined",
+            ProblemType::GatewayUnavailable => "gateway-unavailable",
+            ProblemType::PaymentNotYetKnown => "payment-not-yet-known",
+            ProblemType::WebhookSignatureInvalid => "webhook-signature-invalid",
+            ProblemType::WebhookTimestampOutOfTolerance => "webhook-timestamp-out-of-tolerance",
+            ProblemType::BillingRunRefused => "billing-run-refused",
+            ProblemType::RefundInvalid => "refund-invalid",
+            ProblemType::RefundRefused => "refund-refused",
+            ProblemType::AutopayInvalid => "autopay-invalid",
+            ProblemType::AutopayConflict => "autopay-conflict",
+            ProblemType::ImportInvalid => "import-invalid",
+            ProblemType::ImportConflict => "import-conflict",
             ProblemType::Internal => "internal",
             ProblemType::ServiceUnavailable => "service-unavailable",
         }
@@ -248,7 +323,14 @@ impl ProblemType {
             | ProblemType::InvalidRange
             | ProblemType::ReadingRejected
             | ProblemType::EstimateRejected
-            | ProblemType::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            | ProblemType::IdempotencyKeyReused
+            | ProblemType::PaymentAmountInvalid
+            | ProblemType::PaymentSplitInvalid
+            | ProblemType::ReceiptContactMissing
+            | ProblemType::PaymentDeclined
+            | ProblemType::RefundInvalid
+            | ProblemType::AutopayInvalid
+            | ProblemType::ImportInvalid => StatusCode::UNPROCESSABLE_ENTITY,
             ProblemType::AlreadyRegistered
             | ProblemType::EmailTaken
             | ProblemType::NothingPending
@@ -257,10 +339,20 @@ impl ProblemType {
             | ProblemType::ReadingNotChangeable
             | ProblemType::IdempotencyKeyInProgress
             | ProblemType::CabinetNotBlocked
-            | ProblemType::AlreadyAnswered => StatusCode::CONFLICT,
+            | ProblemType::AlreadyAnswered
+            | ProblemType::PaymentNotYetKnown
+            | ProblemType::BillingRunRefused
+            | ProblemType::RefundRefused
+            | ProblemType::AutopayConflict
+            | ProblemType::ImportConflict => StatusCode::CONFLICT,
             ProblemType::LoginFailed => StatusCode::UNAUTHORIZED,
             ProblemType::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            ProblemType::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ProblemType::ServiceUnavailable | ProblemType::GatewayUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ProblemType::WebhookSignatureInvalid | ProblemType::WebhookTimestampOutOfTolerance => {
+                StatusCode::BAD_REQUEST
+            }
         }
     }
 
@@ -305,6 +397,21 @@ impl ProblemType {
             ProblemType::IdempotencyKeyInProgress => "Idempotency key in use",
             ProblemType::CabinetNotBlocked => "Cabinet not blocked",
             ProblemType::AlreadyAnswered => "Already answered",
+            ProblemType::PaymentAmountInvalid => "Payment amount refused",
+            ProblemType::PaymentSplitInvalid => "Payment split refused",
+            ProblemType::ReceiptContactMissing => "Receipt contact missing",
+            ProblemType::PaymentDeclined => "Payment declined by the gateway",
+            ProblemType::GatewayUnavailable => "Payment gateway unavailable",
+            ProblemType::PaymentNotYetKnown => "Payment not yet known",
+            ProblemType::WebhookSignatureInvalid => "Webhook signature invalid",
+            ProblemType::WebhookTimestampOutOfTolerance => "Webhook timestamp out of tolerance",
+            ProblemType::BillingRunRefused => "Billing run refused",
+            ProblemType::RefundInvalid => "Refund request invalid",
+            ProblemType::RefundRefused => "Refund refused",
+            ProblemType::AutopayInvalid => "Autopay settings refused",
+            ProblemType::AutopayConflict => "Autopay settings changed",
+            ProblemType::ImportInvalid => "Import file invalid",
+            ProblemType::ImportConflict => "Import conflicts with stored data",
             ProblemType::Internal => "Internal error",
             ProblemType::ServiceUnavailable => "Service temporarily unavailable",
         }
@@ -367,6 +474,33 @@ impl ProblemType {
             }
             ProblemType::CabinetNotBlocked => "Личный кабинет не заблокирован.",
             ProblemType::AlreadyAnswered => "На этот вопрос уже ответили.",
+            ProblemType::PaymentAmountInvalid => "Сумма платежа не подходит.",
+            ProblemType::PaymentSplitInvalid => "Распределение платежа по услугам не подходит.",
+            ProblemType::ReceiptContactMissing => {
+                "Укажите адрес электронной почты или телефон для получения чека."
+            }
+            ProblemType::PaymentDeclined => {
+                "Платёжная система отклонила платёж. Попробуйте позже или другим способом."
+            }
+            ProblemType::GatewayUnavailable => {
+                "Платёжная система временно недоступна. Повторите попытку позже."
+            }
+            ProblemType::PaymentNotYetKnown => {
+                "Платёж ещё не зарегистрирован: повторите уведомление позже."
+            }
+            ProblemType::WebhookSignatureInvalid => "Подпись уведомления неверна.",
+            ProblemType::WebhookTimestampOutOfTolerance => "Уведомление подписано слишком давно.",
+            ProblemType::BillingRunRefused => "Начисления за этот период сейчас выполнить нельзя.",
+            ProblemType::RefundInvalid => "Заявление на возврат заполнено неверно.",
+            ProblemType::RefundRefused => "Возврат по этому заявлению выполнить нельзя.",
+            ProblemType::AutopayInvalid => "Настройки автоплатежа заполнены неверно.",
+            ProblemType::AutopayConflict => {
+                "Настройки автоплатежа изменились на другом устройстве: откройте их заново."
+            }
+            ProblemType::ImportInvalid => "Файл не загружен: в нём есть ошибки.",
+            ProblemType::ImportConflict => {
+                "Файл не загружен: он противоречит уже загруженным данным."
+            }
             ProblemType::Internal => {
                 "Произошла ошибка. Мы уже знаем о ней; повторите попытку позже."
             }
@@ -410,6 +544,8 @@ pub struct Problem {
     pub reason: Option<String>,
     /// When to try again, for `rate-limited`.
     pub retry_after_seconds: Option<u64>,
+    /// The bad rows of an imported file, for `import-invalid`.
+    pub errors: Option<Vec<RowError>>,
 }
 
 impl Problem {
@@ -420,6 +556,7 @@ impl Problem {
             detail: None,
             reason: None,
             retry_after_seconds: None,
+            errors: None,
         }
     }
 
@@ -460,6 +597,7 @@ impl Problem {
                 .unwrap_or_else(|| self.kind.default_detail().to_owned()),
             reason: self.reason.clone(),
             retry_after_seconds: self.retry_after_seconds,
+            errors: self.errors.clone(),
         }
     }
 }

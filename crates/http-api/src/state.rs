@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use billing_core::BillingService;
+use billing_core::online::OnlinePayments;
 use identity_core::model::ConsentDocument;
 use identity_core::{IdentityService, OperatorService, QuestionService};
 
@@ -31,6 +32,18 @@ pub struct AppState {
     pub houses: Arc<dyn HouseSearch>,
     /// Issues captcha challenges.
     pub captcha: Arc<dyn CaptchaIssuer>,
+    /// Online payments through the payment gateway.
+    pub payments: Arc<OnlinePayments>,
+    /// How the gateway's notifications are authenticated.
+    pub webhooks: Arc<crate::webhook::WebhookSettings>,
+    /// Randomness for payment order references started without an `Idempotency-Key`.
+    pub random: Arc<dyn identity_core::ports::Random>,
+    /// Autopay settings.
+    pub autopay: Arc<billing_core::autopay::AutopayService>,
+    /// Billing runs and the key-rate history.
+    pub backoffice: Arc<dyn crate::api::backoffice::Backoffice>,
+    /// The operator's CSV imports.
+    pub imports: Arc<dyn crate::api::imports::Importer>,
 }
 
 /// The consent to personal-data processing in force: its version and text.

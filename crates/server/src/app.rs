@@ -6,12 +6,18 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use billing_core::BillingService;
+use billing_core::online::OnlinePayments;
+use fake_providers::gateway::GatewayStore;
 use fake_providers::store::SandboxStore;
 use fake_providers::{
-    AdjustableClock, CaptchaSettings, LinkBase, OsRandom, SandboxCaptcha, SandboxEmail, SandboxSms,
+    AdjustableClock, CaptchaSettings, DispatcherSettings, GatewaySettings, LinkBase, OsRandom,
+    SandboxCaptcha, SandboxEmail, SandboxGateway, SandboxSms, WebhookChaos, WebhookDispatcher,
 };
+use http_api::webhook::{DEFAULT_TOLERANCE, WebhookSettings};
 use http_api::{AppState, ConsentText, HttpSettings, Readiness, ReadinessError};
 use identity_core::password::Argon2idHasher;
+use identity_core::ports::Random as _;
+use identity_core::secret::Secret;
 use identity_core::{
     IdentityService, OperatorPorts, OperatorService, Ports, QuestionPorts, QuestionService,
     SecurityPolicy,
@@ -22,7 +28,7 @@ use poem::{EndpointExt, Server};
 use sea_orm_migration::MigratorTrait;
 use storage_seaorm::Storage;
 use storage_seaorm::migration::Migrator;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, SHUTDOWN_GRACE};
@@ -38,6 +44,9 @@ pub enum StartError {
     /// The demo supplier could not be loaded.
     #[error("{0}")]
     Demo(#[from] crate::demo::DemoError),
+    /// The webhook secret could not be drawn or the HTTP client built.
+    #[error("payments: {0}")]
+    Payments(String),
     /// The listening address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -77,6 +86,8 @@ pub struct RunningApp {
     pub demo: Option<&'static [crate::demo::DemoAccount]>,
     shutdown: oneshot::Sender<()>,
     server: JoinHandle<std::io::Result<()>>,
+    stop_tasks: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 /// Readiness: the database answers and no migration is pending.
@@ -128,10 +139,12 @@ impl App {
             .and_then(|a| a.as_socket_addr().copied())
             .unwrap_or(config.listen);
         let public_url = config.public_url(addr);
-        let wiring = wire(&storage, &public_url);
+        let secret = webhook_secret(&config)?;
+        let wiring = wire(&storage, &public_url, &config);
         if demo.is_some() {
             crate::demo::ensure_operator(&wiring.operators).await?;
         }
+        let dispatcher = webhook_dispatcher(&config, addr, secret.clone(), &wiring)?;
         let state = AppState {
             settings: Arc::new(HttpSettings {
                 body_limit: config.body_limit,
@@ -143,15 +156,57 @@ impl App {
             }),
             readiness: Arc::new(StorageReadiness(storage.clone())),
             identity: wiring.identity,
-            billing: wiring.billing,
+            billing: wiring.billing.clone(),
             operators: wiring.operators.clone(),
             questions: wiring.questions,
             idempotency: Arc::new(IdempotencyGlue(storage.clone())),
             clock: wiring.clock.clone(),
             houses: Arc::new(HouseGlue(storage.clone())),
             captcha: wiring.captcha,
+            payments: wiring.payments.clone(),
+            webhooks: Arc::new(WebhookSettings {
+                secrets: vec![Secret::new(secret.clone())],
+                tolerance: DEFAULT_TOLERANCE,
+            }),
+            random: wiring.random.clone(),
+            autopay: Arc::new(billing_core::autopay::AutopayService::new(
+                Arc::clone(&wiring.billing),
+                Arc::new(storage.clone()),
+            )),
+            backoffice: Arc::new(crate::backoffice::StorageBackoffice::new(
+                storage.clone(),
+                Arc::clone(&wiring.billing),
+            )),
+            imports: Arc::new(crate::import::Importer::new(
+                storage.clone(),
+                wiring.clock.clone(),
+            )),
         };
-        let sandbox = crate::sandbox::routes(wiring.sandbox, wiring.clock);
+        let (stop_tasks, stopping) = watch::channel(false);
+        let maintenance = Arc::new(crate::maintenance::Maintenance::new(
+            storage.clone(),
+            Arc::clone(&wiring.payments),
+            wiring.clock.clone(),
+            crate::maintenance::MaintenanceSettings {
+                interval: std::time::Duration::from_millis(config.maintenance_interval_ms),
+                reconcile_after: std::time::Duration::from_millis(config.reconcile_after_ms),
+                // Online payments of the last month are backfilled, so a stop between
+                // crediting and claiming a receipt is mended after a restart days later.
+                ..crate::maintenance::MaintenanceSettings::new(
+                    (identity_core::ports::Clock::now(wiring.clock.as_ref())
+                        - time::Duration::days(31))
+                    .date(),
+                )
+            },
+        ));
+        let tasks = vec![
+            dispatcher.spawn(stopping.clone()),
+            maintenance.spawn(stopping),
+        ];
+        let sandbox = crate::sandbox::routes(wiring.sandbox, wiring.clock.clone()).nest(
+            "/",
+            crate::sandbox_pay::routes(wiring.gateway, wiring.gateway_store, wiring.clock),
+        );
         let endpoint = http_api::routes(state, Some(sandbox)).with(Tracing);
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -173,8 +228,53 @@ impl App {
             demo,
             shutdown,
             server,
+            stop_tasks,
+            tasks,
         })
     }
+}
+
+/// The secret payment notifications are signed with: the configured one, or 32 random bytes
+/// for this process (the sandbox gateway signs in the same process).
+fn webhook_secret(config: &Config) -> Result<Vec<u8>, StartError> {
+    if let Some(secret) = &config.webhook_secret {
+        return Ok(secret.0.as_bytes().to_vec());
+    }
+    let mut bytes = vec![0u8; 32];
+    OsRandom
+        .fill(&mut bytes)
+        .map_err(|e| StartError::Payments(format!("cannot draw a webhook secret: {e}")))?;
+    Ok(bytes)
+}
+
+/// The sandbox gateway's webhook dispatcher, delivering to this process's
+/// `/webhooks/payments` over HTTP (the loopback address when listening on all interfaces).
+fn webhook_dispatcher(
+    config: &Config,
+    addr: std::net::SocketAddr,
+    secret: Vec<u8>,
+    wiring: &Wiring,
+) -> Result<Arc<WebhookDispatcher>, StartError> {
+    let mut target = addr;
+    if target.ip().is_unspecified() {
+        target.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let mut settings = DispatcherSettings::new(format!("http://{target}/webhooks/payments"));
+    settings.poll = std::time::Duration::from_millis(config.sandbox.webhook_poll_ms);
+    settings.backoff_base = std::time::Duration::from_millis(config.sandbox.webhook_backoff_ms);
+    settings.jitter = config.sandbox.webhook_jitter;
+    let transport = crate::gateway_glue::HttpTransport::new()
+        .map_err(|e| StartError::Payments(format!("cannot build the webhook client: {e}")))?;
+    let signer: fake_providers::Signer =
+        Arc::new(move |t: i64, body: &[u8]| http_api::webhook::signature::sign(&secret, t, body));
+    Ok(Arc::new(WebhookDispatcher::new(
+        Arc::clone(&wiring.gateway_store),
+        Arc::new(transport),
+        signer,
+        wiring.clock.clone(),
+        wiring.random.clone(),
+        settings,
+    )))
 }
 
 /// What [`wire`] builds.
@@ -186,6 +286,10 @@ struct Wiring {
     captcha: Arc<dyn http_api::CaptchaIssuer>,
     sandbox: Arc<dyn SandboxStore>,
     clock: Arc<AdjustableClock>,
+    random: Arc<OsRandom>,
+    payments: Arc<OnlinePayments>,
+    gateway: Arc<SandboxGateway>,
+    gateway_store: Arc<dyn GatewayStore>,
 }
 
 /// The operators' use cases on `storage` alone (for `abonent operator …`): the system clock,
@@ -211,7 +315,7 @@ pub fn operator_service(storage: &Storage) -> OperatorService {
 }
 
 /// The identity and billing use cases on the storage and the sandbox providers.
-fn wire(storage: &Storage, public_url: &str) -> Wiring {
+fn wire(storage: &Storage, public_url: &str, config: &Config) -> Wiring {
     let clock = Arc::new(AdjustableClock::default());
     let random = Arc::new(OsRandom);
     let sandbox: Arc<dyn SandboxStore> = Arc::new(StoreGlue(storage.clone()));
@@ -227,7 +331,7 @@ fn wire(storage: &Storage, public_url: &str) -> Wiring {
         clock: clock.clone(),
         random: random.clone(),
         hasher: Arc::new(BlockingHasher::new(
-            Arc::new(Argon2idHasher::new(random)),
+            Arc::new(Argon2idHasher::new(random.clone())),
             default_workers(),
         )),
         subscribers: repo.clone(),
@@ -252,17 +356,50 @@ fn wire(storage: &Storage, public_url: &str) -> Wiring {
     };
     let operators = OperatorPorts::new(&ports, repo.clone(), repo.clone(), repo.clone());
     let questions = QuestionPorts::new(&ports, repo.clone());
+    let billing = Arc::new(BillingService::new(storage.billing_ports(clock.clone())));
+    let gateway_store: Arc<dyn GatewayStore> = Arc::new(StoreGlue(storage.clone()));
+    let mut gateway_settings = GatewaySettings::new(public_url);
+    gateway_settings.chaos = WebhookChaos {
+        first_delay: std::time::Duration::from_millis(config.sandbox.webhook_delay_ms),
+        duplicate_every: config.sandbox.webhook_duplicate_every,
+        reorder: config.sandbox.webhook_reorder,
+    };
+    gateway_settings.late_card_delay =
+        std::time::Duration::from_millis(config.sandbox.late_card_delay_ms);
+    let gateway = Arc::new(SandboxGateway::new(
+        Arc::clone(&gateway_store),
+        Arc::clone(&sandbox),
+        clock.clone(),
+        random.clone(),
+        gateway_settings,
+    ));
+    let fiscal = Arc::new(fake_providers::SandboxFiscal::new(
+        Arc::clone(&sandbox),
+        clock.clone(),
+        fake_providers::FiscalSettings::default(),
+    ));
+    let payments = Arc::new(
+        OnlinePayments::new(Arc::clone(&billing), gateway.clone(), repo.clone()).with_receipts(
+            fiscal,
+            repo.clone(),
+            billing_core::receipt::ReceiptPolicy::default(),
+        ),
+    );
     Wiring {
         questions: Arc::new(QuestionService::new(questions, SecurityPolicy::default())),
         operators: Arc::new(OperatorService::new(operators, SecurityPolicy::default())),
         identity: Arc::new(IdentityService::new(ports, SecurityPolicy::default())),
-        billing: Arc::new(BillingService::new(storage.billing_ports(clock.clone()))),
+        billing,
         captcha: Arc::new(CaptchaGlue {
             captcha,
             reveal_answer: true,
         }),
         sandbox,
         clock,
+        random,
+        payments,
+        gateway,
+        gateway_store,
     }
 }
 
@@ -272,6 +409,10 @@ impl RunningApp {
     pub async fn stop(self) -> Result<(), StopError> {
         let _ = self.shutdown.send(());
         self.server.await??;
+        let _ = self.stop_tasks.send(true);
+        for task in self.tasks {
+            task.await?;
+        }
         self.storage.close().await?;
         tracing::info!("stopped");
         Ok(())

@@ -44,6 +44,79 @@ pub struct Config {
     pub body_limit: usize,
     /// Load (or repair) the demo supplier at start-up.
     pub demo: bool,
+    /// The secret payment notifications are signed with; `None`: a random one per process
+    /// (enough for the sandbox gateway, which runs in the same process).
+    pub webhook_secret: Option<WebhookSecret>,
+    /// How the sandbox payment gateway behaves.
+    pub sandbox: SandboxConfig,
+    /// Time between passes of the periodic work (reconciliation, receipts, purges), in
+    /// milliseconds.
+    pub maintenance_interval_ms: u64,
+    /// An online payment still not final this long after it started is reconciled with the
+    /// gateway, in milliseconds.
+    pub reconcile_after_ms: u64,
+}
+
+/// The payment notification secret. `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecret(pub String);
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret([REDACTED])")
+    }
+}
+
+/// How the sandbox payment gateway delivers its notifications — late, twice, out of order —
+/// so that the service's handling of real gateways' habits is exercised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SandboxConfig {
+    /// Delay of every notification's first delivery, in milliseconds.
+    pub webhook_delay_ms: u64,
+    /// Every n-th final notification is also delivered a second time (0: never).
+    pub webhook_duplicate_every: u32,
+    /// Every final notification is followed by a stale `payment.pending` one.
+    pub webhook_reorder: bool,
+    /// How often the dispatcher looks for due notifications, in milliseconds.
+    pub webhook_poll_ms: u64,
+    /// The first retry's back-off, in milliseconds (doubling up to 10 minutes).
+    pub webhook_backoff_ms: u64,
+    /// Randomise back-offs by ±20 % (off in tests, for determinism).
+    pub webhook_jitter: bool,
+    /// How late the late-notification test card's first delivery is, in milliseconds.
+    pub late_card_delay_ms: u64,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            webhook_delay_ms: 2_000,
+            webhook_duplicate_every: 10,
+            webhook_reorder: false,
+            webhook_poll_ms: 1_000,
+            webhook_backoff_ms: 2_000,
+            webhook_jitter: true,
+            late_card_delay_ms: 10_000,
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// Fast and deterministic: for tests (no delay, no chaos beyond the test cards' own,
+    /// polling every 20 ms, first retry after 50 ms, no jitter). The late-notification card's
+    /// first delivery waits 10 minutes, so that a test sees a payment that only polling or the
+    /// reconciliation can settle however slow the machine is.
+    pub fn fast() -> Self {
+        Self {
+            webhook_delay_ms: 0,
+            webhook_duplicate_every: 0,
+            webhook_reorder: false,
+            webhook_poll_ms: 20,
+            webhook_backoff_ms: 50,
+            webhook_jitter: false,
+            late_card_delay_ms: 600_000,
+        }
+    }
 }
 
 impl Default for Config {
@@ -55,6 +128,10 @@ impl Default for Config {
             log_format: LogFormat::Text,
             body_limit: DEFAULT_BODY_LIMIT,
             demo: true,
+            webhook_secret: None,
+            sandbox: SandboxConfig::default(),
+            maintenance_interval_ms: 30_000,
+            reconcile_after_ms: 120_000,
         }
     }
 }
@@ -106,6 +183,40 @@ pub struct ConfigArgs {
         global = true
     )]
     pub demo: bool,
+    /// The secret payment notifications are signed with (HMAC-SHA256); by default a random
+    /// one per process.
+    #[arg(
+        long,
+        env = "ABONENT_WEBHOOK_SECRET",
+        global = true,
+        hide_env_values = true
+    )]
+    pub webhook_secret: Option<String>,
+    /// Sandbox gateway: delay of every notification's first delivery, in milliseconds.
+    #[arg(
+        long,
+        env = "ABONENT_SANDBOX_WEBHOOK_DELAY_MS",
+        default_value_t = 2_000,
+        global = true
+    )]
+    pub sandbox_webhook_delay_ms: u64,
+    /// Sandbox gateway: every n-th final notification is delivered twice (0: never).
+    #[arg(
+        long,
+        env = "ABONENT_SANDBOX_WEBHOOK_DUPLICATE_EVERY",
+        default_value_t = 10,
+        global = true
+    )]
+    pub sandbox_webhook_duplicate_every: u32,
+    /// Sandbox gateway: follow every final notification with a stale `payment.pending`.
+    #[arg(
+        long,
+        env = "ABONENT_SANDBOX_WEBHOOK_REORDER",
+        default_value_t = false,
+        action = clap::ArgAction::Set,
+        global = true
+    )]
+    pub sandbox_webhook_reorder: bool,
 }
 
 /// The configuration file's contents: every key optional, unknown keys refused.
@@ -170,6 +281,14 @@ impl ConfigArgs {
             log_format: self.log_format,
             body_limit: self.body_limit,
             demo: self.demo,
+            webhook_secret: self.webhook_secret.clone().map(WebhookSecret),
+            sandbox: SandboxConfig {
+                webhook_delay_ms: self.sandbox_webhook_delay_ms,
+                webhook_duplicate_every: self.sandbox_webhook_duplicate_every,
+                webhook_reorder: self.sandbox_webhook_reorder,
+                ..SandboxConfig::default()
+            },
+            ..Config::default()
         };
         if let Some(v) = file.listen
             && defaulted("listen")
@@ -226,6 +345,14 @@ fn validate(config: &Config) -> Result<(), ConfigError> {
         return Err(ConfigError::Invalid {
             name: "body_limit",
             message: "at least 1024 bytes".to_owned(),
+        });
+    }
+    if let Some(secret) = &config.webhook_secret
+        && secret.0.len() < 16
+    {
+        return Err(ConfigError::Invalid {
+            name: "webhook_secret",
+            message: "at least 16 characters".to_owned(),
         });
     }
     if let Some(url) = &config.public_url

@@ -9,10 +9,15 @@
 #![deny(missing_docs)]
 
 pub mod app;
+pub mod backoffice;
 pub mod banner;
 pub mod config;
 pub mod demo;
+pub mod gateway_glue;
 pub mod glue;
 pub mod hashing;
+pub mod import;
+pub mod maintenance;
 pub mod payment_codes;
 pub mod sandbox;
+pub mod sandbox_pay;

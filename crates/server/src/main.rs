@@ -8,8 +8,14 @@
 //!   operator account; the password is read from `ABONENT_OPERATOR_PASSWORD` or, if unset,
 //!   from the first line of standard input (never from the command line, which other users
 //!   of the machine can see).
+//! - `abonent import <kind> <file> [--supplier N] [--registry ID]` — import a CSV file
+//!   (suppliers, houses, premises, accounts, meters, tariffs, readings, bank-registry; formats
+//!   in `docs/import.md`) with a progress bar; a file with bad rows is not applied, its line
+//!   errors are printed and the exit code is 1.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use server::app::App;
@@ -40,6 +46,21 @@ enum Command {
     /// Operator accounts.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Import a CSV file (UTF-8, `;`-separated, a header row first; see docs/import.md).
+    Import {
+        /// What the file holds.
+        #[arg(value_enum)]
+        kind: server::import::Kind,
+        /// The file.
+        file: PathBuf,
+        /// The supplier (houses, accounts, tariffs, bank-registry).
+        #[arg(long)]
+        supplier: Option<u64>,
+        /// The bank registry's identifier (bank-registry): a payment is credited once per
+        /// registry and row reference.
+        #[arg(long)]
+        registry: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -102,6 +123,15 @@ fn main() -> ExitCode {
             Command::Migrate => migrate(&config).await,
             Command::Operator(OperatorCommand::Create { login, name, role }) => {
                 create_operator(&config, &login, &name, role).await
+            }
+            Command::Import {
+                kind,
+                file,
+                supplier,
+                registry,
+            } => {
+                let options = server::import::Options { supplier, registry };
+                import(&config, kind, &file, options).await
             }
             Command::Serve | Command::Openapi => serve(config).await,
         }
@@ -185,17 +215,123 @@ async fn create_operator(
     Ok(())
 }
 
+/// The progress bar of `abonent import`: bytes read, then rows applied (drawn on standard
+/// error, only when it is a terminal).
+struct Bar(indicatif::ProgressBar);
+
+impl Bar {
+    fn new(bytes: u64) -> Bar {
+        let bar = indicatif::ProgressBar::new(bytes);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg:24} [{bar:40}] {bytes}/{total_bytes} {elapsed}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message("проверка файла");
+        Bar(bar)
+    }
+}
+
+impl server::import::Progress for Bar {
+    fn reading(&self, bytes: u64, rows: u64) {
+        self.0.set_position(bytes);
+        self.0.set_message(format!("проверено строк: {rows}"));
+    }
+
+    fn applying(&self, rows: u64) {
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg:24} [{bar:40}] {pos}/{len} {elapsed}")
+        {
+            self.0.set_style(style.progress_chars("=> "));
+        }
+        self.0.set_length(rows);
+        self.0.set_position(0);
+        self.0.set_message("загрузка");
+    }
+
+    fn applied(&self, done: u64) {
+        self.0.set_position(done);
+    }
+}
+
+async fn import(
+    config: &Config,
+    kind: server::import::Kind,
+    file: &Path,
+    options: server::import::Options,
+) -> Result<(), String> {
+    use server::import::{ImportError, Importer};
+    let opened = std::fs::File::open(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let size = opened.metadata().map_or(0, |m| m.len());
+    let storage = storage_seaorm::Storage::connect(&config.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    storage.migrate().await.map_err(|e| e.to_string())?;
+    let importer = Importer::new(
+        storage.clone(),
+        Arc::new(fake_providers::SystemClock::default()),
+    );
+    let bar = Arc::new(Bar::new(size));
+    let input = std::io::BufReader::new(opened);
+    let result = importer.run(kind, input, options, bar.clone()).await;
+    bar.0.finish_and_clear();
+    storage.close().await.map_err(|e| e.to_string())?;
+    match result {
+        Ok(report) => {
+            let duplicates = report
+                .duplicates
+                .map(|d| format!(", {d} credited before"))
+                .unwrap_or_default();
+            println!(
+                "{}: {} rows, {} applied{duplicates}",
+                kind.code(),
+                report.rows,
+                report.applied
+            );
+            Ok(())
+        }
+        Err(ImportError::Invalid { errors, total }) => {
+            for e in &errors {
+                let column = e
+                    .column
+                    .as_ref()
+                    .map(|c| format!(", {c}"))
+                    .unwrap_or_default();
+                eprintln!("{}:{}{column}: {}", file.display(), e.line, e.reason);
+            }
+            Err(format!(
+                "{}: not imported, {total} bad rows{}",
+                file.display(),
+                if total > u64::try_from(errors.len()).unwrap_or(0) {
+                    format!(" (the first {} shown)", errors.len())
+                } else {
+                    String::new()
+                }
+            ))
+        }
+        Err(e) => Err(format!("{}: not imported: {e}", file.display())),
+    }
+}
+
 async fn serve(config: Config) -> Result<(), String> {
     let database_url = config.database_url.clone();
     let app = App::start(config).await.map_err(|e| e.to_string())?;
+    // Listen for SIGTERM before the banner says the service is up: a signal sent right after
+    // the banner must stop it gracefully, not kill it (a race seen under load).
+    #[cfg(unix)]
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| format!("cannot listen for SIGTERM: {e}"))?;
     println!("{}", server::banner::banner(&app, &database_url));
+    #[cfg(unix)]
+    shutdown_signal(term).await;
+    #[cfg(not(unix))]
     shutdown_signal().await;
     tracing::info!("shutting down");
     app.stop().await.map_err(|e| e.to_string())
 }
 
-/// Ctrl+C or SIGTERM.
-async fn shutdown_signal() {
+/// Ctrl+C or SIGTERM (its listener registered by the caller).
+async fn shutdown_signal(#[cfg(unix)] mut term: tokio::signal::unix::Signal) {
     let ctrl_c = async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "cannot listen for Ctrl+C");
@@ -204,15 +340,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
+        term.recv().await;
     };
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();

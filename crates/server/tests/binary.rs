@@ -1,6 +1,7 @@
 //! The `abonent` binary: prints where to look, answers `/health`, applies migrations with
-//! `migrate`, prints the spec with `openapi`, creates operators with `operator create`, and
-//! exits 0 after SIGTERM.
+//! `migrate`, prints the spec with `openapi`, creates operators with `operator create`,
+//! imports CSV files with `import` (exit code 1 and the bad lines for a bad file), and exits 0
+//! after SIGTERM.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -155,4 +156,63 @@ fn operator_create_reads_the_password_from_stdin_and_refuses_a_taken_login() {
         .unwrap();
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).is_empty());
+}
+
+#[test]
+fn import_applies_a_good_file_and_prints_the_lines_of_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("i.db").display());
+    let file = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let suppliers = file(
+        "suppliers.csv",
+        "id;name;inn;kpp;personal_acc;bank_name;bic;corresp_acc;address;emergency_phones\n\
+         1;АО «Тест»;7707083893;770701001;40702810200000000001;ПАО Сбербанк;044525225;\
+         30101810400000000225;г. Тула, ул. Советская, д. 1;Аварийная: 04\n",
+    );
+    let bad = file(
+        "houses-bad.csv",
+        "id;address;total_area\n1;г. Тула, ул. Мира, д. 1;100\n2;;100\n",
+    );
+    let good = file(
+        "houses.csv",
+        "id;address;total_area\n1;г. Тула, ул. Мира, д. 1;100\n",
+    );
+    let import = |args: &[&str]| {
+        abonent()
+            .arg("import")
+            .args(args)
+            .args(["--database-url", &db])
+            .output()
+            .unwrap()
+    };
+    let out = import(&["suppliers", &suppliers]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("suppliers: 1 rows, 1 applied"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let out = import(&["houses", &bad, "--supplier", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("houses-bad.csv:3, address: не заполнено"),
+        "{err}"
+    );
+    assert!(err.contains("not imported, 1 bad rows"), "{err}");
+    let out = import(&["houses", &good, "--supplier", "1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("houses: 1 rows, 1 applied"));
 }

@@ -21,7 +21,9 @@
 //! [`Storage`] implements every repository port of `identity-core` (the cabinets' ports and the
 //! back office's: questions, operators, their API keys and sessions) and of `billing-core`
 //! (`Storage::billing_ports` wires a `BillingService` to it; `OnlinePaymentRepository` keeps
-//! the online payments started at a gateway), bulk import methods for reference data, and the
+//! the online payments started at a gateway, `ReceiptRepository` the fiscal receipts claimed
+//! exactly once per payment or refund, `AutopayRepository` the autopay settings written
+//! compare-and-set on their version), bulk import methods for reference data, and the
 //! persisted supplier-wide billing run ([`Storage::run_supplier_billing`], with
 //! [`RunOptions`], [`RunProgress`], [`RunReport`], [`RunError`]); the `abonent-billing-run`
 //! binary runs it from the command line. For the sandbox providers it also keeps the outbox of
@@ -29,7 +31,9 @@
 //! with [`NewOutboxMessage`], [`OutboxRow`], [`CaptchaRecord`]), and what finds an ЛС by the
 //! proofs a subscriber shows: payment-document codes (as digests) and the house search
 //! (`Storage::set_payment_code`, `Storage::account_by_payment_code`, `Storage::search_houses`,
-//! with [`HouseMatch`]). For the HTTP layer it keeps the idempotency keys of retried POSTs
+//! with [`HouseMatch`]). For the sandbox payment gateway it keeps its payments, refunds and
+//! webhook deliveries ([`sandbox_gateway`]: compare-and-set updates that enqueue their webhook
+//! events in the same transaction, and leased claims of due deliveries). For the HTTP layer it keeps the idempotency keys of retried POSTs
 //! (`Storage::idempotency_begin`, `Storage::idempotency_complete`,
 //! `Storage::idempotency_abandon`, `Storage::idempotency_purge`, with [`IdempotencyBegin`]):
 //! the same key and request replays the first response, the same key with another request is
@@ -56,6 +60,7 @@ mod idempotency;
 mod identity;
 pub mod migration;
 mod sandbox;
+pub mod sandbox_gateway;
 mod storage;
 
 pub use billing::run::{RunError, RunOptions, RunProgress, RunReport};
@@ -63,4 +68,8 @@ pub use directory::HouseMatch;
 pub use error::{CorruptRow, StorageError};
 pub use idempotency::IdempotencyBegin;
 pub use sandbox::{CaptchaRecord, NewOutboxMessage, OutboxChannel, OutboxRow};
+pub use sandbox_gateway::{
+    NewWebhookDelivery, RefundAdded, SandboxPaymentRecord, SandboxRefundRecord, WebhookAttempt,
+    WebhookAttemptOutcome, WebhookDeliveryRecord,
+};
 pub use storage::{Backend, POSTGRES_POOL_SIZE, SQLITE_BUSY_TIMEOUT, SQLITE_POOL_SIZE, Storage};

@@ -62,12 +62,14 @@ impl From<LinkProof> for LinkProofDto {
 pub struct LinkedAccountDto {
     /// The id account-scoped paths take (`/api/v1/accounts/{account_id}/…`); absent when the
     /// supplier's records no longer hold the ЛС.
+    #[oai(nullable)]
     pub account_id: Option<u64>,
     /// The supplier keeping the ЛС.
     pub supplier_id: String,
     /// The ЛС number.
     pub number: String,
     /// The premise's address, as the payment document prints it.
+    #[oai(nullable)]
     pub address: Option<String>,
     /// How the ЛС was proven.
     pub proof: LinkProofDto,
@@ -91,13 +93,19 @@ pub struct PaymentCodeBody {
 #[oai(deny_unknown_fields)]
 pub struct AddressLinkBody {
     /// The supplier keeping the ЛС.
-    #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+    #[oai(validator(
+        minimum(value = "1"),
+        maximum(value = "9223372036854775808", exclusive = true)
+    ))]
     pub supplier_id: u64,
     /// The ЛС number.
     #[oai(validator(min_length = 1, max_length = 32))]
     pub account_number: String,
     /// The house, as found by `GET /api/v1/suppliers/{supplier}/houses`.
-    #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+    #[oai(validator(
+        minimum(value = "1"),
+        maximum(value = "9223372036854775808", exclusive = true)
+    ))]
     pub house_id: u64,
     /// The flat; absent for a private house.
     #[oai(validator(min_length = 1, max_length = 64))]
@@ -182,6 +190,12 @@ pub async fn linked_account(
     account_id: u64,
 ) -> Result<(LinkedAccount, AccountCard), Problem> {
     let not_linked = || Problem::new(ProblemType::NotLinked);
+    // Ids are stored as i64, so a larger one names no ЛС. (An inclusive `maximum` validator of
+    // 2^63 − 1 lets up to 2^63 + 1023 through: poem-openapi compares in f64. The id parameters
+    // therefore say `maximum = 2^63, exclusive`; this guards the paths that do not.)
+    if i64::try_from(account_id).is_err() {
+        return Err(not_linked());
+    }
     let card = match state.billing.account_card(AccountId::new(account_id)).await {
         Ok(card) => card,
         Err(AccountError::AccountNotFound) => return Err(not_linked()),
@@ -331,7 +345,10 @@ impl AccountsApi {
         state: Data<&AppState>,
         req: &Request,
         auth: SubscriberAuth,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         account_id: Path<u64>,
     ) -> Result<NoContent, ProblemResponse> {
         let (link, _) = linked_account(&state, auth.auth(), account_id.0).await?;
@@ -354,7 +371,10 @@ impl AccountsApi {
         state: Data<&AppState>,
         req: &Request,
         auth: SubscriberAuth,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         account_id: Path<u64>,
     ) -> Result<NoContent, ProblemResponse> {
         let (link, _) = linked_account(&state, auth.auth(), account_id.0).await?;
@@ -376,7 +396,10 @@ impl AccountsApi {
     async fn houses(
         &self,
         state: Data<&AppState>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         supplier_id: Path<u64>,
         /// Words of the address, for example `ленина 15`.
         #[oai(validator(min_length = 2, max_length = 200))]

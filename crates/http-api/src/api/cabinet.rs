@@ -68,7 +68,7 @@ fn period_text(p: Period) -> String {
 }
 
 /// A period given as a path or query parameter; `invalid-request` naming `name` otherwise.
-fn period_param(name: &str, text: &str) -> Result<Period, Problem> {
+pub(crate) fn period_param(name: &str, text: &str) -> Result<Period, Problem> {
     text.trim().parse::<Period>().map_err(|_| {
         let mut p = Problem::with_detail(
             ProblemType::InvalidRequest,
@@ -103,8 +103,9 @@ async fn gate(
 // ---------------------------------------------------------------------------------------------
 
 /// A utility service.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ServiceKindDto {
     /// Electricity.
     Electricity,
@@ -228,7 +229,7 @@ fn tier_code(t: Tier) -> String {
 }
 
 /// An amount per service.
-#[derive(Object, Debug)]
+#[derive(Object, Debug, serde::Serialize, serde::Deserialize)]
 pub struct ServiceAmountDto {
     /// The service.
     pub service: ServiceKindDto,
@@ -320,6 +321,7 @@ pub struct MeterReadingDto {
     /// Whether it is in force.
     pub status: ReadingStatusDto,
     /// The reading this one corrects, if it is a correction.
+    #[oai(nullable)]
     pub supersedes: Option<u64>,
 }
 
@@ -362,10 +364,13 @@ pub struct MeterDto {
     /// The day it was installed.
     pub installed_on: Date,
     /// The last day of its verification interval.
+    #[oai(nullable)]
     pub verification_due: Option<Date>,
     /// The day it was removed (a removed meter stays in the list).
+    #[oai(nullable)]
     pub removed_on: Option<Date>,
     /// Its latest accepted reading.
+    #[oai(nullable)]
     pub last_reading: Option<MeterReadingDto>,
 }
 
@@ -522,12 +527,15 @@ pub struct ChargeLineDto {
     /// quantity × price, rounded once to kopecks.
     pub amount: String,
     /// The first day covered, when a tariff change split the period.
+    #[oai(nullable)]
     pub days_from: Option<Date>,
     /// The last day covered, when a tariff change split the period.
+    #[oai(nullable)]
     pub days_to: Option<Date>,
     /// What the line is based on.
     pub basis: ChargeBasisDto,
     /// For a recalculation: the period corrected (`YYYY-MM`).
+    #[oai(nullable)]
     pub recalculated_period: Option<String>,
     /// Why the line is what it is, in Russian (what, how much, at what price, and why).
     pub explanation: String,
@@ -748,13 +756,17 @@ pub struct StatementLineDto {
     /// What it is.
     pub kind: EntryKindDto,
     /// The billing period of a charge, adjustment or penalty (`YYYY-MM`).
+    #[oai(nullable)]
     pub period: Option<String>,
     /// The service of a charge or adjustment.
+    #[oai(nullable)]
     pub service: Option<ServiceKindDto>,
     /// The payment of a payment or refund.
+    #[oai(nullable)]
     pub payment_id: Option<u64>,
     /// Why an adjustment was made: `true_up`, `control_check`, `correction`,
     /// `quality_reduction`, or the operator's words.
+    #[oai(nullable)]
     pub reason: Option<String>,
     /// Its effect on the balance: positive increases the debt.
     pub amount: String,
@@ -901,6 +913,7 @@ pub struct RequisitesDto {
     /// ИНН.
     pub inn: String,
     /// КПП (absent for an individual entrepreneur).
+    #[oai(nullable)]
     pub kpp: Option<String>,
     /// The bank details.
     pub bank: BankDetailsDto,
@@ -990,12 +1003,15 @@ pub struct DocumentMeterRowDto {
     /// The register's zone.
     pub zone: ZoneDto,
     /// The previous value.
+    #[oai(nullable)]
     pub previous: Option<DatedValueDto>,
     /// The current value.
+    #[oai(nullable)]
     pub current: Option<DatedValueDto>,
     /// The transformation coefficient (decimal string).
     pub coefficient: String,
     /// The volume, when both values are known (decimal string).
+    #[oai(nullable)]
     pub volume: Option<String>,
     /// Whether the register passed zero between the two values.
     pub rollover: bool,
@@ -1023,8 +1039,10 @@ pub struct DocumentLineDto {
     /// What the line is.
     pub kind: DocumentLineKindDto,
     /// For a recalculation: the period corrected (`YYYY-MM`).
+    #[oai(nullable)]
     pub recalculated_period: Option<String>,
     /// For a recalculation: why, as printed.
+    #[oai(nullable)]
     pub recalculation_reason: Option<String>,
     /// The zone.
     pub zone: ZoneDto,
@@ -1039,8 +1057,10 @@ pub struct DocumentLineDto {
     /// The amount.
     pub amount: String,
     /// The increasing coefficient applied, if any (decimal string).
+    #[oai(nullable)]
     pub increasing_coefficient: Option<String>,
     /// The part of the amount due to the increasing coefficient.
+    #[oai(nullable)]
     pub increasing_amount: Option<String>,
     /// Why the line is what it is (Russian).
     pub explanation: String,
@@ -1278,8 +1298,10 @@ pub struct TariffPriceDto {
     /// The tier (as in the charge lines).
     pub tier: String,
     /// For electricity: the zone scheme of the price table.
+    #[oai(nullable)]
     pub scheme: Option<ZoneSchemeDto>,
     /// For electricity: the zone.
+    #[oai(nullable)]
     pub zone: Option<ZoneDto>,
     /// The unit priced.
     pub unit: UnitDto,
@@ -1303,16 +1325,22 @@ pub struct TariffDto {
     /// The prices.
     pub prices: Vec<TariffPriceDto>,
     /// Social norm: the monthly volume for one person (decimal string).
+    #[oai(nullable)]
     pub social_norm_base: Option<String>,
     /// Social norm: added per person beyond the first.
+    #[oai(nullable)]
     pub social_norm_per_additional_person: Option<String>,
     /// Consumption ranges: the upper bounds of ranges 1 and 2 per month.
+    #[oai(nullable)]
     pub range_thresholds: Option<Vec<String>>,
     /// Hot water: heat to warm 1 m³, Gcal/m³.
+    #[oai(nullable)]
     pub heat_norm_gcal_per_m3: Option<String>,
     /// Heating: the norm per m² per season month, Gcal.
+    #[oai(nullable)]
     pub norm_gcal_per_m2: Option<String>,
     /// Heating: seasonal or even.
+    #[oai(nullable)]
     pub heating_mode: Option<HeatingModeDto>,
 }
 
@@ -1437,7 +1465,10 @@ fn tariff_dto(t: &TariffVersion) -> TariffDto {
 #[oai(deny_unknown_fields)]
 pub struct EstimateBody {
     /// The meter (`meter_id` from the meters list).
-    #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+    #[oai(validator(
+        minimum(value = "1"),
+        maximum(value = "9223372036854775808", exclusive = true)
+    ))]
     pub meter_id: u64,
     /// One value per register, in the meter's register order, as decimal strings
     /// (`["5910"]`, `["1234.5", "567"]`).
@@ -1465,8 +1496,10 @@ pub struct EstimateLineDto {
     /// The amount.
     pub amount: String,
     /// The first day covered, when a tariff change splits the period.
+    #[oai(nullable)]
     pub days_from: Option<Date>,
     /// The last day covered.
+    #[oai(nullable)]
     pub days_to: Option<Date>,
 }
 
@@ -1514,8 +1547,9 @@ fn estimate_dto(e: &Estimate) -> EstimateDto {
 // ---------------------------------------------------------------------------------------------
 
 /// The state of a payment.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[oai(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum PaymentStateDto {
     /// Recorded, not yet with the gateway.
     Created,
@@ -1542,7 +1576,7 @@ impl From<PaymentState> for PaymentStateDto {
 }
 
 /// A payment of the ЛС.
-#[derive(Object, Debug)]
+#[derive(Object, Debug, serde::Serialize, serde::Deserialize)]
 pub struct PaymentHistoryDto {
     /// Its id.
     pub payment_id: u64,
@@ -1550,6 +1584,7 @@ pub struct PaymentHistoryDto {
     pub amount: String,
     /// The payer's split per service; absent when the default order applies (oldest debt
     /// first).
+    #[oai(nullable)]
     pub split: Option<Vec<ServiceAmountDto>>,
     /// The day it was made.
     pub created_on: Date,
@@ -1558,10 +1593,11 @@ pub struct PaymentHistoryDto {
     /// How much has been refunded.
     pub refunded: String,
     /// Why it failed, as the gateway said.
+    #[oai(nullable)]
     pub failure_reason: Option<String>,
 }
 
-fn payment_dto(p: &PaymentRecord) -> PaymentHistoryDto {
+pub(crate) fn payment_dto(p: &PaymentRecord) -> PaymentHistoryDto {
     PaymentHistoryDto {
         payment_id: p.id.get(),
         amount: money(p.amount),
@@ -1600,7 +1636,10 @@ impl CabinetApi {
         &self,
         state: Data<&AppState>,
         auth: SubscriberAuth,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         account_id: Path<u64>,
     ) -> Result<Json<Vec<MeterDto>>, ProblemResponse> {
         let account = gate(&state, auth.auth(), account_id.0).await?;
@@ -1628,9 +1667,15 @@ impl CabinetApi {
         &self,
         state: Data<&AppState>,
         auth: SubscriberAuth,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         account_id: Path<u64>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         meter_id: Path<u64>,
         /// The first period, `YYYY-MM` (default: 12 months before `to`).
         #[oai(validator(max_length = 16))]
@@ -1673,7 +1718,10 @@ impl CabinetApi {
         &self,
         state: Data<&AppState>,
         auth: SubscriberAuth,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         account_id: Path<u64>,
         /// The period, `YYYY-MM`.
         #[oai(validator(max_length = 16))]
@@ -1699,7 +1747,10 @@ impl CabinetApi {
         &self,
         state: Data<&AppState>,
         auth: SubscriberAuth,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         account_id: Path<u64>,
     ) -> Result<Json<BalanceDto>, ProblemResponse> {
         let account = gate(&state, auth.auth(), account_id.0).await?;
@@ -1723,7 +1774,10 @@ impl CabinetApi {
         &self,
         state: Data<&AppState>,
         auth: SubscriberAuth,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         account_id: Path<u64>,
         /// The first period, `YYYY-MM` (default: 12 months before `to`).
         #[oai(validator(max_length = 16))]
@@ -1762,7 +1816,10 @@ impl CabinetApi {
         &self,
         state: Data<&AppState>,
         auth: SubscriberAuth,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         account_id: Path<u64>,
         /// The period, `YYYY-MM`.
         #[oai(validator(max_length = 16))]
@@ -1788,7 +1845,10 @@ impl CabinetApi {
         &self,
         state: Data<&AppState>,
         auth: SubscriberAuth,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         account_id: Path<u64>,
         /// The day, `YYYY-MM-DD` (default: today).
         on: Query<Option<Date>>,
@@ -1817,7 +1877,10 @@ impl CabinetApi {
         &self,
         state: Data<&AppState>,
         auth: SubscriberAuth,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         account_id: Path<u64>,
         body: Json<EstimateBody>,
     ) -> Result<Json<EstimateDto>, ProblemResponse> {
@@ -1853,7 +1916,10 @@ impl CabinetApi {
         &self,
         state: Data<&AppState>,
         auth: SubscriberAuth,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         account_id: Path<u64>,
     ) -> Result<Json<Vec<PaymentHistoryDto>>, ProblemResponse> {
         let account = gate(&state, auth.auth(), account_id.0).await?;
@@ -1874,7 +1940,10 @@ impl CabinetApi {
     async fn supplier(
         &self,
         state: Data<&AppState>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         supplier_id: Path<u64>,
     ) -> Result<Json<SupplierDto>, ProblemResponse> {
         let supplier = state

@@ -1,9 +1,12 @@
 //! The documented operations, one `#[OpenApi]` struct per area.
 
 pub mod accounts;
+pub mod backoffice;
 pub mod cabinet;
+pub mod imports;
 pub mod meta;
 pub mod operator;
+pub mod payments;
 pub mod public;
 pub mod questions;
 pub mod readings;
@@ -31,6 +34,8 @@ pub enum ApiTags {
     /// Billing reads of a linked ЛС: meters, readings history, charges and why, balance,
     /// statement, payment document, tariffs, calculator, payments; supplier requisites.
     Cabinet,
+    /// Online payments: the proposed amount, starting a payment at the gateway, its status.
+    Payments,
     /// Meter readings: submit, correct, cancel.
     Readings,
     /// Questions to the supplier and answers.

@@ -101,14 +101,18 @@ pub struct CabinetDto {
     /// The name the subscriber gave.
     pub name: String,
     /// The registration ЛС (number masked), if registered by ЛС.
+    #[oai(nullable)]
     pub account: Option<String>,
     /// The masked phone.
+    #[oai(nullable)]
     pub phone: Option<String>,
     /// The masked email.
+    #[oai(nullable)]
     pub email: Option<String>,
     /// Whether it is blocked.
     pub blocked: bool,
     /// When it was blocked.
+    #[oai(nullable)]
     pub blocked_at: Option<OffsetDateTime>,
     /// When it was created.
     pub created_at: OffsetDateTime,
@@ -154,6 +158,7 @@ pub struct ApiKeyDto {
     /// When created.
     pub created_at: OffsetDateTime,
     /// When revoked.
+    #[oai(nullable)]
     pub revoked_at: Option<OffsetDateTime>,
 }
 

@@ -70,7 +70,10 @@ impl From<QuestionTopic> for TopicDto {
 #[oai(deny_unknown_fields)]
 pub struct AskBody {
     /// The ЛС it is about (`account_id` of a linked ЛС); absent for a general question.
-    #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+    #[oai(validator(
+        minimum(value = "1"),
+        maximum(value = "9223372036854775808", exclusive = true)
+    ))]
     pub account_id: Option<u64>,
     /// The topic.
     pub topic: TopicDto,
@@ -112,6 +115,7 @@ pub struct QuestionDto {
     /// Its id.
     pub question_id: String,
     /// The ЛС it is about.
+    #[oai(nullable)]
     pub account: Option<QuestionAccountDto>,
     /// The topic.
     pub topic: TopicDto,
@@ -122,6 +126,7 @@ pub struct QuestionDto {
     /// When asked.
     pub asked_at: OffsetDateTime,
     /// The answer; absent while open.
+    #[oai(nullable)]
     pub answer: Option<AnswerDto>,
 }
 
@@ -131,6 +136,7 @@ pub struct QuestionPageDto {
     /// The questions.
     pub questions: Vec<QuestionDto>,
     /// Pass as `after` for the next page; absent on the last one.
+    #[oai(nullable)]
     pub next: Option<String>,
 }
 
@@ -290,7 +296,10 @@ impl QuestionsApi {
         state: Data<&AppState>,
         auth: OperatorAuth,
         /// Only questions about this supplier's ЛС.
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         supplier_id: Query<Option<u64>>,
         /// The `next` of the previous page.
         #[oai(validator(max_length = 128))]

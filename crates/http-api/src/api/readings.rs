@@ -35,7 +35,10 @@ pub struct ReadingsApi;
 #[oai(deny_unknown_fields)]
 pub struct SubmitReadingBody {
     /// The meter (`GET /api/v1/accounts/{account_id}/meters`).
-    #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+    #[oai(validator(
+        minimum(value = "1"),
+        maximum(value = "9223372036854775808", exclusive = true)
+    ))]
     pub meter_id: u64,
     /// One value per register in register order (day, night; or peak, night, semi-peak), as
     /// decimal text: `"5910"`, `"1234.5"` (a decimal comma is accepted too).
@@ -68,6 +71,7 @@ pub struct AcceptedReadingDto {
     /// When it reached the supplier.
     pub submitted_at: OffsetDateTime,
     /// Consumption since the previous reading per register; absent for a meter's first.
+    #[oai(nullable)]
     pub consumption: Option<Vec<String>>,
     /// Registers that rolled over (9993 → 0007).
     pub rollover: Vec<bool>,
@@ -257,7 +261,10 @@ impl ReadingsApi {
         &self,
         state: Data<&AppState>,
         auth: SubscriberAuth,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         account_id: Path<u64>,
         /// A key of 1–255 printable ASCII characters; the same key with the same request
         /// answers the first response again for 24 hours.
@@ -312,9 +319,15 @@ impl ReadingsApi {
         &self,
         state: Data<&AppState>,
         auth: SubscriberAuth,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         account_id: Path<u64>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         reading_id: Path<u64>,
         /// As for submission.
         #[oai(name = "Idempotency-Key")]
@@ -364,9 +377,15 @@ impl ReadingsApi {
         &self,
         state: Data<&AppState>,
         auth: SubscriberAuth,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         account_id: Path<u64>,
-        #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+        #[oai(validator(
+            minimum(value = "1"),
+            maximum(value = "9223372036854775808", exclusive = true)
+        ))]
         reading_id: Path<u64>,
     ) -> Result<Json<CancelledReadingDto>, ProblemResponse> {
         let (_, card) = linked_account(&state, auth.auth(), account_id.0).await?;

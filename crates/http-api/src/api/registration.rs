@@ -57,7 +57,10 @@ pub struct PhoneRegistrationBody {
 #[oai(deny_unknown_fields)]
 pub struct AccountRegistrationBody {
     /// The supplier keeping the ЛС (its id, `GET /api/v1/suppliers/{id}`).
-    #[oai(validator(minimum(value = "1"), maximum(value = "9223372036854775807")))]
+    #[oai(validator(
+        minimum(value = "1"),
+        maximum(value = "9223372036854775808", exclusive = true)
+    ))]
     pub supplier_id: u64,
     /// The ЛС number as printed on the payment document.
     #[oai(validator(min_length = 1, max_length = 32))]

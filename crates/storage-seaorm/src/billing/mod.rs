@@ -22,10 +22,18 @@
 //! - **Periods close in order, once** — the primary key (supplier, period) refuses a second
 //!   close (`Duplicate`); the order check runs under a per-supplier transaction lock
 //!   (`pg_advisory_xact_lock`; SQLite's write lock).
+//! - **One fiscal receipt per (payment, kind, refund request)** — UNIQUE on `fiscal_receipts`;
+//!   a second claim is `RepoError::Duplicate` with nothing written (`receipts`).
+//! - **Autopay settings are a compare-and-set on `version`** — a first write is an INSERT the
+//!   primary key (`account_id`, `payer`) refuses when settings exist, a later one an `UPDATE …
+//!   WHERE version = n`; either refusal is `RepoError::Conflict` with nothing written
+//!   (`autopay`).
 
+mod autopay;
 mod ledger;
 mod online;
 mod periods;
+mod receipts;
 
 mod accounts;
 mod charges;

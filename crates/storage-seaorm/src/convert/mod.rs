@@ -203,12 +203,14 @@ mod tests {
 }
 
 pub mod account;
+pub mod autopay;
 pub mod charge;
 pub mod house;
 pub mod keyrate;
 pub mod meter;
 pub mod reading;
 pub mod recalculation;
+pub mod receipt;
 pub mod supplier;
 pub mod tariff;
 pub mod volume;

@@ -28,10 +28,12 @@ pub mod throttle_key;
 pub use exact::Exact;
 
 pub mod account;
+pub mod autopay_setting;
 pub mod billing_run;
 pub mod billing_run_house;
 pub mod charge_line;
 pub mod charge_set;
+pub mod fiscal_receipt;
 pub mod house;
 pub mod house_period_fact;
 pub mod key_rate_step;
@@ -47,3 +49,6 @@ pub mod volume;
 
 pub mod captcha_challenge;
 pub mod outbox_message;
+pub mod sandbox_payment;
+pub mod sandbox_refund;
+pub mod webhook_delivery;

@@ -7,8 +7,14 @@
 //! which both backends store and compare exactly; digests are 32-byte BLOB/BYTEA; enums are
 //! short lowercase text tags. Billing tables: ids are BIGINT, days `YYYY-MM-DD` text, periods
 //! INTEGER `year * 100 + month`, money `NUMERIC(30, 2)` on PostgreSQL and exact decimal text on
-//! SQLite (`exact`). Sandbox tables (`outbox_messages`, `captcha_challenges`) serve the sandbox
-//! providers only.
+//! SQLite (`exact`). Sandbox tables (`outbox_messages`, `captcha_challenges`,
+//! `sandbox_payments`, `sandbox_refunds`, `webhook_deliveries`) serve the sandbox providers
+//! only.
+//!
+//! Fiscal receipts (`fiscal_receipts`) follow the billing conventions, times as BIGINT
+//! nanoseconds; the receipt itself is this adapter's JSON (`convert::receipt`). Autopay
+//! settings (`autopay_settings`, keyed by (`account_id`, `payer`)) follow the billing
+//! conventions, with a BIGINT `version` for compare-and-set writes.
 //!
 //! Tables by area: cabinets (`subscribers`, `linked_accounts`, `sessions`, `challenges`,
 //! `throttle_keys`, `throttle_events`, `consents`, `security_events`); the back office and
@@ -18,7 +24,9 @@
 //! `meters`, `readings`, `tariff_versions`, `volume_history`, `recalculations`,
 //! `key_rate_steps`, `penalty_windows`, `charge_sets`, `charge_lines`, `billing_runs`,
 //! `billing_run_houses`, and `online_payments`, billing conventions with its start time as
-//! BIGINT nanoseconds); sandbox (`outbox_messages`, `captcha_challenges`); the HTTP layer
+//! BIGINT nanoseconds); sandbox (`outbox_messages`, `captcha_challenges`, and the sandbox gateway's
+//! `sandbox_payments`, `sandbox_refunds`, `webhook_deliveries`: text ids the gateway issues,
+//! exact money as in billing); the HTTP layer
 //! (`idempotency_keys`, identity conventions, keyed by (`principal`, `key`)).
 // `MigrationTrait` (through async-trait) declares `manager: &SchemaManager` with an elided
 // lifetime; spelling it `<'_>` in the impls makes the lifetimes early-bound and no longer match.
@@ -60,6 +68,10 @@ mod m20261208_000028_create_questions;
 mod m20261208_000029_create_operators;
 mod m20261208_000030_create_online_payments;
 mod m20261208_000031_create_idempotency_keys;
+mod m20261215_000032_create_sandbox_gateway;
+mod m20261215_000033_create_webhook_deliveries;
+mod m20261215_000034_create_fiscal_receipts;
+mod m20261222_000035_create_autopay_settings;
 
 mod exact;
 
@@ -101,6 +113,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000029_create_operators::Migration),
             Box::new(m20261208_000030_create_online_payments::Migration),
             Box::new(m20261208_000031_create_idempotency_keys::Migration),
+            Box::new(m20261215_000032_create_sandbox_gateway::Migration),
+            Box::new(m20261215_000033_create_webhook_deliveries::Migration),
+            Box::new(m20261215_000034_create_fiscal_receipts::Migration),
+            Box::new(m20261222_000035_create_autopay_settings::Migration),
         ]
     }
 }

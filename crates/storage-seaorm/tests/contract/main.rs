@@ -1,6 +1,6 @@
 //! Contract tests of storage-seaorm: one suite per port of `identity-core` and `billing-core`
-//! implemented so far (and one each for the sandbox providers' storage and the HTTP
-//! idempotency keys), each test run
+//! implemented so far (and one each for the sandbox providers' storage, the sandbox gateway's
+//! storage and the HTTP idempotency keys), each test run
 //! against SQLite (a fresh temporary file per test) and PostgreSQL (a fresh database per test,
 //! created and dropped here), plus migrations, corrupt rows and concurrency.
 //!
@@ -13,6 +13,7 @@
 mod common;
 
 mod accounts;
+mod autopay;
 mod billing_concurrency;
 mod billing_run;
 mod challenges;
@@ -37,7 +38,9 @@ mod periods;
 mod questions;
 mod readings;
 mod recalculations;
+mod receipts;
 mod sandbox;
+mod sandbox_gateway;
 mod security_log;
 mod sessions;
 mod subscribers;
