@@ -216,6 +216,11 @@ pub struct TestService {
 impl TestService {
     /// Starts the service on a free port against a fresh database.
     pub async fn start(backend: Backend) -> TestService {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// [`TestService::start`] with the test's changes to the configuration.
+    pub async fn start_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestService {
         let (database, database_url) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temporary directory");
@@ -228,7 +233,7 @@ impl TestService {
                 (TestDatabase::Postgres(db), url)
             }
         };
-        let config = Config {
+        let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("address"),
             database_url: database_url.clone(),
             webhook_secret: Some(WebhookSecret(WEBHOOK_SECRET.to_owned())),
@@ -237,6 +242,7 @@ impl TestService {
             reconcile_after_ms: 300,
             ..Config::default()
         };
+        configure(&mut config);
         let app = App::start(config).await.expect("the service starts");
         let base = format!("http://{}", app.addr);
         let client = reqwest::Client::builder()

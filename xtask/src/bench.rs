@@ -59,8 +59,9 @@ pub fn run(args: &[String]) -> Result<(), String> {
     match args.first().map(String::as_str) {
         Some("billing") => billing(&args[1..]),
         Some("storage") => crate::bench_storage::run(&args[1..]),
+        Some("http") => crate::bench_http::run(&args[1..]),
         other => Err(format!(
-            "unknown benchmark {other:?}; available: billing, storage"
+            "unknown benchmark {other:?}; available: billing, storage, http"
         )),
     }
 }

@@ -2,12 +2,16 @@
 //!
 //! - `cargo xtask ci` — everything CI checks: format, clippy, tests (journeys on SQLite and
 //!   PostgreSQL), Schemathesis against the running service, cargo-deny, core purity, docs.
-//! - `cargo xtask schemathesis [--max-examples N]` — the Schemathesis step of `ci` alone.
+//! - `cargo xtask schemathesis [--max-examples N] [--seed N]` — the Schemathesis step of `ci`
+//!   alone (a random seed unless given; `ci` uses a fixed one).
 //! - `cargo xtask openapi` — writes the service's OpenAPI document to `docs/openapi.json`.
 //! - `cargo xtask demo` — bills a demo house and prints the explained bill, the ЕПД and its QR.
 //! - `cargo xtask bench billing [--accounts N]` — the in-memory billing benchmark.
 //! - `cargo xtask bench storage [--accounts N] [--backend sqlite|postgres|both]` — the persisted
 //!   supplier-wide billing run on SQLite and PostgreSQL against each database's raw bulk load.
+//! - `cargo xtask bench http [--subscribers N] [--seconds S] [--login-clients N]
+//!   [--backend sqlite|postgres|both]` — the running service under load over HTTP (reading
+//!   submissions, cabinet reads, logins, both at once) against pgbench and raw Argon2id.
 
 #![allow(
     clippy::float_arithmetic,
@@ -18,6 +22,7 @@
 )]
 
 mod bench;
+mod bench_http;
 mod bench_storage;
 mod ci;
 mod demo;

@@ -132,7 +132,12 @@ pub fn step(root: &Path, max_examples: u32, seed: Option<u64>) -> Result<Figures
     }
     std::fs::create_dir_all(dir.join("report"))
         .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let service = Service::start(&target.join("debug").join("abonent"), &dir)?;
+    let service = Service::start(
+        &target.join("debug").join("abonent"),
+        &dir,
+        &format!("sqlite://{}", dir.join("st.db").display()),
+        &["--sandbox-webhook-delay-ms", "0"],
+    )?;
     println!("service under test: {}", service.base);
     let session = prepare(&service).map_err(|e| {
         format!(
@@ -276,7 +281,7 @@ fn ensure_schemathesis(root: &Path) -> Result<PathBuf, String> {
     Ok(st)
 }
 
-fn target_dir(root: &Path) -> PathBuf {
+pub(crate) fn target_dir(root: &Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 
@@ -338,26 +343,32 @@ fn tally(ndjson: &str) -> (Figures, Vec<String>) {
     (figures, server_errors)
 }
 
-/// The `abonent` process under test; killed when dropped.
-struct Service {
+/// An `abonent` process (under test or under load); killed when dropped.
+pub(crate) struct Service {
     child: Child,
     /// `http://127.0.0.1:<port>`.
-    base: String,
+    pub(crate) base: String,
     addr: String,
-    banner: Vec<String>,
+    pub(crate) banner: Vec<String>,
 }
 
 impl Service {
-    /// Starts `binary` on a free port against a fresh SQLite file in `dir`, waits for its
-    /// banner and for `/ready`.
-    fn start(binary: &Path, dir: &Path) -> Result<Service, String> {
+    /// Starts `binary` on a free port against `database_url` (its log in `dir/abonent.log`)
+    /// with `args` more, waits for its banner and for `/ready`.
+    pub(crate) fn start(
+        binary: &Path,
+        dir: &Path,
+        database_url: &str,
+        args: &[&str],
+    ) -> Result<Service, String> {
         let log = std::fs::File::create(dir.join("abonent.log"))
             .map_err(|e| format!("cannot create the service's log: {e}"))?;
         let mut child = Command::new(binary)
             .current_dir(dir)
             .arg("--database-url")
-            .arg(format!("sqlite://{}", dir.join("st.db").display()))
-            .args(["--listen", "127.0.0.1:0", "--sandbox-webhook-delay-ms", "0"])
+            .arg(database_url)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -494,14 +505,16 @@ impl Drop for Service {
 
 /// A demo ЛС as the banner shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct DemoAccount {
-    number: String,
-    holder: String,
-    code: String,
+pub(crate) struct DemoAccount {
+    pub(crate) number: String,
+    pub(crate) holder: String,
+    pub(crate) code: String,
 }
 
 /// What the banner says about the demo: supplier id, ЛС, operator login and password.
-fn demo_of(banner: &[String]) -> Result<(u64, Vec<DemoAccount>, String, String), String> {
+pub(crate) fn demo_of(
+    banner: &[String],
+) -> Result<(u64, Vec<DemoAccount>, String, String), String> {
     let supplier = banner
         .iter()
         .find_map(|l| l.strip_prefix("Demo supplier "))

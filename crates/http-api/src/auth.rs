@@ -267,10 +267,12 @@ impl Client {
                     .take(DEVICE_MAX)
                     .collect()
             });
+        // Behind a trusted proxy the proxy layer has found the client; otherwise the peer.
         let address = req
-            .remote_addr()
-            .as_socket_addr()
-            .map(|a| a.ip())
+            .extensions()
+            .get::<crate::proxy::ClientAddress>()
+            .map(|c| c.0)
+            .or_else(|| req.remote_addr().as_socket_addr().map(|a| a.ip()))
             .map_or_else(|| "unknown".to_owned(), |ip: IpAddr| ip.to_string());
         Client {
             info: ClientInfo {

@@ -25,6 +25,7 @@ mod map;
 mod map_billing;
 pub mod pages;
 pub mod problem;
+pub mod proxy;
 mod state;
 pub mod webhook;
 
@@ -108,8 +109,20 @@ pub fn routes(state: AppState, sandbox: Option<Route>) -> impl Endpoint {
     if let Some(sandbox) = sandbox {
         app = app.nest("/sandbox", sandbox);
     }
+    let proxies = std::sync::Arc::new(state.settings.trusted_proxies.clone());
     // The body limit; the import route alone takes files up to `imports::BODY_LIMIT`.
     api::imports::with_body_limits(app, limit)
+        // The client's address behind the operator's reverse proxies (see `proxy`).
+        .around(move |ep, req| {
+            let proxies = std::sync::Arc::clone(&proxies);
+            async move {
+                if proxies.is_empty() {
+                    ep.call(req).await
+                } else {
+                    proxy::record_client_address(ep, req, &proxies).await
+                }
+            }
+        })
         // A panic is a bug: answered 500 `internal` (logged), the connection kept.
         .with(poem::middleware::CatchPanic::new())
         .catch_all_error(problem::from_poem_error)

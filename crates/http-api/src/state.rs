@@ -115,6 +115,8 @@ pub struct HttpSettings {
     pub public_url: String,
     /// The consent to personal-data processing in force.
     pub consent: ConsentText,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (none by default).
+    pub trusted_proxies: crate::proxy::TrustedProxies,
 }
 
 impl HttpSettings {
@@ -133,6 +135,7 @@ impl Default for HttpSettings {
                 version: DEFAULT_CONSENT_VERSION.to_owned(),
                 text: DEFAULT_CONSENT_TEXT.to_owned(),
             },
+            trusted_proxies: crate::proxy::TrustedProxies::none(),
         }
     }
 }

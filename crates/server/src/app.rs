@@ -153,6 +153,7 @@ impl App {
                     version: http_api::DEFAULT_CONSENT_VERSION.to_owned(),
                     text: http_api::DEFAULT_CONSENT_TEXT.to_owned(),
                 },
+                trusted_proxies: config.trusted_proxies.clone(),
             }),
             readiness: Arc::new(StorageReadiness(storage.clone())),
             identity: wiring.identity,

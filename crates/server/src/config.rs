@@ -55,6 +55,9 @@ pub struct Config {
     /// An online payment still not final this long after it started is reconciled with the
     /// gateway, in milliseconds.
     pub reconcile_after_ms: u64,
+    /// Reverse proxies in front of the service whose `X-Forwarded-For` names the client (for
+    /// the per-address rate limits); none by default.
+    pub trusted_proxies: http_api::proxy::TrustedProxies,
 }
 
 /// The payment notification secret. `Debug` never prints it.
@@ -132,6 +135,7 @@ impl Default for Config {
             sandbox: SandboxConfig::default(),
             maintenance_interval_ms: 30_000,
             reconcile_after_ms: 120_000,
+            trusted_proxies: http_api::proxy::TrustedProxies::none(),
         }
     }
 }
@@ -217,6 +221,16 @@ pub struct ConfigArgs {
         global = true
     )]
     pub sandbox_webhook_reorder: bool,
+    /// Reverse proxies in front of the service, comma-separated addresses or networks
+    /// (`127.0.0.1,10.0.0.0/8`): for requests from them the client is read from
+    /// `X-Forwarded-For`. Empty: every connection's peer is the client.
+    #[arg(
+        long,
+        env = "ABONENT_TRUSTED_PROXIES",
+        default_value = "",
+        global = true
+    )]
+    pub trusted_proxies: String,
 }
 
 /// The configuration file's contents: every key optional, unknown keys refused.
@@ -229,6 +243,7 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     body_limit: Option<usize>,
     demo: Option<bool>,
+    trusted_proxies: Option<String>,
 }
 
 /// Why the configuration could not be read.
@@ -318,6 +333,15 @@ impl ConfigArgs {
         {
             config.demo = v;
         }
+        let proxies = match file.trusted_proxies {
+            Some(list) if defaulted("trusted_proxies") => list,
+            _ => self.trusted_proxies.clone(),
+        };
+        config.trusted_proxies =
+            http_api::proxy::TrustedProxies::parse(&proxies).map_err(|e| ConfigError::Invalid {
+                name: "trusted_proxies",
+                message: e.to_string(),
+            })?;
         validate(&config)?;
         Ok(config)
     }
@@ -424,5 +448,30 @@ mod tests {
         assert!(err.to_string().contains("public_url"), "{err}");
         let err = resolve(&["abonent", "--config", "/no/such/file.toml"]).unwrap_err();
         assert!(matches!(err, ConfigError::Read { .. }), "{err}");
+        let err = resolve(&["abonent", "--trusted-proxies", "10.0.0.0/8,proxy.local"]).unwrap_err();
+        assert!(err.to_string().contains("trusted_proxies"), "{err}");
+        assert!(err.to_string().contains("proxy.local"), "{err}");
+    }
+
+    #[test]
+    fn trusted_proxies_from_the_file_or_the_flag() {
+        let f = file("trusted_proxies = \"10.0.0.0/8\"\n");
+        let path = f.path().to_str().unwrap();
+        let c = resolve(&["abonent", "--config", path]).unwrap();
+        assert!(c.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(!c.trusted_proxies.contains("127.0.0.1".parse().unwrap()));
+        let c = resolve(&[
+            "abonent",
+            "--config",
+            path,
+            "--trusted-proxies",
+            "127.0.0.1",
+        ])
+        .unwrap();
+        assert!(c.trusted_proxies.contains("127.0.0.1".parse().unwrap()));
+        assert!(
+            !c.trusted_proxies.contains("10.1.2.3".parse().unwrap()),
+            "flag beats file"
+        );
     }
 }
