@@ -9,7 +9,7 @@
 //! - `cargo xtask bench billing [--accounts N]` — the in-memory billing benchmark.
 //! - `cargo xtask bench storage [--accounts N] [--backend sqlite|postgres|both]` — the persisted
 //!   supplier-wide billing run on SQLite and PostgreSQL against each database's raw bulk load.
-//! - `cargo xtask bench http [--subscribers N] [--seconds S] [--login-clients N]
+//! - `cargo xtask bench http [--subscribers N] [--seconds S] [--login-clients N] [--rate R]
 //!   [--backend sqlite|postgres|both]` — the running service under load over HTTP (reading
 //!   submissions, cabinet reads, logins, both at once) against pgbench and raw Argon2id.
 
