@@ -364,9 +364,23 @@ async fn bench_backend(
     );
     let seconds = options.seconds as f64;
 
+    let before = database_work(backend).await?;
+    let submitted_before: u64 = subscribers.iter().map(|s| s.submitted).sum();
     let (submissions, subscribers) =
         submissions_phase(&http, subscribers, seconds, None, None).await;
     println!("{}", submissions.line("reading submissions"));
+    if let (Some(before), Some(after)) = (before, database_work(backend).await?) {
+        let n = (subscribers.iter().map(|s| s.submitted).sum::<u64>() - submitted_before).max(1);
+        println!(
+            "  per submission, PostgreSQL counted {:.1} transactions, {:.1} rows returned by \
+             scans, {:.1} rows fetched by index, {:.1} inserted, {:.1} updated ({n} submissions)",
+            (after[0] - before[0]) as f64 / n as f64,
+            (after[1] - before[1]) as f64 / n as f64,
+            (after[2] - before[2]) as f64 / n as f64,
+            (after[3] - before[3]) as f64 / n as f64,
+            (after[4] - before[4]) as f64 / n as f64,
+        );
+    }
     let rate = options.rate as f64;
     let (paced, subscribers) =
         submissions_phase(&http, subscribers, seconds, None, Some(rate)).await;
@@ -980,6 +994,46 @@ async fn mixed_phase(
         sample.merge(joined.unwrap_or_default());
     }
     (submissions, subscribers, Figures::of(sample, seconds))
+}
+
+/// PostgreSQL's counters for the bench database (committed transactions; rows returned,
+/// fetched, inserted, updated), read after a pause that lets the backends flush their
+/// statistics; `None` on SQLite.
+async fn database_work(backend: Backend) -> Result<Option<[i64; 5]>, String> {
+    if backend == Backend::Sqlite {
+        return Ok(None);
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let url = format!("{POSTGRES_SERVER}/{DATABASE}");
+    let db = Database::connect(&url)
+        .await
+        .map_err(|e| format!("PostgreSQL {url}: {e}"))?;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT xact_commit, tup_returned, tup_fetched, tup_inserted, tup_updated \
+             FROM pg_stat_database WHERE datname = current_database()",
+        ))
+        .await
+        .map_err(|e| format!("pg_stat_database: {e}"))?
+        .ok_or("no pg_stat_database row")?;
+    let mut counters = [0_i64; 5];
+    for (i, column) in [
+        "xact_commit",
+        "tup_returned",
+        "tup_fetched",
+        "tup_inserted",
+        "tup_updated",
+    ]
+    .iter()
+    .enumerate()
+    {
+        counters[i] = row
+            .try_get("", column)
+            .map_err(|e| format!("pg_stat_database.{column}: {e}"))?;
+    }
+    db.close().await.map_err(|e| e.to_string())?;
+    Ok(Some(counters))
 }
 
 /// pgbench on the bench database: the transaction a reading correction writes, by `clients`
