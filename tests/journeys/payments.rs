@@ -54,6 +54,18 @@ async fn started(svc: &TestService, amount: &str) -> (u64, String, String) {
     )
 }
 
+/// The gateway's page as the payer's browser gets it.
+async fn page_html(svc: &TestService, page: &str) -> String {
+    svc.client
+        .get(page)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Submits a card on the gateway's page (the client follows the redirect).
 async fn pay_with(svc: &TestService, page: &str, card: &str) -> reqwest::Response {
     svc.client
@@ -174,15 +186,7 @@ pub(crate) async fn pay_part_of_the_debt_through_the_sandbox_page(backend: Backe
     );
 
     // The page shows the amount; a card that fails Luhn is refused on the page.
-    let html = svc
-        .client
-        .get(&page)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_html(&svc, &page).await;
     assert!(html.contains("600,00 ₽"), "{html}");
     let resp = pay_with(&svc, &page, "2200 0000 0000 0005").await;
     assert_eq!(resp.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -205,15 +209,7 @@ pub(crate) async fn pay_part_of_the_debt_through_the_sandbox_page(backend: Backe
     assert_eq!(balance(&svc).await, before - 60_000);
     let paid = payment(&svc, payment_id).await;
     assert_eq!(paid["state"], "succeeded", "{paid}");
-    let html = svc
-        .client
-        .get(&page)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = page_html(&svc, &page).await;
     assert!(html.contains("Платёж выполнен"), "{html}");
 
     // One fiscal receipt (54-ФЗ) despite the duplicate notification, registered, its items

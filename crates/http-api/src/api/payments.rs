@@ -19,7 +19,7 @@ use billing_core::online::{
     PaymentProposal, ProposalError, ReceiptContact, StartPayment, StartPaymentError,
 };
 use billing_core::ports::PaymentRecord;
-use billing_core::receipt::{ReceiptKind, ReceiptsReadError, StoredReceipt};
+use billing_core::receipt::{ReceiptKind, Receipts, ReceiptsReadError, StoredReceipt};
 use billing_core::service::ServiceKind;
 use identity_core::Authenticated;
 use identity_core::domain::{Email, Phone};
@@ -269,6 +269,18 @@ fn receipt_dto(stored: &StoredReceipt) -> ReceiptDto {
             registered_at: g.registered_at,
         }),
     }
+}
+
+/// The receipts `read` finds, as answered (none while receipts are off).
+async fn receipts_json(
+    state: &AppState,
+    read: impl AsyncFnOnce(&Receipts) -> Result<Vec<StoredReceipt>, ReceiptsReadError>,
+) -> Result<Json<Vec<ReceiptDto>>, ProblemResponse> {
+    let Some(receipts) = state.payments.receipts() else {
+        return Ok(Json(Vec::new()));
+    };
+    let list = read(receipts).await.map_err(|e| receipts_problem(&e))?;
+    Ok(Json(list.iter().map(receipt_dto).collect()))
 }
 
 fn receipts_problem(e: &ReceiptsReadError) -> Problem {
@@ -696,14 +708,11 @@ impl PaymentsApi {
         limit: Query<Option<u32>>,
     ) -> Result<Json<Vec<ReceiptDto>>, ProblemResponse> {
         let (_, card) = linked_account(&state, auth.auth(), account_id.0).await?;
-        let Some(receipts) = state.payments.receipts() else {
-            return Ok(Json(Vec::new()));
-        };
-        let list = receipts
-            .receipts_of_account(card.account.id, limit.0.unwrap_or(50))
-            .await
-            .map_err(|e| receipts_problem(&e))?;
-        Ok(Json(list.iter().map(receipt_dto).collect()))
+        let limit = limit.0.unwrap_or(50);
+        receipts_json(&state, async |r| {
+            r.receipts_of_account(card.account.id, limit).await
+        })
+        .await
     }
 
     /// The fiscal receipts of one payment: the income receipt, then any return receipts.
@@ -729,14 +738,11 @@ impl PaymentsApi {
     ) -> Result<Json<Vec<ReceiptDto>>, ProblemResponse> {
         let (_, card) = linked_account(&state, auth.auth(), account_id.0).await?;
         let payment = find_payment(&state, card.account.id, payment_id.0).await?;
-        let Some(receipts) = state.payments.receipts() else {
-            return Ok(Json(Vec::new()));
-        };
-        let list = receipts
-            .receipts_of_payment(card.account.id, &payment.gateway_id)
-            .await
-            .map_err(|e| receipts_problem(&e))?;
-        Ok(Json(list.iter().map(receipt_dto).collect()))
+        receipts_json(&state, async |r| {
+            r.receipts_of_payment(card.account.id, &payment.gateway_id)
+                .await
+        })
+        .await
     }
 
     /// The cabinet's autopay settings for the ЛС (seed 004).
