@@ -22,6 +22,8 @@
 //!      request was due, so a slow answer is not hidden by the request it delays);
 //!    - **cabinet reads**: N subscribers read the demo ЛС's charges for last month (lines,
 //!      why, totals);
+//!    - **floor**: the same N clients `GET /health`, which touches no database — what HTTP,
+//!      the framework and this load generator cost per request on the same cores;
 //!    - **logins**: `--login-clients` clients log in (phone + password, Argon2id), each login
 //!      from a new address;
 //!    - **logins + submissions**: logins flooding while the subscribers submit at `--rate` —
@@ -298,6 +300,7 @@ struct BackendFigures {
     submissions: Figures,
     paced: Figures,
     reads: Figures,
+    floor: Figures,
     logins: Figures,
     mixed_logins: Figures,
     mixed_submissions: Figures,
@@ -390,6 +393,8 @@ async fn bench_backend(
     );
     let reads = reads_phase(&http, &subscribers, &period, seconds).await;
     println!("{}", reads.line("cabinet reads (charges)"));
+    let floor = floor_phase(&http, &subscribers, seconds).await;
+    println!("{}", floor.line("GET /health (no database)"));
     let logins = logins_phase(&http, &subscribers, options.login_clients, seconds).await;
     println!("{}", logins.line("logins"));
     let (mixed_submissions, _, mixed_logins) =
@@ -414,6 +419,7 @@ async fn bench_backend(
         submissions,
         paced,
         reads,
+        floor,
         logins,
         mixed_logins,
         mixed_submissions,
@@ -889,22 +895,54 @@ async fn reads_phase(
     period: &str,
     seconds: f64,
 ) -> Figures {
+    gets_phase(
+        http,
+        subscribers,
+        seconds,
+        12,
+        |sub| format!("/api/v1/accounts/{}/charges/{period}", sub.demo_account),
+        |body| body["lines"].as_array().is_some_and(|l| !l.is_empty()),
+    )
+    .await
+}
+
+/// The floor of the stack: the same clients in a closed loop on `GET /health`, which touches
+/// no database — what HTTP, the service's framework and this load generator cost per request.
+async fn floor_phase(http: &Http, subscribers: &[Subscriber], seconds: f64) -> Figures {
+    gets_phase(
+        http,
+        subscribers,
+        seconds,
+        14,
+        |_| "/health".to_owned(),
+        |body| body["status"] == "ok",
+    )
+    .await
+}
+
+/// Every subscriber `GET`s its `path` (with its session) in a closed loop until the window
+/// ends; a request succeeds with 200 and a body that passes `check`.
+async fn gets_phase(
+    http: &Http,
+    subscribers: &[Subscriber],
+    seconds: f64,
+    address_group: u8,
+    path: impl Fn(&Subscriber) -> String,
+    check: fn(&Value) -> bool,
+) -> Figures {
     let window = Window::new(seconds);
     let mut tasks = tokio::task::JoinSet::new();
     for sub in subscribers {
-        let (http, sub, period) = (http.clone(), sub.clone(), period.to_owned());
+        let (http, sub, path) = (http.clone(), sub.clone(), path(sub));
         tasks.spawn(async move {
             let mut sample = Sample::default();
-            let from = address(12, sub.account);
-            let path = format!("/api/v1/accounts/{}/charges/{period}", sub.demo_account);
+            let from = address(address_group, sub.account);
             while window.running() {
                 let req = http.client.get(http.url(&path)).bearer_auth(&sub.token);
                 let start = Instant::now();
                 let outcome = match http.send(req, &from).await {
-                    Ok((200, body)) if body["lines"].as_array().is_some_and(|l| !l.is_empty()) => {
-                        Ok(())
-                    }
-                    Ok((status, body)) => Err(format!("charges: {status} {body}")),
+                    Ok((200, body)) if check(&body) => Ok(()),
+                    Ok((status, body)) => Err(format!("GET {path}: {status} {body}")),
                     Err(e) => Err(e),
                 };
                 window.record(&mut sample, start, outcome);
@@ -1162,6 +1200,7 @@ fn report(
             r.paced.line(&format!("reading submissions at {rate}/s"))
         );
         println!("{}", r.reads.line("cabinet reads (charges)"));
+        println!("{}", r.floor.line("GET /health (no database)"));
         println!("{}", r.logins.line("logins"));
         println!("{}", r.mixed_logins.line("logins, while submitting"));
         println!(
@@ -1202,6 +1241,7 @@ fn report(
             ("submissions", &r.submissions),
             ("paced submissions", &r.paced),
             ("reads", &r.reads),
+            ("GET /health", &r.floor),
             ("logins", &r.logins),
             ("logins while submitting", &r.mixed_logins),
             ("submissions while logging in", &r.mixed_submissions),

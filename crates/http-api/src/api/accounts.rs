@@ -7,7 +7,7 @@
 //! exists — is `not-linked` (404), so ids cannot be probed.
 
 use billing_core::ids::{AccountId, SupplierId as BillingSupplierId};
-use billing_core::model::AccountNumber as BillingAccountNumber;
+use billing_core::model::{Account, AccountNumber as BillingAccountNumber};
 use billing_core::reads::{AccountByNumberError, AccountCard, AccountError};
 use identity_core::Authenticated;
 use identity_core::domain::{AccountNumber, AccountRef, Address, Flat, HouseId, SupplierId};
@@ -182,13 +182,13 @@ async fn dto(state: &AppState, link: LinkedAccount) -> Result<LinkedAccountDto, 
     })
 }
 
-/// The ЛС `account_id` if it is linked to the cabinet of `auth`, with its card; `not-linked`
+/// The ЛС `account_id` if it is linked to the cabinet of `auth`; `not-linked`
 /// (404) otherwise — also for an id no ЛС has. Every account-scoped operation starts here.
 pub async fn linked_account(
     state: &AppState,
     auth: &Authenticated,
     account_id: u64,
-) -> Result<(LinkedAccount, AccountCard), Problem> {
+) -> Result<(LinkedAccount, Account), Problem> {
     let not_linked = || Problem::new(ProblemType::NotLinked);
     // Ids are stored as i64, so a larger one names no ЛС. (An inclusive `maximum` validator of
     // 2^63 − 1 lets up to 2^63 + 1023 through: poem-openapi compares in f64. The id parameters
@@ -196,12 +196,13 @@ pub async fn linked_account(
     if i64::try_from(account_id).is_err() {
         return Err(not_linked());
     }
-    let card = match state.billing.account_card(AccountId::new(account_id)).await {
-        Ok(card) => card,
+    // The account alone (one read): every caller needs only its id, supplier and number.
+    let account = match state.billing.account(AccountId::new(account_id)).await {
+        Ok(account) => account,
         Err(AccountError::AccountNotFound) => return Err(not_linked()),
         Err(e @ AccountError::Repo(_)) => return Err(billing_problem("read an ЛС", &e)),
     };
-    let supplier = card.account.supplier.get().to_string();
+    let supplier = account.supplier.get().to_string();
     let links = state
         .identity
         .list_linked_accounts(auth)
@@ -211,10 +212,10 @@ pub async fn linked_account(
         .into_iter()
         .find(|l| {
             l.account.supplier.as_str() == supplier
-                && l.account.number.as_str() == card.account.number.as_str()
+                && l.account.number.as_str() == account.number.as_str()
         })
         .ok_or_else(not_linked)?;
-    Ok((link, card))
+    Ok((link, account))
 }
 
 fn account_number(field: &str, text: &str) -> Result<AccountNumber, Problem> {

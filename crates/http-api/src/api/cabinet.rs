@@ -94,8 +94,8 @@ async fn gate(
     auth: &Authenticated,
     account_id: u64,
 ) -> Result<AccountId, Problem> {
-    let (_, card) = linked_account(state, auth, account_id).await?;
-    Ok(card.account.id)
+    let (_, account) = linked_account(state, auth, account_id).await?;
+    Ok(account.id)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -569,10 +569,10 @@ impl PaymentsApi {
         ))]
         account_id: Path<u64>,
     ) -> Result<Json<ProposalDto>, ProblemResponse> {
-        let (_, card) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
         let proposal = state
             .payments
-            .proposal(card.account.id)
+            .proposal(account.id)
             .await
             .map_err(|e| proposal_problem(&e))?;
         Ok(Json(proposal_dto(&proposal)))
@@ -603,7 +603,7 @@ impl PaymentsApi {
         body: Json<StartPaymentBody>,
     ) -> Result<PaymentStarted, ProblemResponse> {
         let key = idempotency::parse_key(idempotency_key.0.as_deref())?;
-        let (_, card) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
         let amount = parse_amount("amount", &body.0.amount)?;
         let split = parse_split(body.0.split.as_deref())?;
         let contact = receipt_contact(&state, auth.auth(), body.0.receipt.as_ref()).await?;
@@ -616,7 +616,7 @@ impl PaymentsApi {
             state.settings.public_url.trim_end_matches('/')
         );
         let command = StartPayment {
-            account: card.account.id,
+            account: account.id,
             order_ref,
             amount,
             split,
@@ -672,8 +672,8 @@ impl PaymentsApi {
         ))]
         payment_id: Path<u64>,
     ) -> Result<Json<PaymentHistoryDto>, ProblemResponse> {
-        let (_, card) = linked_account(&state, auth.auth(), account_id.0).await?;
-        let payment = find_payment(&state, card.account.id, payment_id.0).await?;
+        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let payment = find_payment(&state, account.id, payment_id.0).await?;
         if matches!(payment.state, PaymentState::Created | PaymentState::Pending) {
             match state.payments.reconcile(&payment.gateway_id).await {
                 Ok(applied) => return Ok(Json(payment_dto(&applied.payment))),
@@ -707,10 +707,10 @@ impl PaymentsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<Vec<ReceiptDto>>, ProblemResponse> {
-        let (_, card) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
         let limit = limit.0.unwrap_or(50);
         receipts_json(&state, async |r| {
-            r.receipts_of_account(card.account.id, limit).await
+            r.receipts_of_account(account.id, limit).await
         })
         .await
     }
@@ -736,11 +736,10 @@ impl PaymentsApi {
         ))]
         payment_id: Path<u64>,
     ) -> Result<Json<Vec<ReceiptDto>>, ProblemResponse> {
-        let (_, card) = linked_account(&state, auth.auth(), account_id.0).await?;
-        let payment = find_payment(&state, card.account.id, payment_id.0).await?;
+        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let payment = find_payment(&state, account.id, payment_id.0).await?;
         receipts_json(&state, async |r| {
-            r.receipts_of_payment(card.account.id, &payment.gateway_id)
-                .await
+            r.receipts_of_payment(account.id, &payment.gateway_id).await
         })
         .await
     }
@@ -761,11 +760,11 @@ impl PaymentsApi {
         ))]
         account_id: Path<u64>,
     ) -> Result<Json<AutopayDto>, ProblemResponse> {
-        let (_, card) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
         let payer = auth.auth().subscriber().to_string();
         let settings = state
             .autopay
-            .get(card.account.id, &payer)
+            .get(account.id, &payer)
             .await
             .map_err(|e| autopay_problem(&e))?
             .ok_or_else(no_autopay)?;
@@ -791,7 +790,7 @@ impl PaymentsApi {
         account_id: Path<u64>,
         body: Json<AutopayBody>,
     ) -> Result<Json<AutopayDto>, ProblemResponse> {
-        let (_, card) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
         let body = body.0;
         let mode = match (body.mode.as_str(), body.amount.as_deref()) {
             ("fixed", Some(a)) => AutopayMode::Fixed(parse_amount("amount", a)?),
@@ -812,7 +811,7 @@ impl PaymentsApi {
         let stored = state
             .autopay
             .set(AutopaySettings {
-                account: card.account.id,
+                account: account.id,
                 payer: auth.auth().subscriber().to_string(),
                 enabled: body.enabled,
                 mode,
@@ -841,11 +840,11 @@ impl PaymentsApi {
         ))]
         account_id: Path<u64>,
     ) -> Result<AutopayDeleted, ProblemResponse> {
-        let (_, card) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
         let payer = auth.auth().subscriber().to_string();
         let deleted = state
             .autopay
-            .delete(card.account.id, &payer)
+            .delete(account.id, &payer)
             .await
             .map_err(|e| autopay_problem(&e))?;
         if deleted {

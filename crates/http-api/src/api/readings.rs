@@ -273,12 +273,12 @@ impl ReadingsApi {
         body: Json<SubmitReadingBody>,
     ) -> Result<ReadingAccepted, ProblemResponse> {
         let key = idempotency::parse_key(idempotency_key.0.as_deref())?;
-        let (_, card) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
         let values = parse_values("values", &body.0.values)?;
         let operation = format!("POST /accounts/{}/readings", account_id.0);
         let fingerprint = idempotency::fingerprint(&operation, &body.0);
         let principal = auth.auth().subscriber().to_string();
-        let account = card.account.id;
+        let account = account.id;
         let meter = MeterId::new(body.0.meter_id);
         let outcome = idempotency::run(
             &state,
@@ -335,12 +335,12 @@ impl ReadingsApi {
         body: Json<CorrectReadingBody>,
     ) -> Result<ReadingCorrected, ProblemResponse> {
         let key = idempotency::parse_key(idempotency_key.0.as_deref())?;
-        let (_, card) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
         let values = parse_values("values", &body.0.values)?;
         let operation = format!("PUT /accounts/{}/readings/{}", account_id.0, reading_id.0);
         let fingerprint = idempotency::fingerprint(&operation, &body.0);
         let principal = auth.auth().subscriber().to_string();
-        let account: AccountId = card.account.id;
+        let account: AccountId = account.id;
         let reading = ReadingId::new(reading_id.0);
         let outcome = idempotency::run(
             &state,
@@ -388,10 +388,10 @@ impl ReadingsApi {
         ))]
         reading_id: Path<u64>,
     ) -> Result<Json<CancelledReadingDto>, ProblemResponse> {
-        let (_, card) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
         let reading = state
             .billing
-            .cancel_reading(card.account.id, ReadingId::new(reading_id.0))
+            .cancel_reading(account.id, ReadingId::new(reading_id.0))
             .await
             .map_err(|e| cancel_problem(&e))?;
         Ok(Json(CancelledReadingDto {
