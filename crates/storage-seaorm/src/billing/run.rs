@@ -58,7 +58,7 @@ use crate::entity;
 use crate::error::repo;
 use crate::storage::{Backend, Storage};
 
-use super::shapes::padded_ids;
+use super::shapes::one_of;
 
 /// How a billing run works through the houses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -559,15 +559,16 @@ impl Storage {
             meter as m, premise as p, reading as r, recalculation as rc, volume as v,
         };
         let fail = |e| repo("load houses to bill", e);
+        let backend = self.backend();
         let code = period_code(shared.period);
         let supplier = to_db_id(shared.supplier.id.get())?;
         let house_rows = h::Entity::find()
-            .filter(h::Column::Id.is_in(padded_ids(houses)))
+            .filter(one_of(backend, h::Column::Id, houses))
             .all(db)
             .await
             .map_err(fail)?;
         let premise_rows = p::Entity::find()
-            .filter(p::Column::HouseId.is_in(padded_ids(houses)))
+            .filter(one_of(backend, p::Column::HouseId, houses))
             .order_by_asc(p::Column::Id)
             .all(db)
             .await
@@ -578,7 +579,7 @@ impl Storage {
             account_rows.extend(
                 a::Entity::find()
                     .filter(a::Column::SupplierId.eq(supplier))
-                    .filter(a::Column::PremiseId.is_in(padded_ids(ids)))
+                    .filter(one_of(backend, a::Column::PremiseId, ids))
                     .order_by_asc(a::Column::Id)
                     .all(db)
                     .await
@@ -587,7 +588,7 @@ impl Storage {
         }
         let account_ids: Vec<i64> = account_rows.iter().map(|a| a.id).collect();
         let fact_rows = f::Entity::find()
-            .filter(f::Column::HouseId.is_in(padded_ids(houses)))
+            .filter(one_of(backend, f::Column::HouseId, houses))
             .filter(f::Column::Period.eq(code))
             .all(db)
             .await
@@ -595,18 +596,16 @@ impl Storage {
         let (mut meter_rows, mut volume_rows, mut recalc_rows, mut journal_rows, mut billed) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for ids in account_ids.chunks(10_000) {
-            let padded = padded_ids(ids);
-            let ids = || padded.iter().copied();
             meter_rows.extend(
                 m::Entity::find()
-                    .filter(m::Column::AccountId.is_in(ids()))
+                    .filter(one_of(backend, m::Column::AccountId, ids))
                     .all(db)
                     .await
                     .map_err(fail)?,
             );
             volume_rows.extend(
                 v::Entity::find()
-                    .filter(v::Column::AccountId.is_in(ids()))
+                    .filter(one_of(backend, v::Column::AccountId, ids))
                     .filter(v::Column::Period.lt(code))
                     .all(db)
                     .await
@@ -614,7 +613,7 @@ impl Storage {
             );
             recalc_rows.extend(
                 rc::Entity::find()
-                    .filter(rc::Column::AccountId.is_in(ids()))
+                    .filter(one_of(backend, rc::Column::AccountId, ids))
                     .filter(rc::Column::AppliedIn.is_null())
                     .filter(rc::Column::BilledFrom.lte(code))
                     .order_by_asc(rc::Column::Id)
@@ -624,7 +623,7 @@ impl Storage {
             );
             journal_rows.extend(
                 l::Entity::find()
-                    .filter(l::Column::AccountId.is_in(ids()))
+                    .filter(one_of(backend, l::Column::AccountId, ids))
                     .order_by_asc(l::Column::Seq)
                     .all(db)
                     .await
@@ -635,7 +634,7 @@ impl Storage {
                     .select_only()
                     .column(cs::Column::AccountId)
                     .filter(cs::Column::Period.eq(code))
-                    .filter(cs::Column::AccountId.is_in(ids()))
+                    .filter(one_of(backend, cs::Column::AccountId, ids))
                     .into_tuple::<i64>()
                     .all(db)
                     .await
@@ -647,7 +646,7 @@ impl Storage {
         for ids in meter_ids.chunks(10_000) {
             reading_rows.extend(
                 r::Entity::find()
-                    .filter(r::Column::MeterId.is_in(padded_ids(ids)))
+                    .filter(one_of(backend, r::Column::MeterId, ids))
                     .filter(r::Column::Status.eq(reading::status_tag(ReadingStatus::Accepted)))
                     .filter(r::Column::Period.lte(code))
                     .all(db)

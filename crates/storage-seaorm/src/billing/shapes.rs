@@ -8,6 +8,12 @@
 //! (the maximum, then powers of two) keeps at most `log2(max) + 1` shapes per statement, each
 //! prepared once per connection and then reused.
 
+use sea_orm::sea_query::extension::postgres::PgFunc;
+use sea_orm::sea_query::{Condition, Expr};
+use sea_orm::{ColumnTrait, ExprTrait};
+
+use crate::storage::Backend;
+
 /// The sizes to cut `n` rows into, at most `max` each: as many `max` as fit, then the
 /// remainder as descending powers of two. They add up to `n`.
 pub(crate) fn batch_sizes(n: usize, max: usize) -> impl Iterator<Item = usize> {
@@ -44,6 +50,23 @@ pub(crate) fn padded_ids(ids: &[i64]) -> Vec<i64> {
         padded.resize(ids.len().next_power_of_two(), last);
     }
     padded
+}
+
+/// The condition "`column` is one of `ids`" in one statement shape per backend.
+///
+/// - PostgreSQL: `column = ANY($n)` with the ids as **one array parameter**. An `IN ($1, …,
+///   $2048)` list in a reused prepared statement gets a generic plan that rebuilds the
+///   2,048-element array for every row it filters; with stale statistics of a table that a run
+///   is filling (`charge_sets` of the billed period), PostgreSQL filtered the whole period's
+///   sets that way on every chunk — 2.1–2.5 s per chunk at 300,000 accounts, quadratic in the
+///   run's size. One array parameter is evaluated once and lets the primary key be used.
+/// - SQLite: the ids [padded](padded_ids) into an `IN (…)` list.
+pub(crate) fn one_of(backend: Backend, column: impl ColumnTrait, ids: &[i64]) -> Condition {
+    match backend {
+        Backend::Postgres => Condition::all()
+            .add(Expr::col(column.as_column_ref()).eq(PgFunc::any(Expr::val(ids.to_vec())))),
+        Backend::Sqlite => Condition::all().add(column.is_in(padded_ids(ids))),
+    }
 }
 
 #[cfg(test)]
@@ -83,5 +106,32 @@ mod tests {
         let padded = padded_ids(&ids);
         assert_eq!(padded.len(), 1024);
         assert_eq!(padded[..1000], ids[..]);
+    }
+
+    #[test]
+    fn one_of_is_one_array_parameter_on_postgres_and_a_padded_list_on_sqlite() {
+        use sea_orm::{DbBackend, EntityTrait, QueryFilter, QueryTrait};
+
+        use crate::entity::charge_set as cs;
+        let ids = [7, 8, 9];
+        let pg = cs::Entity::find()
+            .filter(one_of(Backend::Postgres, cs::Column::AccountId, &ids))
+            .build(DbBackend::Postgres);
+        assert!(
+            pg.sql
+                .ends_with(r#"WHERE "charge_sets"."account_id" = ANY($1)"#),
+            "{}",
+            pg.sql
+        );
+        assert_eq!(pg.values.map(|v| v.0.len()), Some(1));
+        let lite = cs::Entity::find()
+            .filter(one_of(Backend::Sqlite, cs::Column::AccountId, &ids))
+            .build(DbBackend::Sqlite);
+        assert!(
+            lite.sql
+                .ends_with(r#"WHERE "charge_sets"."account_id" IN (?, ?, ?, ?)"#),
+            "{}",
+            lite.sql
+        );
     }
 }
