@@ -35,9 +35,10 @@ use time::macros::date;
 pub fn run(args: &[String]) -> Result<(), String> {
     if cfg!(debug_assertions) {
         // `cargo xtask` builds xtask in debug; benchmarks measure optimised code, so hand over
-        // to a release build of this same program.
-        let status = std::process::Command::new(crate::ci::cargo_bin())
-            .current_dir(crate::ci::workspace_root())
+        // to a release build of this same program — through `cargo_command`, which drops the
+        // variables `cargo run` gave this process: inherited, they made ring's build script
+        // rerun and the whole release xtask (fat LTO, minutes) rebuild on every bench.
+        let status = crate::ci::cargo_command(&crate::ci::workspace_root())
             .args([
                 "run",
                 "--quiet",

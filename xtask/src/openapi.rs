@@ -2,9 +2,7 @@
 //! `openapi_json_is_committed` with `ABONENT_UPDATE_OPENAPI=1`); without it that test fails
 //! when the committed document is stale.
 
-use std::process::Command;
-
-use crate::ci::{cargo_bin, workspace_root};
+use crate::ci::{cargo_command, workspace_root};
 
 /// Regenerates `docs/openapi.json`.
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -12,8 +10,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         return Err(format!("openapi takes no arguments, got {args:?}"));
     }
     let root = workspace_root();
-    let status = Command::new(cargo_bin())
-        .current_dir(&root)
+    let status = cargo_command(&root)
         .env("ABONENT_UPDATE_OPENAPI", "1")
         .args([
             "test",
