@@ -33,7 +33,7 @@ use crate::entity::{charge_line, charge_set, ledger_record};
 use crate::error::repo;
 use crate::storage::Storage;
 
-use super::shapes::batches;
+use super::shapes::{batches, one_of};
 
 /// Bound parameters per statement: below SQLite's 32 766 and PostgreSQL's 65 535.
 const MAX_PARAMS: usize = 30_000;
@@ -247,7 +247,11 @@ impl Storage {
         ids.dedup();
         for chunk in ids.chunks(MAX_PARAMS) {
             let found = crate::entity::account::Entity::find()
-                .filter(crate::entity::account::Column::Id.is_in(chunk.iter().copied()))
+                .filter(one_of(
+                    self.backend(),
+                    crate::entity::account::Column::Id,
+                    chunk,
+                ))
                 .count(&tx)
                 .await
                 .map_err(fail)?;
@@ -281,7 +285,7 @@ impl Storage {
         for chunk in accounts.chunks(MAX_PARAMS / 2) {
             let heads = charge_set::Entity::find()
                 .filter(charge_set::Column::Period.eq(code))
-                .filter(charge_set::Column::AccountId.is_in(chunk.iter().copied()))
+                .filter(one_of(self.backend(), charge_set::Column::AccountId, chunk))
                 .order_by_asc(charge_set::Column::AccountId)
                 .all(db)
                 .await
@@ -289,9 +293,14 @@ impl Storage {
             if heads.is_empty() {
                 continue;
             }
+            let billed: Vec<i64> = heads.iter().map(|h| h.account_id).collect();
             let mut lines = charge_line::Entity::find()
                 .filter(charge_line::Column::Period.eq(code))
-                .filter(charge_line::Column::AccountId.is_in(heads.iter().map(|h| h.account_id)))
+                .filter(one_of(
+                    self.backend(),
+                    charge_line::Column::AccountId,
+                    &billed,
+                ))
                 .order_by_asc(charge_line::Column::AccountId)
                 .order_by_asc(charge_line::Column::Seq)
                 .all(db)
