@@ -374,14 +374,11 @@ async fn bench_backend(
     println!("{}", submissions.line("reading submissions"));
     if let (Some(before), Some(after)) = (before, database_work(backend).await?) {
         let n = (subscribers.iter().map(|s| s.submitted).sum::<u64>() - submitted_before).max(1);
+        let per: [f64; 5] = std::array::from_fn(|i| (after[i] - before[i]) as f64 / n as f64);
         println!(
             "  per submission, PostgreSQL counted {:.1} transactions, {:.1} rows returned by \
              scans, {:.1} rows fetched by index, {:.1} inserted, {:.1} updated ({n} submissions)",
-            (after[0] - before[0]) as f64 / n as f64,
-            (after[1] - before[1]) as f64 / n as f64,
-            (after[2] - before[2]) as f64 / n as f64,
-            (after[3] - before[3]) as f64 / n as f64,
-            (after[4] - before[4]) as f64 / n as f64,
+            per[0], per[1], per[2], per[3], per[4],
         );
     }
     let rate = options.rate as f64;
@@ -1042,19 +1039,12 @@ async fn database_work(backend: Backend) -> Result<Option<[i64; 5]>, String> {
         return Ok(None);
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let url = format!("{POSTGRES_SERVER}/{DATABASE}");
-    let db = Database::connect(&url)
-        .await
-        .map_err(|e| format!("PostgreSQL {url}: {e}"))?;
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DatabaseBackend::Postgres,
-            "SELECT xact_commit, tup_returned, tup_fetched, tup_inserted, tup_updated \
-             FROM pg_stat_database WHERE datname = current_database()",
-        ))
-        .await
-        .map_err(|e| format!("pg_stat_database: {e}"))?
-        .ok_or("no pg_stat_database row")?;
+    let row = bench_row(
+        "SELECT xact_commit, tup_returned, tup_fetched, tup_inserted, tup_updated \
+         FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .await?
+    .ok_or("no pg_stat_database row")?;
     let mut counters = [0_i64; 5];
     for (i, column) in [
         "xact_commit",
@@ -1070,13 +1060,11 @@ async fn database_work(backend: Backend) -> Result<Option<[i64; 5]>, String> {
             .try_get("", column)
             .map_err(|e| format!("pg_stat_database.{column}: {e}"))?;
     }
-    db.close().await.map_err(|e| e.to_string())?;
     Ok(Some(counters))
 }
 
-/// pgbench on the bench database: the transaction a reading correction writes, by `clients`
-/// clients (each on its own meter), after a warm-up run.
-async fn pgbench(dir: &Path, clients: usize, seconds: usize) -> Result<Figures, String> {
+/// The first row of `sql` on the bench database, through a connection of its own.
+async fn bench_row(sql: &str) -> Result<Option<sea_orm::QueryResult>, String> {
     let url = format!("{POSTGRES_SERVER}/{DATABASE}");
     let db = Database::connect(&url)
         .await
@@ -1084,14 +1072,24 @@ async fn pgbench(dir: &Path, clients: usize, seconds: usize) -> Result<Figures, 
     let row = db
         .query_one_raw(sea_orm::Statement::from_string(
             sea_orm::DatabaseBackend::Postgres,
-            format!(
-                "SELECT period, register_values, taken_on, submitted_at, source, slot \
-                 FROM readings WHERE meter_id = {FIRST_ID} AND status = 'accepted'"
-            ),
+            sql,
         ))
         .await
-        .map_err(|e| format!("the service's reading: {e}"))?
-        .ok_or("the service stored no accepted reading of the first bench meter")?;
+        .map_err(|e| format!("{sql}: {e}"))?;
+    db.close().await.map_err(|e| e.to_string())?;
+    Ok(row)
+}
+
+/// pgbench on the bench database: the transaction a reading correction writes, by `clients`
+/// clients (each on its own meter), after a warm-up run.
+async fn pgbench(dir: &Path, clients: usize, seconds: usize) -> Result<Figures, String> {
+    let url = format!("{POSTGRES_SERVER}/{DATABASE}");
+    let row = bench_row(&format!(
+        "SELECT period, register_values, taken_on, submitted_at, source, slot \
+         FROM readings WHERE meter_id = {FIRST_ID} AND status = 'accepted'"
+    ))
+    .await?
+    .ok_or("the service stored no accepted reading of the first bench meter")?;
     let get_text = |column: &str| -> Result<String, String> {
         row.try_get::<String>("", column)
             .map(|v| v.replace('\'', "''"))
@@ -1109,7 +1107,6 @@ async fn pgbench(dir: &Path, clients: usize, seconds: usize) -> Result<Figures, 
         get_text("source")?,
         get_text("slot")?,
     );
-    db.close().await.map_err(|e| e.to_string())?;
     let script = dir.join("reading-insert.sql");
     std::fs::write(
         &script,
