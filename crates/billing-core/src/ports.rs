@@ -216,6 +216,129 @@ pub trait ReadingRepository: Send + Sync {
     ) -> Result<Option<Reading>, RepoError>;
 }
 
+/// A meter with what a reading of it is checked against: the account it is attached to, the
+/// account's supplier and the supplier's last closed period.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MeterContext {
+    /// The meter.
+    pub meter: Meter,
+    /// The account asked about, if the meter is attached to it and it exists; otherwise `None`
+    /// (and so are the other two).
+    pub account: Option<Account>,
+    /// The account's supplier; `None` without an account or when the supplier does not exist.
+    pub supplier: Option<Supplier>,
+    /// The supplier's last closed period ([`PeriodRepository::last_closed`]); `None` without a
+    /// supplier or when it has closed none.
+    pub last_closed: Option<Period>,
+}
+
+/// What the reading use cases (submit, correct, cancel) read before they judge a reading,
+/// read together: a submission asks it on every request, so a store should answer each call in
+/// one read (a join) rather than one per table. [`ComposedReadingContexts`] answers it from the
+/// single-table ports for stores that cannot join.
+///
+/// Each answer MUST equal what the single-table ports return for the same rows at the same
+/// moment ([`MeterRepository::meter`], [`AccountRepository::account`],
+/// [`SupplierRepository::supplier`], [`PeriodRepository::last_closed`],
+/// [`ReadingRepository::reading`]).
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait::async_trait]
+pub trait ReadingContextRepository: Send + Sync {
+    /// The meter with this id and, if it is attached to `account`, its context; `None` if the
+    /// meter does not exist.
+    async fn meter_context(
+        &self,
+        meter: MeterId,
+        account: AccountId,
+    ) -> Result<Option<MeterContext>, RepoError>;
+    /// The reading with this id (whatever its status) and its meter with, if the meter is
+    /// attached to `account`, its context; `None` if the reading does not exist.
+    /// [`RepoError::NotFound`] if its meter does not.
+    async fn reading_context(
+        &self,
+        reading: ReadingId,
+        account: AccountId,
+    ) -> Result<Option<(Reading, MeterContext)>, RepoError>;
+}
+
+/// [`ReadingContextRepository`] composed of the single-table ports, one read per table: for
+/// stores that cannot join (in-memory stores, tests), and the reference the joined adapters are
+/// tested against.
+#[derive(Clone)]
+pub struct ComposedReadingContexts {
+    /// Meters.
+    pub meters: std::sync::Arc<dyn MeterRepository>,
+    /// Accounts.
+    pub accounts: std::sync::Arc<dyn AccountRepository>,
+    /// Suppliers.
+    pub suppliers: std::sync::Arc<dyn SupplierRepository>,
+    /// Closed periods.
+    pub periods: std::sync::Arc<dyn PeriodRepository>,
+    /// Readings.
+    pub readings: std::sync::Arc<dyn ReadingRepository>,
+}
+
+impl fmt::Debug for ComposedReadingContexts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ComposedReadingContexts")
+    }
+}
+
+impl ComposedReadingContexts {
+    async fn context_of(&self, meter: Meter, owner: AccountId) -> Result<MeterContext, RepoError> {
+        let account = if meter.account == Some(owner) {
+            self.accounts.account(owner).await?
+        } else {
+            None
+        };
+        let supplier = match &account {
+            Some(a) => self.suppliers.supplier(a.supplier).await?,
+            None => None,
+        };
+        let last_closed = match &supplier {
+            Some(s) => self.periods.last_closed(s.id).await?,
+            None => None,
+        };
+        Ok(MeterContext {
+            meter,
+            account,
+            supplier,
+            last_closed,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl ReadingContextRepository for ComposedReadingContexts {
+    async fn meter_context(
+        &self,
+        meter: MeterId,
+        account: AccountId,
+    ) -> Result<Option<MeterContext>, RepoError> {
+        match self.meters.meter(meter).await? {
+            Some(m) => Ok(Some(self.context_of(m, account).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn reading_context(
+        &self,
+        reading: ReadingId,
+        account: AccountId,
+    ) -> Result<Option<(Reading, MeterContext)>, RepoError> {
+        let Some(reading) = self.readings.reading(reading).await? else {
+            return Ok(None);
+        };
+        let meter = self
+            .meters
+            .meter(reading.meter)
+            .await?
+            .ok_or(RepoError::NotFound)?;
+        let context = self.context_of(meter, account).await?;
+        Ok(Some((reading, context)))
+    }
+}
+
 /// Tariffs.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait::async_trait]

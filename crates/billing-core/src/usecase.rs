@@ -54,11 +54,11 @@ use crate::penalty::{PenaltyError, PenaltyReport};
 use crate::period::Period;
 use crate::ports::{
     AccountRepository, ChargeRepository, ChargeSet, Clock, GatewayPaymentId, HouseRepository,
-    KeyRateSource, LedgerFact, LedgerRecord, LedgerRepository, MeterRepository, NewPayment,
-    NewReading, NewRecalculation, NewRefundRequest, PaymentRecord, PendingRecalculation,
-    PeriodRepository, ReadingRepository, RecalculationKind, RecalculationRepository, RefundRequest,
-    RefundRequestId, RefundStatus, RepoError, SupplierRepository, TariffRepository,
-    VolumeHistoryRepository,
+    KeyRateSource, LedgerFact, LedgerRecord, LedgerRepository, MeterContext, MeterRepository,
+    NewPayment, NewReading, NewRecalculation, NewRefundRequest, PaymentRecord,
+    PendingRecalculation, PeriodRepository, ReadingContextRepository, ReadingRepository,
+    RecalculationKind, RecalculationRepository, RefundRequest, RefundRequestId, RefundStatus,
+    RepoError, SupplierRepository, TariffRepository, VolumeHistoryRepository,
 };
 use crate::reading::{
     ChangeReadingError, Reading, ReadingCheck, ReadingError, ReadingSource, ReadingStatus,
@@ -108,6 +108,10 @@ pub struct BillingPorts {
     pub ledger: Arc<dyn LedgerRepository>,
     /// Pending corrections of closed periods.
     pub recalculations: Arc<dyn RecalculationRepository>,
+    /// A meter or reading with what a reading is checked against, read together
+    /// ([`ComposedReadingContexts`](crate::ports::ComposedReadingContexts) over the ports above
+    /// where the store cannot join).
+    pub contexts: Arc<dyn ReadingContextRepository>,
 }
 
 /// Every billing use case. Cheap to share behind an `Arc`; holds no per-request state.
@@ -250,6 +254,8 @@ pub struct BillingPorts {
 ///     accounts: store.clone(), meters: store.clone(), readings: store.clone(), tariffs: store.clone(),
 ///     volumes: store.clone(), charges: store.clone(), periods: store.clone(), ledger: store.clone(),
 ///     recalculations: store.clone(),
+///     contexts: Arc::new(ComposedReadingContexts { meters: store.clone(), accounts: store.clone(),
+///         suppliers: store.clone(), periods: store.clone(), readings: store.clone() }),
 /// });
 ///
 /// let gateway_id = GatewayPaymentId::parse("pay-42").unwrap();
@@ -1598,22 +1604,23 @@ impl BillingService {
         &self,
         cmd: SubmitReading,
     ) -> Result<AcceptedReading, SubmitReadingError> {
-        let meter = self
+        let context = self
             .ports
-            .meters
-            .meter(cmd.meter)
+            .contexts
+            .meter_context(cmd.meter, cmd.account)
             .await?
             .ok_or(SubmitReadingError::MeterNotFound)?;
+        let MeterContext {
+            meter,
+            account,
+            supplier,
+            last_closed,
+        } = context;
         if meter.account != Some(cmd.account) {
             return Err(SubmitReadingError::NotYourMeter);
         }
-        let account = self
-            .ports
-            .accounts
-            .account(cmd.account)
-            .await?
-            .ok_or(SubmitReadingError::AccountNotFound)?;
-        let supplier = self.load_supplier(account.supplier).await?;
+        let account = account.ok_or(SubmitReadingError::AccountNotFound)?;
+        let supplier = supplier.ok_or(RepoError::NotFound)?;
         let (today, now) = (self.ports.clock.today(), self.ports.clock.now());
         let window = &supplier.policy.readings_window;
         let period = if cmd.source == ReadingSource::Subscriber {
@@ -1621,7 +1628,6 @@ impl BillingService {
         } else {
             Period::of(today)
         };
-        let last_closed = self.ports.periods.last_closed(supplier.id).await?;
         let (previous, avg) = self
             .reading_context(&account, &meter, period, &supplier)
             .await?;
@@ -1683,31 +1689,29 @@ impl BillingService {
         })
     }
 
+    /// The reading `id` of `account_id` with its meter, account, supplier and the supplier's
+    /// last closed period; [`RepoError::Conflict`] if the reading's meter is not the account's.
     async fn changeable_reading(
         &self,
         account_id: AccountId,
         id: ReadingId,
-    ) -> Result<Option<(Reading, Meter, Account, Supplier)>, RepoError> {
-        let Some(reading) = self.ports.readings.reading(id).await? else {
+    ) -> Result<Option<(Reading, Meter, Account, Supplier, Option<Period>)>, RepoError> {
+        let Some((reading, context)) = self.ports.contexts.reading_context(id, account_id).await?
+        else {
             return Ok(None);
         };
-        let meter = self
-            .ports
-            .meters
-            .meter(reading.meter)
-            .await?
-            .ok_or(RepoError::NotFound)?;
-        if meter.account != Some(account_id) {
+        if context.meter.account != Some(account_id) {
             return Err(RepoError::Conflict);
         }
-        let account = self
-            .ports
-            .accounts
-            .account(account_id)
-            .await?
-            .ok_or(RepoError::NotFound)?;
-        let supplier = self.load_supplier(account.supplier).await?;
-        Ok(Some((reading, meter, account, supplier)))
+        let account = context.account.ok_or(RepoError::NotFound)?;
+        let supplier = context.supplier.ok_or(RepoError::NotFound)?;
+        Ok(Some((
+            reading,
+            context.meter,
+            account,
+            supplier,
+            context.last_closed,
+        )))
     }
 
     /// Replaces an accepted reading with corrected values while its period and window are open;
@@ -1716,7 +1720,7 @@ impl BillingService {
         &self,
         cmd: CorrectReading,
     ) -> Result<AcceptedReading, CorrectReadingError> {
-        let (old, meter, account, supplier) =
+        let (old, meter, account, supplier, last_closed) =
             match self.changeable_reading(cmd.account, cmd.reading).await {
                 Ok(Some(found)) => found,
                 Ok(None) => return Err(CorrectReadingError::ReadingNotFound),
@@ -1724,7 +1728,6 @@ impl BillingService {
                 Err(e) => return Err(e.into()),
             };
         let (today, now) = (self.ports.clock.today(), self.ports.clock.now());
-        let last_closed = self.ports.periods.last_closed(supplier.id).await?;
         ensure_changeable(&old, today, last_closed, &supplier.policy)?;
         let (previous, avg) = self
             .reading_context(&account, &meter, old.period, &supplier)
@@ -1773,14 +1776,14 @@ impl BillingService {
         account: AccountId,
         reading: ReadingId,
     ) -> Result<Reading, CancelReadingError> {
-        let (old, _, _, supplier) = match self.changeable_reading(account, reading).await {
-            Ok(Some(found)) => found,
-            Ok(None) => return Err(CancelReadingError::ReadingNotFound),
-            Err(RepoError::Conflict) => return Err(CancelReadingError::NotYourReading),
-            Err(e) => return Err(e.into()),
-        };
+        let (old, _, _, supplier, last_closed) =
+            match self.changeable_reading(account, reading).await {
+                Ok(Some(found)) => found,
+                Ok(None) => return Err(CancelReadingError::ReadingNotFound),
+                Err(RepoError::Conflict) => return Err(CancelReadingError::NotYourReading),
+                Err(e) => return Err(e.into()),
+            };
         let today = self.ports.clock.today();
-        let last_closed = self.ports.periods.last_closed(supplier.id).await?;
         ensure_changeable(&old, today, last_closed, &supplier.policy)?;
         match self.ports.readings.cancel(old.id).await {
             Ok(()) => Ok(Reading {
@@ -3124,20 +3127,30 @@ pub(crate) mod tests {
         }
 
         pub(crate) fn service(self) -> BillingService {
+            // The reading contexts are composed of the mocked single-table ports, so the tests
+            // set expectations on those.
+            let contexts = crate::ports::ComposedReadingContexts {
+                meters: Arc::new(self.meters),
+                accounts: Arc::new(self.accounts),
+                suppliers: Arc::new(self.suppliers),
+                periods: Arc::new(self.periods),
+                readings: Arc::new(self.readings),
+            };
             BillingService::new(BillingPorts {
                 clock: Arc::new(self.clock),
                 key_rates: Arc::new(self.key_rates),
-                suppliers: Arc::new(self.suppliers),
+                suppliers: contexts.suppliers.clone(),
                 houses: Arc::new(self.houses),
-                accounts: Arc::new(self.accounts),
-                meters: Arc::new(self.meters),
-                readings: Arc::new(self.readings),
+                accounts: contexts.accounts.clone(),
+                meters: contexts.meters.clone(),
+                readings: contexts.readings.clone(),
                 tariffs: Arc::new(self.tariffs),
                 volumes: Arc::new(self.volumes),
                 charges: Arc::new(self.charges),
-                periods: Arc::new(self.periods),
+                periods: contexts.periods.clone(),
                 ledger: Arc::new(self.ledger),
                 recalculations: Arc::new(self.recalculations),
+                contexts: Arc::new(contexts),
             })
         }
 

@@ -31,7 +31,7 @@ pub mod webhook;
 
 pub use state::{
     AppState, CaptchaIssuer, ConsentText, DEFAULT_CONSENT_TEXT, DEFAULT_CONSENT_VERSION,
-    FoundHouse, HouseSearch, HttpSettings, Readiness, ReadinessError,
+    FoundHouse, HouseSearch, HttpSettings, LinkedAccounts, Readiness, ReadinessError,
 };
 
 use poem::{Endpoint, EndpointExt, Route};

@@ -30,6 +30,8 @@ pub struct AppState {
     pub clock: Arc<dyn identity_core::ports::Clock>,
     /// Finds houses for the address picker.
     pub houses: Arc<dyn HouseSearch>,
+    /// The gate of account-scoped requests.
+    pub links: Arc<dyn LinkedAccounts>,
     /// Issues captcha challenges.
     pub captcha: Arc<dyn CaptchaIssuer>,
     /// Online payments through the payment gateway.
@@ -104,6 +106,26 @@ pub trait HouseSearch: Send + Sync {
         query: &str,
         limit: u32,
     ) -> Result<Vec<FoundHouse>, ReadinessError>;
+}
+
+/// The cabinet's gate to every account-scoped request: an ЛС by its billing id, only if it is
+/// linked to the cabinet.
+#[async_trait::async_trait]
+pub trait LinkedAccounts: Send + Sync {
+    /// The link and the ЛС `account` if it is linked to `subscriber` — one read, since every
+    /// `/accounts/{id}/…` request asks it; `None` when the ЛС does not exist or is not linked
+    /// (the caller answers both alike).
+    async fn linked_account(
+        &self,
+        subscriber: identity_core::domain::SubscriberId,
+        account: billing_core::ids::AccountId,
+    ) -> Result<
+        Option<(
+            identity_core::model::LinkedAccount,
+            billing_core::model::Account,
+        )>,
+        ReadinessError,
+    >;
 }
 
 /// Settings of the HTTP layer.

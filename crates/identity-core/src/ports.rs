@@ -150,11 +150,13 @@ pub trait LinkRepository: Send + Sync {
 pub trait SessionRepository: Send + Sync {
     /// Stores a new session.
     async fn insert(&self, session: &SessionRecord) -> Result<(), PortError>;
-    /// The session whose token has this digest, revoked or not.
-    async fn find_by_token(
+    /// The session whose token has this digest, revoked or not, with the subscriber it belongs
+    /// to (`None` if that cabinet no longer exists). Authentication asks this on every request,
+    /// so a store should answer it in one read (a join), not two.
+    async fn find_with_subscriber(
         &self,
         digest: &SecretDigest,
-    ) -> Result<Option<SessionRecord>, PortError>;
+    ) -> Result<Option<(SessionRecord, Option<Subscriber>)>, PortError>;
     /// Records activity on a session (moves the idle deadline). The core calls it at most once
     /// per [`crate::policy::SessionPolicy::touch_interval`] of a session's use, not on every
     /// request.

@@ -32,7 +32,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, SHUTDOWN_GRACE};
-use crate::glue::{CaptchaGlue, Directory, HouseGlue, IdempotencyGlue, StoreGlue};
+use crate::glue::{CaptchaGlue, Directory, HouseGlue, IdempotencyGlue, LinkGlue, StoreGlue};
 use crate::hashing::{BlockingHasher, default_workers};
 
 /// Why the service could not start.
@@ -163,6 +163,7 @@ impl App {
             idempotency: Arc::new(IdempotencyGlue(storage.clone())),
             clock: wiring.clock.clone(),
             houses: Arc::new(HouseGlue(storage.clone())),
+            links: Arc::new(LinkGlue(storage.clone())),
             captcha: wiring.captcha,
             payments: wiring.payments.clone(),
             webhooks: Arc::new(WebhookSettings {

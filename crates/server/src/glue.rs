@@ -8,6 +8,7 @@
 //!   its holder, premise and meters, as registration by ЛС and linking check them, and the
 //!   payment-document codes (stored as digests, see [`crate::payment_codes`]).
 //! - [`HouseGlue`] — http-api's [`HouseSearch`] over the storage's house search.
+//! - [`LinkGlue`] — http-api's [`LinkedAccounts`] gate over the storage's one-read join.
 //! - [`IdempotencyGlue`] — http-api's [`IdempotencyStore`] over `idempotency_keys`.
 
 use async_trait::async_trait;
@@ -19,7 +20,7 @@ use fake_providers::store::{
 };
 use http_api::api::public::CaptchaDto;
 use http_api::idempotency::{Begin, IdempotencyStore, StoredResponse};
-use http_api::{CaptchaIssuer, FoundHouse, HouseSearch, ReadinessError};
+use http_api::{CaptchaIssuer, FoundHouse, HouseSearch, LinkedAccounts, ReadinessError};
 use identity_core::domain::{
     AccountNumber, AccountRef, Address, Flat, HouseId, MeterNumber, PersonName, SupplierId,
 };
@@ -277,6 +278,30 @@ impl HouseSearch for HouseGlue {
                 address: h.address,
             })
             .collect())
+    }
+}
+
+/// http-api's gate of account-scoped requests on the service's database.
+#[derive(Clone, Debug)]
+pub struct LinkGlue(pub Storage);
+
+#[async_trait]
+impl LinkedAccounts for LinkGlue {
+    async fn linked_account(
+        &self,
+        subscriber: identity_core::domain::SubscriberId,
+        account: billing_core::ids::AccountId,
+    ) -> Result<
+        Option<(
+            identity_core::model::LinkedAccount,
+            billing_core::model::Account,
+        )>,
+        ReadinessError,
+    > {
+        self.0
+            .linked_account(subscriber, account)
+            .await
+            .map_err(dependency)
     }
 }
 

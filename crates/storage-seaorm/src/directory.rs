@@ -8,11 +8,19 @@
 //!   code issued twice is refused as [`WriteError::Duplicate`] rather than silently
 //!   linking the wrong ЛС.
 //! - **house search** for the address picker: [`Storage::search_houses`].
+//! - **the cabinet's gate**: [`Storage::linked_account`] — an ЛС by id, only if linked to a
+//!   given cabinet, in one read.
 
 use billing_core::ids::{AccountId, HouseId, SupplierId};
+use billing_core::model::Account;
 use identity_core::crypto::SecretDigest;
+use identity_core::domain::SubscriberId;
+use identity_core::model::LinkedAccount;
 use identity_core::ports::{PortError, WriteError};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+};
 use time::OffsetDateTime;
 
 use crate::convert::{Row, to_nanos};
@@ -143,6 +151,43 @@ impl Storage {
             }
         }
         Ok(found)
+    }
+
+    /// The ЛС `account` if it is linked to the cabinet `subscriber`: the link and the account,
+    /// in one read (`accounts` joined with `linked_accounts` on supplier and number). `None`
+    /// when the ЛС does not exist or is not linked to this cabinet — the cabinet's gate to
+    /// every account-scoped request, so it answers both cases alike.
+    pub async fn linked_account(
+        &self,
+        subscriber: SubscriberId,
+        account: AccountId,
+    ) -> Result<Option<(LinkedAccount, Account)>, PortError> {
+        use crate::entity::{account as a, linked_account as l};
+        let same_number = a::Entity::belongs_to(l::Entity)
+            .from(a::Column::Number)
+            .to(l::Column::Number)
+            .into();
+        // Identity names a supplier by the decimal text of billing's id.
+        let same_supplier = Expr::col((l::Entity, l::Column::Supplier)).eq(Expr::col((
+            a::Entity,
+            a::Column::SupplierId,
+        ))
+        .cast_as("TEXT"));
+        let row = a::Entity::find()
+            .join(JoinType::InnerJoin, same_number)
+            .filter(a::Column::Id.eq(id_value(account.get(), "account")?))
+            .filter(l::Column::SubscriberId.eq(subscriber.to_string()))
+            .filter(same_supplier)
+            .select_also(l::Entity)
+            .one(self.db())
+            .await
+            .map_err(|e| port("find a linked ЛС", e))?;
+        let Some((account, Some(link))) = row else {
+            return Ok(None);
+        };
+        let link = crate::convert::link::from_row(link)?;
+        let account = crate::convert::account::from_row(account)?;
+        Ok(Some((link, account)))
     }
 }
 

@@ -196,26 +196,14 @@ pub async fn linked_account(
     if i64::try_from(account_id).is_err() {
         return Err(not_linked());
     }
-    // The account alone (one read): every caller needs only its id, supplier and number.
-    let account = match state.billing.account(AccountId::new(account_id)).await {
-        Ok(account) => account,
-        Err(AccountError::AccountNotFound) => return Err(not_linked()),
-        Err(e @ AccountError::Repo(_)) => return Err(billing_problem("read an ЛС", &e)),
-    };
-    let supplier = account.supplier.get().to_string();
-    let links = state
-        .identity
-        .list_linked_accounts(auth)
+    // The link and the ЛС in one read: every caller needs only the ЛС's id, supplier and
+    // number (not its premise or house).
+    state
+        .links
+        .linked_account(auth.subscriber(), AccountId::new(account_id))
         .await
-        .map_err(Problem::from)?;
-    let link = links
-        .into_iter()
-        .find(|l| {
-            l.account.supplier.as_str() == supplier
-                && l.account.number.as_str() == account.number.as_str()
-        })
-        .ok_or_else(not_linked)?;
-    Ok((link, account))
+        .map_err(|e| billing_problem("find a linked ЛС", &e))?
+        .ok_or_else(not_linked)
 }
 
 fn account_number(field: &str, text: &str) -> Result<AccountNumber, Problem> {

@@ -78,7 +78,9 @@ async fn a_failing_link_store_fails_linking() {
 #[tokio::test]
 async fn a_failing_session_store_fails_authentication() {
     let mut sessions = MockSessionRepository::new();
-    sessions.expect_find_by_token().returning(|_| Err(fail()));
+    sessions
+        .expect_find_with_subscriber()
+        .returning(|_| Err(fail()));
     let (_, service, _) = signed_in_with(|p| p.sessions = Arc::new(sessions)).await;
     assert!(matches!(
         service.authenticate(&"token".into()).await,
@@ -313,27 +315,28 @@ async fn a_failing_hasher_at_warm_up_is_reported() {
     assert!(service.warm_up().await.is_err());
 }
 
-/// A session store holding one session of `subscriber` for `token`, opened an hour before
+/// A session store holding one session of `cabinet` for `token`, opened an hour before
 /// `now` and last seen `idle_for` before it; activity writes are left to the caller to expect.
 fn one_session(
-    subscriber: SubscriberId,
+    cabinet: &crate::model::Subscriber,
     token: &str,
     now: time::OffsetDateTime,
     idle_for: time::Duration,
 ) -> MockSessionRepository {
     let record = crate::model::SessionRecord {
         id: SessionId::from_bytes([5; 16]),
-        subscriber,
+        subscriber: cabinet.id,
         token_digest: crate::crypto::SecretDigest::of_token(token),
         created_at: now - time::Duration::HOUR,
         last_seen_at: now - idle_for,
         revoked_at: None,
         client: web(),
     };
+    let cabinet = cabinet.clone();
     let mut sessions = MockSessionRepository::new();
     sessions
-        .expect_find_by_token()
-        .returning(move |_| Ok(Some(record.clone())));
+        .expect_find_with_subscriber()
+        .returning(move |_| Ok(Some((record.clone(), Some(cabinet.clone())))));
     sessions
 }
 
@@ -343,7 +346,8 @@ async fn authentication_writes_activity_only_once_the_touch_interval_has_passed(
     let id = register(&world, &world.service(), &phone(1), &email("ivan")).await;
     let now = world.with(|s| s.now.unwrap());
     let authenticate = |idle_for, touches| {
-        let mut sessions = one_session(id, "token", now, idle_for);
+        let cabinet = world.with(|s| s.subscribers[&id].clone());
+        let mut sessions = one_session(&cabinet, "token", now, idle_for);
         sessions
             .expect_touch()
             .times(touches)
@@ -380,7 +384,8 @@ async fn a_failing_activity_write_fails_authentication() {
     let world = World::new();
     let id = register(&world, &world.service(), &phone(1), &email("ivan")).await;
     let now = world.with(|s| s.now.unwrap());
-    let mut sessions = one_session(id, "token", now, time::Duration::minutes(5));
+    let cabinet = world.with(|s| s.subscribers[&id].clone());
+    let mut sessions = one_session(&cabinet, "token", now, time::Duration::minutes(5));
     sessions.expect_touch().returning(|_, _| Err(fail()));
     let mut ports = world.ports();
     ports.sessions = Arc::new(sessions);

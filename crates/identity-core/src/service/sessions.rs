@@ -249,7 +249,8 @@ impl IdentityService {
     ) -> Result<Authenticated, AuthenticateError> {
         let now = self.now();
         let digest = SecretDigest::of_token(token.expose());
-        let Some(record) = self.ports.sessions.find_by_token(&digest).await? else {
+        let Some((record, cabinet)) = self.ports.sessions.find_with_subscriber(&digest).await?
+        else {
             return Err(AuthenticateError::InvalidSession);
         };
         let policy = &self.policy.sessions;
@@ -260,7 +261,6 @@ impl IdentityService {
         }
         // Blocking revokes every session, but a login racing with the block could still have
         // stored one: a blocked (or vanished) cabinet has no usable session whatever the store.
-        let cabinet = self.ports.subscribers.get(record.subscriber).await?;
         if cabinet.is_none_or(|c| c.is_blocked()) {
             return Err(AuthenticateError::InvalidSession);
         }

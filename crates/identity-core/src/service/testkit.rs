@@ -297,15 +297,14 @@ impl SessionRepository for World {
         self.with(|s| s.sessions.push(session.clone()));
         Ok(())
     }
-    async fn find_by_token(
+    async fn find_with_subscriber(
         &self,
         digest: &SecretDigest,
-    ) -> Result<Option<SessionRecord>, PortError> {
+    ) -> Result<Option<(SessionRecord, Option<Subscriber>)>, PortError> {
         Ok(self.with(|s| {
-            s.sessions
-                .iter()
-                .find(|x| x.token_digest == *digest)
-                .cloned()
+            let session = s.sessions.iter().find(|x| x.token_digest == *digest)?;
+            let subscriber = s.subscribers.get(&session.subscriber).cloned();
+            Some((session.clone(), subscriber))
         }))
     }
     async fn touch(&self, id: SessionId, at: OffsetDateTime) -> Result<(), PortError> {

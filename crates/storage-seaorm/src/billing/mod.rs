@@ -37,6 +37,7 @@ mod receipts;
 
 mod accounts;
 mod charges;
+mod contexts;
 mod houses;
 mod import;
 mod keyrates;
@@ -71,7 +72,8 @@ impl crate::Storage {
             charges: s.clone(),
             periods: s.clone(),
             ledger: s.clone(),
-            recalculations: s,
+            recalculations: s.clone(),
+            contexts: s,
         }
     }
 }

@@ -2,14 +2,15 @@
 
 use identity_core::crypto::SecretDigest;
 use identity_core::domain::{SessionId, SubscriberId};
-use identity_core::model::SessionRecord;
+use identity_core::model::{SessionRecord, Subscriber};
 use identity_core::ports::{PortError, SessionRepository};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::convert::session::{from_row, to_row};
 use crate::convert::to_nanos;
 use crate::entity::session::{ActiveModel, Column, Entity};
+use crate::entity::subscriber;
 use crate::error::port;
 use crate::storage::Storage;
 
@@ -24,16 +25,29 @@ impl SessionRepository for Storage {
         Ok(())
     }
 
-    async fn find_by_token(
+    async fn find_with_subscriber(
         &self,
         digest: &SecretDigest,
-    ) -> Result<Option<SessionRecord>, PortError> {
+    ) -> Result<Option<(SessionRecord, Option<Subscriber>)>, PortError> {
+        // One read: the session LEFT JOIN its cabinet.
+        let owner = Entity::belongs_to(subscriber::Entity)
+            .from(Column::SubscriberId)
+            .to(subscriber::Column::Id)
+            .into();
         let row = Entity::find()
+            .join(JoinType::LeftJoin, owner)
             .filter(Column::TokenDigest.eq(digest.as_bytes().to_vec()))
+            .select_also(subscriber::Entity)
             .one(self.db())
             .await
             .map_err(|e| port("find session by token", e))?;
-        Ok(row.map(from_row).transpose()?)
+        let Some((session, cabinet)) = row else {
+            return Ok(None);
+        };
+        let cabinet = cabinet
+            .map(crate::convert::subscriber::from_row)
+            .transpose()?;
+        Ok(Some((from_row(session)?, cabinet)))
     }
 
     async fn touch(&self, id: SessionId, at: time::OffsetDateTime) -> Result<(), PortError> {

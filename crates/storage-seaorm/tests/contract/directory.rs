@@ -1,12 +1,13 @@
 //! What finds an ЛС by a subscriber's proof: payment-document codes (`set_payment_code`,
-//! `account_by_payment_code`, `has_payment_code`) and the house search (`search_houses`).
+//! `account_by_payment_code`, `has_payment_code`), the house search (`search_houses`) and the
+//! cabinet's gate (`linked_account`).
 
 use billing_core::ids::{AccountId, HouseId, SupplierId};
 use identity_core::crypto::SecretDigest;
 use identity_core::ports::WriteError;
 use storage_seaorm::{HouseMatch, Storage};
 
-use crate::common::fixtures::at;
+use crate::common::fixtures::{account, at, link, stored_subscriber};
 use crate::common::seed::*;
 
 contract!(
@@ -17,6 +18,7 @@ contract!(
     deleting_an_account_deletes_its_code,
     house_search_matches_every_word_case_insensitively,
     house_search_is_per_supplier_and_limited,
+    the_gate_opens_an_account_only_to_a_cabinet_it_is_linked_to,
 );
 
 fn code(text: &str) -> SecretDigest {
@@ -225,4 +227,51 @@ async fn house_search_is_per_supplier_and_limited(storage: Storage) {
             .unwrap()
             .is_empty()
     );
+}
+
+async fn the_gate_opens_an_account_only_to_a_cabinet_it_is_linked_to(storage: Storage) {
+    use identity_core::ports::LinkRepository;
+    let seeded = house_with_accounts(&storage, 1, 2).await;
+    let (mine, neighbours) = (&seeded.accounts[0], &seeded.accounts[1]);
+    let owner = stored_subscriber(&storage, 1).await.id;
+    let stranger = stored_subscriber(&storage, 2).await.id;
+    let number: u32 = mine.number.as_str().parse().unwrap();
+    let linked = link(account(&SUPPLIER.to_string(), number), 0, true);
+    LinkRepository::insert(&storage, owner, &linked)
+        .await
+        .unwrap();
+    // The same number at another supplier is another ЛС: linking it opens nothing here.
+    let other_supplier = link(
+        account("999", neighbours.number.as_str().parse().unwrap()),
+        1,
+        false,
+    );
+    LinkRepository::insert(&storage, owner, &other_supplier)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        storage.linked_account(owner, mine.id).await.unwrap(),
+        Some((linked, mine.clone()))
+    );
+    assert_eq!(
+        storage.linked_account(owner, neighbours.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        storage.linked_account(stranger, mine.id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        storage
+            .linked_account(owner, AccountId::new(987_654))
+            .await
+            .unwrap(),
+        None
+    );
+    // Unlinked, it is closed again.
+    LinkRepository::remove(&storage, owner, &account(&SUPPLIER.to_string(), number))
+        .await
+        .unwrap();
+    assert_eq!(storage.linked_account(owner, mine.id).await.unwrap(), None);
 }

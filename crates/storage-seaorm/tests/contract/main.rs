@@ -21,6 +21,7 @@ mod charges;
 mod concurrency;
 mod connection;
 mod consents;
+mod contexts;
 mod corrupt_rows;
 mod crash;
 mod directory;

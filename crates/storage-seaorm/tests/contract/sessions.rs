@@ -1,6 +1,9 @@
-//! Contract of `SessionRepository`: found by token digest, touched, revoked one or all.
+//! Contract of `SessionRepository`: found by token digest with its cabinet, touched, revoked
+//! one or all.
 
-use identity_core::ports::SessionRepository;
+use identity_core::crypto::SecretDigest;
+use identity_core::model::SessionRecord;
+use identity_core::ports::{SessionRepository, SubscriberRepository};
 use storage_seaorm::Storage;
 
 use crate::common::fixtures::*;
@@ -12,16 +15,36 @@ contract!(
     revoke_all_keeps_the_one_asked_for_and_counts,
 );
 
+/// The session stored under `token`, without its cabinet.
+async fn found(storage: &Storage, token: &SecretDigest) -> Option<SessionRecord> {
+    storage
+        .find_with_subscriber(token)
+        .await
+        .unwrap()
+        .map(|(session, _)| session)
+}
+
 async fn round_trips_by_token_digest(storage: Storage) {
-    let owner = stored_subscriber(&storage, 1).await.id;
+    let cabinet = stored_subscriber(&storage, 1).await;
+    let owner = cabinet.id;
+    stored_subscriber(&storage, 2).await;
     let mut s = session(1, owner, 0);
     s.client.device = None;
     SessionRepository::insert(&storage, &s).await.unwrap();
+    // The session comes with its own cabinet (one read, a join), not another one.
+    let (session, with) = storage
+        .find_with_subscriber(&s.token_digest)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session, s);
+    let stored = SubscriberRepository::get(&storage, owner).await.unwrap();
+    assert_eq!(with, stored);
+    assert_eq!(with.map(|c| c.id), Some(cabinet.id));
     assert_eq!(
-        storage.find_by_token(&s.token_digest).await.unwrap(),
-        Some(s.clone())
+        storage.find_with_subscriber(&digest("nope")).await.unwrap(),
+        None
     );
-    assert_eq!(storage.find_by_token(&digest("nope")).await.unwrap(), None);
     assert_eq!(
         SessionRepository::list(&storage, owner).await.unwrap(),
         vec![s]
@@ -35,18 +58,10 @@ async fn touch_moves_the_idle_deadline(storage: Storage) {
     SessionRepository::insert(&storage, &s).await.unwrap();
     SessionRepository::insert(&storage, &other).await.unwrap();
     storage.touch(s.id, at(600)).await.unwrap();
-    let touched = storage
-        .find_by_token(&s.token_digest)
-        .await
-        .unwrap()
-        .unwrap();
+    let touched = found(&storage, &s.token_digest).await.unwrap();
     assert_eq!(touched.last_seen_at, at(600));
     assert_eq!(touched.created_at, at(0));
-    let untouched = storage
-        .find_by_token(&other.token_digest)
-        .await
-        .unwrap()
-        .unwrap();
+    let untouched = found(&storage, &other.token_digest).await.unwrap();
     assert_eq!(untouched.last_seen_at, at(0));
 }
 
@@ -59,11 +74,7 @@ async fn revoke_ends_one_unrevoked_session_of_its_owner(storage: Storage) {
     assert!(storage.revoke(owner, s.id, at(10)).await.unwrap());
     assert!(!storage.revoke(owner, s.id, at(20)).await.unwrap());
     // Still found by its token (the core refuses it), with the first revocation time.
-    let revoked = storage
-        .find_by_token(&s.token_digest)
-        .await
-        .unwrap()
-        .unwrap();
+    let revoked = found(&storage, &s.token_digest).await.unwrap();
     assert_eq!(revoked.revoked_at, Some(at(10)));
     assert!(
         SessionRepository::list(&storage, owner)
@@ -108,10 +119,8 @@ async fn revoke_all_keeps_the_one_asked_for_and_counts(storage: Storage) {
             .len(),
         1
     );
-    let fourth = storage
-        .find_by_token(&session(4, owner, 4).token_digest)
+    let fourth = found(&storage, &session(4, owner, 4).token_digest)
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(fourth.revoked_at, Some(at(10)));
 }
