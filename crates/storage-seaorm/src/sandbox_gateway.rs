@@ -589,7 +589,11 @@ impl Storage {
         if !ids.is_empty() {
             Entity::update_many()
                 .col_expr(Column::NextAttemptAt, Expr::value(lease_until))
-                .filter(Column::Id.is_in(ids))
+                .filter(crate::billing::shapes::one_of(
+                    self.backend(),
+                    Column::Id,
+                    &ids,
+                ))
                 .exec(&tx)
                 .await
                 .map_err(fail)?;

@@ -45,7 +45,7 @@ mod meters;
 mod readings;
 mod recalculations;
 pub(crate) mod run;
-mod shapes;
+pub(crate) mod shapes;
 mod suppliers;
 mod tariffs;
 mod volumes;
