@@ -178,11 +178,13 @@ impl Storage {
             .filter(a::Column::Id.eq(id_value(account.get(), "account")?))
             .filter(l::Column::SubscriberId.eq(subscriber.to_string()))
             .filter(same_supplier)
-            .select_also(l::Entity)
+            // Both sides decoded strictly: a link row that does not decode is an error, not
+            // "not linked".
+            .select_two_required(l::Entity)
             .one(self.db())
             .await
             .map_err(|e| port("find a linked ЛС", e))?;
-        let Some((account, Some(link))) = row else {
+        let Some((account, link)) = row else {
             return Ok(None);
         };
         let link = crate::convert::link::from_row(link)?;

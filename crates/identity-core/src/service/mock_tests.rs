@@ -323,21 +323,51 @@ fn one_session(
     now: time::OffsetDateTime,
     idle_for: time::Duration,
 ) -> MockSessionRepository {
+    session_joined_to(cabinet.id, Some(cabinet.clone()), token, now, idle_for)
+}
+
+/// As [`one_session`], for a session of `owner` that the store answers joined to `joined`.
+fn session_joined_to(
+    owner: SubscriberId,
+    joined: Option<crate::model::Subscriber>,
+    token: &str,
+    now: time::OffsetDateTime,
+    idle_for: time::Duration,
+) -> MockSessionRepository {
     let record = crate::model::SessionRecord {
         id: SessionId::from_bytes([5; 16]),
-        subscriber: cabinet.id,
+        subscriber: owner,
         token_digest: crate::crypto::SecretDigest::of_token(token),
         created_at: now - time::Duration::HOUR,
         last_seen_at: now - idle_for,
         revoked_at: None,
         client: web(),
     };
-    let cabinet = cabinet.clone();
     let mut sessions = MockSessionRepository::new();
     sessions
         .expect_find_with_subscriber()
-        .returning(move |_| Ok(Some((record.clone(), Some(cabinet.clone())))));
+        .returning(move |_| Ok(Some((record.clone(), joined.clone()))));
     sessions
+}
+
+#[tokio::test]
+async fn a_session_without_its_own_cabinet_is_refused() {
+    let world = World::new();
+    let id = register(&world, &world.service(), &phone(1), &email("ivan")).await;
+    let other = register(&world, &world.service(), &phone(2), &email("petr")).await;
+    let now = world.with(|s| s.now.unwrap());
+    let stranger = world.with(|s| s.subscribers[&other].clone());
+    // A store that joined the wrong cabinet, or none (the cabinet is gone).
+    for joined in [Some(stranger), None] {
+        let sessions = session_joined_to(id, joined, "token", now, time::Duration::ZERO);
+        let mut ports = world.ports();
+        ports.sessions = Arc::new(sessions);
+        let service = IdentityService::new(ports, SecurityPolicy::default());
+        assert!(matches!(
+            service.authenticate(&"token".into()).await,
+            Err(AuthenticateError::InvalidSession)
+        ));
+    }
 }
 
 #[tokio::test]

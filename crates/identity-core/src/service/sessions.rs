@@ -261,6 +261,8 @@ impl IdentityService {
         }
         // Blocking revokes every session, but a login racing with the block could still have
         // stored one: a blocked (or vanished) cabinet has no usable session whatever the store.
+        // Only the session's own cabinet counts (whatever the store joined).
+        let cabinet = cabinet.filter(|c| c.id == record.subscriber);
         if cabinet.is_none_or(|c| c.is_blocked()) {
             return Err(AuthenticateError::InvalidSession);
         }

@@ -1,8 +1,9 @@
 //! [`ReadingContextRepository`]: a meter (or a reading and its meter) with the account, the
 //! supplier and the supplier's last closed period, in **one** `SELECT` — `meters` LEFT JOIN
 //! `accounts` (only the account asked about) LEFT JOIN `suppliers`, and the last closed period
-//! as a scalar subquery. A reading submission asks this on every request; it replaces five
-//! single-row reads (meter, account, supplier, closed periods; the reading for a correction).
+//! as a scalar subquery. A reading submission asks this on every request; it replaces four
+//! single-row reads (meter, account, supplier, closed periods) — five for a correction or a
+//! cancellation, which read the reading too.
 //!
 //! Each entity's columns are selected under a prefix (`m_`, `a_`, `s_`, `r_`) with the same
 //! casts the entities read them with (`select_as`), and decoded by the entities' own

@@ -38,6 +38,9 @@ impl SessionRepository for Storage {
             .join(JoinType::LeftJoin, owner)
             .filter(Column::TokenDigest.eq(digest.as_bytes().to_vec()))
             .select_also(subscriber::Entity)
+            // `Option<Model>` tells an absent cabinet (all NULL) from one that does not decode
+            // (an error), where `select_also`'s own decoding would turn both into `None`.
+            .into_model::<crate::entity::session::Model, Option<subscriber::Model>>()
             .one(self.db())
             .await
             .map_err(|e| port("find session by token", e))?;
@@ -45,6 +48,7 @@ impl SessionRepository for Storage {
             return Ok(None);
         };
         let cabinet = cabinet
+            .flatten()
             .map(crate::convert::subscriber::from_row)
             .transpose()?;
         Ok(Some((from_row(session)?, cabinet)))

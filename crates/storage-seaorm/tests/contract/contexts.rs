@@ -14,6 +14,7 @@ use billing_core::ports::{
 use storage_seaorm::Storage;
 
 use crate::common::billing::period;
+use crate::common::seed::supplier as supplier_fixture;
 use crate::common::seed::*;
 
 contract!(
@@ -67,10 +68,17 @@ async fn a_meter_comes_with_its_account_supplier_and_last_closed_period(storage:
             .await
             .unwrap();
     }
+    // Another supplier, further ahead: neither it nor its closed periods belong to this meter.
+    let other = billing_core::ids::SupplierId::new(2);
+    storage.upsert_supplier(&supplier_fixture(2)).await.unwrap();
+    for p in [period(2026, 4), period(2026, 5), period(2026, 6)] {
+        PeriodRepository::close(&storage, other, p).await.unwrap();
+    }
     let (account, meter) = (&seeded.accounts[1], &seeded.meters[1]);
     let context = same_meter_context(&storage, meter.id, account.id)
         .await
         .unwrap();
+    assert_eq!(context.supplier.as_ref(), Some(&seeded.supplier));
     assert_eq!(context.last_closed, Some(period(2026, 3)));
 }
 
@@ -170,4 +178,11 @@ async fn a_damaged_joined_row_is_corrupt(storage: Storage) {
         storage.reading_context(saved.id, account).await,
         Err(RepoError::Corrupt(_))
     ));
+    if storage.backend() == storage_seaorm::Backend::Sqlite {
+        // A value of the wrong type fails the row's decoding itself (SQLite lets a column hold
+        // one; PostgreSQL refuses the UPDATE): an error, not an absent meter.
+        damage(&storage, "UPDATE meters SET digits = 'x'").await;
+        assert!(storage.meter_context(meter, account).await.is_err());
+        assert!(storage.reading_context(saved.id, account).await.is_err());
+    }
 }

@@ -19,6 +19,7 @@ contract!(
     house_search_matches_every_word_case_insensitively,
     house_search_is_per_supplier_and_limited,
     the_gate_opens_an_account_only_to_a_cabinet_it_is_linked_to,
+    a_link_that_does_not_decode_is_an_error_not_a_closed_gate,
 );
 
 fn code(text: &str) -> SecretDigest {
@@ -274,4 +275,21 @@ async fn the_gate_opens_an_account_only_to_a_cabinet_it_is_linked_to(storage: St
         .await
         .unwrap();
     assert_eq!(storage.linked_account(owner, mine.id).await.unwrap(), None);
+}
+
+async fn a_link_that_does_not_decode_is_an_error_not_a_closed_gate(storage: Storage) {
+    use identity_core::ports::LinkRepository;
+    let seeded = house_with_accounts(&storage, 1, 1).await;
+    let mine = &seeded.accounts[0];
+    let owner = stored_subscriber(&storage, 1).await.id;
+    let number: u32 = mine.number.as_str().parse().unwrap();
+    let linked = link(account(&SUPPLIER.to_string(), number), 0, true);
+    LinkRepository::insert(&storage, owner, &linked)
+        .await
+        .unwrap();
+    if storage.backend() == storage_seaorm::Backend::Sqlite {
+        // SQLite lets a column hold a value of another type; PostgreSQL refuses the UPDATE.
+        damage(&storage, "UPDATE linked_accounts SET linked_at = 'x'").await;
+        assert!(storage.linked_account(owner, mine.id).await.is_err());
+    }
 }

@@ -13,6 +13,7 @@ contract!(
     touch_moves_the_idle_deadline,
     revoke_ends_one_unrevoked_session_of_its_owner,
     revoke_all_keeps_the_one_asked_for_and_counts,
+    a_cabinet_that_does_not_decode_is_an_error_not_an_absent_one,
 );
 
 /// The session stored under `token`, without its cabinet.
@@ -25,9 +26,11 @@ async fn found(storage: &Storage, token: &SecretDigest) -> Option<SessionRecord>
 }
 
 async fn round_trips_by_token_digest(storage: Storage) {
-    let cabinet = stored_subscriber(&storage, 1).await;
+    // The owner is not the first cabinet stored, so a join that ignored its condition would
+    // bring the wrong one.
+    stored_subscriber(&storage, 1).await;
+    let cabinet = stored_subscriber(&storage, 2).await;
     let owner = cabinet.id;
-    stored_subscriber(&storage, 2).await;
     let mut s = session(1, owner, 0);
     s.client.device = None;
     SessionRepository::insert(&storage, &s).await.unwrap();
@@ -123,4 +126,15 @@ async fn revoke_all_keeps_the_one_asked_for_and_counts(storage: Storage) {
         .await
         .unwrap();
     assert_eq!(fourth.revoked_at, Some(at(10)));
+}
+
+async fn a_cabinet_that_does_not_decode_is_an_error_not_an_absent_one(storage: Storage) {
+    let owner = stored_subscriber(&storage, 1).await.id;
+    let s = session(1, owner, 0);
+    SessionRepository::insert(&storage, &s).await.unwrap();
+    if storage.backend() == storage_seaorm::Backend::Sqlite {
+        // SQLite lets a column hold a value of another type; PostgreSQL refuses the UPDATE.
+        crate::common::seed::damage(&storage, "UPDATE subscribers SET version = 'x'").await;
+        assert!(storage.find_with_subscriber(&s.token_digest).await.is_err());
+    }
 }
