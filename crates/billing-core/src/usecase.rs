@@ -281,6 +281,16 @@ pub struct BillingService {
 // Readings
 // ---------------------------------------------------------------------------------------------
 
+/// A reading of the caller's account with what a change of it (correction, cancellation) is
+/// checked against.
+struct Changeable {
+    reading: Reading,
+    meter: Meter,
+    account: Account,
+    supplier: Supplier,
+    last_closed: Option<Period>,
+}
+
 /// A reading to submit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubmitReading {
@@ -1689,13 +1699,13 @@ impl BillingService {
         })
     }
 
-    /// The reading `id` of `account_id` with its meter, account, supplier and the supplier's
-    /// last closed period; [`RepoError::Conflict`] if the reading's meter is not the account's.
+    /// The reading `id` of `account_id` with what a change of it is checked against;
+    /// [`RepoError::Conflict`] if the reading's meter is not the account's.
     async fn changeable_reading(
         &self,
         account_id: AccountId,
         id: ReadingId,
-    ) -> Result<Option<(Reading, Meter, Account, Supplier, Option<Period>)>, RepoError> {
+    ) -> Result<Option<Changeable>, RepoError> {
         let Some((reading, context)) = self.ports.contexts.reading_context(id, account_id).await?
         else {
             return Ok(None);
@@ -1703,15 +1713,13 @@ impl BillingService {
         if context.meter.account != Some(account_id) {
             return Err(RepoError::Conflict);
         }
-        let account = context.account.ok_or(RepoError::NotFound)?;
-        let supplier = context.supplier.ok_or(RepoError::NotFound)?;
-        Ok(Some((
+        Ok(Some(Changeable {
             reading,
-            context.meter,
-            account,
-            supplier,
-            context.last_closed,
-        )))
+            account: context.account.ok_or(RepoError::NotFound)?,
+            supplier: context.supplier.ok_or(RepoError::NotFound)?,
+            meter: context.meter,
+            last_closed: context.last_closed,
+        }))
     }
 
     /// Replaces an accepted reading with corrected values while its period and window are open;
@@ -1720,13 +1728,18 @@ impl BillingService {
         &self,
         cmd: CorrectReading,
     ) -> Result<AcceptedReading, CorrectReadingError> {
-        let (old, meter, account, supplier, last_closed) =
-            match self.changeable_reading(cmd.account, cmd.reading).await {
-                Ok(Some(found)) => found,
-                Ok(None) => return Err(CorrectReadingError::ReadingNotFound),
-                Err(RepoError::Conflict) => return Err(CorrectReadingError::NotYourReading),
-                Err(e) => return Err(e.into()),
-            };
+        let Changeable {
+            reading: old,
+            meter,
+            account,
+            supplier,
+            last_closed,
+        } = match self.changeable_reading(cmd.account, cmd.reading).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return Err(CorrectReadingError::ReadingNotFound),
+            Err(RepoError::Conflict) => return Err(CorrectReadingError::NotYourReading),
+            Err(e) => return Err(e.into()),
+        };
         let (today, now) = (self.ports.clock.today(), self.ports.clock.now());
         ensure_changeable(&old, today, last_closed, &supplier.policy)?;
         let (previous, avg) = self
@@ -1776,13 +1789,17 @@ impl BillingService {
         account: AccountId,
         reading: ReadingId,
     ) -> Result<Reading, CancelReadingError> {
-        let (old, _, _, supplier, last_closed) =
-            match self.changeable_reading(account, reading).await {
-                Ok(Some(found)) => found,
-                Ok(None) => return Err(CancelReadingError::ReadingNotFound),
-                Err(RepoError::Conflict) => return Err(CancelReadingError::NotYourReading),
-                Err(e) => return Err(e.into()),
-            };
+        let Changeable {
+            reading: old,
+            supplier,
+            last_closed,
+            ..
+        } = match self.changeable_reading(account, reading).await {
+            Ok(Some(found)) => found,
+            Ok(None) => return Err(CancelReadingError::ReadingNotFound),
+            Err(RepoError::Conflict) => return Err(CancelReadingError::NotYourReading),
+            Err(e) => return Err(e.into()),
+        };
         let today = self.ports.clock.today();
         ensure_changeable(&old, today, last_closed, &supplier.policy)?;
         match self.ports.readings.cancel(old.id).await {

@@ -39,12 +39,14 @@ fn columns<E: EntityTrait>(q: &mut SelectStatement, alias: &str) {
     }
 }
 
+const READ: &str = "read a reading's context";
+
 /// The model selected under `alias`, `None` when the joined side is absent (all NULL).
 fn optional<M: FromQueryResult>(row: &QueryResult, alias: &str) -> Result<Option<M>, RepoError> {
     match M::from_query_result_nullable(row, &format!("{alias}_")) {
         Ok(m) => Ok(Some(m)),
         Err(TryGetError::Null(_)) => Ok(None),
-        Err(TryGetError::DbErr(e)) => Err(repo("read a reading's context", e)),
+        Err(TryGetError::DbErr(e)) => Err(repo(READ, e)),
     }
 }
 
@@ -99,9 +101,7 @@ fn context_of(row: &QueryResult) -> Result<Option<MeterContext>, RepoError> {
         .transpose()?;
     let last_closed = match &supplier {
         Some(s) => {
-            let code: Option<i32> = row
-                .try_get("", LAST_CLOSED)
-                .map_err(|e| repo("read a reading's context", e))?;
+            let code: Option<i32> = row.try_get("", LAST_CLOSED).map_err(|e| repo(READ, e))?;
             code.map(|code| {
                 Row::new("closed_periods", format!("supplier {}", s.id)).period("period", code)
             })
@@ -117,6 +117,13 @@ fn context_of(row: &QueryResult) -> Result<Option<MeterContext>, RepoError> {
     }))
 }
 
+impl Storage {
+    /// The one row `q` selects, if any.
+    async fn one_row(&self, q: &SelectStatement) -> Result<Option<QueryResult>, RepoError> {
+        self.db().query_one(q).await.map_err(|e| repo(READ, e))
+    }
+}
+
 #[async_trait::async_trait]
 impl ReadingContextRepository for Storage {
     async fn meter_context(
@@ -129,12 +136,7 @@ impl ReadingContextRepository for Storage {
         q.from_as(meter::Entity, m.clone());
         select_context(&mut q, to_db_id(account.get())?);
         q.and_where(Expr::col((m, meter::Column::Id)).eq(to_db_id(meter.get())?));
-        let row = self
-            .db()
-            .query_one(&q)
-            .await
-            .map_err(|e| repo("read a meter's context", e))?;
-        match row {
+        match self.one_row(&q).await? {
             Some(row) => context_of(&row),
             None => Ok(None),
         }
@@ -156,12 +158,7 @@ impl ReadingContextRepository for Storage {
         columns::<reading::Entity>(&mut q, READING);
         select_context(&mut q, to_db_id(account.get())?);
         q.and_where(Expr::col((r, reading::Column::Id)).eq(to_db_id(id.get())?));
-        let row = self
-            .db()
-            .query_one(&q)
-            .await
-            .map_err(|e| repo("read a reading's context", e))?;
-        let Some(row) = row else {
+        let Some(row) = self.one_row(&q).await? else {
             return Ok(None);
         };
         let Some(stored) = optional::<reading::Model>(&row, READING)? else {
