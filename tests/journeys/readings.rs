@@ -2,6 +2,8 @@
 //! window (a rollover: 14 kWh) → the same again is 409 → a value that is not a number is 400
 //! → a value below the last that is no plausible rollover is 422 with its reason → correct it → replay the correction with the
 //! same `Idempotency-Key` (the first answer again) → the key with another body is 422 →
+//! a crash leaves the correction's key claimed: in progress, then (stale) run again and refused,
+//! never applied twice →
 //! cancel → submit after the window: accepted for the next period (`late`).
 
 use abonent_tests::{Backend, TestService};
@@ -175,6 +177,33 @@ pub(crate) async fn submit_correct_replay_cancel_and_late(backend: Backend) {
     .await;
     assert_eq!(again.status(), StatusCode::OK);
     assert_eq!(again.headers()["idempotent-replayed"], "true");
+    // The process crashed after the correction but before it kept the response: the key is
+    // left claimed. A retry is told it is in progress while the claim's lease runs…
+    let crashed = svc
+        .execute_behind_the_service(
+            "UPDATE idempotency_keys SET status = NULL, body = NULL, completed_at = NULL \
+             WHERE \"key\" = 'fix-1'",
+        )
+        .await;
+    assert_eq!(crashed, 1);
+    let fix_again = || {
+        send(
+            &svc,
+            reqwest::Method::PUT,
+            &path,
+            Some("fix-1"),
+            json!({ "values": ["00010"] }),
+        )
+    };
+    svc.assert_problem(fix_again().await, 409, "idempotency-key-in-progress")
+        .await;
+    // …and once it is stale the retry runs the request again — which cannot correct the
+    // reading twice: the refusal is the answer (and is kept), not a second correction.
+    svc.advance_clock(61).await;
+    for _ in 0..2 {
+        svc.assert_problem(fix_again().await, 409, "reading-not-changeable")
+            .await;
+    }
     // The old reading is superseded: correcting it again (without the key) is refused.
     let stale = send(
         &svc,

@@ -334,6 +334,21 @@ impl TestService {
             .unwrap_or_else(|| panic!("no message for {to}"))
     }
 
+    /// Runs `sql` on the service's database behind its back — only to leave what a crashed
+    /// process would (there is no HTTP way to crash the service mid-request). Returns the rows
+    /// affected.
+    pub async fn execute_behind_the_service(&self, sql: &str) -> u64 {
+        let db = Database::connect(&self.database_url)
+            .await
+            .expect("connect to the service's database");
+        let done = db
+            .execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        db.close().await.expect("close the connection");
+        done.rows_affected()
+    }
+
     /// Moves the service's clock forward by `seconds` (sandbox clock).
     pub async fn advance_clock(&self, seconds: i64) {
         let resp = reqwest::Client::new()

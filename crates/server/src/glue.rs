@@ -330,6 +330,7 @@ impl IdempotencyStore for IdempotencyGlue {
                 fingerprint,
                 now,
                 http_api::idempotency::KEY_TTL,
+                http_api::idempotency::CLAIM_LEASE,
             )
             .await
             .map_err(dependency)?;

@@ -12,7 +12,11 @@
 //!   on its own: `INSERT … ON CONFLICT (principal, key) DO NOTHING` (a row inserted: the key
 //!   is new, [`IdempotencyBegin::Fresh`]); otherwise ONE conditional `UPDATE … WHERE principal
 //!   = $p AND key = $k AND created_at < $now - ttl` that takes an expired row over, resetting
-//!   its fingerprint, creation time and response (a row updated: `Fresh`). However many
+//!   its fingerprint, creation time and response (a row updated: `Fresh`); the same UPDATE
+//!   takes over a **stale claim** of the same request — same fingerprint, no response, claimed
+//!   before `now - lease` — which is what a process that crashed while running the request
+//!   leaves behind (its retry would otherwise be told "in progress" until the key expires).
+//!   However many
 //!   callers race for one key, new or expired, exactly one of them gets `Fresh`: on
 //!   PostgreSQL a racing INSERT waits for the winner's and then conflicts, a racing UPDATE
 //!   waits for the winner's row lock and then no longer matches (the row is no longer
@@ -27,10 +31,12 @@
 //!   is kept (its response is what retries must get).
 //! - [`Storage::idempotency_purge`] deletes the keys claimed before a time.
 //!
-//! The fingerprint is what identifies a claim: a key taken over, after it expired, by the
-//! very same request (same fingerprint) cannot be told from the first claim, so whichever of
-//! the two completes first stores the response. Both ran the same request, so retries get a
-//! response of that request either way.
+//! The fingerprint is what identifies a claim: a key taken over — after it expired, or while
+//! its claim was stale — by the very same request (same fingerprint) cannot be told from the
+//! first claim, so whichever of the two completes first stores the response. Both ran the
+//! same request, so retries get a response of that request either way. A stale claim of
+//! another request is not taken over (that is still [`IdempotencyBegin::Mismatch`]): the key
+//! belongs to the request that first used it until it expires.
 //!
 //! Inputs are checked here too (the HTTP layer checks them first): `principal` is 1 to 64
 //! characters and `key` 1 to 255 printable ASCII characters (`!` to `~`, no space); anything
@@ -95,12 +101,13 @@ fn check(principal: &str, key: &str) -> Result<(), PortError> {
     Ok(())
 }
 
-/// `now - ttl` as stored nanoseconds: rows created before it have expired. A cutoff before
-/// the storable range is clamped (nothing is that old).
+/// `now - ttl` as stored nanoseconds: rows created before it have expired (or, for the
+/// lease, claims made before it are stale). A cutoff before the storable range is clamped
+/// (nothing is that old).
 fn cutoff(now: OffsetDateTime, ttl: time::Duration) -> Result<i64, PortError> {
     if ttl.is_negative() {
         return Err(PortError::new(format!(
-            "idempotency ttl must not be negative, not {ttl}"
+            "idempotency ttl and lease must not be negative, not {ttl}"
         )));
     }
     let now = i128::from(to_nanos(now)?);
@@ -139,12 +146,15 @@ fn judge(
 }
 
 impl Storage {
-    /// Claims (`principal`, `key`) for a request with `fingerprint` at `now`. A row older than `now - ttl` counts as absent (it is taken over atomically).
+    /// Claims (`principal`, `key`) for a request with `fingerprint` at `now`. A row older than
+    /// `now - ttl` counts as absent, and so does an unfinished claim with the same
+    /// `fingerprint` made before `now - lease` (a stale claim); either is taken over
+    /// atomically.
     ///
-    /// However many callers race for one new or expired key, exactly one gets
+    /// However many callers race for one new, expired or stale key, exactly one gets
     /// [`IdempotencyBegin::Fresh`]; the others see the winner's claim (`InProgress`, or
-    /// `Mismatch` for another fingerprint). A bad `principal` or `key`, or a negative `ttl`,
-    /// is a [`PortError`].
+    /// `Mismatch` for another fingerprint). A bad `principal` or `key`, or a negative `ttl`
+    /// or `lease`, is a [`PortError`].
     pub async fn idempotency_begin(
         &self,
         principal: &str,
@@ -152,8 +162,10 @@ impl Storage {
         fingerprint: &[u8; 32],
         now: OffsetDateTime,
         ttl: time::Duration,
+        lease: time::Duration,
     ) -> Result<IdempotencyBegin, PortError> {
         check(principal, key)?;
+        let stale = cutoff(now, lease)?;
         let cutoff = cutoff(now, ttl)?;
         let now = to_nanos(now)?;
         let at = Row::new(TABLE, format!("{principal} {key}"));
@@ -183,13 +195,15 @@ impl Storage {
                 "UPDATE idempotency_keys \
                  SET fingerprint = $1, created_at = $2, \
                      status = NULL, body = NULL, completed_at = NULL \
-                 WHERE principal = $3 AND \"key\" = $4 AND created_at < $5",
+                 WHERE principal = $3 AND \"key\" = $4 AND (created_at < $5 \
+                     OR (status IS NULL AND fingerprint = $1 AND created_at < $6))",
                 [
                     fingerprint.to_vec().into(),
                     now.into(),
                     principal.into(),
                     key.into(),
                     cutoff.into(),
+                    stale.into(),
                 ],
             );
             if self
@@ -214,7 +228,11 @@ impl Storage {
             if created_at < cutoff {
                 continue; // another claim, already expired: take it over
             }
-            return judge(&row, &at, fingerprint);
+            let found = judge(&row, &at, fingerprint)?;
+            if found == IdempotencyBegin::InProgress && created_at < stale {
+                continue; // a claim of this request gone stale since the UPDATE: take it over
+            }
+            return Ok(found);
         }
         Err(PortError::new(format!(
             "claim an idempotency key: it kept changing over {ATTEMPTS} attempts"
@@ -319,5 +337,9 @@ mod tests {
         assert_eq!(cutoff(now, day).unwrap(), to_nanos(now - day).unwrap());
         assert_eq!(cutoff(now, time::Duration::MAX).unwrap(), i64::MIN);
         assert!(cutoff(now, time::Duration::seconds(-1)).is_err());
+        assert_eq!(
+            cutoff(now, time::Duration::ZERO).unwrap(),
+            to_nanos(now).unwrap()
+        );
     }
 }

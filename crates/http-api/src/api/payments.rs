@@ -624,15 +624,15 @@ impl PaymentsApi {
             contact,
             return_url,
         };
+        let payments = state.payments.clone();
         let outcome = idempotency::run(
             &state,
             &principal,
             key.as_deref(),
             fingerprint,
             201,
-            || async {
-                state
-                    .payments
+            move || async move {
+                payments
                     .start(command)
                     .await
                     .map(|s| StartedPaymentDto {

@@ -280,15 +280,15 @@ impl ReadingsApi {
         let principal = auth.auth().subscriber().to_string();
         let account = account.id;
         let meter = MeterId::new(body.0.meter_id);
+        let billing = state.billing.clone();
         let outcome = idempotency::run(
             &state,
             &principal,
             key.as_deref(),
             fingerprint,
             201,
-            || async {
-                state
-                    .billing
+            move || async move {
+                billing
                     .submit_reading(SubmitReading {
                         account,
                         meter,
@@ -342,15 +342,15 @@ impl ReadingsApi {
         let principal = auth.auth().subscriber().to_string();
         let account: AccountId = account.id;
         let reading = ReadingId::new(reading_id.0);
+        let billing = state.billing.clone();
         let outcome = idempotency::run(
             &state,
             &principal,
             key.as_deref(),
             fingerprint,
             200,
-            || async {
-                state
-                    .billing
+            move || async move {
+                billing
                     .correct_reading(CorrectReading {
                         account,
                         reading,

@@ -1,6 +1,7 @@
 //! HTTP idempotency keys (`idempotency_begin`, `idempotency_complete`, `idempotency_abandon`,
 //! `idempotency_purge`): replay, mismatch, in progress, abandon, per-principal keys, expiry and
-//! takeover, purge, eight tasks claiming one new or one expired key at once, and refused
+//! takeover, a stale claim (its process crashed) taken over by a retry of the same request,
+//! purge, eight tasks claiming one new, one expired or one stale key at once, and refused
 //! inputs and corrupt rows.
 
 use storage_seaorm::{IdempotencyBegin, Storage};
@@ -14,6 +15,7 @@ contract!(
     fresh_then_complete_then_replay_returns_the_stored_response,
     same_key_other_request_is_a_mismatch,
     begin_while_unfinished_is_in_progress,
+    a_stale_claim_is_taken_over_by_the_same_request_only,
     abandon_makes_the_key_fresh_again,
     abandon_of_a_completed_key_deletes_nothing,
     keys_are_per_principal,
@@ -22,11 +24,14 @@ contract!(
     purge_removes_old_keys_only,
     eight_begins_of_a_fresh_key_one_wins,
     eight_takeovers_of_an_expired_key_one_wins,
+    eight_takeovers_of_a_stale_claim_one_wins,
     invalid_principals_and_keys_are_refused,
     corrupt_row_is_an_error_not_a_panic,
 );
 
 const TTL: Duration = Duration::hours(24);
+/// How long an unfinished claim is the running request's (the service's is a minute).
+const LEASE: Duration = Duration::minutes(1);
 const ALICE: &str = "operator:00000000000000000000000000000001";
 const BOB: &str = "operator:00000000000000000000000000000002";
 const KEY: &str = "5d41402a-bc4b-2a76-b971-9d911017c592";
@@ -37,7 +42,7 @@ fn fp(n: u8) -> [u8; 32] {
 
 async fn begin(storage: &Storage, principal: &str, f: u8, now: OffsetDateTime) -> IdempotencyBegin {
     storage
-        .idempotency_begin(principal, KEY, &fp(f), now, TTL)
+        .idempotency_begin(principal, KEY, &fp(f), now, TTL, LEASE)
         .await
         .unwrap()
 }
@@ -78,7 +83,7 @@ async fn fresh_then_complete_then_replay_returns_the_stored_response(storage: St
     // An empty body is a response, not a missing one.
     assert_eq!(
         storage
-            .idempotency_begin(ALICE, "empty", &fp(1), at(6), TTL)
+            .idempotency_begin(ALICE, "empty", &fp(1), at(6), TTL, LEASE)
             .await
             .unwrap(),
         IdempotencyBegin::Fresh
@@ -91,7 +96,7 @@ async fn fresh_then_complete_then_replay_returns_the_stored_response(storage: St
     );
     assert_eq!(
         storage
-            .idempotency_begin(ALICE, "empty", &fp(1), at(8), TTL)
+            .idempotency_begin(ALICE, "empty", &fp(1), at(8), TTL, LEASE)
             .await
             .unwrap(),
         replay(204, b"")
@@ -125,7 +130,7 @@ async fn same_key_other_request_is_a_mismatch(storage: Storage) {
     almost[31] = 0;
     assert_eq!(
         storage
-            .idempotency_begin(ALICE, KEY, &almost, at(5), TTL)
+            .idempotency_begin(ALICE, KEY, &almost, at(5), TTL, LEASE)
             .await
             .unwrap(),
         IdempotencyBegin::Mismatch
@@ -141,13 +146,12 @@ async fn begin_while_unfinished_is_in_progress(storage: Storage) {
         begin(&storage, ALICE, 1, at(1)).await,
         IdempotencyBegin::InProgress
     );
-    // Just before the TTL is up, it is still the first request's.
-    let last = at(0) + TTL;
+    // Until its lease is up, it is the first request's.
     assert_eq!(
-        begin(&storage, ALICE, 1, last).await,
+        begin(&storage, ALICE, 1, at(0) + LEASE).await,
         IdempotencyBegin::InProgress
     );
-    // The first request still completes its own claim.
+    // The first request completes its own claim.
     assert!(
         storage
             .idempotency_complete(ALICE, KEY, &fp(1), 200, b"ok", at(2))
@@ -155,6 +159,74 @@ async fn begin_while_unfinished_is_in_progress(storage: Storage) {
             .unwrap()
     );
     assert_eq!(begin(&storage, ALICE, 1, at(3)).await, replay(200, b"ok"));
+    // A completed key is never stale: long after the lease it still replays.
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(0) + TTL).await,
+        replay(200, b"ok")
+    );
+}
+
+async fn a_stale_claim_is_taken_over_by_the_same_request_only(storage: Storage) {
+    // The process that claimed the key died before it kept a response.
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(0)).await,
+        IdempotencyBegin::Fresh
+    );
+    let stale = at(0) + LEASE + Duration::nanoseconds(1);
+    // Another request with the key is still refused: the key is the first request's.
+    assert_eq!(
+        begin(&storage, ALICE, 2, stale).await,
+        IdempotencyBegin::Mismatch
+    );
+    // A retry of the same request takes the stale claim over…
+    assert_eq!(
+        begin(&storage, ALICE, 1, stale).await,
+        IdempotencyBegin::Fresh
+    );
+    assert_eq!(count_rows(&storage, "idempotency_keys").await, 1);
+    // …and holds a lease of its own, counted from the takeover.
+    assert_eq!(
+        begin(&storage, ALICE, 1, stale + LEASE).await,
+        IdempotencyBegin::InProgress
+    );
+    assert!(
+        storage
+            .idempotency_complete(ALICE, KEY, &fp(1), 201, b"retried", stale + LEASE)
+            .await
+            .unwrap()
+    );
+    // The first claimant, had it only been slow, finds the response kept and cannot replace it.
+    assert!(
+        !storage
+            .idempotency_complete(ALICE, KEY, &fp(1), 201, b"slow", stale + LEASE)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        begin(&storage, ALICE, 1, stale + TTL).await,
+        replay(201, b"retried")
+    );
+    // A lease of zero makes every unfinished claim stale at once; a negative one is refused.
+    assert_eq!(
+        storage
+            .idempotency_begin(ALICE, "other", &fp(1), at(0), TTL, Duration::ZERO)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Fresh
+    );
+    assert_eq!(
+        storage
+            .idempotency_begin(ALICE, "other", &fp(1), at(1), TTL, Duration::ZERO)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Fresh
+    );
+    assert!(
+        storage
+            .idempotency_begin(ALICE, "other", &fp(1), at(2), TTL, Duration::seconds(-1))
+            .await
+            .is_err()
+    );
 }
 
 async fn abandon_makes_the_key_fresh_again(storage: Storage) {
@@ -292,9 +364,9 @@ async fn expired_key_is_fresh_and_its_old_response_is_gone(storage: Storage) {
         IdempotencyBegin::Fresh
     );
     assert_eq!(count_rows(&storage, "idempotency_keys").await, 1);
-    // The new claim has no response yet, and its TTL counts from the takeover.
+    // The new claim has no response yet, and its lease counts from the takeover.
     assert_eq!(
-        begin(&storage, ALICE, 1, later + Duration::hours(23)).await,
+        begin(&storage, ALICE, 1, later + LEASE).await,
         IdempotencyBegin::InProgress
     );
     assert!(
@@ -386,7 +458,7 @@ async fn purge_removes_old_keys_only(storage: Storage) {
         let created = at(i64::try_from(n).unwrap() * 10);
         assert_eq!(
             storage
-                .idempotency_begin(ALICE, key, &fp(1), created, TTL)
+                .idempotency_begin(ALICE, key, &fp(1), created, TTL, LEASE)
                 .await
                 .unwrap(),
             IdempotencyBegin::Fresh
@@ -409,7 +481,7 @@ async fn purge_removes_old_keys_only(storage: Storage) {
         let storage = storage.clone();
         async move {
             storage
-                .idempotency_begin(ALICE, key, &fp(1), at(30), TTL)
+                .idempotency_begin(ALICE, key, &fp(1), at(30), TTL, LEASE)
                 .await
                 .unwrap()
         }
@@ -439,7 +511,7 @@ async fn eight_begins_of_a_fresh_key_one_wins(storage: Storage) {
         let storage = storage.clone();
         async move {
             storage
-                .idempotency_begin(ALICE, KEY, &fp(1), at(0), TTL)
+                .idempotency_begin(ALICE, KEY, &fp(1), at(0), TTL, LEASE)
                 .await
                 .unwrap()
         }
@@ -463,7 +535,7 @@ async fn eight_takeovers_of_an_expired_key_one_wins(storage: Storage) {
         let storage = storage.clone();
         async move {
             storage
-                .idempotency_begin(ALICE, KEY, &fp(2), later, TTL)
+                .idempotency_begin(ALICE, KEY, &fp(2), later, TTL, LEASE)
                 .await
                 .unwrap()
         }
@@ -476,13 +548,33 @@ async fn eight_takeovers_of_an_expired_key_one_wins(storage: Storage) {
     );
 }
 
+async fn eight_takeovers_of_a_stale_claim_one_wins(storage: Storage) {
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(0)).await,
+        IdempotencyBegin::Fresh
+    );
+    let stale = at(0) + LEASE + Duration::seconds(1);
+    let results = race(&storage, |_| {
+        let storage = storage.clone();
+        async move {
+            storage
+                .idempotency_begin(ALICE, KEY, &fp(1), stale, TTL, LEASE)
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    assert_eq!(tally(&results), (1, results.len() - 1), "{results:?}");
+    assert_eq!(count_rows(&storage, "idempotency_keys").await, 1);
+}
+
 async fn invalid_principals_and_keys_are_refused(storage: Storage) {
     let long = "k".repeat(256);
     let bad_keys = ["", "a b", " ", "ключ", "a\tb", "a\u{7f}", long.as_str()];
     for key in bad_keys {
         assert!(
             storage
-                .idempotency_begin(ALICE, key, &fp(1), at(0), TTL)
+                .idempotency_begin(ALICE, key, &fp(1), at(0), TTL, LEASE)
                 .await
                 .is_err(),
             "begin {key:?}"
@@ -506,7 +598,7 @@ async fn invalid_principals_and_keys_are_refused(storage: Storage) {
     for principal in ["", long_principal.as_str()] {
         assert!(
             storage
-                .idempotency_begin(principal, KEY, &fp(1), at(0), TTL)
+                .idempotency_begin(principal, KEY, &fp(1), at(0), TTL, LEASE)
                 .await
                 .is_err(),
             "begin {principal:?}"
@@ -515,7 +607,7 @@ async fn invalid_principals_and_keys_are_refused(storage: Storage) {
     // A negative TTL would take over keys still in use.
     assert!(
         storage
-            .idempotency_begin(ALICE, KEY, &fp(1), at(0), Duration::seconds(-1))
+            .idempotency_begin(ALICE, KEY, &fp(1), at(0), Duration::seconds(-1), LEASE)
             .await
             .is_err()
     );
@@ -525,7 +617,7 @@ async fn invalid_principals_and_keys_are_refused(storage: Storage) {
     let longest_principal = "п".repeat(64);
     assert_eq!(
         storage
-            .idempotency_begin(&longest_principal, &longest_key, &fp(1), at(0), TTL)
+            .idempotency_begin(&longest_principal, &longest_key, &fp(1), at(0), TTL, LEASE)
             .await
             .unwrap(),
         IdempotencyBegin::Fresh
@@ -538,7 +630,7 @@ async fn invalid_principals_and_keys_are_refused(storage: Storage) {
     );
     assert_eq!(
         storage
-            .idempotency_begin(&longest_principal, &longest_key, &fp(1), at(2), TTL)
+            .idempotency_begin(&longest_principal, &longest_key, &fp(1), at(2), TTL, LEASE)
             .await
             .unwrap(),
         replay(200, b"ok")
@@ -556,7 +648,7 @@ async fn corrupt_row_is_an_error_not_a_panic(storage: Storage) {
         .unwrap();
     damage(&storage, "UPDATE idempotency_keys SET status = -1").await;
     let err = storage
-        .idempotency_begin(ALICE, KEY, &fp(1), at(2), TTL)
+        .idempotency_begin(ALICE, KEY, &fp(1), at(2), TTL, LEASE)
         .await
         .unwrap_err();
     assert!(
@@ -571,7 +663,7 @@ async fn corrupt_row_is_an_error_not_a_panic(storage: Storage) {
     )
     .await;
     let err = storage
-        .idempotency_begin(ALICE, KEY, &fp(1), at(3), TTL)
+        .idempotency_begin(ALICE, KEY, &fp(1), at(3), TTL, LEASE)
         .await
         .unwrap_err();
     assert!(err.message().contains("body"), "{err}");
