@@ -204,6 +204,14 @@ pub(crate) async fn submit_correct_replay_cancel_and_late(backend: Backend) {
         svc.assert_problem(fix_again().await, 409, "reading-not-changeable")
             .await;
     }
+    // The refusal is what the key keeps now (so the second retry was a replay).
+    let kept = svc
+        .execute_behind_the_service(
+            "UPDATE idempotency_keys SET status = status \
+             WHERE \"key\" = 'fix-1' AND status = 409 AND body IS NOT NULL",
+        )
+        .await;
+    assert_eq!(kept, 1);
     // The old reading is superseded: correcting it again (without the key) is refused.
     let stale = send(
         &svc,

@@ -13,19 +13,24 @@
 //! field that does not parse), `429 rate-limited` and `5xx` are not kept, so retrying them
 //! with the same key runs them again.
 //!
-//! Nothing leaves a key "in progress" for long:
+//! Nothing leaves a key "in progress" for long, and nothing runs twice at once:
 //!
-//! - once a key is claimed, the use case and the keeping of its outcome run in a task of
-//!   their own, so a client that disconnects (which drops the request's future) does not
-//!   cancel them halfway — the outcome is kept and the client's retry gets it; a use case that
+//! - claiming the key, running the use case and keeping its outcome happen in a task of their
+//!   own (tracked by [`AppState::tasks`], which a graceful shutdown waits for), so a client
+//!   that disconnects — which drops the request's future at whatever await it was — does not
+//!   cancel them halfway: the outcome is kept and the client's retry gets it; a use case that
 //!   panics releases its key;
-//! - a claim whose process died (crash, `SIGKILL`) before it kept an outcome is **stale**
-//!   after [`CLAIM_LEASE`]: a retry of the same request (same fingerprint) then takes the key
-//!   over and runs the request again. The use case may already have done its work before the
-//!   crash; running it again is safe because every keyed operation refuses to do it twice — a
-//!   second reading for the period is `409 reading-already-submitted`, a superseded reading is
-//!   `409 reading-not-changeable`, a payment's gateway order is derived from the key — so the
-//!   retry gets that refusal instead of the lost first response, never a second effect.
+//! - while the use case runs, its claim is renewed every [`RENEW_EVERY`], so a slow request
+//!   keeps its key;
+//! - a claim neither made nor renewed for [`CLAIM_LEASE`] is **stale** — its process died
+//!   (crash, `SIGKILL`) before it kept an outcome — and a retry of the same request (same
+//!   fingerprint) then takes the key over and runs the request again. Every later step of a
+//!   claim names the claim (fingerprint and claim time), so the first holder, were it still
+//!   alive, can no longer keep or release the key. The use case may have done its work before
+//!   the crash; running it again does not do it twice: a second reading for the period is
+//!   refused (`409 reading-already-submitted`), a superseded reading cannot be corrected again
+//!   (`409 reading-not-changeable`), and a payment's gateway order is derived from the key, so
+//!   the retry resumes the same payment.
 
 use std::future::Future;
 
@@ -47,9 +52,13 @@ pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
 /// How long a key is kept.
 pub const KEY_TTL: Duration = Duration::hours(24);
 
-/// How long an unfinished claim belongs to the request that made it: after that, a retry of
-/// the same request takes the key over (see the module doc). Longer than any request runs.
+/// How long an unfinished claim belongs to the request that made it without being renewed:
+/// after that, a retry of the same request takes the key over (see the module doc).
 pub const CLAIM_LEASE: Duration = Duration::minutes(1);
+
+/// How often a running request renews its claim: a third of [`CLAIM_LEASE`], so two renewals
+/// can be late or fail before the claim goes stale.
+pub const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The longest key accepted.
 pub const KEY_MAX_LEN: usize = 255;
@@ -87,21 +96,38 @@ pub trait IdempotencyStore: Send + Sync {
         fingerprint: &[u8; 32],
         now: OffsetDateTime,
     ) -> Result<Begin, ReadinessError>;
-    /// Keeps the response of a claimed key.
+    /// Keeps the response of the claim made at `claimed_at` (the `now` given to
+    /// [`begin`](Self::begin)).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the claim's coordinates and the response; a struct would only rename them"
+    )]
     async fn complete(
         &self,
         principal: &str,
         key: &str,
         fingerprint: &[u8; 32],
+        claimed_at: OffsetDateTime,
         response: &StoredResponse,
         now: OffsetDateTime,
     ) -> Result<(), ReadinessError>;
-    /// Releases a claimed key without a response (the outcome is not kept).
+    /// Says at `now` that the claim made at `claimed_at` is still running. `false`: the claim
+    /// is no longer this request's (taken over after it went stale).
+    async fn renew(
+        &self,
+        principal: &str,
+        key: &str,
+        fingerprint: &[u8; 32],
+        claimed_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, ReadinessError>;
+    /// Releases the claim made at `claimed_at` without a response (the outcome is not kept).
     async fn abandon(
         &self,
         principal: &str,
         key: &str,
         fingerprint: &[u8; 32],
+        claimed_at: OffsetDateTime,
     ) -> Result<(), ReadinessError>;
 }
 
@@ -177,8 +203,8 @@ fn kept(problem: &Problem) -> bool {
     status.is_client_error() && problem.kind != ProblemType::RateLimited
 }
 
-/// A claimed request's task that panicked (or was cancelled at shutdown): `internal`, the
-/// cause in the log.
+/// A claimed request's task that panicked (or was cancelled because the runtime is going
+/// away): `internal`, the cause in the log.
 fn task_failed(e: &tokio::task::JoinError) -> Problem {
     tracing::error!(error = %e, "an idempotent request failed");
     Problem::new(ProblemType::Internal)
@@ -191,8 +217,8 @@ fn store_failed(e: &ReadinessError) -> Problem {
 /// Runs `work` under `key` (if any) of `principal`: the first time for real, afterwards the
 /// kept outcome. `status` is the success status `work`'s result is answered with.
 ///
-/// With a key, `work` runs in a task of its own (hence `'static`): it finishes and its
-/// outcome is kept even if this future is dropped.
+/// With a key, the claim, `work` and the keeping of its outcome run in a task of their own
+/// (hence `'static`): they finish even if this future is dropped.
 pub async fn run<T, F, Fut>(
     state: &AppState,
     principal: &str,
@@ -203,18 +229,21 @@ pub async fn run<T, F, Fut>(
 ) -> Result<Outcome<T>, Problem>
 where
     T: Serialize + DeserializeOwned + Send + 'static,
-    F: FnOnce() -> Fut,
+    F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = Result<T, Problem>> + Send + 'static,
 {
-    let keyed = key.map(|key| Keyed {
+    let Some(key) = key else {
+        return work().await.map(Outcome::Done);
+    };
+    let keyed = Keyed {
         store: state.idempotency.clone(),
         clock: state.clock.clone(),
         principal: principal.to_owned(),
         key: key.to_owned(),
         fingerprint,
         status,
-    });
-    run_keyed(keyed, work).await
+    };
+    run_keyed(&state.tasks, keyed, work).await
 }
 
 /// A claim's coordinates: what [`run`] needs of the state, owned so the claimed work can
@@ -228,23 +257,34 @@ struct Keyed {
     status: u16,
 }
 
-async fn run_keyed<T, F, Fut>(keyed: Option<Keyed>, work: F) -> Result<Outcome<T>, Problem>
+async fn run_keyed<T, F, Fut>(
+    tasks: &tokio_util::task::TaskTracker,
+    keyed: Keyed,
+    work: F,
+) -> Result<Outcome<T>, Problem>
+where
+    T: Serialize + DeserializeOwned + Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T, Problem>> + Send + 'static,
+{
+    match tasks.spawn(claim_and_run(keyed, work)).await {
+        Ok(outcome) => outcome,
+        Err(e) => Err(task_failed(&e)),
+    }
+}
+
+/// Claims the key and, if it is fresh, runs `work` and keeps its outcome; otherwise answers
+/// what the key holds. The body of the task [`run_keyed`] spawns.
+async fn claim_and_run<T, F, Fut>(keyed: Keyed, work: F) -> Result<Outcome<T>, Problem>
 where
     T: Serialize + DeserializeOwned + Send + 'static,
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<T, Problem>> + Send + 'static,
 {
-    let Some(keyed) = keyed else {
-        return work().await.map(Outcome::Done);
-    };
+    let claimed_at = keyed.clock.now();
     match keyed
         .store
-        .begin(
-            &keyed.principal,
-            &keyed.key,
-            &keyed.fingerprint,
-            keyed.clock.now(),
-        )
+        .begin(&keyed.principal, &keyed.key, &keyed.fingerprint, claimed_at)
         .await
         .map_err(|e| store_failed(&e))?
     {
@@ -275,11 +315,7 @@ where
             };
         }
     }
-    let claimed = tokio::spawn(finish(keyed, work()));
-    match claimed.await {
-        Ok(outcome) => outcome.map(Outcome::Done),
-        Err(e) => Err(task_failed(&e)),
-    }
+    finish(&keyed, claimed_at, work()).await.map(Outcome::Done)
 }
 
 /// What is kept of `outcome` (answered with `status` on success): `None` when it is not kept
@@ -309,30 +345,35 @@ fn keep<T: Serialize>(outcome: &Result<T, Problem>, status: u16) -> Option<Store
     }
 }
 
-/// Runs the claimed `work` to its end and keeps (or releases) the key: the body of the task
-/// [`run_keyed`] spawns.
-async fn finish<T, Fut>(keyed: Keyed, work: Fut) -> Result<T, Problem>
+/// Runs the claimed `work` to its end, renewing the claim made at `claimed_at` meanwhile,
+/// and keeps (or releases) the key.
+async fn finish<T, Fut>(keyed: &Keyed, claimed_at: OffsetDateTime, work: Fut) -> Result<T, Problem>
 where
     T: Serialize + Send + 'static,
     Fut: Future<Output = Result<T, Problem>> + Send + 'static,
 {
-    // A panic in the use case must not leave the key claimed: it runs in a task of its own.
-    let outcome = match tokio::spawn(work).await {
-        Ok(outcome) => outcome,
-        Err(e) => Err(task_failed(&e)),
-    };
-    let stored = keep(&outcome, keyed.status);
     let (store, principal, key) = (&keyed.store, &keyed.principal, &keyed.key);
-    match stored {
+    let fingerprint = &keyed.fingerprint;
+    // A panic in the use case must not leave the key claimed: it runs in a task of its own.
+    let mut running = tokio::spawn(work);
+    let outcome = loop {
+        tokio::select! {
+            joined = &mut running => break joined.unwrap_or_else(|e| Err(task_failed(&e))),
+            () = tokio::time::sleep(RENEW_EVERY) => {
+                let now = keyed.clock.now();
+                match store.renew(principal, key, fingerprint, claimed_at, now).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!("an idempotency key's claim was taken over while its request ran"),
+                    Err(e) => tracing::error!(error = %e, "cannot renew an idempotency key's claim"),
+                }
+            }
+        }
+    };
+    match keep(&outcome, keyed.status) {
         Some(stored) => {
+            let now = keyed.clock.now();
             if let Err(e) = store
-                .complete(
-                    principal,
-                    key,
-                    &keyed.fingerprint,
-                    &stored,
-                    keyed.clock.now(),
-                )
+                .complete(principal, key, fingerprint, claimed_at, &stored, now)
                 .await
             {
                 // The work is done; not keeping its outcome only loses the replay.
@@ -340,7 +381,7 @@ where
             }
         }
         None => {
-            if let Err(e) = store.abandon(principal, key, &keyed.fingerprint).await {
+            if let Err(e) = store.abandon(principal, key, fingerprint, claimed_at).await {
                 tracing::error!(error = %e, "cannot release an idempotency key");
             }
         }
@@ -353,21 +394,56 @@ mod tests {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
 
+    use tokio_util::task::TaskTracker;
+
     use super::*;
 
-    /// A key's claim: the fingerprint of the request that holds it and, once kept, its response.
-    type Claim = ([u8; 32], Option<StoredResponse>);
+    /// A key's claim: the request that holds it, when, how often it was renewed and, once
+    /// kept, its response.
+    #[derive(Clone, Debug, PartialEq)]
+    struct Claim {
+        fingerprint: [u8; 32],
+        claimed_at: OffsetDateTime,
+        renewals: u32,
+        response: Option<StoredResponse>,
+    }
 
-    /// Keys in memory, with the storage adapter's semantics for what these tests use.
+    /// Keys in memory, with the storage adapter's semantics for what these tests use. With
+    /// `slow_claims`, `begin` claims the key and then waits to be told to answer (the claim is
+    /// made, the caller has not heard of it yet).
     #[derive(Default)]
     struct MemoryKeys {
         keys: Mutex<HashMap<(String, String), Claim>>,
+        slow_claims: Option<Arc<tokio::sync::Notify>>,
     }
 
     impl MemoryKeys {
         fn get(&self, key: &str) -> Option<Claim> {
             let keys = self.keys.lock().unwrap();
             keys.get(&("p".to_owned(), key.to_owned())).cloned()
+        }
+
+        fn response(&self, key: &str) -> Option<StoredResponse> {
+            self.get(key).and_then(|c| c.response)
+        }
+
+        /// Applies `change` to the claim (`fingerprint`, `claimed_at`) if the key still holds
+        /// it unfinished; whether it did.
+        fn with_claim(
+            &self,
+            key: &str,
+            fingerprint: &[u8; 32],
+            claimed_at: OffsetDateTime,
+            change: impl FnOnce(&mut HashMap<(String, String), Claim>, (String, String)),
+        ) -> bool {
+            let mut keys = self.keys.lock().unwrap();
+            let id = ("p".to_owned(), key.to_owned());
+            let holds = matches!(keys.get(&id), Some(c) if c.fingerprint == *fingerprint
+                && c.claimed_at == claimed_at && c.response.is_none());
+            if holds {
+                change(&mut keys, id);
+            }
+            holds
         }
     }
 
@@ -378,50 +454,77 @@ mod tests {
             principal: &str,
             key: &str,
             fingerprint: &[u8; 32],
-            _now: OffsetDateTime,
+            now: OffsetDateTime,
         ) -> Result<Begin, ReadinessError> {
-            let mut keys = self.keys.lock().unwrap();
-            let id = (principal.to_owned(), key.to_owned());
-            Ok(match keys.get(&id) {
-                None => {
-                    keys.insert(id, (*fingerprint, None));
-                    Begin::Fresh
+            let found = {
+                let mut keys = self.keys.lock().unwrap();
+                let id = (principal.to_owned(), key.to_owned());
+                match keys.get(&id) {
+                    None => {
+                        let claim = Claim {
+                            fingerprint: *fingerprint,
+                            claimed_at: now,
+                            renewals: 0,
+                            response: None,
+                        };
+                        keys.insert(id, claim);
+                        Begin::Fresh
+                    }
+                    Some(c) if c.fingerprint != *fingerprint => Begin::Mismatch,
+                    Some(Claim { response: None, .. }) => Begin::InProgress,
+                    Some(Claim {
+                        response: Some(r), ..
+                    }) => Begin::Replay(r.clone()),
                 }
-                Some((f, _)) if f != fingerprint => Begin::Mismatch,
-                Some((_, None)) => Begin::InProgress,
-                Some((_, Some(r))) => Begin::Replay(r.clone()),
-            })
+            };
+            if let Some(answer) = &self.slow_claims {
+                answer.notified().await;
+            }
+            Ok(found)
         }
 
         async fn complete(
             &self,
-            principal: &str,
+            _principal: &str,
             key: &str,
             fingerprint: &[u8; 32],
+            claimed_at: OffsetDateTime,
             response: &StoredResponse,
             _now: OffsetDateTime,
         ) -> Result<(), ReadinessError> {
-            let mut keys = self.keys.lock().unwrap();
-            match keys.get_mut(&(principal.to_owned(), key.to_owned())) {
-                Some((f, r @ None)) if f == fingerprint => {
-                    *r = Some(response.clone());
-                    Ok(())
-                }
-                _ => Err(ReadinessError("not claimed".into())),
+            let kept = self.with_claim(key, fingerprint, claimed_at, |keys, id| {
+                keys.get_mut(&id).unwrap().response = Some(response.clone());
+            });
+            if kept {
+                Ok(())
+            } else {
+                Err(ReadinessError("not claimed".into()))
             }
+        }
+
+        async fn renew(
+            &self,
+            _principal: &str,
+            key: &str,
+            fingerprint: &[u8; 32],
+            claimed_at: OffsetDateTime,
+            _now: OffsetDateTime,
+        ) -> Result<bool, ReadinessError> {
+            Ok(self.with_claim(key, fingerprint, claimed_at, |keys, id| {
+                keys.get_mut(&id).unwrap().renewals += 1;
+            }))
         }
 
         async fn abandon(
             &self,
-            principal: &str,
+            _principal: &str,
             key: &str,
             fingerprint: &[u8; 32],
+            claimed_at: OffsetDateTime,
         ) -> Result<(), ReadinessError> {
-            let mut keys = self.keys.lock().unwrap();
-            let id = (principal.to_owned(), key.to_owned());
-            if matches!(keys.get(&id), Some((f, None)) if f == fingerprint) {
+            self.with_claim(key, fingerprint, claimed_at, |keys, id| {
                 keys.remove(&id);
-            }
+            });
             Ok(())
         }
     }
@@ -434,34 +537,38 @@ mod tests {
         }
     }
 
-    fn keyed(store: &Arc<MemoryKeys>, key: &str) -> Option<Keyed> {
-        Some(Keyed {
+    fn keyed(store: &Arc<MemoryKeys>, key: &str) -> Keyed {
+        Keyed {
             store: store.clone(),
             clock: Arc::new(FixedClock),
             principal: "p".to_owned(),
             key: key.to_owned(),
             fingerprint: [7; 32],
             status: 201,
-        })
+        }
     }
 
-    /// Waits (yielding, at most ~10 s) until the key has a kept response.
-    async fn kept_response(store: &MemoryKeys, key: &str) -> StoredResponse {
-        for _ in 0..1000 {
-            if let Some((_, Some(r))) = store.get(key) {
-                return r;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-        panic!("the key {key} never got its response");
+    /// Runs `work` under `key` as [`run`] does, on a tracker of its own.
+    async fn run_key<T, F, Fut>(
+        store: &Arc<MemoryKeys>,
+        key: &str,
+        work: F,
+    ) -> Result<Outcome<T>, Problem>
+    where
+        T: Serialize + DeserializeOwned + Send + 'static,
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, Problem>> + Send + 'static,
+    {
+        run_keyed(&TaskTracker::new(), keyed(store, key), work).await
     }
 
     #[tokio::test]
     async fn a_request_dropped_midway_still_finishes_and_keeps_its_outcome() {
         let store = Arc::new(MemoryKeys::default());
+        let tasks = TaskTracker::new();
         let (started_tx, started) = tokio::sync::oneshot::channel::<()>();
         let (release, released) = tokio::sync::oneshot::channel::<()>();
-        let request = run_keyed(keyed(&store, "k"), move || async move {
+        let request = run_keyed(&tasks, keyed(&store, "k"), move || async move {
             started_tx.send(()).unwrap();
             released.await.unwrap();
             Ok::<u32, Problem>(42)
@@ -471,16 +578,14 @@ mod tests {
             _ = request => panic!("the request cannot finish before it is released"),
             _ = started => {}
         }
-        assert_eq!(
-            store.get("k").map(|(_, r)| r),
-            Some(None),
-            "claimed, running"
-        );
+        assert_eq!(store.get("k").map(|c| c.response), Some(None), "running");
         release.send(()).unwrap();
-        let response = kept_response(&store, "k").await;
-        assert_eq!(response.status, 201);
+        // What a graceful shutdown waits for: the tracker's tasks, this one among them.
+        tasks.close();
+        tasks.wait().await;
+        assert_eq!(store.response("k").map(|r| r.status), Some(201));
         // The retry gets the outcome of the first request; its own work never runs.
-        let retry = run_keyed(keyed(&store, "k"), || async {
+        let retry = run_key(&store, "k", || async {
             panic!("a replay must not run the use case");
             #[allow(unreachable_code)]
             Ok::<u32, Problem>(0)
@@ -491,9 +596,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_request_dropped_while_claiming_still_runs() {
+        let answer = Arc::new(tokio::sync::Notify::new());
+        let store = Arc::new(MemoryKeys {
+            slow_claims: Some(answer.clone()),
+            ..MemoryKeys::default()
+        });
+        let tasks = TaskTracker::new();
+        let (ran_tx, ran) = tokio::sync::oneshot::channel::<()>();
+        let request = run_keyed(&tasks, keyed(&store, "k"), move || async move {
+            ran_tx.send(()).unwrap();
+            Ok::<u32, Problem>(7)
+        });
+        // The claim is made, the store has not answered yet, and the client goes away.
+        tokio::select! {
+            _ = request => panic!("the claim has not been answered"),
+            () = async { while store.get("k").is_none() { tokio::task::yield_now().await } } => {}
+        }
+        answer.notify_one();
+        tasks.close();
+        tasks.wait().await;
+        ran.await.expect("the claimed request ran");
+        assert_eq!(store.response("k").map(|r| r.status), Some(201));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_request_renews_its_claim_until_it_is_done() {
+        let store = Arc::new(MemoryKeys::default());
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let request = tokio::spawn({
+            let store = store.clone();
+            async move {
+                run_key(&store, "k", move || async move {
+                    released.await.unwrap();
+                    Ok::<u32, Problem>(1)
+                })
+                .await
+            }
+        });
+        // Time runs on while the use case waits (the paused clock skips ahead when idle).
+        tokio::time::sleep(RENEW_EVERY * 3 + std::time::Duration::from_secs(1)).await;
+        assert_eq!(store.get("k").map(|c| c.renewals), Some(3));
+        release.send(()).unwrap();
+        let done = request.await.unwrap().unwrap();
+        assert!(matches!(done, Outcome::Done(1)), "{done:?}");
+        // Done, it no longer renews.
+        tokio::time::sleep(RENEW_EVERY * 2).await;
+        let claim = store.get("k").unwrap();
+        assert_eq!(
+            (claim.renewals, claim.response.map(|r| r.status)),
+            (3, Some(201))
+        );
+    }
+
+    #[tokio::test]
     async fn a_panicking_use_case_releases_its_key() {
         let store = Arc::new(MemoryKeys::default());
-        let failed = run_keyed(keyed(&store, "k"), || async {
+        let failed = run_key(&store, "k", || async {
             panic!("a bug in the use case");
             #[allow(unreachable_code)]
             Ok::<u32, Problem>(0)
@@ -502,28 +661,28 @@ mod tests {
         .unwrap_err();
         assert_eq!(failed.kind, ProblemType::Internal);
         assert_eq!(store.get("k"), None, "released, not left in progress");
-        let retry = run_keyed(keyed(&store, "k"), || async { Ok::<u32, Problem>(5) })
+        let retry = run_key(&store, "k", || async { Ok::<u32, Problem>(5) })
             .await
             .unwrap();
         assert!(matches!(retry, Outcome::Done(5)), "{retry:?}");
-        assert_eq!(kept_response(&store, "k").await.status, 201);
+        assert_eq!(store.response("k").map(|r| r.status), Some(201));
     }
 
     #[tokio::test]
     async fn refusals_are_kept_and_failures_are_not() {
         let store = Arc::new(MemoryKeys::default());
-        let refused = run_keyed(keyed(&store, "r"), || async {
+        let refused = run_key(&store, "r", || async {
             Err::<u32, Problem>(Problem::new(ProblemType::ReadingRejected))
         })
         .await
         .unwrap_err();
         assert_eq!(refused.kind, ProblemType::ReadingRejected);
-        assert_eq!(kept_response(&store, "r").await.status, 422);
-        let again = run_keyed(keyed(&store, "r"), || async { Ok::<u32, Problem>(1) })
+        assert_eq!(store.response("r").map(|r| r.status), Some(422));
+        let again = run_key(&store, "r", || async { Ok::<u32, Problem>(1) })
             .await
             .unwrap_err();
         assert_eq!(again.kind, ProblemType::ReadingRejected);
-        let down = run_keyed(keyed(&store, "u"), || async {
+        let down = run_key(&store, "u", || async {
             Err::<u32, Problem>(Problem::new(ProblemType::ServiceUnavailable))
         })
         .await

@@ -46,6 +46,9 @@ pub struct AppState {
     pub backoffice: Arc<dyn crate::api::backoffice::Backoffice>,
     /// The operator's CSV imports.
     pub imports: Arc<dyn crate::api::imports::Importer>,
+    /// Work that outlives its request (a keyed request whose client went away): a graceful
+    /// shutdown closes the tracker and waits for it before closing the database.
+    pub tasks: tokio_util::task::TaskTracker,
 }
 
 /// The consent to personal-data processing in force: its version and text.

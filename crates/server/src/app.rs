@@ -30,6 +30,7 @@ use storage_seaorm::Storage;
 use storage_seaorm::migration::Migrator;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
 
 use crate::config::{Config, SHUTDOWN_GRACE};
 use crate::glue::{CaptchaGlue, Directory, HouseGlue, IdempotencyGlue, LinkGlue, StoreGlue};
@@ -88,6 +89,7 @@ pub struct RunningApp {
     server: JoinHandle<std::io::Result<()>>,
     stop_tasks: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    requests: TaskTracker,
 }
 
 /// Readiness: the database answers and no migration is pending.
@@ -145,6 +147,7 @@ impl App {
             crate::demo::ensure_operator(&wiring.operators).await?;
         }
         let dispatcher = webhook_dispatcher(&config, addr, secret.clone(), &wiring)?;
+        let requests = TaskTracker::new();
         let state = AppState {
             settings: Arc::new(HttpSettings {
                 body_limit: config.body_limit,
@@ -183,6 +186,7 @@ impl App {
                 storage.clone(),
                 wiring.clock.clone(),
             )),
+            tasks: requests.clone(),
         };
         let (stop_tasks, stopping) = watch::channel(false);
         let maintenance = Arc::new(crate::maintenance::Maintenance::new(
@@ -232,6 +236,7 @@ impl App {
             server,
             stop_tasks,
             tasks,
+            requests,
         })
     }
 }
@@ -407,10 +412,22 @@ fn wire(storage: &Storage, public_url: &str, config: &Config) -> Wiring {
 
 impl RunningApp {
     /// Stops accepting connections, waits for requests in flight (up to the grace period) and
-    /// closes the database pool.
+    /// for the work of keyed requests whose clients went away (up to the grace period again),
+    /// and closes the database pool.
     pub async fn stop(self) -> Result<(), StopError> {
         let _ = self.shutdown.send(());
         self.server.await??;
+        self.requests.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.requests.wait())
+            .await
+            .is_err()
+        {
+            // Their keys stay claimed until the claim's lease runs out; a retry then runs them.
+            tracing::warn!(
+                unfinished = self.requests.len(),
+                "stopping with requests still running"
+            );
+        }
         let _ = self.stop_tasks.send(true);
         for task in self.tasks {
             task.await?;

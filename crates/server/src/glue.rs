@@ -349,6 +349,7 @@ impl IdempotencyStore for IdempotencyGlue {
         principal: &str,
         key: &str,
         fingerprint: &[u8; 32],
+        claimed_at: OffsetDateTime,
         response: &StoredResponse,
         now: OffsetDateTime,
     ) -> Result<(), ReadinessError> {
@@ -358,6 +359,7 @@ impl IdempotencyStore for IdempotencyGlue {
                 principal,
                 key,
                 fingerprint,
+                claimed_at,
                 response.status,
                 &response.body,
                 now,
@@ -374,14 +376,29 @@ impl IdempotencyStore for IdempotencyGlue {
         }
     }
 
+    async fn renew(
+        &self,
+        principal: &str,
+        key: &str,
+        fingerprint: &[u8; 32],
+        claimed_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, ReadinessError> {
+        self.0
+            .idempotency_renew(principal, key, fingerprint, claimed_at, now)
+            .await
+            .map_err(dependency)
+    }
+
     async fn abandon(
         &self,
         principal: &str,
         key: &str,
         fingerprint: &[u8; 32],
+        claimed_at: OffsetDateTime,
     ) -> Result<(), ReadinessError> {
         self.0
-            .idempotency_abandon(principal, key, fingerprint)
+            .idempotency_abandon(principal, key, fingerprint, claimed_at)
             .await
             .map(|_| ())
             .map_err(dependency)

@@ -5,38 +5,42 @@
 //! the caller's `principal` (who sent them) and kept for a TTL the caller chooses (24 h).
 //!
 //! One row of `idempotency_keys` per (`principal`, `key`) holds the request's `fingerprint`
-//! (a SHA-256 the HTTP layer computes over the request), when it was claimed (`created_at`)
-//! and, once it completed, its response (`status`, `body`, `completed_at`; NULL while it runs).
+//! (a SHA-256 the HTTP layer computes over the request), when it was claimed (`created_at`),
+//! when the running request last renewed its claim (`renewed_at`) and, once it completed, its
+//! response (`status`, `body`, `completed_at`; NULL while it runs).
+//!
+//! A **claim** is identified by its fingerprint and its claim time (`created_at`, the `now`
+//! the caller passed to `begin`): every later call of the claimant names both, so a request
+//! whose claim was taken over can no longer complete, release or renew the key.
 //!
 //! - [`Storage::idempotency_begin`] claims a key with at most three statements, each atomic
 //!   on its own: `INSERT … ON CONFLICT (principal, key) DO NOTHING` (a row inserted: the key
 //!   is new, [`IdempotencyBegin::Fresh`]); otherwise ONE conditional `UPDATE … WHERE principal
 //!   = $p AND key = $k AND created_at < $now - ttl` that takes an expired row over, resetting
-//!   its fingerprint, creation time and response (a row updated: `Fresh`); the same UPDATE
-//!   takes over a **stale claim** of the same request — same fingerprint, no response, claimed
-//!   before `now - lease` — which is what a process that crashed while running the request
-//!   leaves behind (its retry would otherwise be told "in progress" until the key expires).
-//!   However many
-//!   callers race for one key, new or expired, exactly one of them gets `Fresh`: on
-//!   PostgreSQL a racing INSERT waits for the winner's and then conflicts, a racing UPDATE
-//!   waits for the winner's row lock and then no longer matches (the row is no longer
-//!   expired); SQLite runs one writer at a time. Otherwise the row is read and compared:
-//!   another fingerprint is [`IdempotencyBegin::Mismatch`], no response yet
-//!   [`IdempotencyBegin::InProgress`], else [`IdempotencyBegin::Replay`]. If the row vanished
-//!   (or expired) between the statements, the claim starts over (a bounded number of times).
+//!   its fingerprint, claim time and response (a row updated: `Fresh`); the same UPDATE takes
+//!   over a **stale claim** of the same request — same fingerprint, no response, neither
+//!   claimed nor renewed since `now - lease` — which is what a process that crashed while
+//!   running the request leaves behind (its retry would otherwise be told "in progress" until
+//!   the key expires). However many callers race for one key, new, expired or stale, exactly
+//!   one of them gets `Fresh`: on PostgreSQL a racing INSERT waits for the winner's and then
+//!   conflicts, a racing UPDATE waits for the winner's row lock and then no longer matches
+//!   (the row is no longer expired or stale); SQLite runs one writer at a time. Otherwise the
+//!   row is read and compared: another fingerprint is [`IdempotencyBegin::Mismatch`], no
+//!   response yet [`IdempotencyBegin::InProgress`], else [`IdempotencyBegin::Replay`]. If the
+//!   row vanished (or expired, or went stale) between the statements, the claim starts over
+//!   (a bounded number of times).
+//! - [`Storage::idempotency_renew`] records that the claimant is still running, so a slow
+//!   request is not taken for a crashed one.
 //! - [`Storage::idempotency_complete`] stores the response only while the claim is still the
-//!   caller's — same fingerprint, no response yet — so a request that outlived its key cannot
-//!   overwrite the response of a request with another fingerprint that took the key over.
+//!   caller's — same fingerprint and claim time, no response yet — so a request that outlived
+//!   its claim cannot overwrite the response of the request that took the key over.
 //! - [`Storage::idempotency_abandon`] deletes the claim on the same condition; a completed key
 //!   is kept (its response is what retries must get).
 //! - [`Storage::idempotency_purge`] deletes the keys claimed before a time.
 //!
-//! The fingerprint is what identifies a claim: a key taken over — after it expired, or while
-//! its claim was stale — by the very same request (same fingerprint) cannot be told from the
-//! first claim, so whichever of the two completes first stores the response. Both ran the
-//! same request, so retries get a response of that request either way. A stale claim of
-//! another request is not taken over (that is still [`IdempotencyBegin::Mismatch`]): the key
-//! belongs to the request that first used it until it expires.
+//! A stale claim of another request is not taken over (that is still
+//! [`IdempotencyBegin::Mismatch`]): the key belongs to the request that first used it until
+//! it expires.
 //!
 //! Inputs are checked here too (the HTTP layer checks them first): `principal` is 1 to 64
 //! characters and `key` 1 to 255 printable ASCII characters (`!` to `~`, no space); anything
@@ -148,8 +152,10 @@ fn judge(
 impl Storage {
     /// Claims (`principal`, `key`) for a request with `fingerprint` at `now`. A row older than
     /// `now - ttl` counts as absent, and so does an unfinished claim with the same
-    /// `fingerprint` made before `now - lease` (a stale claim); either is taken over
-    /// atomically.
+    /// `fingerprint` neither made nor renewed since `now - lease` (a stale claim); either is
+    /// taken over atomically. A `Fresh` claim is the caller's under (`fingerprint`, `now`):
+    /// pass both to [`Storage::idempotency_renew`], [`Storage::idempotency_complete`] and
+    /// [`Storage::idempotency_abandon`].
     ///
     /// However many callers race for one new, expired or stale key, exactly one gets
     /// [`IdempotencyBegin::Fresh`]; the others see the winner's claim (`InProgress`, or
@@ -193,10 +199,11 @@ impl Storage {
             }
             let take_over = self.statement(
                 "UPDATE idempotency_keys \
-                 SET fingerprint = $1, created_at = $2, \
+                 SET fingerprint = $1, created_at = $2, renewed_at = NULL, \
                      status = NULL, body = NULL, completed_at = NULL \
                  WHERE principal = $3 AND \"key\" = $4 AND (created_at < $5 \
-                     OR (status IS NULL AND fingerprint = $1 AND created_at < $6))",
+                     OR (status IS NULL AND fingerprint = $1 \
+                         AND COALESCE(renewed_at, created_at) < $6))",
                 [
                     fingerprint.to_vec().into(),
                     now.into(),
@@ -217,7 +224,7 @@ impl Storage {
                 return Ok(IdempotencyBegin::Fresh);
             }
             let read = self.statement(
-                "SELECT fingerprint, created_at, status, body FROM idempotency_keys \
+                "SELECT fingerprint, created_at, renewed_at, status, body FROM idempotency_keys \
                  WHERE principal = $1 AND \"key\" = $2",
                 [principal.into(), key.into()],
             );
@@ -228,8 +235,9 @@ impl Storage {
             if created_at < cutoff {
                 continue; // another claim, already expired: take it over
             }
+            let renewed_at: Option<i64> = row.try_get("", "renewed_at").map_err(fail)?;
             let found = judge(&row, &at, fingerprint)?;
-            if found == IdempotencyBegin::InProgress && created_at < stale {
+            if found == IdempotencyBegin::InProgress && renewed_at.unwrap_or(created_at) < stale {
                 continue; // a claim of this request gone stale since the UPDATE: take it over
             }
             return Ok(found);
@@ -239,15 +247,21 @@ impl Storage {
         )))
     }
 
-    /// Stores the response of a Fresh claim. Returns false if the claim is gone (abandoned/expired/taken over).
+    /// Stores the response of the claim (`fingerprint`, `claimed_at`). Returns false if the
+    /// claim is gone (abandoned, expired, taken over).
     ///
-    /// The response is stored only while the key holds `fingerprint` and no response yet, so
-    /// a second `complete` of the same claim also returns false and changes nothing.
+    /// The response is stored only while the key holds that claim and no response yet, so a
+    /// second `complete` of the same claim also returns false and changes nothing.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the claim's coordinates and the response; a struct would only rename them"
+    )]
     pub async fn idempotency_complete(
         &self,
         principal: &str,
         key: &str,
         fingerprint: &[u8; 32],
+        claimed_at: OffsetDateTime,
         status: u16,
         body: &[u8],
         now: OffsetDateTime,
@@ -255,7 +269,8 @@ impl Storage {
         check(principal, key)?;
         let statement = self.statement(
             "UPDATE idempotency_keys SET status = $1, body = $2, completed_at = $3 \
-             WHERE principal = $4 AND \"key\" = $5 AND fingerprint = $6 AND status IS NULL",
+             WHERE principal = $4 AND \"key\" = $5 AND fingerprint = $6 AND created_at = $7 \
+               AND status IS NULL",
             [
                 i32::from(status).into(),
                 body.to_vec().into(),
@@ -263,37 +278,80 @@ impl Storage {
                 principal.into(),
                 key.into(),
                 fingerprint.to_vec().into(),
+                to_nanos(claimed_at)?.into(),
             ],
         );
-        let done = self
-            .db()
-            .execute_raw(statement)
+        self.changes_one(statement, "complete an idempotency key")
             .await
-            .map_err(|e| port("complete an idempotency key", e))?;
-        Ok(done.rows_affected() == 1)
     }
 
-    /// Releases an unfinished claim (the request failed before doing anything); a completed one is kept. Returns whether a row was deleted.
+    /// Releases the unfinished claim (`fingerprint`, `claimed_at`) (the request failed before
+    /// doing anything); a completed one is kept. Returns whether a row was deleted.
     ///
-    /// Only a claim with `fingerprint` is released, so a request cannot release another
-    /// request's takeover of its key.
+    /// Only that claim is released, so a request cannot release another request's takeover of
+    /// its key.
     pub async fn idempotency_abandon(
         &self,
         principal: &str,
         key: &str,
         fingerprint: &[u8; 32],
+        claimed_at: OffsetDateTime,
     ) -> Result<bool, PortError> {
         check(principal, key)?;
         let statement = self.statement(
             "DELETE FROM idempotency_keys \
-             WHERE principal = $1 AND \"key\" = $2 AND fingerprint = $3 AND status IS NULL",
-            [principal.into(), key.into(), fingerprint.to_vec().into()],
+             WHERE principal = $1 AND \"key\" = $2 AND fingerprint = $3 AND created_at = $4 \
+               AND status IS NULL",
+            [
+                principal.into(),
+                key.into(),
+                fingerprint.to_vec().into(),
+                to_nanos(claimed_at)?.into(),
+            ],
         );
+        self.changes_one(statement, "abandon an idempotency key")
+            .await
+    }
+
+    /// Records at `now` that the claimant of (`fingerprint`, `claimed_at`) is still running, so
+    /// its claim does not go stale. Returns false if the claim is no longer there to renew
+    /// (completed, released, expired or taken over).
+    pub async fn idempotency_renew(
+        &self,
+        principal: &str,
+        key: &str,
+        fingerprint: &[u8; 32],
+        claimed_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<bool, PortError> {
+        check(principal, key)?;
+        let statement = self.statement(
+            "UPDATE idempotency_keys SET renewed_at = $1 \
+             WHERE principal = $2 AND \"key\" = $3 AND fingerprint = $4 AND created_at = $5 \
+               AND status IS NULL",
+            [
+                to_nanos(now)?.into(),
+                principal.into(),
+                key.into(),
+                fingerprint.to_vec().into(),
+                to_nanos(claimed_at)?.into(),
+            ],
+        );
+        self.changes_one(statement, "renew an idempotency key")
+            .await
+    }
+
+    /// Runs `statement` (one claim's UPDATE or DELETE); whether it changed the row.
+    async fn changes_one(
+        &self,
+        statement: sea_orm::Statement,
+        what: &'static str,
+    ) -> Result<bool, PortError> {
         let done = self
             .db()
             .execute_raw(statement)
             .await
-            .map_err(|e| port("abandon an idempotency key", e))?;
+            .map_err(|e| port(what, e))?;
         Ok(done.rows_affected() == 1)
     }
 

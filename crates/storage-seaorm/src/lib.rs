@@ -35,7 +35,8 @@
 //! webhook deliveries ([`sandbox_gateway`]: compare-and-set updates that enqueue their webhook
 //! events in the same transaction, and leased claims of due deliveries). For the HTTP layer it keeps the idempotency keys of retried POSTs
 //! (`Storage::idempotency_begin`, `Storage::idempotency_complete`,
-//! `Storage::idempotency_abandon`, `Storage::idempotency_purge`, with [`IdempotencyBegin`]):
+//! `Storage::idempotency_renew`, `Storage::idempotency_abandon`, `Storage::idempotency_purge`,
+//! with [`IdempotencyBegin`]):
 //! the same key and request replays the first response, the same key with another request is
 //! refused, and of concurrent claims of one key exactly one wins.
 //!

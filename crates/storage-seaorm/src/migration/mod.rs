@@ -1,4 +1,5 @@
-//! The schema, as sea-orm-migration migrations: one file per table, each with `up` and `down`,
+//! The schema, as sea-orm-migration migrations: one file per table (and one per later change
+//! of a table), each with `up` and `down`,
 //! applied in order by [`Migrator`] (through [`crate::Storage::migrate`]) and recorded in
 //! `seaql_migrations`.
 //!
@@ -72,6 +73,7 @@ mod m20261215_000032_create_sandbox_gateway;
 mod m20261215_000033_create_webhook_deliveries;
 mod m20261215_000034_create_fiscal_receipts;
 mod m20261222_000035_create_autopay_settings;
+mod m20261229_000036_renew_idempotency_claims;
 
 mod exact;
 
@@ -117,6 +119,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261215_000033_create_webhook_deliveries::Migration),
             Box::new(m20261215_000034_create_fiscal_receipts::Migration),
             Box::new(m20261222_000035_create_autopay_settings::Migration),
+            Box::new(m20261229_000036_renew_idempotency_claims::Migration),
         ]
     }
 }

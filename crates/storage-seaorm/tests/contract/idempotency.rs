@@ -1,7 +1,8 @@
-//! HTTP idempotency keys (`idempotency_begin`, `idempotency_complete`, `idempotency_abandon`,
-//! `idempotency_purge`): replay, mismatch, in progress, abandon, per-principal keys, expiry and
-//! takeover, a stale claim (its process crashed) taken over by a retry of the same request,
-//! purge, eight tasks claiming one new, one expired or one stale key at once, and refused
+//! HTTP idempotency keys (`idempotency_begin`, `idempotency_renew`, `idempotency_complete`,
+//! `idempotency_abandon`, `idempotency_purge`): replay, mismatch, in progress, abandon,
+//! per-principal keys, expiry and takeover, a stale claim (its process crashed) taken over by
+//! a retry of the same request, a renewed claim that is not stale, a taken-over claim its
+//! first holder can no longer complete, purge, eight tasks claiming one new, one expired or one stale key at once, and refused
 //! inputs and corrupt rows.
 
 use storage_seaorm::{IdempotencyBegin, Storage};
@@ -16,6 +17,7 @@ contract!(
     same_key_other_request_is_a_mismatch,
     begin_while_unfinished_is_in_progress,
     a_stale_claim_is_taken_over_by_the_same_request_only,
+    a_renewed_claim_is_not_stale_and_a_taken_over_one_is_not_its_holders,
     abandon_makes_the_key_fresh_again,
     abandon_of_a_completed_key_deletes_nothing,
     keys_are_per_principal,
@@ -65,7 +67,7 @@ async fn fresh_then_complete_then_replay_returns_the_stored_response(storage: St
     );
     assert!(
         storage
-            .idempotency_complete(ALICE, KEY, &fp(1), 201, &body, at(1))
+            .idempotency_complete(ALICE, KEY, &fp(1), at(0), 201, &body, at(1))
             .await
             .unwrap()
     );
@@ -75,7 +77,7 @@ async fn fresh_then_complete_then_replay_returns_the_stored_response(storage: St
     // The response is stored once: completing again is refused and keeps the first one.
     assert!(
         !storage
-            .idempotency_complete(ALICE, KEY, &fp(1), 500, b"other", at(4))
+            .idempotency_complete(ALICE, KEY, &fp(1), at(0), 500, b"other", at(4))
             .await
             .unwrap()
     );
@@ -90,7 +92,7 @@ async fn fresh_then_complete_then_replay_returns_the_stored_response(storage: St
     );
     assert!(
         storage
-            .idempotency_complete(ALICE, "empty", &fp(1), 204, b"", at(7))
+            .idempotency_complete(ALICE, "empty", &fp(1), at(6), 204, b"", at(7))
             .await
             .unwrap()
     );
@@ -116,7 +118,7 @@ async fn same_key_other_request_is_a_mismatch(storage: Storage) {
     );
     // …and after it completed.
     storage
-        .idempotency_complete(ALICE, KEY, &fp(1), 200, b"ok", at(2))
+        .idempotency_complete(ALICE, KEY, &fp(1), at(0), 200, b"ok", at(2))
         .await
         .unwrap();
     assert_eq!(
@@ -154,7 +156,7 @@ async fn begin_while_unfinished_is_in_progress(storage: Storage) {
     // The first request completes its own claim.
     assert!(
         storage
-            .idempotency_complete(ALICE, KEY, &fp(1), 200, b"ok", at(2))
+            .idempotency_complete(ALICE, KEY, &fp(1), at(0), 200, b"ok", at(2))
             .await
             .unwrap()
     );
@@ -191,14 +193,14 @@ async fn a_stale_claim_is_taken_over_by_the_same_request_only(storage: Storage) 
     );
     assert!(
         storage
-            .idempotency_complete(ALICE, KEY, &fp(1), 201, b"retried", stale + LEASE)
+            .idempotency_complete(ALICE, KEY, &fp(1), stale, 201, b"retried", stale + LEASE)
             .await
             .unwrap()
     );
-    // The first claimant, had it only been slow, finds the response kept and cannot replace it.
+    // The first claimant, had it only been slow, cannot complete a claim no longer its own.
     assert!(
         !storage
-            .idempotency_complete(ALICE, KEY, &fp(1), 201, b"slow", stale + LEASE)
+            .idempotency_complete(ALICE, KEY, &fp(1), at(0), 201, b"slow", stale + LEASE)
             .await
             .unwrap()
     );
@@ -229,6 +231,87 @@ async fn a_stale_claim_is_taken_over_by_the_same_request_only(storage: Storage) 
     );
 }
 
+async fn renew(storage: &Storage, claimed_at: OffsetDateTime, now: OffsetDateTime) -> bool {
+    storage
+        .idempotency_renew(ALICE, KEY, &fp(1), claimed_at, now)
+        .await
+        .unwrap()
+}
+
+async fn a_renewed_claim_is_not_stale_and_a_taken_over_one_is_not_its_holders(storage: Storage) {
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(0)).await,
+        IdempotencyBegin::Fresh
+    );
+    // A slow request renews its claim: a lease after the claim it is still running.
+    assert!(renew(&storage, at(0), at(50)).await);
+    let tick = Duration::nanoseconds(1);
+    assert_eq!(
+        begin(&storage, ALICE, 1, at(0) + LEASE + tick).await,
+        IdempotencyBegin::InProgress
+    );
+    // Only the holder renews: another request, or a claim time that is not the claim's, do not.
+    assert!(
+        !storage
+            .idempotency_renew(ALICE, KEY, &fp(2), at(0), at(55))
+            .await
+            .unwrap()
+    );
+    assert!(!renew(&storage, at(1), at(55)).await);
+    // A lease after the last renewal the claim is stale, and the retry takes it over.
+    let takeover = at(50) + LEASE + tick;
+    assert_eq!(
+        begin(&storage, ALICE, 1, takeover).await,
+        IdempotencyBegin::Fresh
+    );
+    // The first holder, still running after all, can no longer renew, complete or release
+    // the key — even before the new holder completes.
+    assert!(!renew(&storage, at(0), takeover).await);
+    assert!(
+        !storage
+            .idempotency_complete(ALICE, KEY, &fp(1), at(0), 201, b"first", takeover)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !storage
+            .idempotency_abandon(ALICE, KEY, &fp(1), at(0))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        begin(&storage, ALICE, 1, takeover + tick).await,
+        IdempotencyBegin::InProgress
+    );
+    assert!(renew(&storage, takeover, takeover + tick).await);
+    assert!(
+        storage
+            .idempotency_complete(
+                ALICE,
+                KEY,
+                &fp(1),
+                takeover,
+                409,
+                b"second",
+                takeover + tick
+            )
+            .await
+            .unwrap()
+    );
+    // A completed claim is not renewed (it has nothing left to hold).
+    assert!(!renew(&storage, takeover, takeover + LEASE).await);
+    assert_eq!(
+        begin(&storage, ALICE, 1, takeover + TTL).await,
+        replay(409, b"second")
+    );
+    assert!(
+        storage
+            .idempotency_renew(ALICE, "a b", &fp(1), at(0), at(1))
+            .await
+            .is_err()
+    );
+}
+
 async fn abandon_makes_the_key_fresh_again(storage: Storage) {
     assert_eq!(
         begin(&storage, ALICE, 1, at(0)).await,
@@ -237,7 +320,7 @@ async fn abandon_makes_the_key_fresh_again(storage: Storage) {
     // Another request cannot release it.
     assert!(
         !storage
-            .idempotency_abandon(ALICE, KEY, &fp(2))
+            .idempotency_abandon(ALICE, KEY, &fp(2), at(0))
             .await
             .unwrap()
     );
@@ -247,13 +330,13 @@ async fn abandon_makes_the_key_fresh_again(storage: Storage) {
     );
     assert!(
         storage
-            .idempotency_abandon(ALICE, KEY, &fp(1))
+            .idempotency_abandon(ALICE, KEY, &fp(1), at(0))
             .await
             .unwrap()
     );
     assert!(
         !storage
-            .idempotency_abandon(ALICE, KEY, &fp(1))
+            .idempotency_abandon(ALICE, KEY, &fp(1), at(0))
             .await
             .unwrap()
     );
@@ -266,7 +349,7 @@ async fn abandon_makes_the_key_fresh_again(storage: Storage) {
     // The abandoned request's late completion does not land on the new claim.
     assert!(
         !storage
-            .idempotency_complete(ALICE, KEY, &fp(1), 200, b"late", at(3))
+            .idempotency_complete(ALICE, KEY, &fp(1), at(0), 200, b"late", at(3))
             .await
             .unwrap()
     );
@@ -282,12 +365,12 @@ async fn abandon_of_a_completed_key_deletes_nothing(storage: Storage) {
         IdempotencyBegin::Fresh
     );
     storage
-        .idempotency_complete(ALICE, KEY, &fp(1), 201, b"created", at(1))
+        .idempotency_complete(ALICE, KEY, &fp(1), at(0), 201, b"created", at(1))
         .await
         .unwrap();
     assert!(
         !storage
-            .idempotency_abandon(ALICE, KEY, &fp(1))
+            .idempotency_abandon(ALICE, KEY, &fp(1), at(0))
             .await
             .unwrap()
     );
@@ -309,7 +392,7 @@ async fn keys_are_per_principal(storage: Storage) {
         IdempotencyBegin::Fresh
     );
     storage
-        .idempotency_complete(ALICE, KEY, &fp(1), 201, b"alice", at(2))
+        .idempotency_complete(ALICE, KEY, &fp(1), at(0), 201, b"alice", at(2))
         .await
         .unwrap();
     assert_eq!(
@@ -319,11 +402,16 @@ async fn keys_are_per_principal(storage: Storage) {
     // Completing, abandoning and reading act on the caller's key only.
     assert!(
         !storage
-            .idempotency_complete(BOB, KEY, &fp(1), 500, b"wrong", at(4))
+            .idempotency_complete(BOB, KEY, &fp(1), at(1), 500, b"wrong", at(4))
             .await
             .unwrap()
     );
-    assert!(storage.idempotency_abandon(BOB, KEY, &fp(2)).await.unwrap());
+    assert!(
+        storage
+            .idempotency_abandon(BOB, KEY, &fp(2), at(1))
+            .await
+            .unwrap()
+    );
     assert_eq!(
         begin(&storage, ALICE, 1, at(5)).await,
         replay(201, b"alice")
@@ -333,7 +421,7 @@ async fn keys_are_per_principal(storage: Storage) {
         IdempotencyBegin::Fresh
     );
     storage
-        .idempotency_complete(BOB, KEY, &fp(1), 202, b"bob", at(7))
+        .idempotency_complete(BOB, KEY, &fp(1), at(6), 202, b"bob", at(7))
         .await
         .unwrap();
     assert_eq!(
@@ -349,7 +437,7 @@ async fn expired_key_is_fresh_and_its_old_response_is_gone(storage: Storage) {
         IdempotencyBegin::Fresh
     );
     storage
-        .idempotency_complete(ALICE, KEY, &fp(1), 201, b"old", at(1))
+        .idempotency_complete(ALICE, KEY, &fp(1), at(0), 201, b"old", at(1))
         .await
         .unwrap();
     // Exactly `ttl` after its creation it still counts…
@@ -371,7 +459,15 @@ async fn expired_key_is_fresh_and_its_old_response_is_gone(storage: Storage) {
     );
     assert!(
         storage
-            .idempotency_complete(ALICE, KEY, &fp(1), 200, b"new", later + Duration::hours(1))
+            .idempotency_complete(
+                ALICE,
+                KEY,
+                &fp(1),
+                later,
+                200,
+                b"new",
+                later + Duration::hours(1)
+            )
             .await
             .unwrap()
     );
@@ -413,6 +509,7 @@ async fn complete_after_a_takeover_is_refused(storage: Storage) {
                 ALICE,
                 KEY,
                 &fp(1),
+                at(0),
                 201,
                 b"stale",
                 later + Duration::seconds(1)
@@ -422,7 +519,7 @@ async fn complete_after_a_takeover_is_refused(storage: Storage) {
     );
     assert!(
         !storage
-            .idempotency_abandon(ALICE, KEY, &fp(1))
+            .idempotency_abandon(ALICE, KEY, &fp(1), at(0))
             .await
             .unwrap()
     );
@@ -436,6 +533,7 @@ async fn complete_after_a_takeover_is_refused(storage: Storage) {
                 ALICE,
                 KEY,
                 &fp(2),
+                later,
                 200,
                 b"fresh",
                 later + Duration::seconds(3)
@@ -465,11 +563,11 @@ async fn purge_removes_old_keys_only(storage: Storage) {
         );
     }
     storage
-        .idempotency_complete(ALICE, "k0", &fp(1), 200, b"zero", at(1))
+        .idempotency_complete(ALICE, "k0", &fp(1), at(0), 200, b"zero", at(1))
         .await
         .unwrap();
     storage
-        .idempotency_complete(ALICE, "k1", &fp(1), 200, b"one", at(11))
+        .idempotency_complete(ALICE, "k1", &fp(1), at(10), 200, b"one", at(11))
         .await
         .unwrap();
     // Created before `before`, completed or not; one created exactly at `before` stays.
@@ -527,7 +625,7 @@ async fn eight_takeovers_of_an_expired_key_one_wins(storage: Storage) {
         IdempotencyBegin::Fresh
     );
     storage
-        .idempotency_complete(ALICE, KEY, &fp(1), 201, b"old", at(1))
+        .idempotency_complete(ALICE, KEY, &fp(1), at(0), 201, b"old", at(1))
         .await
         .unwrap();
     let later = at(0) + Duration::hours(25);
@@ -581,14 +679,14 @@ async fn invalid_principals_and_keys_are_refused(storage: Storage) {
         );
         assert!(
             storage
-                .idempotency_complete(ALICE, key, &fp(1), 200, b"", at(0))
+                .idempotency_complete(ALICE, key, &fp(1), at(0), 200, b"", at(0))
                 .await
                 .is_err(),
             "complete {key:?}"
         );
         assert!(
             storage
-                .idempotency_abandon(ALICE, key, &fp(1))
+                .idempotency_abandon(ALICE, key, &fp(1), at(0))
                 .await
                 .is_err(),
             "abandon {key:?}"
@@ -624,7 +722,15 @@ async fn invalid_principals_and_keys_are_refused(storage: Storage) {
     );
     assert!(
         storage
-            .idempotency_complete(&longest_principal, &longest_key, &fp(1), 200, b"ok", at(1))
+            .idempotency_complete(
+                &longest_principal,
+                &longest_key,
+                &fp(1),
+                at(0),
+                200,
+                b"ok",
+                at(1)
+            )
             .await
             .unwrap()
     );
@@ -643,7 +749,7 @@ async fn corrupt_row_is_an_error_not_a_panic(storage: Storage) {
         IdempotencyBegin::Fresh
     );
     storage
-        .idempotency_complete(ALICE, KEY, &fp(1), 200, b"ok", at(1))
+        .idempotency_complete(ALICE, KEY, &fp(1), at(0), 200, b"ok", at(1))
         .await
         .unwrap();
     damage(&storage, "UPDATE idempotency_keys SET status = -1").await;

@@ -12,10 +12,11 @@ contract!(
     every_down_undoes_its_up_and_up_rebuilds,
     migrate_twice_is_harmless,
     the_newest_migrations_go_down_and_up_again,
+    the_renewal_column_comes_and_goes,
 );
 
 /// The tables each migration creates, in migration order.
-const TABLES: [&[&str]; 35] = [
+const TABLES: [&[&str]; 36] = [
     &["subscribers"],
     &["linked_accounts"],
     &["sessions"],
@@ -51,6 +52,7 @@ const TABLES: [&[&str]; 35] = [
     &["webhook_deliveries"],
     &["fiscal_receipts"],
     &["autopay_settings"],
+    &[], // `idempotency_keys.renewed_at` (see `the_renewal_column_comes_and_goes`)
 ];
 
 async fn present(storage: &Storage) -> Vec<&'static str> {
@@ -114,4 +116,35 @@ async fn the_newest_migrations_go_down_and_up_again(storage: Storage) {
         assert_eq!(present(&storage).await, tables_of_first(TABLES.len()));
     }
     assert_eq!(storage.get(s.id).await.unwrap(), Some(s));
+}
+
+/// Migration 36 adds a column rather than a table: down drops it and up adds it again, on a
+/// table that keeps its rows.
+async fn the_renewal_column_comes_and_goes(storage: Storage) {
+    let has_column = || async {
+        SchemaManager::new(storage.connection())
+            .has_column("idempotency_keys", "renewed_at")
+            .await
+            .unwrap()
+    };
+    assert!(has_column().await);
+    storage
+        .idempotency_begin(
+            "p",
+            "k",
+            &[1; 32],
+            crate::common::fixtures::at(0),
+            time::Duration::hours(24),
+            time::Duration::minutes(1),
+        )
+        .await
+        .unwrap();
+    Migrator::down(storage.connection(), Some(1)).await.unwrap();
+    assert!(!has_column().await);
+    storage.migrate().await.unwrap();
+    assert!(has_column().await);
+    assert_eq!(
+        crate::common::seed::count_rows(&storage, "idempotency_keys").await,
+        1
+    );
 }
