@@ -16,12 +16,12 @@
 //! Nothing leaves a key "in progress" for long, and nothing runs twice at once:
 //!
 //! - claiming the key, running the use case and keeping its outcome happen in a task of their
-//!   own (tracked by [`AppState::tasks`], which a graceful shutdown waits for), so a client
-//!   that disconnects — which drops the request's future at whatever await it was — does not
-//!   cancel them halfway: the outcome is kept and the client's retry gets it; a use case that
-//!   panics releases its key;
+//!   own (tracked by [`AppState::tasks`], which a graceful shutdown waits for, up to its grace
+//!   period), so a client that disconnects — which drops the request's future at whatever
+//!   await it was — does not cancel them halfway: the outcome is kept and the client's retry
+//!   gets it; a use case that panics releases its key;
 //! - while the use case runs, its claim is renewed every [`RENEW_EVERY`], so a slow request
-//!   keeps its key;
+//!   is not taken for a crashed one (the key still expires [`KEY_TTL`] after it was claimed);
 //! - a claim neither made nor renewed for [`CLAIM_LEASE`] is **stale** — its process died
 //!   (crash, `SIGKILL`) before it kept an outcome — and a retry of the same request (same
 //!   fingerprint) then takes the key over and runs the request again. Every later step of a
@@ -56,8 +56,8 @@ pub const KEY_TTL: Duration = Duration::hours(24);
 /// after that, a retry of the same request takes the key over (see the module doc).
 pub const CLAIM_LEASE: Duration = Duration::minutes(1);
 
-/// How often a running request renews its claim: a third of [`CLAIM_LEASE`], so two renewals
-/// can be late or fail before the claim goes stale.
+/// How often a running request renews its claim: a third of [`CLAIM_LEASE`]. Each attempt
+/// has half of this to answer, so two renewals can fail before the claim goes stale.
 pub const RENEW_EVERY: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// The longest key accepted.
@@ -356,18 +356,11 @@ where
     let fingerprint = &keyed.fingerprint;
     // A panic in the use case must not leave the key claimed: it runs in a task of its own.
     let mut running = tokio::spawn(work);
-    let outcome = loop {
-        tokio::select! {
-            joined = &mut running => break joined.unwrap_or_else(|e| Err(task_failed(&e))),
-            () = tokio::time::sleep(RENEW_EVERY) => {
-                let now = keyed.clock.now();
-                match store.renew(principal, key, fingerprint, claimed_at, now).await {
-                    Ok(true) => {}
-                    Ok(false) => tracing::warn!("an idempotency key's claim was taken over while its request ran"),
-                    Err(e) => tracing::error!(error = %e, "cannot renew an idempotency key's claim"),
-                }
-            }
-        }
+    // The outcome wins at once, even over a renewal under way.
+    let outcome = tokio::select! {
+        biased;
+        joined = &mut running => joined.unwrap_or_else(|e| Err(task_failed(&e))),
+        never = renew_while_running(keyed, claimed_at) => match never {},
     };
     match keep(&outcome, keyed.status) {
         Some(stored) => {
@@ -387,6 +380,33 @@ where
         }
     }
     outcome
+}
+
+/// Renews the claim made at `claimed_at` every [`RENEW_EVERY`], each attempt given half of
+/// that to answer, until the claim turns out to be no longer this request's; never returns
+/// (the caller drops it when the work is done).
+async fn renew_while_running(
+    keyed: &Keyed,
+    claimed_at: OffsetDateTime,
+) -> std::convert::Infallible {
+    let (store, principal, key) = (&keyed.store, &keyed.principal, &keyed.key);
+    let start = tokio::time::Instant::now() + RENEW_EVERY;
+    let mut ticks = tokio::time::interval_at(start, RENEW_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let now = keyed.clock.now();
+        let renewal = store.renew(principal, key, &keyed.fingerprint, claimed_at, now);
+        match tokio::time::timeout(RENEW_EVERY / 2, renewal).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => {
+                tracing::warn!("an idempotency key's claim was taken over while its request ran");
+                return std::future::pending().await;
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "cannot renew an idempotency key's claim"),
+            Err(_) => tracing::error!("renewing an idempotency key's claim timed out"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -415,6 +435,7 @@ mod tests {
     struct MemoryKeys {
         keys: Mutex<HashMap<(String, String), Claim>>,
         slow_claims: Option<Arc<tokio::sync::Notify>>,
+        renew_calls: std::sync::atomic::AtomicU32,
     }
 
     impl MemoryKeys {
@@ -510,6 +531,8 @@ mod tests {
             claimed_at: OffsetDateTime,
             _now: OffsetDateTime,
         ) -> Result<bool, ReadinessError> {
+            self.renew_calls
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(self.with_claim(key, fingerprint, claimed_at, |keys, id| {
                 keys.get_mut(&id).unwrap().renewals += 1;
             }))
@@ -647,6 +670,40 @@ mod tests {
             (claim.renewals, claim.response.map(|r| r.status)),
             (3, Some(201))
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_whose_claim_was_taken_over_stops_renewing_it() {
+        let store = Arc::new(MemoryKeys::default());
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let request = tokio::spawn({
+            let store = store.clone();
+            async move {
+                run_key(&store, "k", move || async move {
+                    released.await.unwrap();
+                    Ok::<u32, Problem>(1)
+                })
+                .await
+            }
+        });
+        tokio::time::sleep(RENEW_EVERY + std::time::Duration::from_secs(1)).await;
+        // The claim went stale (say, the store was unreachable) and a retry took it over.
+        let takeover = identity_core::ports::Clock::now(&FixedClock) + Duration::minutes(2);
+        store.keys.lock().unwrap().values_mut().for_each(|c| {
+            c.claimed_at = takeover;
+        });
+        tokio::time::sleep(RENEW_EVERY * 4).await;
+        let calls = store.renew_calls.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(
+            calls, 2,
+            "renewed once, then found the claim gone and stopped"
+        );
+        release.send(()).unwrap();
+        let done = request.await.unwrap().unwrap();
+        assert!(matches!(done, Outcome::Done(1)), "{done:?}");
+        // Its outcome is not kept over the new holder's claim.
+        let claim = store.get("k").unwrap();
+        assert_eq!((claim.renewals, claim.response), (1, None));
     }
 
     #[tokio::test]

@@ -1,6 +1,7 @@
 //! Starting and stopping the service: [`App::start`] connects the database, applies the
 //! migrations, binds the listener and serves; [`RunningApp::stop`] stops accepting, lets
-//! requests in flight finish (up to [`SHUTDOWN_GRACE`]) and closes the database pool.
+//! requests in flight finish (up to [`SHUTDOWN_GRACE`]), then the work of keyed requests whose
+//! clients went away (up to [`SHUTDOWN_GRACE`] again), and closes the database pool.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
