@@ -585,6 +585,25 @@ mod tests {
         run_keyed(&TaskTracker::new(), keyed(store, key), work).await
     }
 
+    /// A request with key `k` whose use case answers 1 once released, running on its own.
+    fn waiting_request(
+        store: &Arc<MemoryKeys>,
+    ) -> (
+        tokio::task::JoinHandle<Result<Outcome<u32>, Problem>>,
+        tokio::sync::oneshot::Sender<()>,
+    ) {
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let store = store.clone();
+        let request = tokio::spawn(async move {
+            run_key(&store, "k", move || async move {
+                released.await.unwrap();
+                Ok::<u32, Problem>(1)
+            })
+            .await
+        });
+        (request, release)
+    }
+
     #[tokio::test]
     async fn a_request_dropped_midway_still_finishes_and_keeps_its_outcome() {
         let store = Arc::new(MemoryKeys::default());
@@ -646,17 +665,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_slow_request_renews_its_claim_until_it_is_done() {
         let store = Arc::new(MemoryKeys::default());
-        let (release, released) = tokio::sync::oneshot::channel::<()>();
-        let request = tokio::spawn({
-            let store = store.clone();
-            async move {
-                run_key(&store, "k", move || async move {
-                    released.await.unwrap();
-                    Ok::<u32, Problem>(1)
-                })
-                .await
-            }
-        });
+        let (request, release) = waiting_request(&store);
         // Time runs on while the use case waits (the paused clock skips ahead when idle).
         tokio::time::sleep(RENEW_EVERY * 3 + std::time::Duration::from_secs(1)).await;
         assert_eq!(store.get("k").map(|c| c.renewals), Some(3));
@@ -675,17 +684,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_request_whose_claim_was_taken_over_stops_renewing_it() {
         let store = Arc::new(MemoryKeys::default());
-        let (release, released) = tokio::sync::oneshot::channel::<()>();
-        let request = tokio::spawn({
-            let store = store.clone();
-            async move {
-                run_key(&store, "k", move || async move {
-                    released.await.unwrap();
-                    Ok::<u32, Problem>(1)
-                })
-                .await
-            }
-        });
+        let (request, release) = waiting_request(&store);
         tokio::time::sleep(RENEW_EVERY + std::time::Duration::from_secs(1)).await;
         // The claim went stale (say, the store was unreachable) and a retry took it over.
         let takeover = identity_core::ports::Clock::now(&FixedClock) + Duration::minutes(2);
