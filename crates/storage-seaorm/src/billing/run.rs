@@ -9,8 +9,9 @@
 //!   and `pending`.
 //! - **Chunks**: a worker takes up to [`RunOptions::houses_per_chunk`] pending houses, loads
 //!   everything they need with one set-based query per table (houses, premises, accounts,
-//!   facts, meters, accepted readings, volume history — on SQLite one row per account, see
-//!   `volumes_per_account` — pending recalculations, journals, existing sets), bills each house with billing-core's
+//!   facts, meters, accepted readings, volume history, pending recalculations, journals — the
+//!   last two on SQLite as one row per account, see `per_account` — existing sets), bills each
+//!   house with billing-core's
 //!   [`bill_house_snapshot`](billing_core::run::bill_house_snapshot) — the same function
 //!   `BillingService::run_billing_for_house` uses, so both charge identical lines — and writes
 //!   the chunk with multi-row INSERTs in one transaction. Memory is bounded by the chunk size
@@ -595,7 +596,7 @@ impl Storage {
             .map_err(fail)?;
         let (mut meter_rows, mut volume_rows, mut recalc_rows, mut journal_rows, mut billed) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut volume_errors: Vec<(i64, String)> = Vec::new();
+        let mut grouped_errors: Vec<(i64, String)> = Vec::new();
         for ids in account_ids.chunks(10_000) {
             meter_rows.extend(
                 m::Entity::find()
@@ -608,7 +609,7 @@ impl Storage {
                 for (owner, rows) in volumes_per_account(db, ids, code).await? {
                     match rows {
                         Ok(rows) => volume_rows.extend(rows),
-                        Err(e) => volume_errors.push((owner, e)),
+                        Err(e) => grouped_errors.push((owner, e)),
                     }
                 }
             } else {
@@ -631,14 +632,23 @@ impl Storage {
                     .await
                     .map_err(fail)?,
             );
-            journal_rows.extend(
-                l::Entity::find()
-                    .filter(one_of(backend, l::Column::AccountId, ids))
-                    .order_by_asc(l::Column::Seq)
-                    .all(db)
-                    .await
-                    .map_err(fail)?,
-            );
+            if backend == Backend::Sqlite {
+                for (owner, rows) in journals_per_account(db, ids).await? {
+                    match rows {
+                        Ok(rows) => journal_rows.extend(rows),
+                        Err(e) => grouped_errors.push((owner, e)),
+                    }
+                }
+            } else {
+                journal_rows.extend(
+                    l::Entity::find()
+                        .filter(one_of(backend, l::Column::AccountId, ids))
+                        .order_by_asc(l::Column::Seq)
+                        .all(db)
+                        .await
+                        .map_err(fail)?,
+                );
+            }
             billed.extend(
                 cs::Entity::find()
                     .select_only()
@@ -712,7 +722,7 @@ impl Storage {
                 Err(e) => entry.error = Some(e.to_string()),
             }
         }
-        for (owner, e) in volume_errors {
+        for (owner, e) in grouped_errors {
             parts.entry(owner).or_default().error = Some(e);
         }
         for row in recalc_rows {
@@ -800,37 +810,42 @@ impl Storage {
     }
 }
 
-/// What [`volumes_per_account`] reads: one `volume_history` row per account, its rows as a
-/// JSON array of `[service, period, kind, register_values, origin]`.
-const VOLUMES_PER_ACCOUNT: &str = "SELECT account_id, json_group_array(json_array(\
-     service, period, kind, register_values, origin)) AS volumes \
-     FROM volume_history WHERE period < ? AND account_id IN (";
+/// A table's rows of one account, as [`per_account`] decodes them, or why they do not decode.
+type AccountRows<T> = Vec<(i64, Result<Vec<T>, String>)>;
 
-/// SQLite: the `volume_history` rows of the accounts `ids` before the period `code`, read as
-/// **one result row per account** (`json_group_array`) rather than one per volume. The
-/// volume history is the largest table a run reads (about six rows per account), and sqlx
-/// hands SQLite's rows over one at a time between its worker thread and the task; grouped,
-/// the run of 1,000,000 accounts took 76.1 s instead of 82.8 s (docs/performance.md). Each
-/// account's rows decode to the same models the entity query returns, so the conversion is
-/// the usual `convert::volume::from_row`; an account whose rows do not decode gets the
-/// reason instead (it fails its house, not the run).
-async fn volumes_per_account(
+/// SQLite: the rows of `table` of the accounts `ids` (and `filter`, a condition with `?`
+/// parameters `params`, ending in `AND`), read as **one result row per account** — its rows'
+/// `columns` as a JSON array of arrays (`json_group_array(json_array(…))`) — rather than one
+/// result row per table row.
+///
+/// The volume history (about six rows per account) and the journals (64 per debtor in the
+/// bench) are the largest tables a run reads, and sqlx hands SQLite's rows over one at a time
+/// between its worker thread and the task; grouping the volume history alone took the run of
+/// 1,000,000 accounts from 82.8 s to 76.1 s (docs/performance.md). Each row decodes to the
+/// entity's model, so the conversion is the entity's usual one; an account whose rows do not
+/// decode gets the reason instead (it fails its house, not the run). The id list is padded
+/// (one statement shape per size) and positional (`?`): SQLite resolves `$n` by name, which is
+/// quadratic over thousands of them.
+async fn per_account<T: serde::de::DeserializeOwned>(
     db: &impl ConnectionTrait,
+    table: &'static str,
+    columns: &'static str,
+    filter: &str,
+    params: Vec<sea_orm::Value>,
     ids: &[i64],
-    code: i32,
-) -> Result<Vec<(i64, Result<Vec<entity::volume::Model>, String>)>, RepoError> {
+) -> Result<AccountRows<T>, RepoError> {
     let padded = super::shapes::padded_ids(ids);
-    let mut sql = String::with_capacity(VOLUMES_PER_ACCOUNT.len() + padded.len() * 3 + 24);
-    sql.push_str(VOLUMES_PER_ACCOUNT);
+    let mut sql = format!(
+        "SELECT account_id, json_group_array(json_array({columns})) AS grouped \
+         FROM {table} WHERE {filter} account_id IN ("
+    );
     for i in 0..padded.len() {
-        // Positional `?`: SQLite resolves `$n` by name, quadratic over thousands of them.
         sql.push_str(if i == 0 { "?" } else { ", ?" });
     }
     sql.push_str(") GROUP BY account_id");
-    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(padded.len() + 1);
-    values.push(code.into());
+    let mut values = params;
     values.extend(padded.into_iter().map(sea_orm::Value::from));
-    let fail = |e| repo("load the volume history", e);
+    let fail = |e| repo(&format!("load {table}"), e);
     let rows = db
         .query_all_raw(sea_orm::Statement::from_sql_and_values(
             sea_orm::DbBackend::Sqlite,
@@ -842,9 +857,39 @@ async fn volumes_per_account(
     let mut accounts = Vec::with_capacity(rows.len());
     for row in rows {
         let owner: i64 = row.try_get("", "account_id").map_err(fail)?;
-        let volumes: String = row.try_get("", "volumes").map_err(fail)?;
-        let decoded = serde_json::from_str::<Vec<(String, i32, String, String, String)>>(&volumes)
-            .map(|rows| {
+        let grouped: String = row.try_get("", "grouped").map_err(fail)?;
+        let decoded = serde_json::from_str::<Vec<T>>(&grouped).map_err(|e| {
+            Row::new(table, format!("account {owner}"))
+                .bad(columns, e)
+                .to_string()
+        });
+        accounts.push((owner, decoded));
+    }
+    Ok(accounts)
+}
+
+/// A `volume_history` row as [`per_account`] reads it.
+type VolumeRow = (String, i32, String, String, String);
+
+/// SQLite: the volume history of `ids` before the period `code`, one result row per account.
+async fn volumes_per_account(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+    code: i32,
+) -> Result<AccountRows<entity::volume::Model>, RepoError> {
+    let grouped = per_account::<VolumeRow>(
+        db,
+        "volume_history",
+        "service, period, kind, register_values, origin",
+        "period < ? AND",
+        vec![code.into()],
+        ids,
+    )
+    .await?;
+    Ok(grouped
+        .into_iter()
+        .map(|(owner, rows)| {
+            let models = rows.map(|rows| {
                 rows.into_iter()
                     .map(
                         |(service, period, kind, register_values, origin)| entity::volume::Model {
@@ -857,15 +902,72 @@ async fn volumes_per_account(
                         },
                     )
                     .collect()
-            })
-            .map_err(|e| {
-                Row::new("volume_history", format!("account {owner}"))
-                    .bad("service, period, kind, register_values, origin", e)
-                    .to_string()
             });
-        accounts.push((owner, decoded));
-    }
-    Ok(accounts)
+            (owner, models)
+        })
+        .collect())
+}
+
+/// A `ledger_journal` row as [`per_account`] reads it (the amount as the entity reads it:
+/// its exact text).
+type JournalRow = (
+    i64,
+    String,
+    String,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// SQLite: the journals of `ids`, one result row per account, each in journal order (`seq`).
+async fn journals_per_account(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+) -> Result<AccountRows<entity::ledger_record::Model>, RepoError> {
+    let grouped = per_account::<JournalRow>(
+        db,
+        "ledger_journal",
+        "seq, date, kind, period, service, CAST(amount AS TEXT), due_date, payment_id, state, \
+         reason, reason_text, split",
+        "",
+        Vec::new(),
+        ids,
+    )
+    .await?;
+    Ok(grouped
+        .into_iter()
+        .map(|(owner, rows)| {
+            let models = rows.map(|rows| {
+                let mut models: Vec<entity::ledger_record::Model> = rows
+                    .into_iter()
+                    .map(|r| entity::ledger_record::Model {
+                        seq: r.0,
+                        account_id: owner,
+                        date: r.1,
+                        kind: r.2,
+                        period: r.3,
+                        service: r.4,
+                        amount: r.5.map(entity::Exact),
+                        due_date: r.6,
+                        payment_id: r.7,
+                        state: r.8,
+                        reason: r.9,
+                        reason_text: r.10,
+                        split: r.11,
+                    })
+                    .collect();
+                models.sort_by_key(|m| m.seq);
+                models
+            });
+            (owner, models)
+        })
+        .collect())
 }
 
 fn now_nanos() -> i64 {

@@ -18,7 +18,7 @@ contract!(
     accounts_billed_before_keep_their_sets,
     a_house_that_cannot_be_billed_fails_alone_and_is_retried,
     the_volume_history_gives_the_averages_of_the_house_runs,
-    a_damaged_volume_history_fails_its_house_alone,
+    a_damaged_history_fails_its_house_alone,
     refuses_closed_and_early_periods,
     reports_progress_per_chunk,
 );
@@ -235,7 +235,7 @@ async fn the_volume_history_gives_the_averages_of_the_house_runs(storage: Storag
     assert!(averaged > 0, "no line billed by the average");
 }
 
-async fn a_damaged_volume_history_fails_its_house_alone(storage: Storage) {
+async fn a_damaged_history_fails_its_house_alone(storage: Storage) {
     seed_billable(&storage, HOUSES, ACCOUNTS).await;
     seed_volume_history(&storage, HOUSES).await;
     let of_house = |h: u64| {
@@ -244,7 +244,7 @@ async fn a_damaged_volume_history_fails_its_house_alone(storage: Storage) {
              WHERE p.house_id = {h})"
         )
     };
-    let mut broken = vec![HouseId::new(2)];
+    let mut broken = vec![HouseId::new(2), HouseId::new(5)];
     crate::common::seed::damage(
         &storage,
         &format!(
@@ -253,7 +253,23 @@ async fn a_damaged_volume_history_fails_its_house_alone(storage: Storage) {
         ),
     )
     .await;
+    crate::common::seed::damage(
+        &storage,
+        &format!(
+            "UPDATE ledger_journal SET kind = 'gift' WHERE {}",
+            of_house(5)
+        ),
+    )
+    .await;
     if storage.backend() == storage_seaorm::Backend::Sqlite {
+        crate::common::seed::damage(
+            &storage,
+            &format!(
+                "UPDATE ledger_journal SET period = 202412.5 WHERE period IS NOT NULL AND {}",
+                of_house(6)
+            ),
+        )
+        .await;
         // A period that is not an integer, which SQLite stores as given (one row: the
         // account's three rows would otherwise collide on the key).
         crate::common::seed::damage(
@@ -264,13 +280,19 @@ async fn a_damaged_volume_history_fails_its_house_alone(storage: Storage) {
             ),
         )
         .await;
-        broken.push(HouseId::new(4));
+        broken.splice(1..1, [HouseId::new(4)]);
+        broken.push(HouseId::new(6));
     }
     let report = run(&storage, options(2, 2)).await.unwrap();
     let failed: Vec<HouseId> = report.failed.iter().map(|(h, _)| *h).collect();
     assert_eq!(failed, broken, "{:?}", report.failed);
-    for (_, reason) in &report.failed {
-        assert!(reason.contains("volume_history"), "{reason}");
+    for (house, reason) in &report.failed {
+        let table = if house.get() < 5 {
+            "volume_history"
+        } else {
+            "ledger_journal"
+        };
+        assert!(reason.contains(table), "{reason}");
     }
     assert_eq!(
         report.progress.houses_done,
