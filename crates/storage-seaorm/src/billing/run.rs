@@ -9,9 +9,9 @@
 //!   and `pending`.
 //! - **Chunks**: a worker takes up to [`RunOptions::houses_per_chunk`] pending houses, loads
 //!   everything they need with one set-based query per table (houses, premises, accounts,
-//!   facts, meters, accepted readings, volume history, pending recalculations, journals — the
-//!   last two on SQLite as one row per account, see `per_account` — existing sets), bills each
-//!   house with billing-core's
+//!   facts, meters, accepted readings, volume history, pending recalculations, journals, existing
+//!   sets; on SQLite the readings, volumes and journals as one row per meter or account, see
+//!   `grouped_rows`), bills each house with billing-core's
 //!   [`bill_house_snapshot`](billing_core::run::bill_house_snapshot) — the same function
 //!   `BillingService::run_billing_for_house` uses, so both charge identical lines — and writes
 //!   the chunk with multi-row INSERTs in one transaction. Memory is bounded by the chunk size
@@ -662,17 +662,26 @@ impl Storage {
             );
         }
         let meter_ids: Vec<i64> = meter_rows.iter().map(|m| m.id).collect();
-        let mut reading_rows = Vec::new();
+        let (mut reading_rows, mut reading_errors) = (Vec::new(), Vec::new());
         for ids in meter_ids.chunks(10_000) {
-            reading_rows.extend(
-                r::Entity::find()
-                    .filter(one_of(backend, r::Column::MeterId, ids))
-                    .filter(r::Column::Status.eq(reading::status_tag(ReadingStatus::Accepted)))
-                    .filter(r::Column::Period.lte(code))
-                    .all(db)
-                    .await
-                    .map_err(fail)?,
-            );
+            if backend == Backend::Sqlite {
+                for (meter, rows) in readings_per_meter(db, ids, code).await? {
+                    match rows {
+                        Ok(rows) => reading_rows.extend(rows),
+                        Err(e) => reading_errors.push((meter, e)),
+                    }
+                }
+            } else {
+                reading_rows.extend(
+                    r::Entity::find()
+                        .filter(one_of(backend, r::Column::MeterId, ids))
+                        .filter(r::Column::Status.eq(reading::status_tag(ReadingStatus::Accepted)))
+                        .filter(r::Column::Period.lte(code))
+                        .all(db)
+                        .await
+                        .map_err(fail)?,
+                );
+            }
         }
 
         // Group everything by account, then by house. A row that does not convert fails the
@@ -700,6 +709,11 @@ impl Storage {
             match meter::from_row(row) {
                 Ok(m) => entry.meters.push(m),
                 Err(e) => entry.error = Some(e.to_string()),
+            }
+        }
+        for (meter, e) in reading_errors {
+            if let Some(owner) = meter_account.get(&meter).copied() {
+                parts.entry(owner).or_default().error = Some(e);
             }
         }
         for row in reading_rows {
@@ -810,13 +824,14 @@ impl Storage {
     }
 }
 
-/// A table's rows of one account, as [`per_account`] decodes them, or why they do not decode.
-type AccountRows<T> = Vec<(i64, Result<Vec<T>, String>)>;
+/// A table's rows of one owner (account or meter), as [`grouped_rows`] decodes them, or why
+/// they do not decode.
+type OwnedRows<T> = Vec<(i64, Result<Vec<T>, String>)>;
 
-/// SQLite: the rows of `table` of the accounts `ids` (and `filter`, a condition with `?`
-/// parameters `params`, ending in `AND`), read as **one result row per account** — its rows'
-/// `columns` as a JSON array of arrays (`json_group_array(json_array(…))`) — rather than one
-/// result row per table row.
+/// SQLite: the rows of `table` whose `key` column (`account_id`, `meter_id`) is one of `ids`
+/// (and `filter`, a condition with `?` parameters `params`, ending in `AND`), read as **one
+/// result row per owner** — its rows' `columns` as a JSON array of arrays
+/// (`json_group_array(json_array(…))`) — rather than one result row per table row.
 ///
 /// The volume history (about six rows per account) and the journals (64 per debtor in the
 /// bench) are the largest tables a run reads, and sqlx hands SQLite's rows over one at a time
@@ -826,23 +841,24 @@ type AccountRows<T> = Vec<(i64, Result<Vec<T>, String>)>;
 /// decode gets the reason instead (it fails its house, not the run). The id list is padded
 /// (one statement shape per size) and positional (`?`): SQLite resolves `$n` by name, which is
 /// quadratic over thousands of them.
-async fn per_account<T: serde::de::DeserializeOwned>(
+async fn grouped_rows<T: serde::de::DeserializeOwned>(
     db: &impl ConnectionTrait,
     table: &'static str,
+    key: &'static str,
     columns: &'static str,
     filter: &str,
     params: Vec<sea_orm::Value>,
     ids: &[i64],
-) -> Result<AccountRows<T>, RepoError> {
+) -> Result<OwnedRows<T>, RepoError> {
     let padded = super::shapes::padded_ids(ids);
     let mut sql = format!(
-        "SELECT account_id, json_group_array(json_array({columns})) AS grouped \
-         FROM {table} WHERE {filter} account_id IN ("
+        "SELECT {key} AS owner, json_group_array(json_array({columns})) AS grouped \
+         FROM {table} WHERE {filter} {key} IN ("
     );
     for i in 0..padded.len() {
         sql.push_str(if i == 0 { "?" } else { ", ?" });
     }
-    sql.push_str(") GROUP BY account_id");
+    sql.push_str(&format!(") GROUP BY {key}"));
     let mut values = params;
     values.extend(padded.into_iter().map(sea_orm::Value::from));
     let fail = |e| repo(&format!("load {table}"), e);
@@ -856,10 +872,10 @@ async fn per_account<T: serde::de::DeserializeOwned>(
         .map_err(fail)?;
     let mut accounts = Vec::with_capacity(rows.len());
     for row in rows {
-        let owner: i64 = row.try_get("", "account_id").map_err(fail)?;
+        let owner: i64 = row.try_get("", "owner").map_err(fail)?;
         let grouped: String = row.try_get("", "grouped").map_err(fail)?;
         let decoded = serde_json::from_str::<Vec<T>>(&grouped).map_err(|e| {
-            Row::new(table, format!("account {owner}"))
+            Row::new(table, format!("{key} {owner}"))
                 .bad(columns, e)
                 .to_string()
         });
@@ -868,7 +884,7 @@ async fn per_account<T: serde::de::DeserializeOwned>(
     Ok(accounts)
 }
 
-/// A `volume_history` row as [`per_account`] reads it.
+/// A `volume_history` row as [`grouped_rows`] reads it.
 type VolumeRow = (String, i32, String, String, String);
 
 /// SQLite: the volume history of `ids` before the period `code`, one result row per account.
@@ -876,10 +892,11 @@ async fn volumes_per_account(
     db: &impl ConnectionTrait,
     ids: &[i64],
     code: i32,
-) -> Result<AccountRows<entity::volume::Model>, RepoError> {
-    let grouped = per_account::<VolumeRow>(
+) -> Result<OwnedRows<entity::volume::Model>, RepoError> {
+    let grouped = grouped_rows::<VolumeRow>(
         db,
         "volume_history",
+        "account_id",
         "service, period, kind, register_values, origin",
         "period < ? AND",
         vec![code.into()],
@@ -908,7 +925,64 @@ async fn volumes_per_account(
         .collect())
 }
 
-/// A `ledger_journal` row as [`per_account`] reads it (the amount as the entity reads it:
+/// A `readings` row as [`grouped_rows`] reads it.
+type ReadingRow = (
+    i64,
+    i32,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Option<i64>,
+);
+
+/// SQLite: the accepted readings of the meters `ids` up to the period `code`, one result row
+/// per meter.
+async fn readings_per_meter(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+    code: i32,
+) -> Result<OwnedRows<entity::reading::Model>, RepoError> {
+    let grouped = grouped_rows::<ReadingRow>(
+        db,
+        "readings",
+        "meter_id",
+        "id, period, register_values, taken_on, submitted_at, source, status, slot, supersedes",
+        "status = ? AND period <= ? AND",
+        vec![
+            reading::status_tag(ReadingStatus::Accepted).into(),
+            code.into(),
+        ],
+        ids,
+    )
+    .await?;
+    Ok(grouped
+        .into_iter()
+        .map(|(meter, rows)| {
+            let models = rows.map(|rows| {
+                rows.into_iter()
+                    .map(|r| entity::reading::Model {
+                        id: r.0,
+                        meter_id: meter,
+                        period: r.1,
+                        register_values: r.2,
+                        taken_on: r.3,
+                        submitted_at: r.4,
+                        source: r.5,
+                        status: r.6,
+                        slot: r.7,
+                        supersedes: r.8,
+                    })
+                    .collect()
+            });
+            (meter, models)
+        })
+        .collect())
+}
+
+/// A `ledger_journal` row as [`grouped_rows`] reads it (the amount as the entity reads it:
 /// its exact text).
 type JournalRow = (
     i64,
@@ -929,10 +1003,11 @@ type JournalRow = (
 async fn journals_per_account(
     db: &impl ConnectionTrait,
     ids: &[i64],
-) -> Result<AccountRows<entity::ledger_record::Model>, RepoError> {
-    let grouped = per_account::<JournalRow>(
+) -> Result<OwnedRows<entity::ledger_record::Model>, RepoError> {
+    let grouped = grouped_rows::<JournalRow>(
         db,
         "ledger_journal",
+        "account_id",
         "seq, date, kind, period, service, CAST(amount AS TEXT), due_date, payment_id, state, \
          reason, reason_text, split",
         "",

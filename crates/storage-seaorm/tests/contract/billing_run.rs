@@ -270,6 +270,16 @@ async fn a_damaged_history_fails_its_house_alone(storage: Storage) {
             ),
         )
         .await;
+        crate::common::seed::damage(
+            &storage,
+            &format!(
+                "UPDATE readings SET submitted_at = 1.5 \
+                 WHERE meter_id IN (SELECT id FROM meters WHERE {})",
+                of_house(3)
+            ),
+        )
+        .await;
+        broken.push(HouseId::new(3));
         // A period that is not an integer, which SQLite stores as given (one row: the
         // account's three rows would otherwise collide on the key).
         crate::common::seed::damage(
@@ -280,17 +290,18 @@ async fn a_damaged_history_fails_its_house_alone(storage: Storage) {
             ),
         )
         .await;
-        broken.splice(1..1, [HouseId::new(4)]);
-        broken.push(HouseId::new(6));
+        broken.extend([HouseId::new(4), HouseId::new(6)]);
     }
     let report = run(&storage, options(2, 2)).await.unwrap();
-    let failed: Vec<HouseId> = report.failed.iter().map(|(h, _)| *h).collect();
+    let mut failed: Vec<HouseId> = report.failed.iter().map(|(h, _)| *h).collect();
+    failed.sort_unstable();
+    broken.sort_unstable();
     assert_eq!(failed, broken, "{:?}", report.failed);
     for (house, reason) in &report.failed {
-        let table = if house.get() < 5 {
-            "volume_history"
-        } else {
-            "ledger_journal"
+        let table = match house.get() {
+            3 => "readings",
+            2 | 4 => "volume_history",
+            _ => "ledger_journal",
         };
         assert!(reason.contains(table), "{reason}");
     }
