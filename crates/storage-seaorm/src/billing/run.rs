@@ -1048,3 +1048,97 @@ async fn journals_per_account(
 fn now_nanos() -> i64 {
     i64::try_from(OffsetDateTime::now_utc().unix_timestamp_nanos()).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+    use super::*;
+    use crate::entity::{ledger_record as l, reading as r, volume as v};
+
+    /// The grouped reads return exactly the models of the entity queries they replace, every
+    /// column filled (and every optional one empty), every stored form of an amount.
+    #[tokio::test]
+    async fn grouped_reads_equal_the_entity_queries() {
+        let storage = Storage::connect("sqlite::memory:").await.unwrap();
+        storage.migrate().await.unwrap();
+        let db = storage.connection();
+        db.execute_unprepared(
+            "PRAGMA foreign_keys = OFF;
+             INSERT INTO ledger_journal (seq, account_id, date, kind, period, service, amount,
+                 due_date, payment_id, state, reason, reason_text, split) VALUES
+             (3, 7, '2025-01-02', 'adjustment', 202412, 'electricity', '-12.34', '2025-01-10',
+                 9223372036854775807, 'succeeded', 'other', 'слова', '{\"electricity\":\"1.00\"}'),
+             (1, 7, '2025-01-01', 'payment_state', NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                 NULL, NULL),
+             (2, 7, '2025-01-01', 'charge', 202411, 'penalty', 5, '2024-12-10', NULL, NULL,
+                 NULL, NULL, NULL),
+             (4, 8, '2025-01-03', 'refund', NULL, NULL, 1.5, NULL, 42, NULL, NULL, NULL, NULL);
+             INSERT INTO readings (id, meter_id, period, register_values, taken_on,
+                 submitted_at, source, status, slot, supersedes) VALUES
+             (10, 70, 202502, '00123;45', '2025-02-20', 1700000000123456789, 'subscriber',
+                 'accepted', 'ordinary', 9),
+             (11, 70, 202503, '7', '2025-03-20', -1, 'operator', 'accepted', 'late', NULL),
+             (12, 70, 202503, '8', '2025-03-21', 0, 'operator', 'superseded', 'ordinary', NULL),
+             (13, 70, 202504, '9', '2025-04-20', 0, 'operator', 'accepted', 'ordinary', NULL);
+             INSERT INTO volume_history (account_id, service, period, kind, register_values,
+                 origin) VALUES
+             (7, 'electricity', 202501, 'readings', '1.5;2', 'billed'),
+             (7, 'cold_water', 202502, 'norm', '3', 'imported'),
+             (7, 'electricity', 202503, 'average', '4', 'billed');",
+        )
+        .await
+        .unwrap();
+        let code = 202503;
+
+        let grouped: Vec<l::Model> = journals_per_account(db, &[7, 8, 9])
+            .await
+            .unwrap()
+            .into_iter()
+            .flat_map(|(_, rows)| rows.unwrap())
+            .collect();
+        let entity = l::Entity::find()
+            .filter(l::Column::AccountId.is_in([7, 8, 9]))
+            .order_by_asc(l::Column::Seq)
+            .all(db)
+            .await
+            .unwrap();
+        assert_eq!(entity.len(), 4);
+        assert_eq!(grouped, entity);
+
+        let mut grouped: Vec<r::Model> = readings_per_meter(db, &[70], code)
+            .await
+            .unwrap()
+            .into_iter()
+            .flat_map(|(_, rows)| rows.unwrap())
+            .collect();
+        grouped.sort_by_key(|m| m.id);
+        let entity = r::Entity::find()
+            .filter(r::Column::MeterId.eq(70))
+            .filter(r::Column::Status.eq("accepted"))
+            .filter(r::Column::Period.lte(code))
+            .order_by_asc(r::Column::Id)
+            .all(db)
+            .await
+            .unwrap();
+        assert_eq!(entity.iter().map(|m| m.id).collect::<Vec<_>>(), [10, 11]);
+        assert_eq!(grouped, entity);
+
+        let mut grouped: Vec<v::Model> = volumes_per_account(db, &[7], code)
+            .await
+            .unwrap()
+            .into_iter()
+            .flat_map(|(_, rows)| rows.unwrap())
+            .collect();
+        grouped.sort_by_key(|m| m.period);
+        let entity = v::Entity::find()
+            .filter(v::Column::AccountId.eq(7))
+            .filter(v::Column::Period.lt(code))
+            .order_by_asc(v::Column::Period)
+            .all(db)
+            .await
+            .unwrap();
+        assert_eq!(entity.len(), 2);
+        assert_eq!(grouped, entity);
+    }
+}
