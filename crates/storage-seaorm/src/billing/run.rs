@@ -606,12 +606,11 @@ impl Storage {
                     .map_err(fail)?,
             );
             if backend == Backend::Sqlite {
-                for (owner, rows) in volumes_per_account(db, ids, code).await? {
-                    match rows {
-                        Ok(rows) => volume_rows.extend(rows),
-                        Err(e) => grouped_errors.push((owner, e)),
-                    }
-                }
+                split(
+                    volumes_per_account(db, ids, code).await?,
+                    &mut volume_rows,
+                    &mut grouped_errors,
+                );
             } else {
                 volume_rows.extend(
                     v::Entity::find()
@@ -633,12 +632,11 @@ impl Storage {
                     .map_err(fail)?,
             );
             if backend == Backend::Sqlite {
-                for (owner, rows) in journals_per_account(db, ids).await? {
-                    match rows {
-                        Ok(rows) => journal_rows.extend(rows),
-                        Err(e) => grouped_errors.push((owner, e)),
-                    }
-                }
+                split(
+                    journals_per_account(db, ids).await?,
+                    &mut journal_rows,
+                    &mut grouped_errors,
+                );
             } else {
                 journal_rows.extend(
                     l::Entity::find()
@@ -665,12 +663,11 @@ impl Storage {
         let (mut reading_rows, mut reading_errors) = (Vec::new(), Vec::new());
         for ids in meter_ids.chunks(10_000) {
             if backend == Backend::Sqlite {
-                for (meter, rows) in readings_per_meter(db, ids, code).await? {
-                    match rows {
-                        Ok(rows) => reading_rows.extend(rows),
-                        Err(e) => reading_errors.push((meter, e)),
-                    }
-                }
+                split(
+                    readings_per_meter(db, ids, code).await?,
+                    &mut reading_rows,
+                    &mut reading_errors,
+                );
             } else {
                 reading_rows.extend(
                     r::Entity::find()
@@ -882,6 +879,17 @@ async fn grouped_rows<T: serde::de::DeserializeOwned>(
         accounts.push((owner, decoded));
     }
     Ok(accounts)
+}
+
+/// Moves the decoded rows of `groups` into `rows` and the reasons of the groups that did not
+/// decode, with their owner, into `errors`.
+fn split<T>(groups: OwnedRows<T>, rows: &mut Vec<T>, errors: &mut Vec<(i64, String)>) {
+    for (owner, decoded) in groups {
+        match decoded {
+            Ok(decoded) => rows.extend(decoded),
+            Err(e) => errors.push((owner, e)),
+        }
+    }
 }
 
 /// A `volume_history` row as [`grouped_rows`] reads it.
