@@ -556,8 +556,8 @@ impl Storage {
         houses: &[i64],
     ) -> Result<Vec<(i64, Result<HouseSnapshot, String>)>, RepoError> {
         use entity::{
-            account as a, charge_set as cs, house as h, house_period_fact as f, ledger_record as l,
-            meter as m, premise as p, reading as r, recalculation as rc, volume as v,
+            account as a, charge_set as cs, house as h, house_period_fact as f, meter as m,
+            premise as p, recalculation as rc,
         };
         let fail = |e| repo("load houses to bill", e);
         let backend = self.backend();
@@ -613,9 +613,7 @@ impl Storage {
                 );
             } else {
                 volume_rows.extend(
-                    v::Entity::find()
-                        .filter(one_of(backend, v::Column::AccountId, ids))
-                        .filter(v::Column::Period.lt(code))
+                    volumes_query(backend, ids, code)
                         .all(db)
                         .await
                         .map_err(fail)?,
@@ -638,14 +636,7 @@ impl Storage {
                     &mut grouped_errors,
                 );
             } else {
-                journal_rows.extend(
-                    l::Entity::find()
-                        .filter(one_of(backend, l::Column::AccountId, ids))
-                        .order_by_asc(l::Column::Seq)
-                        .all(db)
-                        .await
-                        .map_err(fail)?,
-                );
+                journal_rows.extend(journals_query(backend, ids).all(db).await.map_err(fail)?);
             }
             billed.extend(
                 cs::Entity::find()
@@ -670,10 +661,7 @@ impl Storage {
                 );
             } else {
                 reading_rows.extend(
-                    r::Entity::find()
-                        .filter(one_of(backend, r::Column::MeterId, ids))
-                        .filter(r::Column::Status.eq(reading::status_tag(ReadingStatus::Accepted)))
-                        .filter(r::Column::Period.lte(code))
+                    readings_query(backend, ids, code)
                         .all(db)
                         .await
                         .map_err(fail)?,
@@ -838,7 +826,11 @@ type OwnedRows<T> = Vec<(i64, Result<Vec<T>, String>)>;
 /// decode gets the reason instead (it fails its house, not the run). The id list is padded
 /// (one statement shape per size) and positional (`?`): SQLite resolves `$n` by name, which is
 /// quadratic over thousands of them.
-async fn grouped_rows<T: serde::de::DeserializeOwned>(
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the statement's parts and the decoding; a struct would only rename them"
+)]
+async fn grouped_rows<T: serde::de::DeserializeOwned, M>(
     db: &impl ConnectionTrait,
     table: &'static str,
     key: &'static str,
@@ -846,7 +838,8 @@ async fn grouped_rows<T: serde::de::DeserializeOwned>(
     filter: &str,
     params: Vec<sea_orm::Value>,
     ids: &[i64],
-) -> Result<OwnedRows<T>, RepoError> {
+    to_model: impl Fn(i64, T) -> M,
+) -> Result<OwnedRows<M>, RepoError> {
     let padded = super::shapes::padded_ids(ids);
     let mut sql = format!(
         "SELECT {key} AS owner, json_group_array(json_array({columns})) AS grouped \
@@ -871,11 +864,13 @@ async fn grouped_rows<T: serde::de::DeserializeOwned>(
     for row in rows {
         let owner: i64 = row.try_get("", "owner").map_err(fail)?;
         let grouped: String = row.try_get("", "grouped").map_err(fail)?;
-        let decoded = serde_json::from_str::<Vec<T>>(&grouped).map_err(|e| {
-            Row::new(table, format!("{key} {owner}"))
-                .bad(columns, e)
-                .to_string()
-        });
+        let decoded = serde_json::from_str::<Vec<T>>(&grouped)
+            .map(|rows| rows.into_iter().map(|r| to_model(owner, r)).collect())
+            .map_err(|e| {
+                Row::new(table, format!("{key} {owner}"))
+                    .bad(columns, e)
+                    .to_string()
+            });
         accounts.push((owner, decoded));
     }
     Ok(accounts)
@@ -892,16 +887,47 @@ fn split<T>(groups: OwnedRows<T>, rows: &mut Vec<T>, errors: &mut Vec<(i64, Stri
     }
 }
 
-/// A `volume_history` row as [`grouped_rows`] reads it.
-type VolumeRow = (String, i32, String, String, String);
+/// The per-row query of the volume history of `ids` before the period `code` (PostgreSQL;
+/// on SQLite [`volumes_per_account`] reads the same rows grouped).
+fn volumes_query(
+    backend: Backend,
+    ids: &[i64],
+    code: i32,
+) -> sea_orm::Select<entity::volume::Entity> {
+    use entity::volume as v;
+    v::Entity::find()
+        .filter(one_of(backend, v::Column::AccountId, ids))
+        .filter(v::Column::Period.lt(code))
+}
 
-/// SQLite: the volume history of `ids` before the period `code`, one result row per account.
+/// The per-row query of the accepted readings of the meters `ids` up to the period `code`.
+fn readings_query(
+    backend: Backend,
+    ids: &[i64],
+    code: i32,
+) -> sea_orm::Select<entity::reading::Entity> {
+    use entity::reading as r;
+    r::Entity::find()
+        .filter(one_of(backend, r::Column::MeterId, ids))
+        .filter(r::Column::Status.eq(reading::status_tag(ReadingStatus::Accepted)))
+        .filter(r::Column::Period.lte(code))
+}
+
+/// The per-row query of the journals of `ids`, in journal order.
+fn journals_query(backend: Backend, ids: &[i64]) -> sea_orm::Select<entity::ledger_record::Entity> {
+    use entity::ledger_record as l;
+    l::Entity::find()
+        .filter(one_of(backend, l::Column::AccountId, ids))
+        .order_by_asc(l::Column::Seq)
+}
+
+/// SQLite: what [`volumes_query`] reads, one result row per account.
 async fn volumes_per_account(
     db: &impl ConnectionTrait,
     ids: &[i64],
     code: i32,
 ) -> Result<OwnedRows<entity::volume::Model>, RepoError> {
-    let grouped = grouped_rows::<VolumeRow>(
+    grouped_rows(
         db,
         "volume_history",
         "account_id",
@@ -909,28 +935,25 @@ async fn volumes_per_account(
         "period < ? AND",
         vec![code.into()],
         ids,
+        |account_id,
+         (service, period, kind, register_values, origin): (
+            String,
+            i32,
+            String,
+            String,
+            String,
+        )| {
+            entity::volume::Model {
+                account_id,
+                service,
+                period,
+                kind,
+                register_values,
+                origin,
+            }
+        },
     )
-    .await?;
-    Ok(grouped
-        .into_iter()
-        .map(|(owner, rows)| {
-            let models = rows.map(|rows| {
-                rows.into_iter()
-                    .map(
-                        |(service, period, kind, register_values, origin)| entity::volume::Model {
-                            account_id: owner,
-                            service,
-                            period,
-                            kind,
-                            register_values,
-                            origin,
-                        },
-                    )
-                    .collect()
-            });
-            (owner, models)
-        })
-        .collect())
+    .await
 }
 
 /// A `readings` row as [`grouped_rows`] reads it.
@@ -946,14 +969,13 @@ type ReadingRow = (
     Option<i64>,
 );
 
-/// SQLite: the accepted readings of the meters `ids` up to the period `code`, one result row
-/// per meter.
+/// SQLite: what [`readings_query`] reads, one result row per meter.
 async fn readings_per_meter(
     db: &impl ConnectionTrait,
     ids: &[i64],
     code: i32,
 ) -> Result<OwnedRows<entity::reading::Model>, RepoError> {
-    let grouped = grouped_rows::<ReadingRow>(
+    grouped_rows(
         db,
         "readings",
         "meter_id",
@@ -964,30 +986,20 @@ async fn readings_per_meter(
             code.into(),
         ],
         ids,
+        |meter_id, r: ReadingRow| entity::reading::Model {
+            id: r.0,
+            meter_id,
+            period: r.1,
+            register_values: r.2,
+            taken_on: r.3,
+            submitted_at: r.4,
+            source: r.5,
+            status: r.6,
+            slot: r.7,
+            supersedes: r.8,
+        },
     )
-    .await?;
-    Ok(grouped
-        .into_iter()
-        .map(|(meter, rows)| {
-            let models = rows.map(|rows| {
-                rows.into_iter()
-                    .map(|r| entity::reading::Model {
-                        id: r.0,
-                        meter_id: meter,
-                        period: r.1,
-                        register_values: r.2,
-                        taken_on: r.3,
-                        submitted_at: r.4,
-                        source: r.5,
-                        status: r.6,
-                        slot: r.7,
-                        supersedes: r.8,
-                    })
-                    .collect()
-            });
-            (meter, models)
-        })
-        .collect())
+    .await
 }
 
 /// A `ledger_journal` row as [`grouped_rows`] reads it (the amount as the entity reads it:
@@ -1007,12 +1019,12 @@ type JournalRow = (
     Option<String>,
 );
 
-/// SQLite: the journals of `ids`, one result row per account, each in journal order (`seq`).
+/// SQLite: what [`journals_query`] reads, one result row per account, each in journal order.
 async fn journals_per_account(
     db: &impl ConnectionTrait,
     ids: &[i64],
 ) -> Result<OwnedRows<entity::ledger_record::Model>, RepoError> {
-    let grouped = grouped_rows::<JournalRow>(
+    let mut grouped = grouped_rows(
         db,
         "ledger_journal",
         "account_id",
@@ -1021,36 +1033,29 @@ async fn journals_per_account(
         "",
         Vec::new(),
         ids,
+        |account_id, r: JournalRow| entity::ledger_record::Model {
+            seq: r.0,
+            account_id,
+            date: r.1,
+            kind: r.2,
+            period: r.3,
+            service: r.4,
+            amount: r.5.map(entity::Exact),
+            due_date: r.6,
+            payment_id: r.7,
+            state: r.8,
+            reason: r.9,
+            reason_text: r.10,
+            split: r.11,
+        },
     )
     .await?;
-    Ok(grouped
-        .into_iter()
-        .map(|(owner, rows)| {
-            let models = rows.map(|rows| {
-                let mut models: Vec<entity::ledger_record::Model> = rows
-                    .into_iter()
-                    .map(|r| entity::ledger_record::Model {
-                        seq: r.0,
-                        account_id: owner,
-                        date: r.1,
-                        kind: r.2,
-                        period: r.3,
-                        service: r.4,
-                        amount: r.5.map(entity::Exact),
-                        due_date: r.6,
-                        payment_id: r.7,
-                        state: r.8,
-                        reason: r.9,
-                        reason_text: r.10,
-                        split: r.11,
-                    })
-                    .collect();
-                models.sort_by_key(|m| m.seq);
-                models
-            });
-            (owner, models)
-        })
-        .collect())
+    for (_, rows) in &mut grouped {
+        if let Ok(rows) = rows {
+            rows.sort_by_key(|m| m.seq);
+        }
+    }
+    Ok(grouped)
 }
 
 fn now_nanos() -> i64 {
@@ -1059,13 +1064,21 @@ fn now_nanos() -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+    use sea_orm::ConnectionTrait;
 
     use super::*;
-    use crate::entity::{ledger_record as l, reading as r, volume as v};
 
-    /// The grouped reads return exactly the models of the entity queries they replace, every
-    /// column filled (and every optional one empty), every stored form of an amount.
+    /// Every decoded row of `groups`, in order (a group that did not decode fails the test).
+    fn decoded<M: std::fmt::Debug>(groups: OwnedRows<M>) -> Vec<M> {
+        groups
+            .into_iter()
+            .flat_map(|(_, rows)| rows.unwrap())
+            .collect()
+    }
+
+    /// The grouped reads return exactly the models of the per-row queries they replace (the
+    /// ones PostgreSQL runs), every column filled (and every optional one empty), every stored
+    /// form of an amount.
     #[tokio::test]
     async fn grouped_reads_equal_the_entity_queries() {
         let storage = Storage::connect("sqlite::memory:").await.unwrap();
@@ -1099,54 +1112,32 @@ mod tests {
         .unwrap();
         let code = 202503;
 
-        let grouped: Vec<l::Model> = journals_per_account(db, &[7, 8, 9])
-            .await
-            .unwrap()
-            .into_iter()
-            .flat_map(|(_, rows)| rows.unwrap())
-            .collect();
-        let entity = l::Entity::find()
-            .filter(l::Column::AccountId.is_in([7, 8, 9]))
-            .order_by_asc(l::Column::Seq)
+        let grouped = decoded(journals_per_account(db, &[7, 8, 9]).await.unwrap());
+        let rows = journals_query(Backend::Sqlite, &[7, 8, 9])
             .all(db)
             .await
             .unwrap();
-        assert_eq!(entity.len(), 4);
-        assert_eq!(grouped, entity);
+        assert_eq!(rows.len(), 4);
+        assert_eq!(grouped, rows);
 
-        let mut grouped: Vec<r::Model> = readings_per_meter(db, &[70], code)
-            .await
-            .unwrap()
-            .into_iter()
-            .flat_map(|(_, rows)| rows.unwrap())
-            .collect();
+        let mut grouped = decoded(readings_per_meter(db, &[70], code).await.unwrap());
         grouped.sort_by_key(|m| m.id);
-        let entity = r::Entity::find()
-            .filter(r::Column::MeterId.eq(70))
-            .filter(r::Column::Status.eq("accepted"))
-            .filter(r::Column::Period.lte(code))
-            .order_by_asc(r::Column::Id)
+        let mut rows = readings_query(Backend::Sqlite, &[70], code)
             .all(db)
             .await
             .unwrap();
-        assert_eq!(entity.iter().map(|m| m.id).collect::<Vec<_>>(), [10, 11]);
-        assert_eq!(grouped, entity);
+        rows.sort_by_key(|m| m.id);
+        assert_eq!(rows.iter().map(|m| m.id).collect::<Vec<_>>(), [10, 11]);
+        assert_eq!(grouped, rows);
 
-        let mut grouped: Vec<v::Model> = volumes_per_account(db, &[7], code)
-            .await
-            .unwrap()
-            .into_iter()
-            .flat_map(|(_, rows)| rows.unwrap())
-            .collect();
+        let mut grouped = decoded(volumes_per_account(db, &[7], code).await.unwrap());
         grouped.sort_by_key(|m| m.period);
-        let entity = v::Entity::find()
-            .filter(v::Column::AccountId.eq(7))
-            .filter(v::Column::Period.lt(code))
-            .order_by_asc(v::Column::Period)
+        let mut rows = volumes_query(Backend::Sqlite, &[7], code)
             .all(db)
             .await
             .unwrap();
-        assert_eq!(entity.len(), 2);
-        assert_eq!(grouped, entity);
+        rows.sort_by_key(|m| m.period);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(grouped, rows);
     }
 }
