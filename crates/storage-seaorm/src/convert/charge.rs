@@ -1,12 +1,13 @@
-//! [`ChargeSet`] ⇄ a `charge_sets` row and its `charge_lines` rows.
+//! [`ChargeSet`] ⇄ a `charge_sets` row.
 //!
-//! The set's header is columns; each line is a row whose service and amount are columns (for
-//! queries and reports) and whose full content — quantity, unit, price, tariff, days and the
-//! basis that explains it — is the JSON of the domain's [`ChargeLine`]. The volumes are the JSON
-//! of the domain's `PeriodVolume`s keyed by this adapter's service tags; the applied
-//! recalculations are this adapter's own JSON. The golden tests below pin every JSON form, so
-//! a change of a domain type's serde form fails a test instead of silently changing what is
-//! stored. Reading back, a line whose columns disagree with its JSON is a corrupt row.
+//! The set's header is columns; its lines are one JSON array in bill order, each element the
+//! JSON of the domain's [`ChargeLine`] — quantity, unit, price, tariff, days and the basis that
+//! explains it (until migration 37 each line was a `charge_lines` row holding that same JSON).
+//! The volumes are the JSON of the domain's `PeriodVolume`s keyed by this adapter's service
+//! tags; the applied recalculations are this adapter's own JSON. The golden tests below pin
+//! every JSON form, so a change of a domain type's serde form fails a test instead of silently
+//! changing what is stored. Reading back, a line of another account or period, or a total that
+//! is not the sum of the lines, is a corrupt row.
 
 use billing_core::charge::ChargeLine;
 use billing_core::ids::{AccountId, ReadingId, RecalculationId, SupplierId};
@@ -18,12 +19,10 @@ use super::Row;
 use super::billing::{day_text, money, period_code, service_tag, to_db_id};
 use super::recalculation::kind_tag;
 use crate::CorruptRow;
-use crate::entity::{charge_line, charge_set};
+use crate::entity::charge_set;
 
 /// The table name of set rows.
 pub const SETS: &str = "charge_sets";
-/// The table name of line rows.
-pub const LINES: &str = "charge_lines";
 
 /// A stored applied recalculation (this adapter's JSON form).
 #[derive(Serialize, Deserialize)]
@@ -73,36 +72,12 @@ pub fn set_row(set: &ChargeSet) -> Result<charge_set::Model, RepoError> {
         total: money(set.total()),
         volumes: serde_json::to_string(&volumes).map_err(json)?,
         recalculations: serde_json::to_string(&recalculations).map_err(json)?,
+        lines: serde_json::to_string(&set.lines).map_err(json)?,
     })
 }
 
-/// The `charge_lines` rows of `set`, in line order.
-pub fn line_rows(set: &ChargeSet) -> Result<Vec<charge_line::Model>, RepoError> {
-    let account_id = to_db_id(set.account.get())?;
-    let period = period_code(set.period);
-    set.lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            Ok(charge_line::Model {
-                account_id,
-                period,
-                seq: i32::try_from(i)
-                    .map_err(|_| RepoError::Unavailable("too many charge lines".into()))?,
-                service: service_tag(l.service).to_owned(),
-                amount: money(l.amount),
-                line: serde_json::to_string(l)
-                    .map_err(|e| RepoError::Unavailable(format!("encode charge line: {e}")))?,
-            })
-        })
-        .collect()
-}
-
-/// The set stored as `set` with `lines` (in any order).
-pub fn to_set(
-    set: charge_set::Model,
-    mut lines: Vec<charge_line::Model>,
-) -> Result<ChargeSet, CorruptRow> {
+/// The set stored as `set`.
+pub fn to_set(set: charge_set::Model) -> Result<ChargeSet, CorruptRow> {
     let row = Row::new(
         SETS,
         format!("account {} period {}", set.account_id, set.period),
@@ -139,31 +114,14 @@ pub fn to_set(
             })
         })
         .collect::<Result<Vec<_>, CorruptRow>>()?;
-    lines.sort_by_key(|l| l.seq);
-    let lines = lines
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let row = Row::new(
-                LINES,
-                format!("account {} period {} seq {}", l.account_id, l.period, l.seq),
-            );
-            if usize::try_from(l.seq).ok() != Some(i) {
-                return Err(row.bad("seq", format!("line {i} is missing")));
-            }
-            let line: ChargeLine = serde_json::from_str(&l.line).map_err(|e| row.bad("line", e))?;
-            if service_tag(line.service) != l.service {
-                return Err(row.bad("service", "disagrees with the line"));
-            }
-            if row.money("amount", &l.amount)? != line.amount {
-                return Err(row.bad("amount", "disagrees with the line"));
-            }
-            if line.account != account || line.period != period {
-                return Err(row.bad("line", "belongs to another set"));
-            }
-            Ok(line)
-        })
-        .collect::<Result<Vec<_>, CorruptRow>>()?;
+    let lines: Vec<ChargeLine> =
+        serde_json::from_str(&set.lines).map_err(|e| row.bad("lines", e))?;
+    if let Some(i) = lines
+        .iter()
+        .position(|l| l.account != account || l.period != period)
+    {
+        return Err(row.bad("lines", format!("line {i} belongs to another set")));
+    }
     let out = ChargeSet {
         account,
         supplier: SupplierId::new(row.id("supplier_id", set.supplier_id)?),
@@ -275,7 +233,7 @@ mod tests {
     #[test]
     fn round_trip() {
         let set = sample();
-        let back = to_set(set_row(&set).unwrap(), line_rows(&set).unwrap()).unwrap();
+        let back = to_set(set_row(&set).unwrap()).unwrap();
         assert_eq!(back, set);
     }
 
@@ -294,28 +252,35 @@ mod tests {
             row.recalculations,
             r#"[{"id":4,"account":7,"service":"electricity","of_period":202609,"billed_from":202610,"amount":"-12.50","reason":"контрольная проверка","kind":"control_check","recorded_on":"2026-10-15","reading":9}]"#
         );
-        assert_eq!(
-            line_rows(&set).unwrap()[1].line,
-            r#"{"account":7,"period":"2026-10","service":"electricity","zone":"total","tier":"base","quantity":"110","unit":"kilowatt_hour","unit_price":"6.52","amount":"717.20","tariff":null,"days":[[2026,274],[2026,304]],"basis":{"basis":"volume","kind":"norm","norm":"90","factor":"2","coefficient":"1.5","reason":"no_meter"}}"#
-        );
-        assert_eq!(
-            line_rows(&set).unwrap()[0].line,
-            r#"{"account":7,"period":"2026-10","service":"electricity","zone":"total","tier":"base","quantity":"110","unit":"kilowatt_hour","unit_price":"6.52","amount":"717.20","tariff":2,"days":null,"basis":{"basis":"recalculation","of_period":"2026-09","reason":"контрольная проверка"}}"#
-        );
+        // The lines: one JSON array of the lines' JSON, in bill order (as `charge_lines.line`
+        // held each of them before migration 37).
+        let first = r#"{"account":7,"period":"2026-10","service":"electricity","zone":"total","tier":"base","quantity":"110","unit":"kilowatt_hour","unit_price":"6.52","amount":"717.20","tariff":2,"days":null,"basis":{"basis":"recalculation","of_period":"2026-09","reason":"контрольная проверка"}}"#;
+        let second = r#"{"account":7,"period":"2026-10","service":"electricity","zone":"total","tier":"base","quantity":"110","unit":"kilowatt_hour","unit_price":"6.52","amount":"717.20","tariff":null,"days":[[2026,274],[2026,304]],"basis":{"basis":"volume","kind":"norm","norm":"90","factor":"2","coefficient":"1.5","reason":"no_meter"}}"#;
+        assert_eq!(row.lines, format!("[{first},{second}]"));
     }
 
     #[test]
     fn disagreeing_columns_are_corrupt() {
         let set = sample();
-        let mut lines = line_rows(&set).unwrap();
-        lines[0].amount = money(Money::from_kopecks(1));
-        assert!(to_set(set_row(&set).unwrap(), lines).is_err());
         let mut head = set_row(&set).unwrap();
         head.total = money(Money::from_kopecks(1));
-        assert!(to_set(head, line_rows(&set).unwrap()).is_err());
+        assert!(to_set(head).is_err());
         let mut head = set_row(&set).unwrap();
         head.volumes = "[".into();
-        assert!(to_set(head, line_rows(&set).unwrap()).is_err());
-        assert!(to_set(set_row(&set).unwrap(), Vec::new()).is_err());
+        assert!(to_set(head).is_err());
+        // Lines missing (the total no longer adds up), unreadable, or of another set.
+        let mut head = set_row(&set).unwrap();
+        head.lines = "[]".into();
+        assert!(to_set(head).is_err());
+        let mut head = set_row(&set).unwrap();
+        head.lines = "[{".into();
+        assert!(to_set(head).is_err());
+        let mut other = set.clone();
+        for line in &mut other.lines {
+            line.account = AccountId::new(8);
+        }
+        let mut head = set_row(&set).unwrap();
+        head.lines = set_row(&other).unwrap().lines;
+        assert!(to_set(head).is_err());
     }
 }

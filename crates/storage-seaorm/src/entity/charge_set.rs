@@ -27,6 +27,9 @@ pub struct Model {
     pub volumes: String,
     /// The pending recalculations the set applied, JSON (see `convert::charge`).
     pub recalculations: String,
+    /// The set's lines in bill order, a JSON array of the domain's `ChargeLine`s (see
+    /// `convert::charge`).
+    pub lines: String,
 }
 
 /// No relations are navigated through SeaORM; foreign keys live in the migrations.

@@ -31,7 +31,6 @@ pub mod account;
 pub mod autopay_setting;
 pub mod billing_run;
 pub mod billing_run_house;
-pub mod charge_line;
 pub mod charge_set;
 pub mod fiscal_receipt;
 pub mod house;

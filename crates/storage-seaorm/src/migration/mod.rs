@@ -23,7 +23,8 @@
 //! conventions); billing (`closed_periods`, `payments`, `refund_requests`, `ledger_journal`,
 //! `suppliers`, `houses`, `premises`, `house_period_facts`, `accounts`, `account_codes`,
 //! `meters`, `readings`, `tariff_versions`, `volume_history`, `recalculations`,
-//! `key_rate_steps`, `penalty_windows`, `charge_sets`, `charge_lines`, `billing_runs`,
+//! `key_rate_steps`, `penalty_windows`, `charge_sets` (its lines a JSON array since
+//! migration 37, which dropped `charge_lines`; lz4-compressed on PostgreSQL since migration 38), `billing_runs`,
 //! `billing_run_houses`, and `online_payments`, billing conventions with its start time as
 //! BIGINT nanoseconds); sandbox (`outbox_messages`, `captcha_challenges`, and the sandbox gateway's
 //! `sandbox_payments`, `sandbox_refunds`, `webhook_deliveries`: text ids the gateway issues,
@@ -74,6 +75,8 @@ mod m20261215_000033_create_webhook_deliveries;
 mod m20261215_000034_create_fiscal_receipts;
 mod m20261222_000035_create_autopay_settings;
 mod m20261229_000036_renew_idempotency_claims;
+mod m20270105_000037_lines_in_their_set;
+mod m20270112_000038_lines_compressed_lz4;
 
 mod exact;
 
@@ -120,6 +123,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261215_000034_create_fiscal_receipts::Migration),
             Box::new(m20261222_000035_create_autopay_settings::Migration),
             Box::new(m20261229_000036_renew_idempotency_claims::Migration),
+            Box::new(m20270105_000037_lines_in_their_set::Migration),
+            Box::new(m20270112_000038_lines_compressed_lz4::Migration),
         ]
     }
 }

@@ -12,7 +12,7 @@ use billing_core::service::ServiceKind;
 use storage_seaorm::{RunOptions, Storage};
 
 use crate::common::run::*;
-use crate::common::seed::{SUPPLIER, count_rows};
+use crate::common::seed::{SUPPLIER, count_lines, count_rows};
 
 contract!(
     a_set_reads_back_as_stored,
@@ -75,7 +75,7 @@ async fn a_second_set_for_the_account_and_period_is_a_duplicate(storage: Storage
     storage.save_charge_sets(&sets[..1]).await.unwrap();
     let counts = (
         count_rows(&storage, "charge_sets").await,
-        count_rows(&storage, "charge_lines").await,
+        count_lines(&storage).await,
         count_rows(&storage, "ledger_journal").await,
         count_rows(&storage, "volume_history").await,
     );
@@ -88,7 +88,7 @@ async fn a_second_set_for_the_account_and_period_is_a_duplicate(storage: Storage
         counts,
         (
             count_rows(&storage, "charge_sets").await,
-            count_rows(&storage, "charge_lines").await,
+            count_lines(&storage).await,
             count_rows(&storage, "ledger_journal").await,
             count_rows(&storage, "volume_history").await,
         )
@@ -188,12 +188,12 @@ async fn a_recalculation_is_applied_once(storage: Storage) {
     );
     // Another set applying the same correction is refused, writing nothing.
     sets[1].recalculations = vec![pending];
-    let lines = count_rows(&storage, "charge_lines").await;
+    let lines = count_lines(&storage).await;
     assert_eq!(
         storage.save_charge_sets(&sets[1..2]).await,
         Err(RepoError::Conflict)
     );
-    assert_eq!(count_rows(&storage, "charge_lines").await, lines);
+    assert_eq!(count_lines(&storage).await, lines);
 }
 
 async fn counts_unbilled_accounts(storage: Storage) {

@@ -356,6 +356,25 @@ pub async fn damage(storage: &Storage, sql: &str) {
 }
 
 /// How many rows `table` holds (to check that a refused write wrote nothing).
+/// The charge lines stored in all sets (each set's `lines` is a JSON array).
+pub async fn count_lines(storage: &Storage) -> i64 {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let conn = storage.connection();
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT COALESCE(SUM(json_array_length(lines::json)), 0)::bigint AS n FROM charge_sets"
+        }
+        _ => "SELECT COALESCE(SUM(json_array_length(lines)), 0) AS n FROM charge_sets",
+    };
+    let row = conn
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by::<i64, _>("n").unwrap()
+}
+
 pub async fn count_rows(storage: &Storage, table: &str) -> i64 {
     use sea_orm::{ConnectionTrait, Statement};
     let conn = storage.connection();
