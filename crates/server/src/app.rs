@@ -190,10 +190,12 @@ impl App {
             tasks: requests.clone(),
         };
         let (stop_tasks, stopping) = watch::channel(false);
+        let clock_gate = crate::sandbox::ClockGate::default();
         let maintenance = Arc::new(crate::maintenance::Maintenance::new(
             storage.clone(),
             Arc::clone(&wiring.payments),
             wiring.clock.clone(),
+            clock_gate.clone(),
             crate::maintenance::MaintenanceSettings {
                 interval: std::time::Duration::from_millis(config.maintenance_interval_ms),
                 reconcile_after: std::time::Duration::from_millis(config.reconcile_after_ms),
@@ -210,10 +212,11 @@ impl App {
             dispatcher.spawn(stopping.clone()),
             maintenance.spawn(stopping),
         ];
-        let sandbox = crate::sandbox::routes(wiring.sandbox, wiring.clock.clone()).nest(
-            "/",
-            crate::sandbox_pay::routes(wiring.gateway, wiring.gateway_store, wiring.clock),
-        );
+        let sandbox = crate::sandbox::routes(wiring.sandbox, wiring.clock.clone(), clock_gate)
+            .nest(
+                "/",
+                crate::sandbox_pay::routes(wiring.gateway, wiring.gateway_store, wiring.clock),
+            );
         let endpoint = http_api::routes(state, Some(sandbox)).with(Tracing);
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {

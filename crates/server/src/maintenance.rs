@@ -23,6 +23,8 @@ use time::{Date, OffsetDateTime};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::sandbox::ClockGate;
+
 /// How the periodic work runs.
 #[derive(Clone, Debug)]
 pub struct MaintenanceSettings {
@@ -77,6 +79,7 @@ pub struct Maintenance {
     storage: Storage,
     payments: Arc<OnlinePayments>,
     clock: Arc<dyn Clock>,
+    clock_gate: ClockGate,
     settings: MaintenanceSettings,
 }
 
@@ -85,17 +88,20 @@ fn ago(now: OffsetDateTime, d: Duration) -> OffsetDateTime {
 }
 
 impl Maintenance {
-    /// The work over the storage and the payment use cases.
+    /// The work over the storage and the payment use cases. A pass holds `clock_gate`
+    /// steady from its start to its end: it purges by the `now` it read at its start.
     pub fn new(
         storage: Storage,
         payments: Arc<OnlinePayments>,
         clock: Arc<dyn Clock>,
+        clock_gate: ClockGate,
         settings: MaintenanceSettings,
     ) -> Maintenance {
         Maintenance {
             storage,
             payments,
             clock,
+            clock_gate,
             settings,
         }
     }
@@ -103,6 +109,9 @@ impl Maintenance {
     /// One pass.
     pub async fn run_once(&self) -> MaintenanceReport {
         let mut report = MaintenanceReport::default();
+        // The cutoffs below come from this `now`: the clock must not move back before the
+        // purges are done (see `ClockGate`).
+        let _steady = self.clock_gate.steady().await;
         let now = self.clock.now();
         let batch = self.settings.batch;
         match self

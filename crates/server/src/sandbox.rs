@@ -126,11 +126,39 @@ async fn read_clock(clock: Data<&Arc<AdjustableClock>>) -> Json<ClockState> {
     Json(clock_state(&clock))
 }
 
-#[handler]
-async fn set_clock(
-    clock: Data<&Arc<AdjustableClock>>,
-    Json(change): Json<ClockChange>,
-) -> poem::Result<Json<ClockState>> {
+/// Keeps the sandbox clock still while work that reads it once and acts on that reading for a
+/// while is under way.
+///
+/// A maintenance pass reads `now` at its start and purges what is older than `now` minus the
+/// retention; were the clock moved days back meanwhile (a walkthrough or a test going back to
+/// the readings window), the pass would purge what was written a moment ago at the new time —
+/// an `Idempotency-Key` just claimed, a code just sent. Such work holds [`ClockGate::steady`]
+/// for its whole length, and a move of the clock waits for it (and holds off new passes until
+/// it is made), so each pass sees one time throughout. Clones share the gate.
+#[derive(Clone, Debug, Default)]
+pub struct ClockGate(Arc<tokio::sync::RwLock<()>>);
+
+impl ClockGate {
+    /// Waits until no move of the clock is under way; the clock does not move while the
+    /// guard lives.
+    pub async fn steady(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.0.read().await
+    }
+
+    /// Waits until no [`steady`](Self::steady) guard is held; none is given while this one
+    /// lives.
+    async fn moving(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.0.write().await
+    }
+}
+
+/// Applies `change` to `clock` once no work holding `gate` steady is under way.
+async fn move_clock(
+    clock: &AdjustableClock,
+    gate: &ClockGate,
+    change: ClockChange,
+) -> poem::Result<ClockState> {
+    let _moving = gate.moving().await;
     let result = match (change.advance_seconds, change.offset_seconds) {
         (Some(s), None) => clock.advance(Duration::seconds(s)).map(|_| ()),
         (None, Some(s)) => clock.set_offset(Duration::seconds(s)),
@@ -143,13 +171,62 @@ async fn set_clock(
     };
     result.map_err(|e| poem::Error::from_string(e.to_string(), StatusCode::BAD_REQUEST))?;
     tracing::info!(offset = %clock.offset(), "sandbox clock moved");
-    Ok(Json(clock_state(&clock)))
+    Ok(clock_state(clock))
 }
 
-/// The sandbox routes, to nest under `/sandbox`.
-pub fn routes(store: Arc<dyn SandboxStore>, clock: Arc<AdjustableClock>) -> Route {
+#[handler]
+async fn set_clock(
+    clock: Data<&Arc<AdjustableClock>>,
+    gate: Data<&ClockGate>,
+    Json(change): Json<ClockChange>,
+) -> poem::Result<Json<ClockState>> {
+    move_clock(&clock, &gate, change).await.map(Json)
+}
+
+/// The sandbox routes, to nest under `/sandbox`. A move of the clock waits for the work that
+/// holds `gate` steady.
+pub fn routes(store: Arc<dyn SandboxStore>, clock: Arc<AdjustableClock>, gate: ClockGate) -> Route {
     Route::new()
         .at("/messages", get(messages).data(Arc::clone(&store)))
         .at("/inbox", get(inbox).data(store))
-        .at("/clock", get(read_clock).post(set_clock).data(clock))
+        .at(
+            "/clock",
+            get(read_clock).post(set_clock).data(clock).data(gate),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A move of the clock waits while a pass holds it steady, and is made once the pass ends.
+    #[tokio::test]
+    async fn the_clock_does_not_move_under_a_steady_pass() {
+        let clock = Arc::new(AdjustableClock::default());
+        let gate = ClockGate::default();
+        let pass = gate.steady().await;
+        let mover = tokio::spawn({
+            let (clock, gate) = (Arc::clone(&clock), gate.clone());
+            async move {
+                let back = ClockChange {
+                    advance_seconds: None,
+                    offset_seconds: Some(-4 * 86_400),
+                };
+                move_clock(&clock, &gate, back)
+                    .await
+                    .map(|s| s.offset_seconds)
+            }
+        });
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert!(!mover.is_finished(), "the clock moved under a steady pass");
+        assert_eq!(clock.offset(), Duration::ZERO);
+        drop(pass);
+        assert_eq!(mover.await.unwrap().unwrap(), -4 * 86_400);
+        assert_eq!(clock.offset(), Duration::days(-4));
+        // And a pass that starts after the move sees the moved clock.
+        let _pass = gate.steady().await;
+        assert_eq!(clock.offset(), Duration::days(-4));
+    }
 }
