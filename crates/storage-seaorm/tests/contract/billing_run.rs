@@ -21,6 +21,7 @@ contract!(
     a_damaged_history_fails_its_house_alone,
     refuses_closed_and_early_periods,
     reports_progress_per_chunk,
+    a_chunk_larger_than_one_statement_is_stored_whole,
 );
 
 const HOUSES: u64 = 6;
@@ -372,4 +373,44 @@ async fn reports_progress_per_chunk(storage: Storage) {
             .map(|p| p.houses_done),
         Some(HOUSES)
     );
+}
+
+/// 300 houses of 34 accounts (the seed's houses hold no more) billed as one chunk: its sets, volumes and journal postings
+/// each exceed one insert statement (10 000 rows per `UNNEST` insert on PostgreSQL; SQLite's
+/// multi-row batches are smaller still). Every set, volume and posting is stored, and every
+/// set and the journals around the statements' boundaries equal those of the same run on a
+/// scratch SQLite database.
+async fn a_chunk_larger_than_one_statement_is_stored_whole(storage: Storage) {
+    const BIG_HOUSES: u64 = 300;
+    const PER_HOUSE: usize = 34;
+    let big = usize::try_from(BIG_HOUSES).unwrap() * PER_HOUSE;
+    seed_billable(&storage, BIG_HOUSES, PER_HOUSE).await;
+    let report = run(&storage, options(300, 1)).await.unwrap();
+    assert_eq!(
+        report.progress.houses_done, BIG_HOUSES,
+        "{:?}",
+        report.failed
+    );
+    assert_eq!(report.progress.sets_written, u64::try_from(big).unwrap());
+    let scratch = scratch().await;
+    seed_billable(&scratch, BIG_HOUSES, PER_HOUSE).await;
+    run(&scratch, options(300, 1)).await.unwrap();
+    let accounts = all_accounts(BIG_HOUSES, PER_HOUSE);
+    assert_eq!(
+        sets_of(&storage, &accounts).await,
+        sets_of(&scratch, &accounts).await
+    );
+    for table in ["volume_history", "ledger_journal"] {
+        let written = count_rows(&storage, table).await;
+        assert_eq!(written, count_rows(&scratch, table).await, "{table}");
+        assert!(written > 10_000, "{table}: {written} rows");
+    }
+    let boundaries = [0, 4_999, 5_000, 9_999, 10_000, big - 1];
+    for i in boundaries.into_iter().chain((0..big).step_by(97)) {
+        assert_eq!(
+            storage.journal(accounts[i]).await.unwrap(),
+            scratch.journal(accounts[i]).await.unwrap(),
+            "account #{i}"
+        );
+    }
 }
