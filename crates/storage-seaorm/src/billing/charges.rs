@@ -356,15 +356,23 @@ impl Storage {
             .filter(|c| !matches!(c, ledger_record::Column::Seq))
             .collect();
         let names: Vec<&str> = journal.iter().map(|c| c.as_str()).collect();
+        // `ledger::to_row` sets every column but `seq`; one it left unset is a bug, not a NULL.
         let postings = postings
             .into_iter()
             .map(|row| {
                 journal
                     .iter()
-                    .map(|c| row.get(*c).into_value().unwrap_or(Value::String(None)))
-                    .collect()
+                    .map(|c| {
+                        row.get(*c).into_value().ok_or_else(|| {
+                            RepoError::Unavailable(format!(
+                                "journal posting without its {} column",
+                                c.as_str()
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()?;
         insert_values(self, tx, "ledger_journal", &names, postings, "").await?;
         for set in sets {
             let period = period_code(set.period);
