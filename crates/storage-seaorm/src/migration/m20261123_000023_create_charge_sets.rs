@@ -101,47 +101,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_table(
-                Table::create()
-                    .table(ChargeLines::Table)
-                    .col(
-                        ColumnDef::new(ChargeLines::AccountId)
-                            .big_integer()
-                            .not_null(),
-                    )
-                    .col(ColumnDef::new(ChargeLines::Period).integer().not_null())
-                    .col(ColumnDef::new(ChargeLines::Seq).integer().not_null())
-                    .col(
-                        ColumnDef::new(ChargeLines::Service)
-                            .string_len(24)
-                            .not_null(),
-                    )
-                    .col(exact::money(manager, ChargeLines::Amount).not_null())
-                    .col(ColumnDef::new(ChargeLines::Line).text().not_null())
-                    .primary_key(
-                        Index::create()
-                            .col(ChargeLines::AccountId)
-                            .col(ChargeLines::Period)
-                            .col(ChargeLines::Seq),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("charge_lines_set")
-                            .from(
-                                ChargeLines::Table,
-                                (ChargeLines::AccountId, ChargeLines::Period),
-                            )
-                            .to(
-                                ChargeSets::Table,
-                                (ChargeSets::AccountId, ChargeSets::Period),
-                            )
-                            .on_delete(ForeignKeyAction::Cascade)
-                            .on_update(ForeignKeyAction::Restrict),
-                    )
-                    .to_owned(),
-            )
-            .await
+        create_charge_lines(manager).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -152,4 +112,49 @@ impl MigrationTrait for Migration {
             .drop_table(Table::drop().table(ChargeSets::Table).to_owned())
             .await
     }
+}
+
+/// Creates `charge_lines` as this migration made it (migration 37's `down` makes it again).
+pub(super) async fn create_charge_lines(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    manager
+        .create_table(
+            Table::create()
+                .table(ChargeLines::Table)
+                .col(
+                    ColumnDef::new(ChargeLines::AccountId)
+                        .big_integer()
+                        .not_null(),
+                )
+                .col(ColumnDef::new(ChargeLines::Period).integer().not_null())
+                .col(ColumnDef::new(ChargeLines::Seq).integer().not_null())
+                .col(
+                    ColumnDef::new(ChargeLines::Service)
+                        .string_len(24)
+                        .not_null(),
+                )
+                .col(exact::money(manager, ChargeLines::Amount).not_null())
+                .col(ColumnDef::new(ChargeLines::Line).text().not_null())
+                .primary_key(
+                    Index::create()
+                        .col(ChargeLines::AccountId)
+                        .col(ChargeLines::Period)
+                        .col(ChargeLines::Seq),
+                )
+                .foreign_key(
+                    ForeignKey::create()
+                        .name("charge_lines_set")
+                        .from(
+                            ChargeLines::Table,
+                            (ChargeLines::AccountId, ChargeLines::Period),
+                        )
+                        .to(
+                            ChargeSets::Table,
+                            (ChargeSets::AccountId, ChargeSets::Period),
+                        )
+                        .on_delete(ForeignKeyAction::Cascade)
+                        .on_update(ForeignKeyAction::Restrict),
+                )
+                .to_owned(),
+        )
+        .await
 }

@@ -15,7 +15,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
 
-use super::exact;
+use super::m20261123_000023_create_charge_sets;
 
 /// Adds `charge_sets.lines`, fills it from `charge_lines` and drops that table (and back).
 #[derive(DeriveMigrationName)]
@@ -24,20 +24,12 @@ pub struct Migration;
 #[derive(DeriveIden)]
 enum ChargeSets {
     Table,
-    AccountId,
-    Period,
     Lines,
 }
 
 #[derive(DeriveIden)]
 enum ChargeLines {
     Table,
-    AccountId,
-    Period,
-    Seq,
-    Service,
-    Amount,
-    Line,
 }
 
 #[async_trait::async_trait]
@@ -85,47 +77,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .create_table(
-                Table::create()
-                    .table(ChargeLines::Table)
-                    .col(
-                        ColumnDef::new(ChargeLines::AccountId)
-                            .big_integer()
-                            .not_null(),
-                    )
-                    .col(ColumnDef::new(ChargeLines::Period).integer().not_null())
-                    .col(ColumnDef::new(ChargeLines::Seq).integer().not_null())
-                    .col(
-                        ColumnDef::new(ChargeLines::Service)
-                            .string_len(24)
-                            .not_null(),
-                    )
-                    .col(exact::money(manager, ChargeLines::Amount).not_null())
-                    .col(ColumnDef::new(ChargeLines::Line).text().not_null())
-                    .primary_key(
-                        Index::create()
-                            .col(ChargeLines::AccountId)
-                            .col(ChargeLines::Period)
-                            .col(ChargeLines::Seq),
-                    )
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("charge_lines_set")
-                            .from(
-                                ChargeLines::Table,
-                                (ChargeLines::AccountId, ChargeLines::Period),
-                            )
-                            .to(
-                                ChargeSets::Table,
-                                (ChargeSets::AccountId, ChargeSets::Period),
-                            )
-                            .on_delete(ForeignKeyAction::Cascade)
-                            .on_update(ForeignKeyAction::Restrict),
-                    )
-                    .to_owned(),
-            )
-            .await?;
+        m20261123_000023_create_charge_sets::create_charge_lines(manager).await?;
         let split = match manager.get_database_backend() {
             DbBackend::Postgres => {
                 "INSERT INTO charge_lines (account_id, period, seq, service, amount, line) \
