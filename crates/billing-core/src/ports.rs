@@ -216,8 +216,24 @@ pub trait ReadingRepository: Send + Sync {
     ) -> Result<Option<Reading>, RepoError>;
 }
 
+/// What a reading of a meter for [`period`](Self::period) is checked against: the previous
+/// reading (rollover, lower than previous) and the account's volume history (the average of
+/// the plausibility bound).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckBasis {
+    /// The period of the reading being checked.
+    pub period: Period,
+    /// The meter's latest accepted reading of an earlier period: what
+    /// [`ReadingRepository::last_accepted_before`] returns for the meter and `period`.
+    pub previous: Option<Reading>,
+    /// What [`VolumeHistoryRepository::volumes`] returns for the account, the meter's service
+    /// and `period`, oldest first.
+    pub volumes: Vec<PastVolume>,
+}
+
 /// A meter with what a reading of it is checked against: the account it is attached to, the
-/// account's supplier and the supplier's last closed period.
+/// account's supplier, the supplier's last closed period and, for the periods asked about,
+/// the previous reading and the volume history.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MeterContext {
     /// The meter.
@@ -230,6 +246,16 @@ pub struct MeterContext {
     /// The supplier's last closed period ([`PeriodRepository::last_closed`]); `None` without a
     /// supplier or when it has closed none.
     pub last_closed: Option<Period>,
+    /// One basis per period asked about, in the order asked; empty without an account.
+    pub checks: Vec<CheckBasis>,
+}
+
+impl MeterContext {
+    /// The basis for `period`, if it was asked about.
+    #[must_use]
+    pub fn basis_for(&self, period: Period) -> Option<&CheckBasis> {
+        self.checks.iter().find(|b| b.period == period)
+    }
 }
 
 /// What the reading use cases (submit, correct, cancel) read before they judge a reading,
@@ -240,19 +266,24 @@ pub struct MeterContext {
 /// Each answer MUST equal what the single-table ports return for the same rows at the same
 /// moment ([`MeterRepository::meter`], [`AccountRepository::account`],
 /// [`SupplierRepository::supplier`], [`PeriodRepository::last_closed`],
-/// [`ReadingRepository::reading`]).
+/// [`ReadingRepository::reading`], [`ReadingRepository::last_accepted_before`],
+/// [`VolumeHistoryRepository::volumes`]).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait::async_trait]
 pub trait ReadingContextRepository: Send + Sync {
-    /// The meter with this id and, if it is attached to `account`, its context; `None` if the
-    /// meter does not exist.
+    /// The meter with this id and, if it is attached to `account`, its context with a
+    /// [`CheckBasis`] for each of `periods` (a submission does not know its period before it
+    /// has read the supplier's window: it asks for both it may be); `None` if the meter does
+    /// not exist.
     async fn meter_context(
         &self,
         meter: MeterId,
         account: AccountId,
+        periods: &[Period],
     ) -> Result<Option<MeterContext>, RepoError>;
     /// The reading with this id (whatever its status) and its meter with, if the meter is
-    /// attached to `account`, its context; `None` if the reading does not exist.
+    /// attached to `account`, its context with the [`CheckBasis`] of the reading's period (what
+    /// a correction of it is checked against); `None` if the reading does not exist.
     /// [`RepoError::NotFound`] if its meter does not.
     async fn reading_context(
         &self,
@@ -276,6 +307,8 @@ pub struct ComposedReadingContexts {
     pub periods: std::sync::Arc<dyn PeriodRepository>,
     /// Readings.
     pub readings: std::sync::Arc<dyn ReadingRepository>,
+    /// Volume history.
+    pub volumes: std::sync::Arc<dyn VolumeHistoryRepository>,
 }
 
 impl fmt::Debug for ComposedReadingContexts {
@@ -285,7 +318,12 @@ impl fmt::Debug for ComposedReadingContexts {
 }
 
 impl ComposedReadingContexts {
-    async fn context_of(&self, meter: Meter, owner: AccountId) -> Result<MeterContext, RepoError> {
+    async fn context_of(
+        &self,
+        meter: Meter,
+        owner: AccountId,
+        periods: &[Period],
+    ) -> Result<MeterContext, RepoError> {
         let account = if meter.account == Some(owner) {
             self.accounts.account(owner).await?
         } else {
@@ -299,11 +337,22 @@ impl ComposedReadingContexts {
             Some(s) => self.periods.last_closed(s.id).await?,
             None => None,
         };
+        let mut checks = Vec::new();
+        if let Some(a) = &account {
+            for &period in periods {
+                checks.push(CheckBasis {
+                    period,
+                    previous: self.readings.last_accepted_before(meter.id, period).await?,
+                    volumes: self.volumes.volumes(a.id, meter.service, period).await?,
+                });
+            }
+        }
         Ok(MeterContext {
             meter,
             account,
             supplier,
             last_closed,
+            checks,
         })
     }
 }
@@ -314,9 +363,10 @@ impl ReadingContextRepository for ComposedReadingContexts {
         &self,
         meter: MeterId,
         account: AccountId,
+        periods: &[Period],
     ) -> Result<Option<MeterContext>, RepoError> {
         match self.meters.meter(meter).await? {
-            Some(m) => Ok(Some(self.context_of(m, account).await?)),
+            Some(m) => Ok(Some(self.context_of(m, account, periods).await?)),
             None => Ok(None),
         }
     }
@@ -334,7 +384,7 @@ impl ReadingContextRepository for ComposedReadingContexts {
             .meter(reading.meter)
             .await?
             .ok_or(RepoError::NotFound)?;
-        let context = self.context_of(meter, account).await?;
+        let context = self.context_of(meter, account, &[reading.period]).await?;
         Ok(Some((reading, context)))
     }
 }

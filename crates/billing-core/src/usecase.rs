@@ -53,8 +53,8 @@ use crate::odn::OdnDistribution;
 use crate::penalty::{PenaltyError, PenaltyReport};
 use crate::period::Period;
 use crate::ports::{
-    AccountRepository, ChargeRepository, ChargeSet, Clock, GatewayPaymentId, HouseRepository,
-    KeyRateSource, LedgerFact, LedgerRecord, LedgerRepository, MeterContext, MeterRepository,
+    AccountRepository, ChargeRepository, ChargeSet, CheckBasis, Clock, GatewayPaymentId,
+    HouseRepository, KeyRateSource, LedgerFact, LedgerRecord, LedgerRepository, MeterRepository,
     NewPayment, NewReading, NewRecalculation, NewRefundRequest, PaymentRecord,
     PendingRecalculation, PeriodRepository, ReadingContextRepository, ReadingRepository,
     RecalculationKind, RecalculationRepository, RefundRequest, RefundRequestId, RefundStatus,
@@ -255,7 +255,8 @@ pub struct BillingPorts {
 ///     volumes: store.clone(), charges: store.clone(), periods: store.clone(), ledger: store.clone(),
 ///     recalculations: store.clone(),
 ///     contexts: Arc::new(ComposedReadingContexts { meters: store.clone(), accounts: store.clone(),
-///         suppliers: store.clone(), periods: store.clone(), readings: store.clone() }),
+///         suppliers: store.clone(), periods: store.clone(), readings: store.clone(),
+///         volumes: store.clone() }),
 /// });
 ///
 /// let gateway_id = GatewayPaymentId::parse("pay-42").unwrap();
@@ -283,12 +284,26 @@ pub struct BillingService {
 
 /// A reading of the caller's account with what a change of it (correction, cancellation) is
 /// checked against.
+/// The average monthly volume of the basis' history: the plausibility bound's measure.
+fn average_of(basis: &CheckBasis, meter: &Meter, supplier: &Supplier) -> Option<ZoneValues> {
+    let dp = supplier.policy.volume_dp(meter.service);
+    average(
+        &basis.volumes,
+        meter.registers.scheme,
+        basis.period,
+        &supplier.policy,
+        dp,
+    )
+    .map(|(v, _)| v)
+}
+
 struct Changeable {
     reading: Reading,
     meter: Meter,
-    account: Account,
     supplier: Supplier,
     last_closed: Option<Period>,
+    /// What a change of the reading is checked against (its period's basis).
+    basis: CheckBasis,
 }
 
 /// A reading to submit.
@@ -1577,72 +1592,43 @@ impl BillingService {
             .map_err(|e| corrupt(&format!("journal of account {}", account.id), e))
     }
 
-    /// The accepted reading a new one of `meter` for `period` is checked against, and the
-    /// account's average for the plausibility bound.
-    async fn reading_context(
-        &self,
-        account: &Account,
-        meter: &Meter,
-        period: Period,
-        supplier: &Supplier,
-    ) -> Result<(Option<Reading>, Option<ZoneValues>), RepoError> {
-        let previous = self
-            .ports
-            .readings
-            .last_accepted_before(meter.id, period)
-            .await?;
-        let history = self
-            .ports
-            .volumes
-            .volumes(account.id, meter.service, period)
-            .await?;
-        let dp = supplier.policy.volume_dp(meter.service);
-        let avg = average(
-            &history,
-            meter.registers.scheme,
-            period,
-            &supplier.policy,
-            dp,
-        )
-        .map(|(v, _)| v);
-        Ok((previous, avg))
-    }
-
     /// Accepts a reading taken today. A reading submitted after the supplier's window belongs to
     /// the next period (billing-rules.md §2); the current one is then billed by the average.
     pub async fn submit_reading(
         &self,
         cmd: SubmitReading,
     ) -> Result<AcceptedReading, SubmitReadingError> {
+        let (today, now) = (self.ports.clock.today(), self.ports.clock.now());
+        // The reading is for this period or, after the window, the next one: the context
+        // brings the basis of both, so one read serves (the window is the supplier's, read in
+        // the same context).
+        let this_period = Period::of(today);
         let context = self
             .ports
             .contexts
-            .meter_context(cmd.meter, cmd.account)
+            .meter_context(cmd.meter, cmd.account, &[this_period, this_period.next()])
             .await?
             .ok_or(SubmitReadingError::MeterNotFound)?;
-        let MeterContext {
-            meter,
-            account,
-            supplier,
-            last_closed,
-        } = context;
-        if meter.account != Some(cmd.account) {
+        if context.meter.account != Some(cmd.account) {
             return Err(SubmitReadingError::NotYourMeter);
         }
-        let account = account.ok_or(SubmitReadingError::AccountNotFound)?;
-        let supplier = supplier.ok_or(RepoError::NotFound)?;
-        let (today, now) = (self.ports.clock.today(), self.ports.clock.now());
+        if context.account.is_none() {
+            return Err(SubmitReadingError::AccountNotFound);
+        }
+        let supplier = context.supplier.as_ref().ok_or(RepoError::NotFound)?;
         let window = &supplier.policy.readings_window;
         let period = if cmd.source == ReadingSource::Subscriber {
             window.period_for(today)
         } else {
-            Period::of(today)
+            this_period
         };
-        let (previous, avg) = self
-            .reading_context(&account, &meter, period, &supplier)
-            .await?;
+        let basis = context.basis_for(period).ok_or_else(|| {
+            RepoError::Unavailable(format!("the reading context lacks period {period}"))
+        })?;
+        let (meter, last_closed) = (&context.meter, context.last_closed);
+        let (previous, avg) = (&basis.previous, average_of(basis, meter, supplier));
         let check = ReadingCheck {
-            meter: &meter,
+            meter,
             previous: previous.as_ref().map(|r| (&r.values, r.taken_on)),
             average: avg.as_ref(),
             last_closed,
@@ -1713,12 +1699,21 @@ impl BillingService {
         if context.meter.account != Some(account_id) {
             return Err(RepoError::Conflict);
         }
+        if context.account.is_none() {
+            return Err(RepoError::NotFound);
+        }
+        let basis = context.basis_for(reading.period).cloned().ok_or_else(|| {
+            RepoError::Unavailable(format!(
+                "the reading context lacks period {}",
+                reading.period
+            ))
+        })?;
         Ok(Some(Changeable {
             reading,
-            account: context.account.ok_or(RepoError::NotFound)?,
             supplier: context.supplier.ok_or(RepoError::NotFound)?,
             meter: context.meter,
             last_closed: context.last_closed,
+            basis,
         }))
     }
 
@@ -1731,9 +1726,9 @@ impl BillingService {
         let Changeable {
             reading: old,
             meter,
-            account,
             supplier,
             last_closed,
+            basis,
         } = match self.changeable_reading(cmd.account, cmd.reading).await {
             Ok(Some(found)) => found,
             Ok(None) => return Err(CorrectReadingError::ReadingNotFound),
@@ -1742,9 +1737,7 @@ impl BillingService {
         };
         let (today, now) = (self.ports.clock.today(), self.ports.clock.now());
         ensure_changeable(&old, today, last_closed, &supplier.policy)?;
-        let (previous, avg) = self
-            .reading_context(&account, &meter, old.period, &supplier)
-            .await?;
+        let (previous, avg) = (&basis.previous, average_of(&basis, &meter, &supplier));
         let check = ReadingCheck {
             meter: &meter,
             previous: previous.as_ref().map(|r| (&r.values, r.taken_on)),
@@ -3152,6 +3145,7 @@ pub(crate) mod tests {
                 suppliers: Arc::new(self.suppliers),
                 periods: Arc::new(self.periods),
                 readings: Arc::new(self.readings),
+                volumes: Arc::new(self.volumes),
             };
             BillingService::new(BillingPorts {
                 clock: Arc::new(self.clock),
@@ -3162,7 +3156,7 @@ pub(crate) mod tests {
                 meters: contexts.meters.clone(),
                 readings: contexts.readings.clone(),
                 tariffs: Arc::new(self.tariffs),
-                volumes: Arc::new(self.volumes),
+                volumes: contexts.volumes.clone(),
                 charges: Arc::new(self.charges),
                 periods: contexts.periods.clone(),
                 ledger: Arc::new(self.ledger),
@@ -3392,6 +3386,20 @@ pub(crate) mod tests {
             .expect_last_accepted_before()
             .with(eq(MeterId::new(7)), eq(p(2026, 3)))
             .returning(|_, _| Ok(Some(feb_reading())));
+        // April's basis comes too (the window could have closed); checked against it, 6060
+        // would be lower than the previous reading.
+        m.readings
+            .expect_last_accepted_before()
+            .with(eq(MeterId::new(7)), eq(p(2026, 4)))
+            .returning(|_, _| {
+                Ok(Some(reading(
+                    9,
+                    7,
+                    p(2026, 3),
+                    dec!(9000),
+                    date!(2026 - 03 - 01),
+                )))
+            });
         m.readings
             .expect_save()
             .withf(|r| {
@@ -3420,6 +3428,19 @@ pub(crate) mod tests {
             .expect_last_accepted_before()
             .with(eq(MeterId::new(7)), eq(p(2026, 4)))
             .returning(|_, _| Ok(Some(feb_reading())));
+        // March's basis comes too; checked against it, the consumption would be 10.
+        m.readings
+            .expect_last_accepted_before()
+            .with(eq(MeterId::new(7)), eq(p(2026, 3)))
+            .returning(|_, _| {
+                Ok(Some(reading(
+                    9,
+                    7,
+                    p(2026, 2),
+                    dec!(6050),
+                    date!(2026 - 02 - 25),
+                )))
+            });
         m.readings
             .expect_save()
             .withf(|r| r.period == p(2026, 4))
@@ -3432,12 +3453,14 @@ pub(crate) mod tests {
             .unwrap();
         assert!(ok.late);
         assert_eq!(ok.reading.period, p(2026, 4));
+        assert_eq!(ok.consumption.unwrap().total(), dec!(150));
         assert!(ok.user_message().contains("апрель 2026"));
     }
 
     #[tokio::test]
     async fn submit_reading_of_unknown_meter() {
         let mut m = Mocks::new();
+        m.today(date!(2026 - 03 - 20));
         m.meters.expect_meter().returning(|_| Ok(None));
         assert_eq!(
             m.service().submit_reading(submit(&[dec!(1)])).await,
@@ -3448,6 +3471,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn submit_reading_of_someone_elses_meter() {
         let mut m = Mocks::new();
+        m.today(date!(2026 - 03 - 20));
         m.meter(meter_n(7, 2));
         assert_eq!(
             m.service().submit_reading(submit(&[dec!(1)])).await,
@@ -3458,6 +3482,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn submit_reading_of_unknown_account() {
         let mut m = Mocks::new();
+        m.today(date!(2026 - 03 - 20));
         m.meter(meter());
         m.accounts(vec![]);
         assert_eq!(
@@ -3514,6 +3539,15 @@ pub(crate) mod tests {
                     })
                     .collect())
             });
+        // April's basis (no history there) would not refuse it.
+        m.volumes
+            .expect_volumes()
+            .with(
+                eq(AccountId::new(1)),
+                eq(ServiceKind::Electricity),
+                eq(p(2026, 4)),
+            )
+            .returning(|_, _, _| Ok(Vec::new()));
         let err = m
             .service()
             .submit_reading(submit(&[dec!(7500)]))
@@ -3614,6 +3648,7 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn submit_reading_port_failures_are_repo_errors() {
         let mut m = Mocks::new();
+        m.today(date!(2026 - 03 - 20));
         m.meters.expect_meter().returning(|_| Err(DOWN()));
         assert_eq!(
             m.service().submit_reading(submit(&[dec!(1)])).await,
@@ -3634,9 +3669,14 @@ pub(crate) mod tests {
         assert_eq!(err.user_message(), UNAVAILABLE_RU);
 
         let mut m = Mocks::new();
+        m.today(date!(2026 - 03 - 20));
         m.meter(meter());
         m.accounts(vec![account()]);
         m.suppliers.expect_supplier().returning(|_| Ok(None));
+        m.readings
+            .expect_last_accepted_before()
+            .returning(|_, _| Ok(None));
+        m.no_volumes();
         assert_eq!(
             m.service().submit_reading(submit(&[dec!(1)])).await,
             Err(SubmitReadingError::Repo(RepoError::NotFound))

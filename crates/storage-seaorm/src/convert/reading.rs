@@ -16,6 +16,16 @@ use crate::entity::reading;
 
 /// The status tag of an accepted reading.
 pub const ACCEPTED: &str = "accepted";
+
+/// The status `accepted` as an SQL **literal**, not a bound value: a prepared statement's
+/// generic plan (PostgreSQL's after five executions) can use the partial index
+/// `readings_one_accepted` (`WHERE status = 'accepted'`) only when the query names the status
+/// literally — with `status = $n` it scans every reading of the meter, superseded ones
+/// included (measured: 1.0 ms against 0.16 ms for a meter with 2 000 corrections).
+#[must_use]
+pub fn accepted_literal() -> sea_orm::sea_query::Expr {
+    sea_orm::sea_query::Expr::cust("'accepted'")
+}
 /// The status tag of a superseded reading.
 pub const SUPERSEDED: &str = "superseded";
 /// The status tag of a cancelled reading.

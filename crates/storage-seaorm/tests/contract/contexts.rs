@@ -1,7 +1,8 @@
 //! Contract of `ReadingContextRepository`: the one-read join answers exactly what the
 //! single-table ports answer (`ComposedReadingContexts` over the same storage) — for the owner's
 //! meter, another account's meter, an unattached meter, unknown ids, closed periods, a reading
-//! of any status — and a damaged joined row is `Corrupt`, not a silent `None`.
+//! of any status, the previous reading and the volume history of each period asked about — and
+//! a damaged joined row is `Corrupt`, not a silent `None`.
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ contract!(
     an_unattached_meter_and_unknown_ids,
     a_reading_comes_with_its_meters_context,
     a_damaged_joined_row_is_corrupt,
+    each_period_comes_with_its_previous_reading_and_history,
 );
 
 fn composed(storage: &Storage) -> ComposedReadingContexts {
@@ -32,8 +34,14 @@ fn composed(storage: &Storage) -> ComposedReadingContexts {
         accounts: s.clone(),
         suppliers: s.clone(),
         periods: s.clone(),
-        readings: s,
+        readings: s.clone(),
+        volumes: s,
     }
+}
+
+/// The periods every meter context of these tests is asked with (a submission asks two).
+fn asked() -> [billing_core::period::Period; 2] {
+    [period(2026, 3), period(2026, 4)]
 }
 
 /// Asserts the joined answer equals the composed one for (`meter`, `account`) and returns it.
@@ -42,9 +50,12 @@ async fn same_meter_context(
     meter: MeterId,
     account: AccountId,
 ) -> Option<billing_core::ports::MeterContext> {
-    let joined = storage.meter_context(meter, account).await.unwrap();
+    let joined = storage
+        .meter_context(meter, account, &asked())
+        .await
+        .unwrap();
     let reference = composed(storage)
-        .meter_context(meter, account)
+        .meter_context(meter, account, &asked())
         .await
         .unwrap();
     assert_eq!(joined, reference, "meter {meter:?}, account {account:?}");
@@ -168,11 +179,11 @@ async fn a_damaged_joined_row_is_corrupt(storage: Storage) {
     damage(&storage, "UPDATE accounts SET consumer_group = 'aliens'").await;
     assert!(
         matches!(
-            storage.meter_context(meter, account).await,
+            storage.meter_context(meter, account, &asked()).await,
             Err(RepoError::Corrupt(ref m)) if m.contains("accounts")
         ),
         "{:?}",
-        storage.meter_context(meter, account).await
+        storage.meter_context(meter, account, &asked()).await
     );
     assert!(matches!(
         storage.reading_context(saved.id, account).await,
@@ -182,7 +193,152 @@ async fn a_damaged_joined_row_is_corrupt(storage: Storage) {
         // A value of the wrong type fails the row's decoding itself (SQLite lets a column hold
         // one; PostgreSQL refuses the UPDATE): an error, not an absent meter.
         damage(&storage, "UPDATE meters SET digits = 'x'").await;
-        assert!(storage.meter_context(meter, account).await.is_err());
+        assert!(
+            storage
+                .meter_context(meter, account, &asked())
+                .await
+                .is_err()
+        );
         assert!(storage.reading_context(saved.id, account).await.is_err());
     }
+}
+
+/// A reading of the meter's history, stored as accepted (or, with `status`, then changed).
+async fn stored(
+    storage: &Storage,
+    meter: u64,
+    p: billing_core::period::Period,
+    value: i64,
+) -> billing_core::reading::Reading {
+    storage
+        .save(&simple_reading(meter, p, value))
+        .await
+        .unwrap()
+}
+
+async fn each_period_comes_with_its_previous_reading_and_history(storage: Storage) {
+    use billing_core::service::ServiceKind;
+    use billing_core::volume::{PastVolume, VolumeKind};
+    let seeded = house_with_accounts(&storage, 1, 2).await;
+    let (account, meter) = (seeded.accounts[0].id, seeded.meters[0].id);
+    let (other_account, other_meter) = (seeded.accounts[1].id, seeded.meters[1].id);
+    // The history: January and February accepted, March's first reading corrected (the
+    // correction accepted), April's cancelled; the other meter ahead of this one.
+    let jan = stored(&storage, meter.get(), period(2026, 1), 100).await;
+    let feb = stored(&storage, meter.get(), period(2026, 2), 200).await;
+    let mar = stored(&storage, meter.get(), period(2026, 3), 300).await;
+    let mut fix = simple_reading(meter.get(), period(2026, 3), 310);
+    fix.supersedes = Some(mar.id);
+    let mar_fixed = storage.save(&fix).await.unwrap();
+    let apr = stored(&storage, meter.get(), period(2026, 4), 400).await;
+    storage.cancel(apr.id).await.unwrap();
+    stored(&storage, other_meter.get(), period(2026, 3), 999).await;
+    let v = |p, value| PastVolume {
+        period: p,
+        kind: VolumeKind::Readings,
+        values: same_values(seeded.meters[0].registers.scheme, value),
+    };
+    let e = ServiceKind::Electricity;
+    storage
+        .import_volumes(&[
+            (account, e, v(period(2026, 2), 100)),
+            (account, e, v(period(2025, 12), 90)),
+            (account, e, v(period(2026, 3), 110)),
+            (account, e, v(period(2026, 4), 120)),
+            (account, ServiceKind::ColdWater, v(period(2026, 1), 5)),
+            (other_account, e, v(period(2026, 1), 7)),
+        ])
+        .await
+        .unwrap();
+
+    let context = same_meter_context(&storage, meter, account).await.unwrap();
+    let [march, april] = [&context.checks[0], &context.checks[1]];
+    assert_eq!(context.checks.len(), 2);
+    assert_eq!(
+        (march.period, april.period),
+        (period(2026, 3), period(2026, 4))
+    );
+    assert_eq!(
+        march.previous.as_ref(),
+        Some(&feb),
+        "before March: February"
+    );
+    assert_eq!(
+        april.previous.as_ref(),
+        Some(&mar_fixed),
+        "before April: March's correction"
+    );
+    let periods = |b: &billing_core::ports::CheckBasis| {
+        b.volumes.iter().map(|v| v.period).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        periods(march),
+        [period(2025, 12), period(2026, 2)],
+        "oldest first, before March, this service"
+    );
+    assert_eq!(
+        periods(april),
+        [period(2025, 12), period(2026, 2), period(2026, 3)]
+    );
+    assert_eq!(context.basis_for(period(2026, 4)), Some(april));
+    assert_eq!(context.basis_for(period(2026, 5)), None);
+
+    // Asked about nothing: no bases; about one period: its basis alone.
+    let bare = storage
+        .meter_context(meter, account, &[])
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(bare.checks.is_empty());
+    let one = storage
+        .meter_context(meter, account, &[period(2026, 2)])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(one.checks.len(), 1);
+    assert_eq!(one.checks[0].previous.as_ref(), Some(&jan));
+    assert_eq!(periods(&one.checks[0]), [period(2025, 12)]);
+    assert_eq!(
+        one,
+        composed(&storage)
+            .meter_context(meter, account, &[period(2026, 2)])
+            .await
+            .unwrap()
+            .unwrap()
+    );
+    // The first reading has no previous one and no history.
+    let first = storage
+        .meter_context(meter, account, &[period(2025, 1)])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.checks[0].previous, None);
+    assert!(first.checks[0].volumes.is_empty());
+
+    // A reading's context brings the basis of its own period.
+    for (id, expected_previous) in [
+        (mar_fixed.id, Some(&feb)),
+        (feb.id, Some(&jan)),
+        (jan.id, None),
+    ] {
+        let joined = storage.reading_context(id, account).await.unwrap();
+        assert_eq!(
+            joined,
+            composed(&storage)
+                .reading_context(id, account)
+                .await
+                .unwrap()
+        );
+        let (reading, context) = joined.unwrap();
+        assert_eq!(context.checks.len(), 1);
+        assert_eq!(context.checks[0].period, reading.period);
+        assert_eq!(context.checks[0].previous.as_ref(), expected_previous);
+    }
+    // Not the account's meter: no account, no bases.
+    let foreign = storage
+        .meter_context(meter, other_account, &asked())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(foreign.checks.is_empty());
 }
