@@ -12,6 +12,7 @@
 
 use std::net::IpAddr;
 
+use identity_core::crypto::SecretDigest;
 use identity_core::domain::{Channel, ClientInfo};
 use identity_core::model::OperatorRole;
 use identity_core::secret::Secret;
@@ -35,6 +36,22 @@ pub struct Cabinet {
     pub auth: Authenticated,
     /// Authenticated by the cookie (a browser) rather than a bearer token.
     pub via_cookie: bool,
+    /// For an account-scoped operation (a path with `{account_id}`), the gate's answer read
+    /// with the session ([`crate::state::LinkedAccounts::session_with_link`]):
+    /// [`crate::api::accounts::linked_account`] then need not read it again.
+    pub gate: Option<Gate>,
+}
+
+/// The gate's answer for one ЛС, read together with the session.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// The ЛС asked about (the path's `{account_id}`).
+    pub account: u64,
+    /// The link and the ЛС, if it is linked to the cabinet.
+    pub link: Option<(
+        identity_core::model::LinkedAccount,
+        billing_core::model::Account,
+    )>,
 }
 
 /// A bearer token from `POST /api/v1/session` with `"token": true`.
@@ -83,11 +100,51 @@ fn state(req: &Request) -> poem::Result<&AppState> {
     })
 }
 
+/// The prefix of every account-scoped operation's path: `/api/v1/accounts/{account_id}/…`.
+const ACCOUNT_PATHS: &str = "/api/v1/accounts/";
+
+/// The ЛС an account-scoped operation names: the `{account_id}` segment of its path, if it is
+/// one an ЛС can have (ids are stored as `i64`; anything else is answered by the operation
+/// itself). Read from the path, not the router's parameters: poem-openapi names those by
+/// position (`param0`), not by the operation's argument.
+fn path_account(req: &Request) -> Option<u64> {
+    req.uri()
+        .path()
+        .strip_prefix(ACCOUNT_PATHS)?
+        .split('/')
+        .next()?
+        .parse::<u64>()
+        .ok()
+        .filter(|id| i64::try_from(*id).is_ok())
+}
+
 async fn check(req: &Request, token: String, via_cookie: bool) -> poem::Result<Cabinet> {
     let state = state(req)?;
     let token = Secret::new(token);
-    match state.identity.authenticate(&token).await {
-        Ok(auth) => Ok(Cabinet { auth, via_cookie }),
+    let Some(account) = path_account(req) else {
+        return match state.identity.authenticate(&token).await {
+            Ok(auth) => Ok(Cabinet {
+                auth,
+                via_cookie,
+                gate: None,
+            }),
+            Err(e) => Err(Problem::from(e).into()),
+        };
+    };
+    // An account-scoped operation asks the gate next: one read for the session and the link,
+    // judged by the core as `authenticate` would judge it.
+    let digest = SecretDigest::of_token(token.expose());
+    let (found, link) = state
+        .links
+        .session_with_link(&digest, billing_core::ids::AccountId::new(account))
+        .await
+        .map_err(|e| Problem::unavailable("find a session with its link", &e.0))?;
+    match state.identity.admit(&digest, found).await {
+        Ok(auth) => Ok(Cabinet {
+            auth,
+            via_cookie,
+            gate: Some(Gate { account, link }),
+        }),
         Err(e) => Err(Problem::from(e).into()),
     }
 }
@@ -325,5 +382,32 @@ mod tests {
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Lax") && c.ends_with("Secure"));
         assert!(!session_cookie("abc", 60, false).contains("Secure"));
         assert!(clear_session_cookie(false).contains("Max-Age=0"));
+    }
+}
+
+#[cfg(test)]
+mod path_account_tests {
+    use super::path_account;
+
+    #[test]
+    fn the_account_comes_from_account_scoped_paths_only() {
+        for (uri, expected) in [
+            ("/api/v1/accounts/42/readings", Some(42)),
+            ("/api/v1/accounts/42/readings/7?x=1", Some(42)),
+            ("/api/v1/accounts/42", Some(42)),
+            ("/api/v1/accounts", None),
+            ("/api/v1/accounts/", None),
+            ("/api/v1/accounts/link-by-code", None),
+            (
+                "/api/v1/accounts/9223372036854775807/meters",
+                Some(i64::MAX as u64),
+            ),
+            ("/api/v1/accounts/9223372036854775808/meters", None),
+            ("/api/v1/accounts/-1/meters", None),
+            ("/api/v1/me/accounts/42", None),
+        ] {
+            let req = poem::Request::builder().uri_str(uri).finish();
+            assert_eq!(path_account(&req), expected, "{uri}");
+        }
     }
 }

@@ -129,6 +129,34 @@ pub trait LinkedAccounts: Send + Sync {
         )>,
         ReadinessError,
     >;
+    /// The session stored under `digest` with its cabinet (what
+    /// [`SessionRepository::find_with_subscriber`](identity_core::ports::SessionRepository::find_with_subscriber)
+    /// answers), and the link and the ЛС `account` if it is linked to **that session's**
+    /// cabinet (what [`linked_account`](Self::linked_account) answers for it) — one read, since
+    /// every `/accounts/{id}/…` request asks both. The caller judges the session
+    /// ([`IdentityService::admit`](identity_core::IdentityService::admit)) before it trusts
+    /// the link.
+    #[allow(
+        clippy::type_complexity,
+        reason = "the two answers as the two single reads give them"
+    )]
+    async fn session_with_link(
+        &self,
+        digest: &identity_core::crypto::SecretDigest,
+        account: billing_core::ids::AccountId,
+    ) -> Result<
+        (
+            Option<(
+                identity_core::model::SessionRecord,
+                Option<identity_core::model::Subscriber>,
+            )>,
+            Option<(
+                identity_core::model::LinkedAccount,
+                billing_core::model::Account,
+            )>,
+        ),
+        ReadinessError,
+    >;
 }
 
 /// Settings of the HTTP layer.

@@ -303,6 +303,17 @@ impl LinkedAccounts for LinkGlue {
             .await
             .map_err(dependency)
     }
+
+    async fn session_with_link(
+        &self,
+        digest: &identity_core::crypto::SecretDigest,
+        account: billing_core::ids::AccountId,
+    ) -> Result<storage_seaorm::SessionWithLink, ReadinessError> {
+        self.0
+            .session_with_link(digest, account)
+            .await
+            .map_err(dependency)
+    }
 }
 
 /// http-api's idempotency-key store on the service's database.

@@ -9,13 +9,15 @@
 //!   linking the wrong ЛС.
 //! - **house search** for the address picker: [`Storage::search_houses`].
 //! - **the cabinet's gate**: [`Storage::linked_account`] — an ЛС by id, only if linked to a
-//!   given cabinet, in one read.
+//!   given cabinet, in one read; [`Storage::session_with_link`] — a session token's session
+//!   and cabinet together with the gate's answer for that cabinet, in one read (what every
+//!   account-scoped request asks first).
 
 use billing_core::ids::{AccountId, HouseId, SupplierId};
 use billing_core::model::Account;
 use identity_core::crypto::SecretDigest;
 use identity_core::domain::SubscriberId;
-use identity_core::model::LinkedAccount;
+use identity_core::model::{LinkedAccount, SessionRecord, Subscriber};
 use identity_core::ports::{PortError, WriteError};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -190,6 +192,104 @@ impl Storage {
         let link = crate::convert::link::from_row(link)?;
         let account = crate::convert::account::from_row(account)?;
         Ok(Some((link, account)))
+    }
+}
+
+/// What [`Storage::session_with_link`] reads: the session with its cabinet, as
+/// [`SessionRepository::find_with_subscriber`](identity_core::ports::SessionRepository::find_with_subscriber)
+/// answers it, and the ЛС if it is linked to the session's cabinet, as
+/// [`Storage::linked_account`] answers it.
+pub type SessionWithLink = (
+    Option<(SessionRecord, Option<Subscriber>)>,
+    Option<(LinkedAccount, Account)>,
+);
+
+impl Storage {
+    /// The session stored under `digest` with its cabinet, and the ЛС `account` if it is
+    /// linked to that cabinet — one `SELECT` (`sessions` LEFT JOIN `subscribers`, `accounts`
+    /// (the one asked about) and `linked_accounts` (the session's cabinet's link to it)),
+    /// where [`SessionRepository::find_with_subscriber`](identity_core::ports::SessionRepository::find_with_subscriber)
+    /// and [`Storage::linked_account`] would take two. The link is that of the session's
+    /// cabinet whatever the session's state: the caller judges the session (expiry,
+    /// revocation, a blocked cabinet) before it trusts the link.
+    pub async fn session_with_link(
+        &self,
+        digest: &SecretDigest,
+        account: AccountId,
+    ) -> Result<SessionWithLink, PortError> {
+        use crate::entity::{account as a, linked_account as l, session, subscriber};
+        use crate::joined::{columns, optional};
+        use sea_orm::sea_query::{Alias, JoinType as Join, Query};
+        let account = id_value(account.get(), "account")?;
+        let (s, c, la, ac) = (
+            Alias::new("s"),
+            Alias::new("c"),
+            Alias::new("l"),
+            Alias::new("a"),
+        );
+        let mut q = Query::select();
+        q.from_as(session::Entity, s.clone());
+        columns::<session::Entity>(&mut q, "s");
+        columns::<subscriber::Entity>(&mut q, "c");
+        columns::<l::Entity>(&mut q, "l");
+        columns::<a::Entity>(&mut q, "a");
+        q.join_as(
+            Join::LeftJoin,
+            subscriber::Entity,
+            c.clone(),
+            Expr::col((c, subscriber::Column::Id))
+                .equals((s.clone(), session::Column::SubscriberId)),
+        );
+        q.join_as(
+            Join::LeftJoin,
+            a::Entity,
+            ac.clone(),
+            Expr::col((ac.clone(), a::Column::Id)).eq(account),
+        );
+        // Identity names a supplier by the decimal text of billing's id.
+        q.join_as(
+            Join::LeftJoin,
+            l::Entity,
+            la.clone(),
+            Expr::col((la.clone(), l::Column::SubscriberId))
+                .equals((s.clone(), session::Column::SubscriberId))
+                .and(
+                    Expr::col((la.clone(), l::Column::Number))
+                        .equals((ac.clone(), a::Column::Number)),
+                )
+                .and(
+                    Expr::col((la, l::Column::Supplier))
+                        .eq(Expr::col((ac, a::Column::SupplierId)).cast_as("TEXT")),
+                ),
+        );
+        q.and_where(Expr::col((s, session::Column::TokenDigest)).eq(digest.as_bytes().to_vec()));
+        let fail = |e| port("find a session with its link", e);
+        let Some(row) = self.db().query_one(&q).await.map_err(fail)? else {
+            return Ok((None, None));
+        };
+        let Some(record) = optional::<session::Model>(&row, "s").map_err(fail)? else {
+            return Ok((None, None));
+        };
+        let cabinet = optional::<subscriber::Model>(&row, "c")
+            .map_err(fail)?
+            .map(crate::convert::subscriber::from_row)
+            .transpose()?;
+        let link = match optional::<l::Model>(&row, "l").map_err(fail)? {
+            Some(link) => {
+                let account = optional::<a::Model>(&row, "a")
+                    .map_err(fail)?
+                    .ok_or_else(|| PortError::new("a link joined without its account"))?;
+                Some((
+                    crate::convert::link::from_row(link)?,
+                    crate::convert::account::from_row(account)?,
+                ))
+            }
+            None => None,
+        };
+        Ok((
+            Some((crate::convert::session::from_row(record)?, cabinet)),
+            link,
+        ))
     }
 }
 

@@ -59,13 +59,14 @@ mod entity;
 mod error;
 mod idempotency;
 mod identity;
+mod joined;
 pub mod migration;
 mod sandbox;
 pub mod sandbox_gateway;
 mod storage;
 
 pub use billing::run::{RunError, RunOptions, RunProgress, RunReport};
-pub use directory::HouseMatch;
+pub use directory::{HouseMatch, SessionWithLink};
 pub use error::{CorruptRow, StorageError};
 pub use idempotency::IdempotencyBegin;
 pub use sandbox::{CaptchaRecord, NewOutboxMessage, OutboxChannel, OutboxRow};

@@ -9,7 +9,6 @@
 use billing_core::ids::{AccountId, SupplierId as BillingSupplierId};
 use billing_core::model::{Account, AccountNumber as BillingAccountNumber};
 use billing_core::reads::{AccountByNumberError, AccountCard, AccountError};
-use identity_core::Authenticated;
 use identity_core::domain::{AccountNumber, AccountRef, Address, Flat, HouseId, SupplierId};
 use identity_core::model::{ClientAction, LinkProof, LinkedAccount};
 use identity_core::secret::Secret;
@@ -184,12 +183,23 @@ async fn dto(state: &AppState, link: LinkedAccount) -> Result<LinkedAccountDto, 
 
 /// The ЛС `account_id` if it is linked to the cabinet of `auth`; `not-linked`
 /// (404) otherwise — also for an id no ЛС has. Every account-scoped operation starts here.
+/// The answer read with the session ([`crate::auth::Cabinet::gate`]) is used when it is about
+/// this ЛС; otherwise the link is read.
 pub async fn linked_account(
     state: &AppState,
-    auth: &Authenticated,
+    auth: &SubscriberAuth,
     account_id: u64,
 ) -> Result<(LinkedAccount, Account), Problem> {
     let not_linked = || Problem::new(ProblemType::NotLinked);
+    if let Some(gate) = auth
+        .cabinet()
+        .gate
+        .as_ref()
+        .filter(|g| g.account == account_id)
+    {
+        return gate.link.clone().ok_or_else(not_linked);
+    }
+    let auth = auth.auth();
     // Ids are stored as i64, so a larger one names no ЛС. (An inclusive `maximum` validator of
     // 2^63 − 1 lets up to 2^63 + 1023 through: poem-openapi compares in f64. The id parameters
     // therefore say `maximum = 2^63, exclusive`; this guards the paths that do not.)
@@ -340,7 +350,7 @@ impl AccountsApi {
         ))]
         account_id: Path<u64>,
     ) -> Result<NoContent, ProblemResponse> {
-        let (link, _) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (link, _) = linked_account(&state, &auth, account_id.0).await?;
         state
             .identity
             .switch_active_account(auth.auth(), &link.account, &Client::of(req).info)
@@ -366,7 +376,7 @@ impl AccountsApi {
         ))]
         account_id: Path<u64>,
     ) -> Result<NoContent, ProblemResponse> {
-        let (link, _) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (link, _) = linked_account(&state, &auth, account_id.0).await?;
         state
             .identity
             .unlink_account(auth.auth(), &link.account, &Client::of(req).info)

@@ -32,7 +32,6 @@ use billing_core::tariff::{
 use billing_core::usecase::AccountBalance;
 use billing_core::volume::{VolumeBasis, VolumeKind};
 use billing_core::{Money, Period, ServiceKind};
-use identity_core::Authenticated;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -91,7 +90,7 @@ fn today(state: &AppState) -> Date {
 /// The linked ЛС `account_id` of the caller, as billing's id.
 async fn gate(
     state: &AppState,
-    auth: &Authenticated,
+    auth: &SubscriberAuth,
     account_id: u64,
 ) -> Result<AccountId, Problem> {
     let (_, account) = linked_account(state, auth, account_id).await?;
@@ -1642,7 +1641,7 @@ impl CabinetApi {
         ))]
         account_id: Path<u64>,
     ) -> Result<Json<Vec<MeterDto>>, ProblemResponse> {
-        let account = gate(&state, auth.auth(), account_id.0).await?;
+        let account = gate(&state, &auth, account_id.0).await?;
         let meters = state.billing.meters(account).await.map_err(Problem::from)?;
         Ok(Json(
             meters
@@ -1687,7 +1686,7 @@ impl CabinetApi {
         /// leading `-` (default `period`).
         sort: Query<Option<ReadingSort>>,
     ) -> Result<Json<Vec<MeterReadingDto>>, ProblemResponse> {
-        let account = gate(&state, auth.auth(), account_id.0).await?;
+        let account = gate(&state, &auth, account_id.0).await?;
         let from = from
             .0
             .as_deref()
@@ -1727,7 +1726,7 @@ impl CabinetApi {
         #[oai(validator(max_length = 16))]
         period: Path<String>,
     ) -> Result<Json<ChargesDto>, ProblemResponse> {
-        let account = gate(&state, auth.auth(), account_id.0).await?;
+        let account = gate(&state, &auth, account_id.0).await?;
         let period = period_param("period", &period.0)?;
         let set = state
             .billing
@@ -1753,7 +1752,7 @@ impl CabinetApi {
         ))]
         account_id: Path<u64>,
     ) -> Result<Json<BalanceDto>, ProblemResponse> {
-        let account = gate(&state, auth.auth(), account_id.0).await?;
+        let account = gate(&state, &auth, account_id.0).await?;
         let balance = state
             .billing
             .balance(account)
@@ -1786,7 +1785,7 @@ impl CabinetApi {
         #[oai(validator(max_length = 16))]
         to: Query<Option<String>>,
     ) -> Result<Json<StatementDto>, ProblemResponse> {
-        let account = gate(&state, auth.auth(), account_id.0).await?;
+        let account = gate(&state, &auth, account_id.0).await?;
         let from = from
             .0
             .as_deref()
@@ -1825,7 +1824,7 @@ impl CabinetApi {
         #[oai(validator(max_length = 16))]
         period: Path<String>,
     ) -> Result<Json<PaymentDocumentDto>, ProblemResponse> {
-        let account = gate(&state, auth.auth(), account_id.0).await?;
+        let account = gate(&state, &auth, account_id.0).await?;
         let period = period_param("period", &period.0)?;
         let doc = state
             .billing
@@ -1853,7 +1852,7 @@ impl CabinetApi {
         /// The day, `YYYY-MM-DD` (default: today).
         on: Query<Option<Date>>,
     ) -> Result<Json<Vec<TariffDto>>, ProblemResponse> {
-        let account = gate(&state, auth.auth(), account_id.0).await?;
+        let account = gate(&state, &auth, account_id.0).await?;
         let on = match on.0 {
             Some(d) => d,
             None => today(&state),
@@ -1884,7 +1883,7 @@ impl CabinetApi {
         account_id: Path<u64>,
         body: Json<EstimateBody>,
     ) -> Result<Json<EstimateDto>, ProblemResponse> {
-        let account = gate(&state, auth.auth(), account_id.0).await?;
+        let account = gate(&state, &auth, account_id.0).await?;
         let body = body.0;
         let mut values = Vec::with_capacity(body.values.len());
         for text in &body.values {
@@ -1922,7 +1921,7 @@ impl CabinetApi {
         ))]
         account_id: Path<u64>,
     ) -> Result<Json<Vec<PaymentHistoryDto>>, ProblemResponse> {
-        let account = gate(&state, auth.auth(), account_id.0).await?;
+        let account = gate(&state, &auth, account_id.0).await?;
         let payments = state
             .billing
             .payments(account)

@@ -569,7 +569,7 @@ impl PaymentsApi {
         ))]
         account_id: Path<u64>,
     ) -> Result<Json<ProposalDto>, ProblemResponse> {
-        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, &auth, account_id.0).await?;
         let proposal = state
             .payments
             .proposal(account.id)
@@ -603,7 +603,7 @@ impl PaymentsApi {
         body: Json<StartPaymentBody>,
     ) -> Result<PaymentStarted, ProblemResponse> {
         let key = idempotency::parse_key(idempotency_key.0.as_deref())?;
-        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, &auth, account_id.0).await?;
         let amount = parse_amount("amount", &body.0.amount)?;
         let split = parse_split(body.0.split.as_deref())?;
         let contact = receipt_contact(&state, auth.auth(), body.0.receipt.as_ref()).await?;
@@ -672,7 +672,7 @@ impl PaymentsApi {
         ))]
         payment_id: Path<u64>,
     ) -> Result<Json<PaymentHistoryDto>, ProblemResponse> {
-        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, &auth, account_id.0).await?;
         let payment = find_payment(&state, account.id, payment_id.0).await?;
         if matches!(payment.state, PaymentState::Created | PaymentState::Pending) {
             match state.payments.reconcile(&payment.gateway_id).await {
@@ -707,7 +707,7 @@ impl PaymentsApi {
         #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<Vec<ReceiptDto>>, ProblemResponse> {
-        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, &auth, account_id.0).await?;
         let limit = limit.0.unwrap_or(50);
         receipts_json(&state, async |r| {
             r.receipts_of_account(account.id, limit).await
@@ -736,7 +736,7 @@ impl PaymentsApi {
         ))]
         payment_id: Path<u64>,
     ) -> Result<Json<Vec<ReceiptDto>>, ProblemResponse> {
-        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, &auth, account_id.0).await?;
         let payment = find_payment(&state, account.id, payment_id.0).await?;
         receipts_json(&state, async |r| {
             r.receipts_of_payment(account.id, &payment.gateway_id).await
@@ -760,7 +760,7 @@ impl PaymentsApi {
         ))]
         account_id: Path<u64>,
     ) -> Result<Json<AutopayDto>, ProblemResponse> {
-        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, &auth, account_id.0).await?;
         let payer = auth.auth().subscriber().to_string();
         let settings = state
             .autopay
@@ -790,7 +790,7 @@ impl PaymentsApi {
         account_id: Path<u64>,
         body: Json<AutopayBody>,
     ) -> Result<Json<AutopayDto>, ProblemResponse> {
-        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, &auth, account_id.0).await?;
         let body = body.0;
         let mode = match (body.mode.as_str(), body.amount.as_deref()) {
             ("fixed", Some(a)) => AutopayMode::Fixed(parse_amount("amount", a)?),
@@ -840,7 +840,7 @@ impl PaymentsApi {
         ))]
         account_id: Path<u64>,
     ) -> Result<AutopayDeleted, ProblemResponse> {
-        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, &auth, account_id.0).await?;
         let payer = auth.auth().subscriber().to_string();
         let deleted = state
             .autopay

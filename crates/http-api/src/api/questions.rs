@@ -228,7 +228,7 @@ impl QuestionsApi {
         let body = body.0;
         let text = QuestionText::parse(&body.text).map_err(|e| invalid("text", &e))?;
         let account = match body.account_id {
-            Some(id) => Some(linked_account(&state, auth.auth(), id).await?.0.account),
+            Some(id) => Some(linked_account(&state, &auth, id).await?.0.account),
             None => None,
         };
         let asked = state

@@ -273,7 +273,7 @@ impl ReadingsApi {
         body: Json<SubmitReadingBody>,
     ) -> Result<ReadingAccepted, ProblemResponse> {
         let key = idempotency::parse_key(idempotency_key.0.as_deref())?;
-        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, &auth, account_id.0).await?;
         let values = parse_values("values", &body.0.values)?;
         let operation = format!("POST /accounts/{}/readings", account_id.0);
         let fingerprint = idempotency::fingerprint(&operation, &body.0);
@@ -335,7 +335,7 @@ impl ReadingsApi {
         body: Json<CorrectReadingBody>,
     ) -> Result<ReadingCorrected, ProblemResponse> {
         let key = idempotency::parse_key(idempotency_key.0.as_deref())?;
-        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, &auth, account_id.0).await?;
         let values = parse_values("values", &body.0.values)?;
         let operation = format!("PUT /accounts/{}/readings/{}", account_id.0, reading_id.0);
         let fingerprint = idempotency::fingerprint(&operation, &body.0);
@@ -388,7 +388,7 @@ impl ReadingsApi {
         ))]
         reading_id: Path<u64>,
     ) -> Result<Json<CancelledReadingDto>, ProblemResponse> {
-        let (_, account) = linked_account(&state, auth.auth(), account_id.0).await?;
+        let (_, account) = linked_account(&state, &auth, account_id.0).await?;
         let reading = state
             .billing
             .cancel_reading(account.id, ReadingId::new(reading_id.0))

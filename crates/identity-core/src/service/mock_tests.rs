@@ -515,3 +515,44 @@ async fn a_failing_throttle_store_refuses_the_client() {
         Err(Throttled::Unexpected(_))
     ));
 }
+
+#[tokio::test]
+async fn a_session_read_by_an_adapter_is_judged_as_authenticate_judges_it() {
+    use crate::crypto::SecretDigest;
+    let world = World::new();
+    let service = world.service();
+    register(&world, &service, &phone(1), &email("ivan")).await;
+    register(&world, &service, &phone(2), &email("petr")).await;
+    let mine = login(&service, LoginHandle::Phone(phone(1)), PASSWORD)
+        .await
+        .unwrap();
+    let theirs = login(&service, LoginHandle::Phone(phone(2)), PASSWORD)
+        .await
+        .unwrap();
+    let sessions = world.ports().sessions;
+    let digest = SecretDigest::of_token(mine.token.expose());
+    let found = sessions.find_with_subscriber(&digest).await.unwrap();
+    assert_eq!(
+        service.admit(&digest, found.clone()).await.unwrap(),
+        service.authenticate(&mine.token).await.unwrap()
+    );
+    // Nothing found, another token's session, or the session with another cabinet: refused.
+    let other = SecretDigest::of_token(theirs.token.expose());
+    let their_found = sessions.find_with_subscriber(&other).await.unwrap();
+    let (record, _) = found.clone().unwrap();
+    let (_, their_cabinet) = their_found.clone().unwrap();
+    for wrong in [None, their_found, Some((record, their_cabinet))] {
+        assert!(matches!(
+            service.admit(&digest, wrong).await,
+            Err(AuthenticateError::InvalidSession)
+        ));
+    }
+    // After logout the same read is refused too.
+    let auth = service.authenticate(&mine.token).await.unwrap();
+    service.logout(&auth, &web()).await.unwrap();
+    let found = sessions.find_with_subscriber(&digest).await.unwrap();
+    assert!(matches!(
+        service.admit(&digest, found).await,
+        Err(AuthenticateError::InvalidSession)
+    ));
+}

@@ -26,16 +26,14 @@ use billing_core::ports::{CheckBasis, MeterContext, ReadingContextRepository, Re
 use billing_core::reading::Reading;
 use billing_core::volume::PastVolume;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query, SelectStatement};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, IdenStatic, Iterable, QueryResult,
-    TryGetError,
-};
+use sea_orm::{ConnectionTrait, FromQueryResult, QueryResult};
 
 use crate::convert::Row;
 use crate::convert::billing::{period_code, to_db_id};
 use crate::convert::reading::accepted_literal;
 use crate::entity::{account, closed_period, meter, reading, supplier, volume};
 use crate::error::repo;
+use crate::joined::columns;
 use crate::storage::{Backend, Storage};
 
 const METER: &str = "m";
@@ -101,23 +99,11 @@ impl Bases<'_> {
     }
 }
 
-/// Selects every column of `E` from the table aliased `alias` as `<alias>_<column>`.
-fn columns<E: EntityTrait>(q: &mut SelectStatement, alias: &str) {
-    for c in E::Column::iter() {
-        let expr = c.select_as(Expr::col((Alias::new(alias), c)));
-        q.expr_as(expr, Alias::new(format!("{alias}_{}", c.as_str())));
-    }
-}
-
 const READ: &str = "read a reading's context";
 
 /// The model selected under `alias`, `None` when the joined side is absent (all NULL).
 fn optional<M: FromQueryResult>(row: &QueryResult, alias: &str) -> Result<Option<M>, RepoError> {
-    match M::from_query_result_nullable(row, &format!("{alias}_")) {
-        Ok(m) => Ok(Some(m)),
-        Err(TryGetError::Null(_)) => Ok(None),
-        Err(TryGetError::DbErr(e)) => Err(repo(READ, e)),
-    }
+    crate::joined::optional(row, alias).map_err(|e| repo(READ, e))
 }
 
 /// Adds the meter's, account's and supplier's columns and the last closed period to `q`, and

@@ -7,7 +7,7 @@ use identity_core::crypto::SecretDigest;
 use identity_core::ports::WriteError;
 use storage_seaorm::{HouseMatch, Storage};
 
-use crate::common::fixtures::{account, at, link, stored_subscriber};
+use crate::common::fixtures::{account, at, link, session, stored_subscriber};
 use crate::common::seed::*;
 
 contract!(
@@ -20,6 +20,7 @@ contract!(
     house_search_is_per_supplier_and_limited,
     the_gate_opens_an_account_only_to_a_cabinet_it_is_linked_to,
     a_link_that_does_not_decode_is_an_error_not_a_closed_gate,
+    a_session_comes_with_its_cabinets_link_as_the_two_reads_give_them,
 );
 
 fn code(text: &str) -> SecretDigest {
@@ -230,15 +231,26 @@ async fn house_search_is_per_supplier_and_limited(storage: Storage) {
     );
 }
 
-async fn the_gate_opens_an_account_only_to_a_cabinet_it_is_linked_to(storage: Storage) {
+/// Two ЛС of one house; cabinet 1 (the owner) has the first linked and, at another supplier,
+/// the second's number; cabinet 2 (a stranger) has nothing.
+struct Linked {
+    mine: billing_core::model::Account,
+    neighbours: billing_core::model::Account,
+    owner: identity_core::domain::SubscriberId,
+    stranger: identity_core::domain::SubscriberId,
+    number: u32,
+    linked: identity_core::model::LinkedAccount,
+}
+
+async fn linked_setup(storage: &Storage) -> Linked {
     use identity_core::ports::LinkRepository;
-    let seeded = house_with_accounts(&storage, 1, 2).await;
-    let (mine, neighbours) = (&seeded.accounts[0], &seeded.accounts[1]);
-    let owner = stored_subscriber(&storage, 1).await.id;
-    let stranger = stored_subscriber(&storage, 2).await.id;
+    let seeded = house_with_accounts(storage, 1, 2).await;
+    let (mine, neighbours) = (seeded.accounts[0].clone(), seeded.accounts[1].clone());
+    let owner = stored_subscriber(storage, 1).await.id;
+    let stranger = stored_subscriber(storage, 2).await.id;
     let number: u32 = mine.number.as_str().parse().unwrap();
     let linked = link(account(&SUPPLIER.to_string(), number), 0, true);
-    LinkRepository::insert(&storage, owner, &linked)
+    LinkRepository::insert(storage, owner, &linked)
         .await
         .unwrap();
     // The same number at another supplier is another ЛС: linking it opens nothing here.
@@ -247,9 +259,30 @@ async fn the_gate_opens_an_account_only_to_a_cabinet_it_is_linked_to(storage: St
         1,
         false,
     );
-    LinkRepository::insert(&storage, owner, &other_supplier)
+    LinkRepository::insert(storage, owner, &other_supplier)
         .await
         .unwrap();
+    Linked {
+        mine,
+        neighbours,
+        owner,
+        stranger,
+        number,
+        linked,
+    }
+}
+
+async fn the_gate_opens_an_account_only_to_a_cabinet_it_is_linked_to(storage: Storage) {
+    use identity_core::ports::LinkRepository;
+    let Linked {
+        mine,
+        neighbours,
+        owner,
+        stranger,
+        number,
+        linked,
+    } = linked_setup(&storage).await;
+    let (mine, neighbours) = (&mine, &neighbours);
 
     assert_eq!(
         storage.linked_account(owner, mine.id).await.unwrap(),
@@ -289,7 +322,100 @@ async fn a_link_that_does_not_decode_is_an_error_not_a_closed_gate(storage: Stor
         .unwrap();
     if storage.backend() == storage_seaorm::Backend::Sqlite {
         // SQLite lets a column hold a value of another type; PostgreSQL refuses the UPDATE.
+        use identity_core::ports::SessionRepository;
+        let owners = session(1, owner, 10);
+        SessionRepository::insert(&storage, &owners).await.unwrap();
         damage(&storage, "UPDATE linked_accounts SET linked_at = 'x'").await;
         assert!(storage.linked_account(owner, mine.id).await.is_err());
+        assert!(
+            storage
+                .session_with_link(&owners.token_digest, mine.id)
+                .await
+                .is_err()
+        );
     }
+}
+
+/// Asserts `session_with_link` answers what the two single reads answer for the same rows, and
+/// returns the link it found.
+async fn same_as_two_reads(
+    storage: &Storage,
+    digest: &SecretDigest,
+    account: AccountId,
+) -> Option<(
+    identity_core::model::LinkedAccount,
+    billing_core::model::Account,
+)> {
+    use identity_core::ports::SessionRepository;
+    let (found, link) = storage.session_with_link(digest, account).await.unwrap();
+    let expected = storage.find_with_subscriber(digest).await.unwrap();
+    assert_eq!(found, expected, "the session and its cabinet");
+    let expected_link = match &found {
+        Some((record, _)) => storage
+            .linked_account(record.subscriber, account)
+            .await
+            .unwrap(),
+        None => None,
+    };
+    assert_eq!(link, expected_link, "the link of the session's cabinet");
+    link
+}
+
+async fn a_session_comes_with_its_cabinets_link_as_the_two_reads_give_them(storage: Storage) {
+    use identity_core::ports::{LinkRepository, SessionRepository};
+    let Linked {
+        mine,
+        neighbours,
+        owner,
+        stranger,
+        number,
+        linked,
+    } = linked_setup(&storage).await;
+    let (mine, neighbours) = (&mine, &neighbours);
+    let (owners, strangers) = (session(1, owner, 10), session(2, stranger, 20));
+    SessionRepository::insert(&storage, &owners).await.unwrap();
+    SessionRepository::insert(&storage, &strangers)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        same_as_two_reads(&storage, &owners.token_digest, mine.id).await,
+        Some((linked.clone(), mine.clone()))
+    );
+    assert_eq!(
+        same_as_two_reads(&storage, &owners.token_digest, neighbours.id).await,
+        None
+    );
+    assert_eq!(
+        same_as_two_reads(&storage, &owners.token_digest, AccountId::new(987_654)).await,
+        None
+    );
+    assert_eq!(
+        same_as_two_reads(&storage, &strangers.token_digest, mine.id).await,
+        None
+    );
+    // An unknown token: no session, and so no link either.
+    assert_eq!(
+        storage
+            .session_with_link(&code("no-such-token"), mine.id)
+            .await
+            .unwrap(),
+        (None, None)
+    );
+    // A revoked session still comes back with its link: the core judges the session.
+    assert!(storage.revoke(owner, owners.id, at(30)).await.unwrap());
+    let (found, link) = storage
+        .session_with_link(&owners.token_digest, mine.id)
+        .await
+        .unwrap();
+    assert_eq!(found.unwrap().0.revoked_at, Some(at(30)));
+    assert_eq!(link, Some((linked, mine.clone())));
+    // Unlinked, the gate is closed.
+    LinkRepository::remove(&storage, owner, &account(&SUPPLIER.to_string(), number))
+        .await
+        .unwrap();
+    assert_eq!(
+        same_as_two_reads(&storage, &owners.token_digest, mine.id).await,
+        None
+    );
 }
