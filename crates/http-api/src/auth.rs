@@ -7,8 +7,10 @@
 //!   of another site, or `Sec-Fetch-Site: cross-site`, is refused with `csrf-rejected`.
 //! - A bearer token is returned only when the login asks for it, so browsers never hold one.
 //!
-//! **Invariant:** the token never appears in a log line; only the core sees it, and only to
-//! hash it.
+//! **Invariant:** the token never appears in a log line; nothing reads it but the core's
+//! `SecretDigest::of_token`, which hashes it (in `IdentityService::authenticate`, or here for
+//! an account-scoped request, whose session is read with its link and judged by
+//! `IdentityService::admit`).
 
 use std::net::IpAddr;
 

@@ -13,7 +13,7 @@
 //! — and, once, the account's volume history of the meter's service before the latest of the
 //! periods as one JSON array (`json_agg` on PostgreSQL, `json_group_array` on SQLite), which
 //! each basis takes the part of before its own period. For a reading's context the period is
-//! the reading's own (`r.period` in the subqueries).
+//! the reading's own (a subquery of the reading by its id; see [`Bases`]).
 //!
 //! Each entity's columns are selected under a prefix (`m_`, `a_`, `s_`, `r_`, `p0_`, …) with
 //! the same casts the entities read them with (`select_as`), and decoded by the entities' own
