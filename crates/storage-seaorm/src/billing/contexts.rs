@@ -215,6 +215,10 @@ fn bases_of(
     let Some(account) = &context.account else {
         return Ok(Vec::new());
     };
+    if periods.is_empty() {
+        // `select_bases` selected no history column for no periods.
+        return Ok(Vec::new());
+    }
     let text: Option<String> = row.try_get("", VOLUMES).map_err(|e| repo(READ, e))?;
     let at = Row::new("volume_history", format!("account {}", account.id));
     let entries: Vec<(i32, String, String, String)> = match text {
