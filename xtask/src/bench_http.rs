@@ -30,7 +30,9 @@
 //!      hashing must not starve the other requests.
 //! 5. On PostgreSQL, with the service stopped: **pgbench** runs the reading-insert transaction
 //!    (supersede the accepted reading, insert the new one — what a correction writes) with N
-//!    clients on the same database, its row copied from what the service stored.
+//!    clients on the same database, its row copied from what the service stored; then the
+//!    database's own ceiling: pgbench running the statements a keyed correction sends
+//!    (`xtask/pgbench/`), as the service sends them and merged into three.
 //!
 //! It prints requests/s, p50/p99/max latency and the ratios to the targets of issue 5.
 //! Figures are recorded in `docs/performance.md`.
@@ -305,6 +307,8 @@ struct BackendFigures {
     mixed_logins: Figures,
     mixed_submissions: Figures,
     pgbench: Option<Figures>,
+    /// [`ceilings`]: pgbench on the service's own statements (PostgreSQL only).
+    ceilings: Vec<(&'static str, f64)>,
 }
 
 async fn bench_backend(
@@ -403,12 +407,16 @@ async fn bench_backend(
     );
     drop(service);
 
-    let pgbench = match backend {
-        Backend::Sqlite => None,
+    let (pgbench, ceilings) = match backend {
+        Backend::Sqlite => (None, Vec::new()),
         Backend::Postgres => {
             let figures = pgbench(dir, options.subscribers, options.seconds).await?;
             println!("{}", figures.line("pgbench: the reading-insert tx"));
-            Some(figures)
+            let ceilings = ceilings(dir, options.subscribers, options.seconds).await?;
+            for (name, tps) in &ceilings {
+                println!("  pgbench: {name:<29} {tps:>9.1} tx/s");
+            }
+            (Some(figures), ceilings)
         }
     };
     Ok(BackendFigures {
@@ -421,6 +429,7 @@ async fn bench_backend(
         mixed_logins,
         mixed_submissions,
         pgbench,
+        ceilings,
     })
 }
 
@@ -1127,28 +1136,9 @@ async fn pgbench(dir: &Path, clients: usize, seconds: usize) -> Result<Figures, 
     let _ = std::fs::remove_dir_all(&logs);
     std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
     let run = |seconds: u64, log: bool| -> Result<String, String> {
-        let mut cmd = Command::new("pgbench");
-        cmd.args(["-n", "-M", "prepared", "-j", "2"])
-            .args(["-c", &clients.to_string(), "-T", &seconds.to_string()])
-            .arg("-f")
-            .arg(&script);
-        if log {
-            cmd.arg("-l")
-                .arg(format!("--log-prefix={}", logs.join("tx").display()));
-        }
-        let out = cmd.arg(&url).output().map_err(|e| {
-            format!("cannot run pgbench (Debian: apt-get install postgresql-contrib): {e}")
-        })?;
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        if out.status.success() {
-            Ok(stdout)
-        } else {
-            Err(format!(
-                "pgbench failed ({}): {stdout}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
+        let log_prefix = format!("--log-prefix={}", logs.join("tx").display());
+        let extra: &[&str] = if log { &["-l", &log_prefix] } else { &[] };
+        run_pgbench(&script, clients, seconds, extra, &url)
     };
     run(WARM_UP.as_secs(), false)?;
     let stdout = run(seconds as u64, true)?;
@@ -1169,6 +1159,106 @@ async fn pgbench(dir: &Path, clients: usize, seconds: usize) -> Result<Figures, 
         }
     }
     Ok(Figures::of(sample, seconds as f64))
+}
+
+/// Runs pgbench (`-n -M prepared -j 2`) with `script` for `seconds` on `clients` clients and
+/// the `extra` arguments; its standard output.
+fn run_pgbench(
+    script: &Path,
+    clients: usize,
+    seconds: u64,
+    extra: &[&str],
+    url: &str,
+) -> Result<String, String> {
+    let out = Command::new("pgbench")
+        .args(["-n", "-M", "prepared", "-j", "2"])
+        .args(["-c", &clients.to_string(), "-T", &seconds.to_string()])
+        .args(extra)
+        .arg("-f")
+        .arg(script)
+        .arg(url)
+        .output()
+        .map_err(|e| {
+            format!("cannot run pgbench (Debian: apt-get install postgresql-contrib): {e}")
+        })?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(stdout)
+    } else {
+        Err(format!(
+            "pgbench failed ({}): {stdout}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// The database's own ceiling for a submission: pgbench running, on the bench database, the
+/// statements a keyed correction sends (`xtask/pgbench/`, see its README) — the service's five
+/// and the same work merged into three — with the bench's clients, each on its own cabinet,
+/// ЛС and meter. Their transactions per second, in that order.
+async fn ceilings(
+    dir: &Path,
+    clients: usize,
+    seconds: usize,
+) -> Result<Vec<(&'static str, f64)>, String> {
+    const SCRIPTS: [(&str, &str, &str); 2] = [
+        (
+            "the service's 5 statements",
+            "service-5-statements.sql",
+            include_str!("../pgbench/service-5-statements.sql"),
+        ),
+        (
+            "the same in 3 statements",
+            "merged-3-statements.sql",
+            include_str!("../pgbench/merged-3-statements.sql"),
+        ),
+    ];
+    let first = FIRST_ID;
+    let last = FIRST_ID + clients - 1;
+    // Each bench cabinet gets a session whose token digest the scripts compute from
+    // pgbench's client id; the period is that of the accepted readings the service corrected.
+    let setup = format!(
+        "INSERT INTO sessions (id, subscriber_id, token_digest, created_at, last_seen_at, \
+         revoked_at, channel, device) \
+         SELECT md5('pgb' || (a.id - {first})), l.subscriber_id, \
+         decode(md5('bench' || (a.id - {first})) || md5('x' || (a.id - {first})), 'hex'), \
+         0, 0, NULL, 'web', 'pgbench' FROM linked_accounts l JOIN accounts a \
+         ON a.number = l.number AND cast(a.supplier_id AS text) = l.supplier \
+         WHERE a.id BETWEEN {first} AND {last} ON CONFLICT DO NOTHING"
+    );
+    let url = format!("{POSTGRES_SERVER}/{DATABASE}");
+    let db = Database::connect(&url)
+        .await
+        .map_err(|e| format!("PostgreSQL {url}: {e}"))?;
+    db.execute_unprepared(&setup)
+        .await
+        .map_err(|e| format!("{setup}: {e}"))?;
+    let row = bench_row(&format!(
+        "SELECT max(period) AS period FROM readings WHERE meter_id = {first} AND status = 'accepted'"
+    ))
+    .await?
+    .ok_or("no accepted reading of the first bench meter")?;
+    let period: i32 = row
+        .try_get("", "period")
+        .map_err(|e| format!("readings.period: {e}"))?;
+    let vars = [format!("first={first}"), format!("period={period}")];
+    let extra = ["-D", &vars[0], "-D", &vars[1]];
+    let mut figures = Vec::new();
+    for (name, file, text) in SCRIPTS {
+        let script = dir.join(file);
+        std::fs::write(&script, text).map_err(|e| format!("{}: {e}", script.display()))?;
+        run_pgbench(&script, clients, WARM_UP.as_secs(), &extra, &url)?;
+        let stdout = run_pgbench(&script, clients, seconds as u64, &extra, &url)?;
+        let tps = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("tps = "))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or_else(|| format!("pgbench printed no tps for {file}: {stdout}"))?;
+        figures.push((name, tps));
+    }
+    Ok(figures)
 }
 
 fn verdict(ok: bool) -> &'static str {
@@ -1212,6 +1302,14 @@ fn report(
                 "  submissions / pgbench = {ratio:.2} (target ≥ {TARGET_PGBENCH_RATIO}): {}",
                 verdict(ratio >= TARGET_PGBENCH_RATIO)
             );
+            for (name, tps) in &r.ceilings {
+                println!(
+                    "  pgbench on {name}: {tps:.1} tx/s = {:.2} of the reading-insert tx \
+                     (the database's own ceiling); submissions / it = {:.2}",
+                    tps / pg.per_second,
+                    r.submissions.per_second / tps
+                );
+            }
         }
         println!(
             "  submission p99 {:.2} ms at {rate}/s (target ≤ {TARGET_SUBMIT_P99_MS} ms): {}; \
