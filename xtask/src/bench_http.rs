@@ -410,9 +410,9 @@ async fn bench_backend(
     let (pgbench, ceilings) = match backend {
         Backend::Sqlite => (None, Vec::new()),
         Backend::Postgres => {
-            let figures = pgbench(dir, options.subscribers, options.seconds).await?;
+            let (figures, period) = pgbench(dir, options.subscribers, options.seconds).await?;
             println!("{}", figures.line("pgbench: the reading-insert tx"));
-            let ceilings = ceilings(dir, options.subscribers, options.seconds).await?;
+            let ceilings = ceilings(dir, options.subscribers, options.seconds, period).await?;
             for (name, tps) in &ceilings {
                 println!("  pgbench: {name:<29} {tps:>9.1} tx/s");
             }
@@ -1090,12 +1090,15 @@ async fn bench_row(sql: &str) -> Result<Option<sea_orm::QueryResult>, String> {
 }
 
 /// pgbench on the bench database: the transaction a reading correction writes, by `clients`
-/// clients (each on its own meter), after a warm-up run.
-async fn pgbench(dir: &Path, clients: usize, seconds: usize) -> Result<Figures, String> {
+/// clients (each on its own meter), after a warm-up run; with the period of the readings the
+/// service corrected (the latest accepted one; last month's is accepted too), which the
+/// transaction writes.
+async fn pgbench(dir: &Path, clients: usize, seconds: usize) -> Result<(Figures, i32), String> {
     let url = format!("{POSTGRES_SERVER}/{DATABASE}");
     let row = bench_row(&format!(
         "SELECT period, register_values, taken_on, submitted_at, source, slot \
-         FROM readings WHERE meter_id = {FIRST_ID} AND status = 'accepted'"
+         FROM readings WHERE meter_id = {FIRST_ID} AND status = 'accepted' \
+         ORDER BY period DESC LIMIT 1"
     ))
     .await?
     .ok_or("the service stored no accepted reading of the first bench meter")?;
@@ -1158,7 +1161,7 @@ async fn pgbench(dir: &Path, clients: usize, seconds: usize) -> Result<Figures, 
             }
         }
     }
-    Ok(Figures::of(sample, seconds as f64))
+    Ok((Figures::of(sample, seconds as f64), period))
 }
 
 /// Runs pgbench (`-n -M prepared -j 2`) with `script` for `seconds` on `clients` clients and
@@ -1196,11 +1199,13 @@ fn run_pgbench(
 /// The database's own ceiling for a submission: pgbench running, on the bench database, the
 /// statements a keyed correction sends (`xtask/pgbench/`, see its README) — the service's five
 /// and the same work merged into three — with the bench's clients, each on its own cabinet,
-/// ЛС and meter. Their transactions per second, in that order.
+/// ЛС and meter, correcting the readings of `period`. Their transactions per second, in that
+/// order.
 async fn ceilings(
     dir: &Path,
     clients: usize,
     seconds: usize,
+    period: i32,
 ) -> Result<Vec<(&'static str, f64)>, String> {
     const SCRIPTS: [(&str, &str, &str); 2] = [
         (
@@ -1217,7 +1222,7 @@ async fn ceilings(
     let first = FIRST_ID;
     let last = FIRST_ID + clients - 1;
     // Each bench cabinet gets a session whose token digest the scripts compute from
-    // pgbench's client id; the period is that of the accepted readings the service corrected.
+    // pgbench's client id.
     let setup = format!(
         "INSERT INTO sessions (id, subscriber_id, token_digest, created_at, last_seen_at, \
          revoked_at, channel, device) \
@@ -1234,14 +1239,6 @@ async fn ceilings(
     db.execute_unprepared(&setup)
         .await
         .map_err(|e| format!("{setup}: {e}"))?;
-    let row = bench_row(&format!(
-        "SELECT max(period) AS period FROM readings WHERE meter_id = {first} AND status = 'accepted'"
-    ))
-    .await?
-    .ok_or("no accepted reading of the first bench meter")?;
-    let period: i32 = row
-        .try_get("", "period")
-        .map_err(|e| format!("readings.period: {e}"))?;
     let vars = [format!("first={first}"), format!("period={period}")];
     let extra = ["-D", &vars[0], "-D", &vars[1]];
     let mut figures = Vec::new();

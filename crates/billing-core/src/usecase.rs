@@ -282,8 +282,6 @@ pub struct BillingService {
 // Readings
 // ---------------------------------------------------------------------------------------------
 
-/// A reading of the caller's account with what a change of it (correction, cancellation) is
-/// checked against.
 /// The average monthly volume of the basis' history: the plausibility bound's measure.
 fn average_of(basis: &CheckBasis, meter: &Meter, supplier: &Supplier) -> Option<ZoneValues> {
     let dp = supplier.policy.volume_dp(meter.service);
@@ -297,6 +295,8 @@ fn average_of(basis: &CheckBasis, meter: &Meter, supplier: &Supplier) -> Option<
     .map(|(v, _)| v)
 }
 
+/// A reading of the caller's account with what a change of it (correction, cancellation) is
+/// checked against.
 struct Changeable {
     reading: Reading,
     meter: Meter,
@@ -1599,14 +1599,20 @@ impl BillingService {
         cmd: SubmitReading,
     ) -> Result<AcceptedReading, SubmitReadingError> {
         let (today, now) = (self.ports.clock.today(), self.ports.clock.now());
-        // The reading is for this period or, after the window, the next one: the context
-        // brings the basis of both, so one read serves (the window is the supplier's, read in
-        // the same context).
+        // A subscriber's reading is for this period or, after the window, the next one: the
+        // context brings the basis of both, so one read serves (the window is the supplier's,
+        // read in the same context). Anyone else's is for this period.
         let this_period = Period::of(today);
+        let candidates = [this_period, this_period.next()];
+        let asked = if cmd.source == ReadingSource::Subscriber {
+            &candidates[..]
+        } else {
+            &candidates[..1]
+        };
         let context = self
             .ports
             .contexts
-            .meter_context(cmd.meter, cmd.account, &[this_period, this_period.next()])
+            .meter_context(cmd.meter, cmd.account, asked)
             .await?
             .ok_or(SubmitReadingError::MeterNotFound)?;
         if context.meter.account != Some(cmd.account) {

@@ -123,32 +123,27 @@ fn path_account(req: &Request) -> Option<u64> {
 async fn check(req: &Request, token: String, via_cookie: bool) -> poem::Result<Cabinet> {
     let state = state(req)?;
     let token = Secret::new(token);
-    let Some(account) = path_account(req) else {
-        return match state.identity.authenticate(&token).await {
-            Ok(auth) => Ok(Cabinet {
-                auth,
-                via_cookie,
-                gate: None,
-            }),
-            Err(e) => Err(Problem::from(e).into()),
-        };
+    let (admitted, gate) = match path_account(req) {
+        None => (state.identity.authenticate(&token).await, None),
+        Some(account) => {
+            // An account-scoped operation asks the gate next: one read for the session and
+            // the link, judged by the core as `authenticate` would judge it.
+            let digest = SecretDigest::of_token(token.expose());
+            let (found, link) = state
+                .links
+                .session_with_link(&digest, billing_core::ids::AccountId::new(account))
+                .await
+                .map_err(|e| Problem::unavailable("find a session with its link", &e.0))?;
+            let admitted = state.identity.admit(&digest, found).await;
+            (admitted, Some(Gate { account, link }))
+        }
     };
-    // An account-scoped operation asks the gate next: one read for the session and the link,
-    // judged by the core as `authenticate` would judge it.
-    let digest = SecretDigest::of_token(token.expose());
-    let (found, link) = state
-        .links
-        .session_with_link(&digest, billing_core::ids::AccountId::new(account))
-        .await
-        .map_err(|e| Problem::unavailable("find a session with its link", &e.0))?;
-    match state.identity.admit(&digest, found).await {
-        Ok(auth) => Ok(Cabinet {
-            auth,
-            via_cookie,
-            gate: Some(Gate { account, link }),
-        }),
-        Err(e) => Err(Problem::from(e).into()),
-    }
+    let auth = admitted.map_err(Problem::from)?;
+    Ok(Cabinet {
+        auth,
+        via_cookie,
+        gate,
+    })
 }
 
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Cabinet> {
