@@ -332,3 +332,101 @@ pub(crate) async fn wrong_link_proofs_are_throttled(backend: Backend) {
     svc.assert_problem(resp, 429, "rate-limited").await;
     svc.stop().await;
 }
+
+/// Logs `phone` in for an API client; its bearer token.
+async fn bearer_login(svc: &TestService, phone: &str) -> String {
+    let resp = post(
+        svc,
+        "/api/v1/session",
+        json!({ "login": phone, "password": PASSWORD, "token": true }),
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    resp.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Damaged rows (SQLite lets a column hold text where a time belongs; PostgreSQL refuses the
+/// damage, so this runs on SQLite only). A damaged link row: an account-scoped request of a
+/// live session is `service-unavailable` — the gate cannot be read — but a revoked session's
+/// is still `unauthorized`, as the session is judged before the link is looked at. A damaged
+/// session row, a subscriber's or an operator's: a bearer request is `service-unavailable`, not
+/// `unauthorized`.
+pub(crate) async fn a_damaged_link_row_does_not_hide_a_revoked_session() {
+    let svc = TestService::start(Backend::Sqlite).await;
+    const PHONE: &str = "+79160000033";
+    cabinet_of(&svc, "7700100001", "Иванов Иван Иванович", PHONE).await;
+    let token = bearer_login(&svc, PHONE).await;
+    let list = svc.get_json_as("/api/v1/accounts", &token).await;
+    let id = list[0]["account_id"].as_u64().unwrap();
+    let meters = |token: String| {
+        let path = format!("/api/v1/accounts/{id}/meters");
+        let client = reqwest::Client::new();
+        let url = svc.url(&path);
+        async move { client.get(url).bearer_auth(token).send().await.unwrap() }
+    };
+    assert_eq!(meters(token.clone()).await.status(), StatusCode::OK);
+    svc.execute_behind_the_service("UPDATE linked_accounts SET linked_at = 'x'")
+        .await;
+    svc.assert_problem(meters(token.clone()).await, 503, "service-unavailable")
+        .await;
+    let logout = reqwest::Client::new()
+        .delete(svc.url("/api/v1/session"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    svc.assert_problem(meters(token).await, 401, "unauthorized")
+        .await;
+
+    // A session row the service cannot read: a bearer client is told the service is
+    // unavailable, not that its token is invalid (it would throw the token away) — though the
+    // cookie, tried after the bearer token, is absent.
+    let token = bearer_login(&svc, PHONE).await;
+    svc.execute_behind_the_service("UPDATE sessions SET created_at = 'x'")
+        .await;
+    svc.assert_problem(meters(token.clone()).await, 503, "service-unavailable")
+        .await;
+    let sessions = reqwest::Client::new()
+        .get(svc.url("/api/v1/sessions"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    svc.assert_problem(sessions, 503, "service-unavailable")
+        .await;
+    let anonymous = reqwest::Client::new()
+        .get(svc.url("/api/v1/sessions"))
+        .send()
+        .await
+        .unwrap();
+    svc.assert_problem(anonymous, 401, "unauthorized").await;
+
+    // The same for an operator's bearer token (tried before the API key).
+    let resp = crate::operator::operator_login(
+        &svc,
+        crate::operator::ADMIN,
+        crate::operator::ADMIN_PASSWORD,
+    )
+    .await;
+    assert_eq!(resp.status(), StatusCode::CREATED);
+    let operator = resp.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let me = || {
+        reqwest::Client::new()
+            .get(svc.url("/api/v1/operator/me"))
+            .bearer_auth(&operator)
+            .send()
+    };
+    assert_eq!(me().await.unwrap().status(), StatusCode::OK);
+    svc.execute_behind_the_service("UPDATE operator_sessions SET created_at = 'x'")
+        .await;
+    svc.assert_problem(me().await.unwrap(), 503, "service-unavailable")
+        .await;
+    svc.stop().await;
+}

@@ -52,6 +52,12 @@ journey!(settings_recovery::emailed_links_open_pages_that_work_without_a_script)
 journey!(settings_recovery::the_email_confirmation_page_confirms_only_when_its_button_is_pressed);
 journey!(accounts::register_by_account_link_three_ways_switch_and_unlink);
 journey!(accounts::wrong_link_proofs_are_throttled);
+
+/// SQLite only: PostgreSQL's column types refuse the damage this journey plants.
+#[tokio::test]
+async fn a_damaged_link_row_does_not_hide_a_revoked_session() {
+    accounts::a_damaged_link_row_does_not_hide_a_revoked_session().await;
+}
 journey!(readings::submit_correct_replay_cancel_and_late);
 journey!(billing::billing_reads_of_a_linked_account);
 journey!(questions::ask_answer_and_read);

@@ -49,11 +49,16 @@ pub struct Cabinet {
 pub struct Gate {
     /// The ЛС asked about (the path's `{account_id}`).
     pub account: u64,
-    /// The link and the ЛС, if it is linked to the cabinet.
-    pub link: Option<(
-        identity_core::model::LinkedAccount,
-        billing_core::model::Account,
-    )>,
+    /// The link and the ЛС, if it is linked to the cabinet; why they could not be read
+    /// (answered as `service-unavailable` when the operation asks the gate, after the session
+    /// was admitted).
+    pub link: Result<
+        Option<(
+            identity_core::model::LinkedAccount,
+            billing_core::model::Account,
+        )>,
+        String,
+    >,
 }
 
 /// A bearer token from `POST /api/v1/session` with `"token": true`.
@@ -96,10 +101,9 @@ impl SubscriberAuth {
     }
 }
 
-fn state(req: &Request) -> poem::Result<&AppState> {
-    req.data::<AppState>().ok_or_else(|| {
-        Problem::unavailable("authentication", &"the application state is missing").into()
-    })
+fn app_state(req: &Request) -> Result<&AppState, Problem> {
+    req.data::<AppState>()
+        .ok_or_else(|| Problem::unavailable("authentication", &"the application state is missing"))
 }
 
 /// The prefix of every account-scoped operation's path: `/api/v1/accounts/{account_id}/…`.
@@ -120,8 +124,72 @@ fn path_account(req: &Request) -> Option<u64> {
         .filter(|id| i64::try_from(*id).is_ok())
 }
 
+/// Where a bearer check that failed for another reason than the credential leaves its answer.
+///
+/// [`SubscriberAuth`] tries the bearer token, then the cookie ([`OperatorAuth`]: the bearer
+/// token, then the API key), and poem-openapi answers with the **last** member's error: a
+/// bearer request the database could not check (503) would be answered as the cookie's absence
+/// (401) — and a client told 401 throws its token away. [`keep_bearer_failures`] puts an empty
+/// slot into every request, the bearer checks record their non-401 answer in it
+/// ([`keep_failure`]), and a 401 that comes back is replaced by what was recorded.
+#[derive(Clone, Default)]
+struct BearerFailure(std::sync::Arc<std::sync::Mutex<Option<Problem>>>);
+
+/// Middleware for the routes that take [`SubscriberAuth`]: see [`BearerFailure`].
+pub(crate) async fn keep_bearer_failures<E: poem::Endpoint>(
+    ep: E,
+    mut req: Request,
+) -> poem::Result<poem::Response> {
+    let slot = BearerFailure::default();
+    req.extensions_mut().insert(slot.clone());
+    let answer = ep.call(req).await.map(poem::IntoResponse::into_response);
+    match answer {
+        Err(e) if e.status() == poem::http::StatusCode::UNAUTHORIZED => {
+            let kept = slot.0.lock().map(|mut kept| kept.take()).unwrap_or(None);
+            Err(kept.map_or(e, poem::Error::from))
+        }
+        other => other,
+    }
+}
+
+/// Records `problem` for [`keep_bearer_failures`] unless it is about the credential (401).
+fn keep_failure(req: &Request, problem: &Problem) {
+    if problem.kind.status() != poem::http::StatusCode::UNAUTHORIZED {
+        put_failure(req, Some(problem.clone()));
+    }
+}
+
+/// Forgets a recorded bearer failure: the cookie or API key tried after it authenticated the
+/// request, so a 401 the handler answers is its own.
+fn forget_failure(req: &Request) {
+    put_failure(req, None);
+}
+
+fn put_failure(req: &Request, problem: Option<Problem>) {
+    if let Some(slot) = req.extensions().get::<BearerFailure>()
+        && let Ok(mut kept) = slot.0.lock()
+    {
+        *kept = problem;
+    }
+}
+
 async fn check(req: &Request, token: String, via_cookie: bool) -> poem::Result<Cabinet> {
-    let state = state(req)?;
+    let answer = check_session(req, token).await;
+    match (&answer, via_cookie) {
+        (Err(problem), false) => keep_failure(req, problem),
+        (Ok(_), true) => forget_failure(req),
+        _ => {}
+    }
+    let cabinet = answer?;
+    Ok(Cabinet {
+        via_cookie,
+        ..cabinet
+    })
+}
+
+/// The session behind `token`, judged (the gate's link read with it on account-scoped paths).
+async fn check_session(req: &Request, token: String) -> Result<Cabinet, Problem> {
+    let state = app_state(req)?;
     let token = Secret::new(token);
     let (admitted, gate) = match path_account(req) {
         None => (state.identity.authenticate(&token).await, None),
@@ -135,13 +203,14 @@ async fn check(req: &Request, token: String, via_cookie: bool) -> poem::Result<C
                 .await
                 .map_err(|e| Problem::unavailable("find a session with its link", &e.0))?;
             let admitted = state.identity.admit(&digest, found).await;
+            let link = link.map_err(|e| e.0);
             (admitted, Some(Gate { account, link }))
         }
     };
     let auth = admitted.map_err(Problem::from)?;
     Ok(Cabinet {
         auth,
-        via_cookie,
+        via_cookie: false,
         gate,
     })
 }
@@ -151,7 +220,7 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Cabinet> {
 }
 
 async fn check_cookie(req: &Request, key: ApiKey) -> poem::Result<Cabinet> {
-    let state = state(req)?;
+    let state = app_state(req)?;
     if !same_origin(req, &state.settings.public_url) {
         return Err(Problem::new(ProblemType::CsrfRejected).into());
     }
@@ -204,24 +273,27 @@ impl OperatorAuth {
     }
 }
 
-async fn check_operator(req: &Request, credential: String) -> poem::Result<OperatorPrincipal> {
-    let state = state(req)?;
-    match state
+async fn check_operator(req: &Request, credential: String) -> Result<OperatorPrincipal, Problem> {
+    let state = app_state(req)?;
+    state
         .operators
         .authenticate_operator(&Secret::new(credential))
         .await
-    {
-        Ok(p) => Ok(p),
-        Err(e) => Err(Problem::from(e).into()),
-    }
+        .map_err(Problem::from)
 }
 
 async fn check_operator_bearer(req: &Request, bearer: Bearer) -> poem::Result<OperatorPrincipal> {
-    check_operator(req, bearer.token).await
+    let answer = check_operator(req, bearer.token).await;
+    if let Err(problem) = &answer {
+        keep_failure(req, problem);
+    }
+    Ok(answer?)
 }
 
 async fn check_operator_key(req: &Request, key: ApiKey) -> poem::Result<OperatorPrincipal> {
-    check_operator(req, key.key).await
+    let principal = check_operator(req, key.key).await?;
+    forget_failure(req);
+    Ok(principal)
 }
 
 /// Whether a cookie-authenticated request may act: safe methods always; others only from

@@ -32,6 +32,7 @@ pub mod webhook;
 pub use state::{
     AppState, CaptchaIssuer, ConsentText, DEFAULT_CONSENT_TEXT, DEFAULT_CONSENT_VERSION,
     FoundHouse, HouseSearch, HttpSettings, LinkedAccounts, Readiness, ReadinessError,
+    SessionAndLink,
 };
 
 use poem::{Endpoint, EndpointExt, Route};
@@ -112,6 +113,8 @@ pub fn routes(state: AppState, sandbox: Option<Route>) -> impl Endpoint {
     let proxies = std::sync::Arc::new(state.settings.trusted_proxies.clone());
     // The body limit; the import route alone takes files up to `imports::BODY_LIMIT`.
     api::imports::with_body_limits(app, limit)
+        // A bearer token the service could not check is not answered as a missing cookie.
+        .around(auth::keep_bearer_failures)
         // The client's address behind the operator's reverse proxies (see `proxy`).
         .around(move |ep, req| {
             let proxies = std::sync::Arc::clone(&proxies);

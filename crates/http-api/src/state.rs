@@ -111,6 +111,22 @@ pub trait HouseSearch: Send + Sync {
     ) -> Result<Vec<FoundHouse>, ReadinessError>;
 }
 
+/// What [`LinkedAccounts::session_with_link`] answers: the session with its cabinet, and the
+/// link and the ЛС if linked to that cabinet — or why the link could not be read.
+pub type SessionAndLink = (
+    Option<(
+        identity_core::model::SessionRecord,
+        Option<identity_core::model::Subscriber>,
+    )>,
+    Result<
+        Option<(
+            identity_core::model::LinkedAccount,
+            billing_core::model::Account,
+        )>,
+        ReadinessError,
+    >,
+);
+
 /// The cabinet's gate to every account-scoped request: an ЛС by its billing id, only if it is
 /// linked to the cabinet.
 #[async_trait::async_trait]
@@ -135,28 +151,13 @@ pub trait LinkedAccounts: Send + Sync {
     /// cabinet (what [`linked_account`](Self::linked_account) answers for it) — one read, since
     /// every `/accounts/{id}/…` request asks both. The caller judges the session
     /// ([`IdentityService::admit`](identity_core::IdentityService::admit)) before it trusts
-    /// the link.
-    #[allow(
-        clippy::type_complexity,
-        reason = "the two answers as the two single reads give them"
-    )]
+    /// the link, and before it looks at why the link could not be read (the inner error: a
+    /// damaged link row must not turn a revoked session's 401 into a 503).
     async fn session_with_link(
         &self,
         digest: &identity_core::crypto::SecretDigest,
         account: billing_core::ids::AccountId,
-    ) -> Result<
-        (
-            Option<(
-                identity_core::model::SessionRecord,
-                Option<identity_core::model::Subscriber>,
-            )>,
-            Option<(
-                identity_core::model::LinkedAccount,
-                billing_core::model::Account,
-            )>,
-        ),
-        ReadinessError,
-    >;
+    ) -> Result<SessionAndLink, ReadinessError>;
 }
 
 /// Settings of the HTTP layer.

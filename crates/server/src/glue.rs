@@ -308,11 +308,13 @@ impl LinkedAccounts for LinkGlue {
         &self,
         digest: &identity_core::crypto::SecretDigest,
         account: billing_core::ids::AccountId,
-    ) -> Result<storage_seaorm::SessionWithLink, ReadinessError> {
-        self.0
+    ) -> Result<http_api::SessionAndLink, ReadinessError> {
+        let (found, link) = self
+            .0
             .session_with_link(digest, account)
             .await
-            .map_err(dependency)
+            .map_err(dependency)?;
+        Ok((found, link.map_err(dependency)))
     }
 }
 

@@ -198,10 +198,12 @@ impl Storage {
 /// What [`Storage::session_with_link`] reads: the session with its cabinet, as
 /// [`SessionRepository::find_with_subscriber`](identity_core::ports::SessionRepository::find_with_subscriber)
 /// answers it, and the ЛС if it is linked to the session's cabinet, as
-/// [`Storage::linked_account`] answers it.
+/// [`Storage::linked_account`] answers it — or why the link could not be read (a damaged row),
+/// kept apart so that the caller judges the session first: a revoked session is refused as
+/// such even when its cabinet's link row is damaged.
 pub type SessionWithLink = (
     Option<(SessionRecord, Option<Subscriber>)>,
-    Option<(LinkedAccount, Account)>,
+    Result<Option<(LinkedAccount, Account)>, PortError>,
 );
 
 impl Storage {
@@ -265,27 +267,27 @@ impl Storage {
         q.and_where(Expr::col((s, session::Column::TokenDigest)).eq(digest.as_bytes().to_vec()));
         let fail = |e| port("find a session with its link", e);
         let Some(row) = self.db().query_one(&q).await.map_err(fail)? else {
-            return Ok((None, None));
+            return Ok((None, Ok(None)));
         };
         let Some(record) = optional::<session::Model>(&row, "s").map_err(fail)? else {
-            return Ok((None, None));
+            return Ok((None, Ok(None)));
         };
         let cabinet = optional::<subscriber::Model>(&row, "c")
             .map_err(fail)?
             .map(crate::convert::subscriber::from_row)
             .transpose()?;
-        let link = match optional::<l::Model>(&row, "l").map_err(fail)? {
-            Some(link) => {
-                let account = optional::<a::Model>(&row, "a")
-                    .map_err(fail)?
-                    .ok_or_else(|| PortError::new("a link joined without its account"))?;
-                Some((
-                    crate::convert::link::from_row(link)?,
-                    crate::convert::account::from_row(account)?,
-                ))
-            }
-            None => None,
-        };
+        let link = (|| {
+            let Some(link) = optional::<l::Model>(&row, "l").map_err(fail)? else {
+                return Ok(None);
+            };
+            let account = optional::<a::Model>(&row, "a")
+                .map_err(fail)?
+                .ok_or_else(|| PortError::new("a link joined without its account"))?;
+            Ok(Some((
+                crate::convert::link::from_row(link)?,
+                crate::convert::account::from_row(account)?,
+            )))
+        })();
         Ok((
             Some((crate::convert::session::from_row(record)?, cabinet)),
             link,

@@ -74,4 +74,6 @@ pub use sandbox_gateway::{
     NewWebhookDelivery, RefundAdded, SandboxPaymentRecord, SandboxRefundRecord, WebhookAttempt,
     WebhookAttemptOutcome, WebhookDeliveryRecord,
 };
-pub use storage::{Backend, POSTGRES_POOL_SIZE, SQLITE_BUSY_TIMEOUT, SQLITE_POOL_SIZE, Storage};
+pub use storage::{
+    Backend, PING_AFTER_IDLE, POSTGRES_POOL_SIZE, SQLITE_BUSY_TIMEOUT, SQLITE_POOL_SIZE, Storage,
+};

@@ -20,6 +20,16 @@ pub const SQLITE_POOL_SIZE: u32 = 8;
 /// Connections in a PostgreSQL pool.
 pub const POSTGRES_POOL_SIZE: u32 = 10;
 
+/// A pooled connection idle for this long is pinged before it is handed out; a busy one is
+/// not. The pool's default pings on *every* checkout, one more round trip for every statement:
+/// in `cargo xtask bench http` the sends alone were a third of the service's CPU. A connection
+/// the server, a proxy or a firewall dropped while it idled is found by this ping and replaced;
+/// one that breaks while in use fails its statement as
+/// [`RepoError::Unavailable`](billing_core::ports::RepoError) and is closed when it returns to
+/// the pool (the vendored sqlx-core flushes a PostgreSQL connection there instead of pinging
+/// it again, see `vendor/README.md`); so does one that died after idling less than this.
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// Which database a [`Storage`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -62,13 +72,18 @@ impl Storage {
     ///   never recycled (tests).
     /// - `postgres://…`: a pool of [`POSTGRES_POOL_SIZE`] connections; atomic steps use
     ///   transactions with row locks (`SELECT … FOR UPDATE`) and conditional updates.
+    ///
+    /// On both, a connection idle for [`PING_AFTER_IDLE`] is pinged before it is handed out;
+    /// a PostgreSQL connection is not pinged on its way back to the pool (see
+    /// `vendor/README.md`).
     pub async fn connect(url: &str) -> Result<Self, StorageError> {
         let backend = Backend::of_url(url).ok_or(StorageError::UnsupportedUrl)?;
         let mut options = ConnectOptions::new(url.to_owned());
         options
             .sqlx_logging(false)
             .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(30));
+            .acquire_timeout(Duration::from_secs(30))
+            .test_before_acquire_if_idle_for(PING_AFTER_IDLE);
         match backend {
             Backend::Sqlite => {
                 let in_memory = url.contains(":memory:") || url.contains("mode=memory");

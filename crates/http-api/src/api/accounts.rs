@@ -197,7 +197,10 @@ pub async fn linked_account(
         .as_ref()
         .filter(|g| g.account == account_id)
     {
-        return gate.link.clone().ok_or_else(not_linked);
+        return match &gate.link {
+            Ok(link) => link.clone().ok_or_else(not_linked),
+            Err(e) => Err(Problem::unavailable("find a session with its link", e)),
+        };
     }
     let auth = auth.auth();
     // Ids are stored as i64, so a larger one names no ЛС. (An inclusive `maximum` validator of

@@ -304,14 +304,22 @@ impl<DB: Database> Floating<DB, Live<DB>> {
             }
         }
 
-        // test the connection on-release to ensure it is still viable,
-        // and flush anything time-sensitive like transaction rollbacks
-        // if an Executor future/stream is dropped during an `.await` call, the connection
-        // is likely to be left in an inconsistent state, in which case it should not be
-        // returned to the pool; also of course, if it was dropped due to an error
-        // this is simply a band-aid as SQLx-next connections should be able
-        // to recover from cancellations
-        if let Err(error) = self.raw.ping().await {
+        // Abonent's patch (see vendor/README.md): on PostgreSQL, flush instead of ping.
+        // Upstream pings here, a full round trip on every release, to flush anything
+        // time-sensitive (a dropped transaction's queued ROLLBACK) and to drain what an
+        // Executor future dropped during an `.await` left unread. On PostgreSQL `flush` does
+        // exactly that without the round trip: it sends what is buffered and reads until
+        // every pending ReadyForQuery has arrived (the second half of `ping`), failing on a
+        // broken connection that had anything pending; a connection that broke while idle is
+        // found by the pool's test before acquire. Other databases keep the ping: SQLite's
+        // `flush` is a no-op, and its ping is what retires a connection whose worker thread
+        // has died.
+        let released = if DB::NAME == "PostgreSQL" {
+            self.raw.flush().await
+        } else {
+            self.raw.ping().await
+        };
+        if let Err(error) = released {
             tracing::warn!(
                 %error,
                 "error occurred while testing the connection on-release",
