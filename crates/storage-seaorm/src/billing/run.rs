@@ -18,7 +18,9 @@
 //!   and the number of workers, not by the supplier's size.
 //! - **Workers**: on PostgreSQL each worker claims its chunk inside its write transaction with
 //!   `SELECT … FOR UPDATE SKIP LOCKED`, so concurrent workers (in one process or many) never
-//!   bill the same house, and a crashed worker's claim disappears with its connection. On
+//!   bill the same house, and a crashed worker's claim disappears with its connection; a
+//!   worker that finds every pending house held waits for them, so a run returns only when
+//!   all are done or failed (or after a minute's wait for a claim that outlives its process). On
 //!   SQLite, which has a single writer, workers load and compute in parallel (WAL readers) and
 //!   take turns writing; the `pending → done` update is a compare-and-set, so a chunk another
 //!   process billed meanwhile is skipped, never charged twice.
@@ -151,6 +153,23 @@ struct Billed {
 }
 
 const ATTEMPTS: usize = 5;
+
+/// PostgreSQL: how long a worker that finds every pending house held by another transaction
+/// waits for them before it gives up (see `postgres_chunk`). Longer than any chunk takes; a
+/// claim that outlives it belongs to a connection left half-open, which PostgreSQL ends only
+/// when its TCP keepalive gives up.
+const HELD_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// PostgreSQL: how often a waiting worker looks again (see [`HELD_WAIT`]).
+const HELD_POLL: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// What one claim of free houses came to.
+enum Claimed {
+    /// A chunk billed and committed.
+    Billed(Billed),
+    /// No pending house was free: none are left, or other transactions hold them.
+    NothingFree,
+}
 
 /// PostgreSQL: the planner settings of a chunk's transaction. Every query of a chunk looks up
 /// a few thousand rows by index; a parallel plan — which the planner picks when it
@@ -405,7 +424,53 @@ impl Storage {
 
     /// PostgreSQL: claims up to `n` pending houses with `FOR UPDATE SKIP LOCKED` and bills them
     /// in the claiming transaction. `None` when nothing is left to claim.
+    ///
+    /// When nothing is free but houses are still pending, another transaction holds them: a
+    /// sibling worker's chunk, another process's, or the claim of a process that was killed
+    /// and whose backend has not ended its transaction yet. The worker then polls every
+    /// [`HELD_POLL`] until they are billed or free, for at most [`HELD_WAIT`]; so a run returns
+    /// with every house done or failed unless a claim outlives that wait (a connection left
+    /// half-open by a crashed machine), and then with those houses still pending — its report
+    /// says so, and the next start bills them.
     async fn postgres_chunk(&self, shared: &Shared, n: usize) -> Result<Option<Billed>, RunError> {
+        let waiting_since = std::time::Instant::now();
+        loop {
+            match self.postgres_claim_and_bill(shared, n).await? {
+                Claimed::Billed(billed) => return Ok(Some(billed)),
+                Claimed::NothingFree => {
+                    if !self.any_pending(shared.run_id).await?
+                        || waiting_since.elapsed() >= HELD_WAIT
+                    {
+                        return Ok(None);
+                    }
+                    tokio::time::sleep(HELD_POLL).await;
+                }
+            }
+        }
+    }
+
+    /// Whether any house of the run is still pending.
+    async fn any_pending(&self, run_id: i64) -> Result<bool, RepoError> {
+        let row = self
+            .db()
+            .query_one_raw(self.statement(
+                "SELECT EXISTS (SELECT 1 FROM billing_run_houses \
+                 WHERE run_id = $1 AND state = 'pending') AS pending",
+                [run_id.into()],
+            ))
+            .await
+            .map_err(|e| repo("look for pending houses", e))?;
+        row.map_or(Ok(false), |r| r.try_get("", "pending"))
+            .map_err(|e| repo("look for pending houses", e))
+    }
+
+    /// One claim of up to `n` free pending houses, billed and stored in the claiming
+    /// transaction (retried on conflicts with concurrent writers).
+    async fn postgres_claim_and_bill(
+        &self,
+        shared: &Shared,
+        n: usize,
+    ) -> Result<Claimed, RunError> {
         let fail = |e| repo("bill a chunk of houses", e);
         for _ in 0..ATTEMPTS {
             let tx = self.begin_write().await.map_err(fail)?;
@@ -427,13 +492,14 @@ impl Storage {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(fail)?;
             if claimed.is_empty() {
-                return Ok(None);
+                tx.rollback().await.map_err(fail)?;
+                return Ok(Claimed::NothingFree);
             }
             let billed = self.bill_chunk(&tx, shared, &claimed).await?;
             match self.store_chunk(&tx, shared, &billed, false).await {
                 Ok(true) => {
                     tx.commit().await.map_err(fail)?;
-                    return Ok(Some(billed));
+                    return Ok(Claimed::Billed(billed));
                 }
                 Ok(false) | Err(RepoError::Duplicate | RepoError::Conflict) => {
                     tx.rollback().await.map_err(fail)?;

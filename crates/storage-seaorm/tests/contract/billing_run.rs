@@ -105,10 +105,12 @@ async fn eight_runs_at_once_bill_every_account_once(storage: Storage) {
         async move { run(&storage, options(1, 2)).await }
     })
     .await;
-    let written: u64 = results
-        .into_iter()
-        .map(|r| r.unwrap().progress.sets_written)
-        .sum();
+    let reports: Vec<_> = results.into_iter().map(Result::unwrap).collect();
+    // Each run returns only when every house is billed, whichever run billed it.
+    for r in &reports {
+        assert_eq!(r.progress.houses_done, HOUSES, "{:?}", r.progress);
+    }
+    let written: u64 = reports.iter().map(|r| r.progress.sets_written).sum();
     assert_eq!(written, HOUSES * ACCOUNTS as u64);
     assert_eq!(
         count_rows(&storage, "charge_sets").await,
@@ -153,11 +155,7 @@ async fn accounts_billed_before_keep_their_sets(storage: Storage) {
 async fn a_house_that_cannot_be_billed_fails_alone_and_is_retried(storage: Storage) {
     seed_billable(&storage, HOUSES, ACCOUNTS).await;
     // House 3's accounts move to a consumer group that has no tariff.
-    let mut broken = crate::common::seed::build_house(3, ACCOUNTS).accounts;
-    for a in &mut broken {
-        a.group = billing_core::tariff::ConsumerGroup::Rural;
-    }
-    storage.upsert_accounts(&broken).await.unwrap();
+    regroup_house(&storage, 3, billing_core::tariff::ConsumerGroup::Rural).await;
     let report = run(&storage, options(2, 2)).await.unwrap();
     assert_eq!(report.progress.houses_done, HOUSES - 1);
     assert_eq!(report.progress.houses_failed, 1);
@@ -169,14 +167,21 @@ async fn a_house_that_cannot_be_billed_fails_alone_and_is_retried(storage: Stora
             .await,
         Ok(ACCOUNTS as u64)
     );
-    for a in &mut broken {
-        a.group = billing_core::tariff::ConsumerGroup::Population;
-    }
-    storage.upsert_accounts(&broken).await.unwrap();
+    regroup_house(&storage, 3, billing_core::tariff::ConsumerGroup::Population).await;
     let again = run(&storage, options(2, 2)).await.unwrap();
     assert_eq!(again.progress.houses_done, HOUSES);
     assert_eq!(again.progress.houses_failed, 0);
     assert_eq!(again.progress.sets_written, ACCOUNTS as u64);
+}
+
+/// Moves every account of seeded house `house` to consumer group `group` (`Rural` has no
+/// tariff, so the house cannot be billed; `Population` is the seeded group).
+async fn regroup_house(storage: &Storage, house: u64, group: billing_core::tariff::ConsumerGroup) {
+    let mut accounts = crate::common::seed::build_house(house, ACCOUNTS).accounts;
+    for a in &mut accounts {
+        a.group = group;
+    }
+    storage.upsert_accounts(&accounts).await.unwrap();
 }
 
 /// Three months of billed volumes before the billed period for every meter of `houses`
@@ -413,4 +418,55 @@ async fn a_chunk_larger_than_one_statement_is_stored_whole(storage: Storage) {
             "account #{i}"
         );
     }
+}
+
+/// PostgreSQL: a pending house another transaction holds — the claim of a run whose process
+/// was just killed and whose backend has not noticed yet, or another live run's last chunk —
+/// is waited for, not skipped: the run returns only when every house is billed. (Before, the
+/// claim's `SKIP LOCKED` found nothing, the run returned with the house still pending, and
+/// `abonent-billing-run` printed `finished` with one house short.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_waits_for_a_house_another_transaction_holds() {
+    crate::common::on_postgres(|storage: Storage| async move {
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        seed_billable(&storage, HOUSES, ACCOUNTS).await;
+        // House 3 fails (no tariff for its group), is repaired and set pending again — the
+        // state a killed run leaves its claimed house in.
+        regroup_house(&storage, 3, billing_core::tariff::ConsumerGroup::Rural).await;
+        let first = run(&storage, options(2, 2)).await.unwrap();
+        assert_eq!(first.progress.houses_failed, 1);
+        regroup_house(&storage, 3, billing_core::tariff::ConsumerGroup::Population).await;
+        crate::common::seed::damage(
+            &storage,
+            "UPDATE billing_run_houses SET state = 'pending', error = NULL WHERE house_id = 3",
+        )
+        .await;
+        let holder = storage.connection().begin().await.unwrap();
+        holder
+            .execute_unprepared("SELECT 1 FROM billing_run_houses WHERE house_id = 3 FOR UPDATE")
+            .await
+            .unwrap();
+        let running = {
+            let storage = storage.clone();
+            tokio::spawn(async move { run(&storage, options(2, 2)).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        assert!(
+            !running.is_finished(),
+            "the run returned while house 3 was held: {:?}",
+            running.await
+        );
+        holder.rollback().await.unwrap();
+        let report = running.await.unwrap().unwrap();
+        assert_eq!(report.progress.houses_done, HOUSES);
+        assert_eq!(report.progress.houses_failed, 0);
+        assert_eq!(report.progress.sets_written, ACCOUNTS as u64);
+        assert_eq!(
+            storage
+                .count_unbilled(SupplierId::new(SUPPLIER), billed())
+                .await,
+            Ok(0)
+        );
+    })
+    .await;
 }
