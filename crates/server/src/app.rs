@@ -436,6 +436,24 @@ impl RunningApp {
         for task in self.tasks {
             task.await?;
         }
+        let batches = self.storage.batches();
+        for (kind, count) in [
+            ("reading corrections", batches.corrections),
+            ("reading contexts", batches.reading_contexts),
+            ("idempotency key claims", batches.key_claims),
+            ("idempotency key outcomes", batches.key_outcomes),
+        ] {
+            if count.calls > 0 {
+                tracing::info!(
+                    kind,
+                    calls = count.calls,
+                    statements = count.batches,
+                    largest = count.largest,
+                    split = count.split,
+                    "calls served in shared statements"
+                );
+            }
+        }
         self.storage.close().await?;
         tracing::info!("stopped");
         Ok(())

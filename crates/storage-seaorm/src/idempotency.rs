@@ -9,6 +9,13 @@
 //! when the running request last renewed its claim (`renewed_at`) and, once it completed, its
 //! response (`status`, `body`, `completed_at`; NULL while it runs).
 //!
+//! On PostgreSQL the two statements a keyed request always sends — the new key's `INSERT`
+//! and the response's `UPDATE` — are shared by the requests that arrive together
+//! ([`crate::coalesce`]): one multi-row `INSERT … SELECT … FROM UNNEST … RETURNING` whose
+//! returned keys are the new ones, one `UPDATE … FROM UNNEST … RETURNING` whose returned keys
+//! are the completed ones. A batch that names one key twice is served one call at a time, so
+//! concurrent claims of one key still have exactly one winner.
+//!
 //! A **claim** is identified by its fingerprint and its claim time (`created_at`, the `now`
 //! the caller passed to `begin`): every later call of the claimant names both, so a request
 //! whose claim was taken over can no longer complete, release or renew the key.
@@ -50,9 +57,14 @@ use identity_core::ports::PortError;
 use sea_orm::{ConnectionTrait, QueryResult};
 use time::OffsetDateTime;
 
+use std::sync::Arc;
+
+use crate::coalesce::{
+    BatchFailed, Coalescer, Limits, Queue, fetch_planned_each_time, together_or_alone,
+};
 use crate::convert::{Row, to_nanos};
 use crate::error::port;
-use crate::storage::Storage;
+use crate::storage::{Backend, Storage};
 
 /// What `idempotency_begin` found.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -176,26 +188,48 @@ impl Storage {
         let now = to_nanos(now)?;
         let at = Row::new(TABLE, format!("{principal} {key}"));
         let fail = |e| port("claim an idempotency key", e);
-        for _ in 0..ATTEMPTS {
-            let insert = self.statement(
-                "INSERT INTO idempotency_keys (principal, \"key\", fingerprint, created_at) \
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (principal, \"key\") DO NOTHING",
-                [
-                    principal.into(),
-                    key.into(),
-                    fingerprint.to_vec().into(),
-                    now.into(),
-                ],
-            );
-            if self
-                .db()
-                .execute_raw(insert)
-                .await
-                .map_err(fail)?
-                .rows_affected()
-                == 1
-            {
+        let mut inserted_already_tried = false;
+        if self.backend() == Backend::Postgres {
+            // The common case — a new key — in a statement shared with the concurrent claims;
+            // a key that exists goes on below (taken over or judged).
+            let claim = NewClaim {
+                principal: principal.to_owned(),
+                key: key.to_owned(),
+                fingerprint: fingerprint.to_vec(),
+                now,
+            };
+            let inserted = self.key_claims().call(claim).await.unwrap_or_else(|| {
+                Err(PortError::new(
+                    "claim an idempotency key: the batch of claims was lost",
+                ))
+            })?;
+            if inserted {
                 return Ok(IdempotencyBegin::Fresh);
+            }
+            inserted_already_tried = true;
+        }
+        for _ in 0..ATTEMPTS {
+            if !std::mem::take(&mut inserted_already_tried) {
+                let insert = self.statement(
+                    "INSERT INTO idempotency_keys (principal, \"key\", fingerprint, created_at) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (principal, \"key\") DO NOTHING",
+                    [
+                        principal.into(),
+                        key.into(),
+                        fingerprint.to_vec().into(),
+                        now.into(),
+                    ],
+                );
+                if self
+                    .db()
+                    .execute_raw(insert)
+                    .await
+                    .map_err(fail)?
+                    .rows_affected()
+                    == 1
+                {
+                    return Ok(IdempotencyBegin::Fresh);
+                }
             }
             let take_over = self.statement(
                 "UPDATE idempotency_keys \
@@ -267,22 +301,23 @@ impl Storage {
         now: OffsetDateTime,
     ) -> Result<bool, PortError> {
         check(principal, key)?;
-        let statement = self.statement(
-            "UPDATE idempotency_keys SET status = $1, body = $2, completed_at = $3 \
-             WHERE principal = $4 AND \"key\" = $5 AND fingerprint = $6 AND created_at = $7 \
-               AND status IS NULL",
-            [
-                i32::from(status).into(),
-                body.to_vec().into(),
-                to_nanos(now)?.into(),
-                principal.into(),
-                key.into(),
-                fingerprint.to_vec().into(),
-                to_nanos(claimed_at)?.into(),
-            ],
-        );
-        self.changes_one(statement, "complete an idempotency key")
-            .await
+        let outcome = Outcome {
+            principal: principal.to_owned(),
+            key: key.to_owned(),
+            fingerprint: fingerprint.to_vec(),
+            claimed_at: to_nanos(claimed_at)?,
+            status: i32::from(status),
+            body: body.to_vec(),
+            now: to_nanos(now)?,
+        };
+        if self.backend() == Backend::Postgres {
+            return self.key_outcomes().call(outcome).await.unwrap_or_else(|| {
+                Err(PortError::new(
+                    "complete an idempotency key: the batch of outcomes was lost",
+                ))
+            });
+        }
+        complete_alone(self, &outcome).await
     }
 
     /// Releases the unfinished claim (`fingerprint`, `claimed_at`) (the request failed before
@@ -368,6 +403,245 @@ impl Storage {
             .map_err(|e| port("purge idempotency keys", e))?;
         Ok(done.rows_affected())
     }
+}
+
+/// PostgreSQL: a claim's first attempt, an INSERT of a new key (see
+/// [`Storage::idempotency_begin`]), as queued for a shared statement.
+pub(crate) struct NewClaim {
+    principal: String,
+    key: String,
+    fingerprint: Vec<u8>,
+    now: i64,
+}
+
+/// A completed request's response, to store under its claim (see
+/// [`Storage::idempotency_complete`]).
+pub(crate) struct Outcome {
+    principal: String,
+    key: String,
+    fingerprint: Vec<u8>,
+    claimed_at: i64,
+    status: i32,
+    body: Vec<u8>,
+    now: i64,
+}
+
+/// PostgreSQL: the queue of new keys' INSERTs served in batches ([`crate::coalesce`]); each
+/// answers whether its key was inserted.
+pub(crate) type KeyClaims = Queue<NewClaim, Result<bool, PortError>>;
+
+/// PostgreSQL: the queue of responses stored in batches; each answers whether its claim was
+/// there to complete.
+pub(crate) type KeyOutcomes = Queue<Outcome, Result<bool, PortError>>;
+
+/// Keys per batch at most, and batches in flight at most, for each queue.
+const KEY_LIMITS: Limits = Limits {
+    batch: 32,
+    in_flight: 2,
+};
+
+impl Storage {
+    /// The new keys' queue, started on first use (see `Storage::corrections`).
+    fn key_claims(&self) -> Arc<Coalescer<NewClaim, Result<bool, PortError>>> {
+        self.key_claims.get(KEY_LIMITS, || {
+            let storage = Storage::over(self.db().clone(), self.backend());
+            move |batch| {
+                let storage = storage.clone();
+                async move { claim_all(&storage, batch).await }
+            }
+        })
+    }
+
+    /// The responses' queue, started on first use.
+    fn key_outcomes(&self) -> Arc<Coalescer<Outcome, Result<bool, PortError>>> {
+        self.key_outcomes.get(KEY_LIMITS, || {
+            let storage = Storage::over(self.db().clone(), self.backend());
+            move |batch| {
+                let storage = storage.clone();
+                async move { complete_all(&storage, batch).await }
+            }
+        })
+    }
+}
+
+/// Whether two of `batch` name the same (principal, key): such a batch is served one by one,
+/// so that each answer is the one it would have had alone.
+fn names_a_key_twice<'a>(mut keys: impl Iterator<Item = (&'a str, &'a str)>) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    keys.any(|k| !seen.insert(k))
+}
+
+/// The INSERT of one new key; whether it was inserted.
+async fn claim_alone(storage: &Storage, c: &NewClaim) -> Result<bool, PortError> {
+    let insert = storage.statement(
+        "INSERT INTO idempotency_keys (principal, \"key\", fingerprint, created_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (principal, \"key\") DO NOTHING",
+        [
+            c.principal.as_str().into(),
+            c.key.as_str().into(),
+            c.fingerprint.clone().into(),
+            c.now.into(),
+        ],
+    );
+    storage
+        .changes_one(insert, "claim an idempotency key")
+        .await
+}
+
+/// Serves one batch of new keys: alone, or as one `INSERT … SELECT … FROM UNNEST … ON
+/// CONFLICT DO NOTHING RETURNING` whose returned keys are the inserted ones; one by one when
+/// a key is named twice or the database refuses that statement; all failed when its outcome
+/// is unknown (a claim must not be tried twice: the second try would find the first).
+async fn claim_all(
+    storage: &Storage,
+    batch: Vec<NewClaim>,
+) -> (Vec<Result<bool, PortError>>, bool) {
+    const WHAT: &str = "claim an idempotency key";
+    let together = async {
+        if names_a_key_twice(batch.iter().map(|c| (c.principal.as_str(), c.key.as_str()))) {
+            return Err(BatchFailed::Refused);
+        }
+        // No join: the statement's plan does not depend on the table's size, so it is
+        // prepared once per connection like the others.
+        let rows = sea_orm::sqlx::query(
+            "INSERT INTO idempotency_keys (principal, \"key\", fingerprint, created_at) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::int8[]) \
+             ON CONFLICT (principal, \"key\") DO NOTHING RETURNING principal, \"key\"",
+        )
+        .bind(
+            batch
+                .iter()
+                .map(|c| c.principal.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(batch.iter().map(|c| c.key.clone()).collect::<Vec<_>>())
+        .bind(
+            batch
+                .iter()
+                .map(|c| c.fingerprint.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(batch.iter().map(|c| c.now).collect::<Vec<_>>())
+        .fetch_all(storage.db().get_postgres_connection_pool())
+        .await
+        .map_err(|e| BatchFailed::of_sqlx(&e))?;
+        Ok(answers(
+            batch.iter().map(|c| (&c.principal, &c.key)),
+            &rows,
+            WHAT,
+        ))
+    };
+    together_or_alone(
+        &batch,
+        together,
+        |e| Err(PortError::new(format!("{WHAT}: {e}"))),
+        |c| claim_alone(storage, c),
+    )
+    .await
+}
+
+/// For each (principal, key) asked, in order, whether `rows` (`RETURNING principal, "key"`)
+/// name it.
+fn answers<'a>(
+    asked: impl Iterator<Item = (&'a String, &'a String)>,
+    rows: &[sea_orm::sqlx::postgres::PgRow],
+    what: &'static str,
+) -> Vec<Result<bool, PortError>> {
+    use sea_orm::sqlx::Row as _;
+    let returned: Result<std::collections::HashSet<(String, String)>, PortError> = rows
+        .iter()
+        .map(|r| {
+            let column = |name| {
+                r.try_get::<String, _>(name)
+                    .map_err(|e| PortError::new(format!("{what}: {e}")))
+            };
+            Ok((column("principal")?, column("key")?))
+        })
+        .collect();
+    asked
+        .map(|(p, k)| match &returned {
+            Ok(set) => Ok(set.contains(&(p.clone(), k.clone()))),
+            Err(e) => Err(e.clone()),
+        })
+        .collect()
+}
+
+/// Stores one response under its claim; whether the claim was there.
+async fn complete_alone(storage: &Storage, o: &Outcome) -> Result<bool, PortError> {
+    let statement = storage.statement(
+        "UPDATE idempotency_keys SET status = $1, body = $2, completed_at = $3 \
+         WHERE principal = $4 AND \"key\" = $5 AND fingerprint = $6 AND created_at = $7 \
+           AND status IS NULL",
+        [
+            o.status.into(),
+            o.body.clone().into(),
+            o.now.into(),
+            o.principal.as_str().into(),
+            o.key.as_str().into(),
+            o.fingerprint.clone().into(),
+            o.claimed_at.into(),
+        ],
+    );
+    storage
+        .changes_one(statement, "complete an idempotency key")
+        .await
+}
+
+/// Serves one batch of responses: alone, or as one `UPDATE … FROM UNNEST … RETURNING` whose
+/// returned keys are the completed ones, planned for each batch
+/// ([`fetch_planned_each_time`]); one by one when a key is named twice or the database
+/// refuses that statement; all failed when its outcome is unknown.
+async fn complete_all(
+    storage: &Storage,
+    batch: Vec<Outcome>,
+) -> (Vec<Result<bool, PortError>>, bool) {
+    const WHAT: &str = "complete an idempotency key";
+    let together = async {
+        if names_a_key_twice(batch.iter().map(|o| (o.principal.as_str(), o.key.as_str()))) {
+            return Err(BatchFailed::Refused);
+        }
+        let query = sea_orm::sqlx::query(
+            "UPDATE idempotency_keys k SET status = u.status, body = u.body, \
+                 completed_at = u.completed_at \
+             FROM UNNEST($1::int4[], $2::bytea[], $3::int8[], $4::text[], $5::text[], \
+                 $6::bytea[], $7::int8[]) \
+                 AS u(status, body, completed_at, principal, \"key\", fingerprint, created_at) \
+             WHERE k.principal = u.principal AND k.\"key\" = u.\"key\" \
+               AND k.fingerprint = u.fingerprint AND k.created_at = u.created_at \
+               AND k.status IS NULL \
+             RETURNING k.principal, k.\"key\"",
+        )
+        .bind(batch.iter().map(|o| o.status).collect::<Vec<_>>())
+        .bind(batch.iter().map(|o| o.body.clone()).collect::<Vec<_>>())
+        .bind(batch.iter().map(|o| o.now).collect::<Vec<_>>())
+        .bind(
+            batch
+                .iter()
+                .map(|o| o.principal.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(batch.iter().map(|o| o.key.clone()).collect::<Vec<_>>())
+        .bind(
+            batch
+                .iter()
+                .map(|o| o.fingerprint.clone())
+                .collect::<Vec<_>>(),
+        )
+        .bind(batch.iter().map(|o| o.claimed_at).collect::<Vec<_>>());
+        let rows = fetch_planned_each_time(storage.db(), query).await?;
+        Ok(answers(
+            batch.iter().map(|o| (&o.principal, &o.key)),
+            &rows,
+            WHAT,
+        ))
+    };
+    together_or_alone(
+        &batch,
+        together,
+        |e| Err(PortError::new(format!("{WHAT}: {e}"))),
+        |o| complete_alone(storage, o),
+    )
+    .await
 }
 
 #[cfg(test)]

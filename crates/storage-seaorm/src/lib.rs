@@ -53,6 +53,7 @@
 #![deny(missing_docs)]
 
 mod billing;
+mod coalesce;
 mod convert;
 mod directory;
 mod entity;
@@ -66,6 +67,7 @@ pub mod sandbox_gateway;
 mod storage;
 
 pub use billing::run::{RunError, RunOptions, RunProgress, RunReport};
+pub use coalesce::BatchCount;
 pub use directory::{HouseMatch, SessionWithLink};
 pub use error::{CorruptRow, StorageError};
 pub use idempotency::IdempotencyBegin;
@@ -75,5 +77,6 @@ pub use sandbox_gateway::{
     WebhookAttemptOutcome, WebhookDeliveryRecord,
 };
 pub use storage::{
-    Backend, PING_AFTER_IDLE, POSTGRES_POOL_SIZE, SQLITE_BUSY_TIMEOUT, SQLITE_POOL_SIZE, Storage,
+    Backend, Batches, PING_AFTER_IDLE, POSTGRES_POOL_SIZE, SQLITE_BUSY_TIMEOUT, SQLITE_POOL_SIZE,
+    Storage,
 };

@@ -1,6 +1,7 @@
 //! [`Storage`]: the connection pool, the backend it talks to, migrations and the one way this
 //! crate opens a write transaction.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -10,6 +11,7 @@ use sea_orm::{
 };
 use sea_orm_migration::MigratorTrait;
 
+use crate::coalesce::BatchCount;
 use crate::error::StorageError;
 use crate::migration::Migrator;
 
@@ -29,6 +31,26 @@ pub const POSTGRES_POOL_SIZE: u32 = 10;
 /// the pool (the vendored sqlx-core flushes a PostgreSQL connection there instead of pinging
 /// it again, see `vendor/README.md`); so does one that died after idling less than this.
 pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// How the calls that PostgreSQL serves in shared statements were served (see
+/// [`Storage::batches`]): a call that arrives while others of its kind are in flight queues,
+/// and everything queued goes out as one statement.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Batches {
+    /// Reading corrections ([`ReadingRepository::save`](billing_core::ports::ReadingRepository::save)
+    /// of a reading that supersedes another): one statement and one commit per batch.
+    pub corrections: BatchCount,
+    /// Reading contexts
+    /// ([`ReadingContextRepository::reading_context`](billing_core::ports::ReadingContextRepository::reading_context)):
+    /// one query per batch.
+    pub reading_contexts: BatchCount,
+    /// New idempotency keys ([`Storage::idempotency_begin`] of a key not yet stored): one
+    /// `INSERT` per batch.
+    pub key_claims: BatchCount,
+    /// Responses stored under idempotency keys ([`Storage::idempotency_complete`]): one
+    /// `UPDATE` per batch.
+    pub key_outcomes: BatchCount,
+}
 
 /// Which database a [`Storage`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,6 +80,16 @@ impl Backend {
 pub struct Storage {
     db: DatabaseConnection,
     backend: Backend,
+    /// PostgreSQL: the queue that serves concurrent reading corrections in batches (started
+    /// on first use; see `billing::readings`).
+    pub(crate) corrections: Arc<crate::billing::readings::Corrections>,
+    /// PostgreSQL: the queue that serves concurrent reading-context reads in batches (see
+    /// `billing::contexts`).
+    pub(crate) reading_contexts: Arc<crate::billing::contexts::ReadingContexts>,
+    /// PostgreSQL: the queues that claim new idempotency keys and store responses in batches
+    /// (see `idempotency`).
+    pub(crate) key_claims: Arc<crate::idempotency::KeyClaims>,
+    pub(crate) key_outcomes: Arc<crate::idempotency::KeyOutcomes>,
 }
 
 impl Storage {
@@ -113,7 +145,30 @@ impl Storage {
         let db = Database::connect(options)
             .await
             .map_err(StorageError::Connect)?;
-        Ok(Self { db, backend })
+        Ok(Self::over(db, backend))
+    }
+
+    /// A storage over `db` with its own, not yet started, coalescers.
+    pub(crate) fn over(db: DatabaseConnection, backend: Backend) -> Self {
+        Self {
+            db,
+            backend,
+            corrections: Arc::default(),
+            reading_contexts: Arc::default(),
+            key_claims: Arc::default(),
+            key_outcomes: Arc::default(),
+        }
+    }
+
+    /// How the PostgreSQL statements that concurrent callers share have served them so far
+    /// (see [`Batches`]). All zero on SQLite.
+    pub fn batches(&self) -> Batches {
+        Batches {
+            corrections: self.corrections.count(),
+            reading_contexts: self.reading_contexts.count(),
+            key_claims: self.key_claims.count(),
+            key_outcomes: self.key_outcomes.count(),
+        }
     }
 
     /// Applies every pending migration (the server calls this at start-up).

@@ -15,6 +15,12 @@
 //! each basis takes the part of before its own period. For a reading's context the period is
 //! the reading's own (a subquery of the reading by its id; see [`Bases`]).
 //!
+//! On PostgreSQL the reading contexts asked for together (concurrent corrections) are read by
+//! one query ([`crate::coalesce`]): the same query `LEFT JOIN LATERAL` to `UNNEST` of the
+//! readings and accounts asked about, the reading asked about a column of the input row
+//! instead of a value — one row per pair, in order, all NULL for a reading that does not
+//! exist.
+//!
 //! Each entity's columns are selected under a prefix (`m_`, `a_`, `s_`, `r_`, `p0_`, …) with
 //! the same casts the entities read them with (`select_as`), and decoded by the entities' own
 //! `FromQueryResult`; a joined side that is absent is all NULL and decodes as `None`, while a
@@ -25,9 +31,14 @@ use billing_core::period::Period;
 use billing_core::ports::{CheckBasis, MeterContext, ReadingContextRepository, RepoError};
 use billing_core::reading::Reading;
 use billing_core::volume::PastVolume;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query, SelectStatement};
+use sea_orm::sea_query::{
+    Alias, Expr, ExprTrait, JoinType, Order, PostgresQueryBuilder, Query, SelectStatement,
+};
 use sea_orm::{ConnectionTrait, FromQueryResult, QueryResult};
 
+use std::sync::Arc;
+
+use crate::coalesce::{BatchFailed, Coalescer, Limits, Queue, together_or_alone};
 use crate::convert::Row;
 use crate::convert::billing::{period_code, to_db_id};
 use crate::convert::reading::accepted_literal;
@@ -49,33 +60,37 @@ const VOLUMES: &str = "volumes";
 /// so that PostgreSQL evaluates each once (an InitPlan) and finds the previous reading by its
 /// primary key; a subquery naming the outer query's `m.id` in a join's `ON` would be evaluated
 /// for every row of `readings` (measured: ~5 000 rows scanned per submission).
-#[derive(Clone, Copy)]
+///
+/// The reading asked about is an expression: a value, or in a batch ([`reading_contexts`])
+/// the column of the batch's input row that the query is `LATERAL` to — one row, so the
+/// subqueries are still evaluated once per reading asked about.
+#[derive(Clone)]
 enum Bases<'a> {
     Periods { meter: i64, periods: &'a [Period] },
-    ReadingsOwn { reading: i64 },
+    ReadingsOwn { reading: Expr },
 }
 
 impl Bases<'_> {
     /// A column of the reading asked about, as a subquery.
-    fn of_reading(reading: i64, column: reading::Column) -> Expr {
+    fn of_reading(reading: &Expr, column: reading::Column) -> Expr {
         let q = Query::select()
             .column(column)
             .from(reading::Entity)
-            .and_where(Expr::col(reading::Column::Id).eq(reading))
+            .and_where(Expr::col(reading::Column::Id).eq(reading.clone()))
             .to_owned();
         Expr::SubQuery(None, Box::new(q.into()))
     }
 
     /// The meter's id.
-    fn meter(self) -> Expr {
+    fn meter(&self) -> Expr {
         match self {
-            Bases::Periods { meter, .. } => Expr::val(meter),
+            Bases::Periods { meter, .. } => Expr::val(*meter),
             Bases::ReadingsOwn { reading } => Self::of_reading(reading, reading::Column::MeterId),
         }
     }
 
     /// The periods, as `period` codes.
-    fn bounds(self) -> Vec<Expr> {
+    fn bounds(&self) -> Vec<Expr> {
         match self {
             Bases::Periods { periods, .. } => {
                 periods.iter().map(|&p| Expr::val(period_code(p))).collect()
@@ -87,7 +102,7 @@ impl Bases<'_> {
     }
 
     /// The latest of the periods; `None` when there are none.
-    fn latest(self) -> Option<Expr> {
+    fn latest(&self) -> Option<Expr> {
         match self {
             Bases::Periods { periods, .. } => {
                 periods.iter().max().map(|&p| Expr::val(period_code(p)))
@@ -108,7 +123,7 @@ fn optional<M: FromQueryResult>(row: &QueryResult, alias: &str) -> Result<Option
 
 /// Adds the meter's, account's and supplier's columns and the last closed period to `q`, and
 /// the joins of `accounts` (only `owner`) and `suppliers`; `q` already has the meter as `m`.
-fn select_context(q: &mut SelectStatement, owner: i64) {
+fn select_context(q: &mut SelectStatement, owner: Expr) {
     let (m, a, s) = (Alias::new(METER), Alias::new(ACCOUNT), Alias::new(SUPPLIER));
     columns::<meter::Entity>(q, METER);
     columns::<account::Entity>(q, ACCOUNT);
@@ -152,7 +167,7 @@ fn previous_alias(i: usize) -> String {
 /// `p<i>_`, and the account's (`a`) volume history of the meter's (`m`) service before the
 /// latest period as the JSON array [`VOLUMES`] (`[[period, kind, register_values, origin],
 /// …]`).
-fn select_bases(q: &mut SelectStatement, backend: Backend, bases: Bases<'_>) {
+fn select_bases(q: &mut SelectStatement, backend: Backend, bases: &Bases<'_>) {
     let (m, a) = (Alias::new(METER), Alias::new(ACCOUNT));
     for (i, bound) in bases.bounds().into_iter().enumerate() {
         let alias = previous_alias(i);
@@ -314,9 +329,9 @@ impl ReadingContextRepository for Storage {
         let m = Alias::new(METER);
         let mut q = Query::select();
         q.from_as(meter::Entity, m.clone());
-        select_context(&mut q, to_db_id(account.get())?);
+        select_context(&mut q, Expr::val(to_db_id(account.get())?));
         let meter = to_db_id(meter.get())?;
-        select_bases(&mut q, self.backend(), Bases::Periods { meter, periods });
+        select_bases(&mut q, self.backend(), &Bases::Periods { meter, periods });
         q.and_where(Expr::col((m, meter::Column::Id)).eq(meter));
         let Some(row) = self.one_row(&q).await? else {
             return Ok(None);
@@ -333,28 +348,167 @@ impl ReadingContextRepository for Storage {
         id: ReadingId,
         account: AccountId,
     ) -> Result<Option<(Reading, MeterContext)>, RepoError> {
-        let (r, m) = (Alias::new(READING), Alias::new(METER));
-        let mut q = Query::select();
-        q.from_as(reading::Entity, r.clone()).join_as(
-            JoinType::LeftJoin,
-            meter::Entity,
-            m.clone(),
-            Expr::col((m, meter::Column::Id)).equals((r.clone(), reading::Column::MeterId)),
-        );
-        columns::<reading::Entity>(&mut q, READING);
-        select_context(&mut q, to_db_id(account.get())?);
-        let id = to_db_id(id.get())?;
-        select_bases(&mut q, self.backend(), Bases::ReadingsOwn { reading: id });
-        q.and_where(Expr::col((r, reading::Column::Id)).eq(id));
-        let Some(row) = self.one_row(&q).await? else {
-            return Ok(None);
-        };
-        let Some(stored) = optional::<reading::Model>(&row, READING)? else {
-            return Ok(None);
-        };
-        let reading = crate::convert::reading::from_row(stored)?;
-        let mut context = context_of(&row)?.ok_or(RepoError::NotFound)?;
-        context.checks = bases_of(&row, &context, &[reading.period])?;
-        Ok(Some((reading, context)))
+        if self.backend() == Backend::Postgres {
+            return self
+                .reading_contexts()
+                .call((id, account))
+                .await
+                .unwrap_or_else(|| {
+                    Err(RepoError::Unavailable(
+                        "the batch of reading contexts was lost".to_owned(),
+                    ))
+                });
+        }
+        reading_context_alone(self, id, account).await
     }
+}
+
+/// The query of a reading's context: the reading `reading` (with its meter `m`) as `r`, the
+/// context of [`select_context`] for `owner`, and the bases of the reading's own period.
+fn reading_context_query(backend: Backend, reading: Expr, owner: Expr) -> SelectStatement {
+    let (r, m) = (Alias::new(READING), Alias::new(METER));
+    let mut q = Query::select();
+    q.from_as(reading::Entity, r.clone()).join_as(
+        JoinType::LeftJoin,
+        meter::Entity,
+        m.clone(),
+        Expr::col((m, meter::Column::Id)).equals((r.clone(), reading::Column::MeterId)),
+    );
+    columns::<reading::Entity>(&mut q, READING);
+    select_context(&mut q, owner);
+    select_bases(
+        &mut q,
+        backend,
+        &Bases::ReadingsOwn {
+            reading: reading.clone(),
+        },
+    );
+    q.and_where(Expr::col((r, reading::Column::Id)).eq(reading));
+    q
+}
+
+/// The reading and its context in `row` (selected by [`reading_context_query`]); `None` when
+/// there is no such reading.
+fn reading_context_of(row: &QueryResult) -> Result<Option<(Reading, MeterContext)>, RepoError> {
+    let Some(stored) = optional::<reading::Model>(row, READING)? else {
+        return Ok(None);
+    };
+    let reading = crate::convert::reading::from_row(stored)?;
+    let mut context = context_of(row)?.ok_or(RepoError::NotFound)?;
+    context.checks = bases_of(row, &context, &[reading.period])?;
+    Ok(Some((reading, context)))
+}
+
+/// [`ReadingContextRepository::reading_context`] as one query of its own.
+async fn reading_context_alone(
+    storage: &Storage,
+    id: ReadingId,
+    account: AccountId,
+) -> Result<Option<(Reading, MeterContext)>, RepoError> {
+    let q = reading_context_query(
+        storage.backend(),
+        Expr::val(to_db_id(id.get())?),
+        Expr::val(to_db_id(account.get())?),
+    );
+    match storage.one_row(&q).await? {
+        Some(row) => reading_context_of(&row),
+        None => Ok(None),
+    }
+}
+
+/// PostgreSQL: what one [`ReadingContextRepository::reading_context`] answers, for each of
+/// `asked`.
+type ContextAnswer = Result<Option<(Reading, MeterContext)>, RepoError>;
+
+/// PostgreSQL: the queue of reading-context reads served in batches ([`crate::coalesce`]): a
+/// lone read is [`reading_context_alone`]; reads that queue while others are in flight are
+/// [`reading_contexts`] — one query for all of them.
+pub(crate) type ReadingContexts = Queue<(ReadingId, AccountId), ContextAnswer>;
+
+/// Reads per batch at most, and batches in flight at most (each holds one pooled connection
+/// for one query).
+const CONTEXT_LIMITS: Limits = Limits {
+    batch: 32,
+    in_flight: 3,
+};
+
+impl Storage {
+    /// The reading contexts' queue, started on first use (see `Storage::corrections`).
+    fn reading_contexts(&self) -> Arc<Coalescer<(ReadingId, AccountId), ContextAnswer>> {
+        self.reading_contexts.get(CONTEXT_LIMITS, || {
+            let storage = Storage::over(self.db().clone(), self.backend());
+            move |batch| {
+                let storage = storage.clone();
+                async move { read_all(&storage, batch).await }
+            }
+        })
+    }
+}
+
+/// Serves one batch of reading-context reads: alone as [`reading_context_alone`]; together
+/// as [`reading_contexts`]; each again alone when that query fails as a whole.
+async fn read_all(
+    storage: &Storage,
+    batch: Vec<(ReadingId, AccountId)>,
+) -> (Vec<ContextAnswer>, bool) {
+    // A read changes nothing: whatever failed, each is read again alone.
+    let together = async {
+        reading_contexts(storage, &batch)
+            .await
+            .map_err(|_| BatchFailed::Refused)
+    };
+    together_or_alone(
+        &batch,
+        together,
+        |e| Err(RepoError::Unavailable(format!("{READ}: {e}"))),
+        |(id, account)| reading_context_alone(storage, *id, *account),
+    )
+    .await
+}
+
+/// PostgreSQL: the contexts of every reading of `asked` in **one** query — the query of
+/// [`reading_context_query`] `LEFT JOIN LATERAL` to `UNNEST` of the readings and accounts
+/// asked about, one row per pair in their order (all NULL for a reading that does not exist).
+/// `Err` when the query failed as a whole; a row that does not decode is its pair's error.
+async fn reading_contexts(
+    storage: &Storage,
+    asked: &[(ReadingId, AccountId)],
+) -> Result<Vec<ContextAnswer>, RepoError> {
+    let g = Alias::new("g");
+    let q = reading_context_query(
+        Backend::Postgres,
+        Expr::col((g.clone(), Alias::new("reading"))),
+        Expr::col((g, Alias::new("owner"))),
+    );
+    let (inner, mut values) = q.build(PostgresQueryBuilder);
+    let (mut readings, mut owners) = (
+        Vec::with_capacity(asked.len()),
+        Vec::with_capacity(asked.len()),
+    );
+    for (id, account) in asked {
+        readings.push(to_db_id(id.get())?);
+        owners.push(to_db_id(account.get())?);
+    }
+    let n = values.0.len();
+    values.0.push(readings.into());
+    values.0.push(owners.into());
+    let sql = format!(
+        "SELECT x.* FROM UNNEST(${}::int8[], ${}::int8[]) WITH ORDINALITY AS g(reading, owner, ord) \
+         LEFT JOIN LATERAL ({inner}) AS x ON true ORDER BY g.ord",
+        n + 1,
+        n + 2
+    );
+    let rows = storage
+        .db()
+        .query_all_raw(storage.statement(&sql, values.0))
+        .await
+        .map_err(|e| repo(READ, e))?;
+    if rows.len() != asked.len() {
+        return Err(RepoError::Unavailable(format!(
+            "{READ}: {} rows for {} readings",
+            rows.len(),
+            asked.len()
+        )));
+    }
+    Ok(rows.iter().map(reading_context_of).collect())
 }

@@ -37,12 +37,12 @@ mod receipts;
 
 mod accounts;
 mod charges;
-mod contexts;
+pub(crate) mod contexts;
 mod houses;
 mod import;
 mod keyrates;
 mod meters;
-mod readings;
+pub(crate) mod readings;
 mod recalculations;
 pub(crate) mod run;
 pub(crate) mod shapes;

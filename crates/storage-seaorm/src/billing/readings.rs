@@ -13,6 +13,11 @@
 //!   ([`Storage::begin_write`]); zero rows updated is `Conflict` (`NotFound` when there is no
 //!   such reading). On PostgreSQL a racing UPDATE waits for the winner's row lock, re-checks
 //!   `status` and matches nothing; on SQLite `BEGIN IMMEDIATE` makes them take turns.
+//! - **Concurrent corrections share a statement** (PostgreSQL) — corrections that arrive while
+//!   others are being written queue ([`crate::coalesce`]) and the next free slot writes them
+//!   all as one statement, the same compare-and-set for each ([`correct_in_a_batch`]); one
+//!   commit and one round trip for the lot. A batch whose statement fails as a whole is served
+//!   again one correction at a time, so each gets the answer it would have had alone.
 //! - **Cancellation is a compare-and-set** — one conditional UPDATE to `cancelled`.
 //!
 //! [`RecalculationRepository::record`](billing_core::ports::RecalculationRepository::record)
@@ -27,6 +32,11 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
 };
 
+use std::sync::Arc;
+
+use crate::coalesce::{
+    BatchFailed, Coalescer, Limits, Queue, fetch_planned_each_time, together_or_alone,
+};
 use crate::convert::billing::{period_code, to_db_id};
 use crate::convert::reading::{self as convert, ACCEPTED, CANCELLED, SUPERSEDED};
 use crate::entity::reading;
@@ -148,6 +158,150 @@ async fn correct_in_one_statement(
     Ok(convert::stored(ReadingId::new(id), new))
 }
 
+/// PostgreSQL: the queue of corrections served in batches ([`crate::coalesce`]): a lone
+/// correction is [`correct_in_one_statement`]; corrections that queue while others are in
+/// flight are [`correct_in_a_batch`] — one statement and one commit for all of them.
+pub(crate) type Corrections = Queue<(ReadingId, NewReading), Result<Reading, RepoError>>;
+
+/// Corrections per batch at most, and batches in flight at most (each holds one pooled
+/// connection for one statement).
+const CORRECTION_LIMITS: Limits = Limits {
+    batch: 32,
+    in_flight: 3,
+};
+
+impl Storage {
+    /// The corrections' queue, started on first use on the caller's runtime. Its batches run
+    /// on a storage of their own over the same pool (which never starts a queue of its own),
+    /// so the queue does not keep itself alive.
+    fn corrections(&self) -> Arc<Coalescer<(ReadingId, NewReading), Result<Reading, RepoError>>> {
+        self.corrections.get(CORRECTION_LIMITS, || {
+            let storage = Storage::over(self.db().clone(), self.backend());
+            move |batch| {
+                let storage = storage.clone();
+                async move { correct_all(&storage, batch).await }
+            }
+        })
+    }
+}
+
+/// Serves one batch of corrections: alone as [`correct_in_one_statement`]; together as
+/// [`correct_in_a_batch`]; and, when that statement fails as a whole (two corrections of one
+/// reading, a reading another statement just stored, a broken connection), each again alone,
+/// so every correction gets the answer it would have had by itself.
+async fn correct_all(
+    storage: &Storage,
+    batch: Vec<(ReadingId, NewReading)>,
+) -> (Vec<Result<Reading, RepoError>>, bool) {
+    together_or_alone(
+        &batch,
+        correct_in_a_batch(storage, &batch),
+        |e| Err(RepoError::Unavailable(format!("correct readings: {e}"))),
+        |(old, new)| correct_in_one_statement(storage, *old, new),
+    )
+    .await
+}
+
+/// PostgreSQL: `batch` as **one** statement — [`correct_in_one_statement`] for many: the
+/// compare-and-set of every old reading and the INSERT of every correction whose old reading
+/// it moved, its rows from `UNNEST` of one array per column. Old readings are locked in the
+/// order of their ids, so two batches wait for each other rather than deadlock. A correction
+/// whose old reading was no longer accepted gets `Conflict` (`NotFound` when there is no such
+/// reading); `Err` when the statement failed as a whole: refused, with nothing stored, or
+/// with its outcome unknown. Planned for each batch ([`fetch_planned_each_time`]).
+async fn correct_in_a_batch(
+    storage: &Storage,
+    batch: &[(ReadingId, NewReading)],
+) -> Result<Vec<Result<Reading, RepoError>>, BatchFailed> {
+    const SQL: &str = "WITH input AS (\
+        SELECT * FROM UNNEST($3::int8[], $4::int8[], $5::int4[], $6::text[], $7::text[], \
+        $8::int8[], $9::text[], $10::text[]) \
+        AS u(old, meter_id, period, register_values, taken_on, submitted_at, source, slot) \
+        ORDER BY old), \
+        old AS (UPDATE readings r SET status = $1 FROM input \
+        WHERE r.id = input.old AND r.status = $2 RETURNING r.id) \
+        INSERT INTO readings (meter_id, period, register_values, taken_on, submitted_at, \
+        source, status, slot, supersedes) \
+        SELECT i.meter_id, i.period, i.register_values, i.taken_on, i.submitted_at, i.source, \
+        $2::text, i.slot, old.id FROM input i JOIN old ON old.id = i.old \
+        RETURNING id, supersedes";
+    let n = batch.len();
+    let (mut olds, mut meters, mut periods, mut values, mut days, mut at, mut sources, mut slots) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    for (old, new) in batch {
+        // A value that cannot be stored fails its correction alone (served again by itself).
+        let (Ok(old), Ok(meter), Ok(submitted)) = (
+            to_db_id(old.get()),
+            to_db_id(new.meter.get()),
+            crate::convert::billing::to_db_nanos(new.submitted_at),
+        ) else {
+            return Err(BatchFailed::Refused);
+        };
+        olds.push(old);
+        meters.push(meter);
+        periods.push(period_code(new.period));
+        values.push(crate::convert::billing::zone_values_text(&new.values));
+        days.push(crate::convert::billing::day_text(new.taken_on));
+        at.push(submitted);
+        sources.push(convert::source_tag(new.source).to_owned());
+        slots.push(convert::slot_tag(new.source).to_owned());
+    }
+    let rows = fetch_planned_each_time(
+        storage.db(),
+        sea_orm::sqlx::query(SQL)
+            .bind(SUPERSEDED)
+            .bind(ACCEPTED)
+            .bind(olds.clone())
+            .bind(meters)
+            .bind(periods)
+            .bind(values)
+            .bind(days)
+            .bind(at)
+            .bind(sources)
+            .bind(slots),
+    )
+    .await?;
+    // Committed: from here on an error is one correction's answer, never the batch's (the
+    // batch must not be run again).
+    let mut stored: std::collections::HashMap<i64, i64> =
+        std::collections::HashMap::with_capacity(rows.len());
+    for row in rows {
+        use sea_orm::sqlx::Row as _;
+        let pair = row
+            .try_get::<i64, _>("supersedes")
+            .and_then(|old| Ok((old, row.try_get::<i64, _>("id")?)));
+        match pair {
+            Ok((old, id)) => stored.insert(old, id),
+            Err(e) => {
+                let e = RepoError::Unavailable(format!("correct readings: {e}"));
+                return Ok(vec![Err(e); n]);
+            }
+        };
+    }
+    let mut done = Vec::with_capacity(n);
+    for ((_, new), old) in batch.iter().zip(olds) {
+        done.push(match stored.get(&old) {
+            Some(id) => u64::try_from(*id)
+                .map(|id| convert::stored(ReadingId::new(id), new))
+                .map_err(|_| RepoError::Unavailable(format!("reading id {id}"))),
+            None => match exists(storage.db(), old).await {
+                Ok(true) => Err(RepoError::Conflict),
+                Ok(false) => Err(RepoError::NotFound),
+                Err(e) => Err(e),
+            },
+        });
+    }
+    Ok(done)
+}
+
 fn readings(rows: Vec<reading::Model>) -> Result<Vec<Reading>, RepoError> {
     Ok(rows
         .into_iter()
@@ -171,7 +325,15 @@ impl ReadingRepository for Storage {
             return insert(self.db(), new).await;
         };
         if self.backend() == Backend::Postgres {
-            return correct_in_one_statement(self, old, new).await;
+            return self
+                .corrections()
+                .call((old, new.clone()))
+                .await
+                .unwrap_or_else(|| {
+                    Err(RepoError::Unavailable(
+                        "the batch of corrections was lost".to_owned(),
+                    ))
+                });
         }
         let fail = |e| repo("correct reading", e);
         let tx = self.begin_write().await.map_err(fail)?;

@@ -25,6 +25,7 @@ contract!(
     a_reading_comes_with_its_meters_context,
     a_damaged_joined_row_is_corrupt,
     each_period_comes_with_its_previous_reading_and_history,
+    contexts_asked_at_once_are_each_what_they_would_be_alone,
 );
 
 fn composed(storage: &Storage) -> ComposedReadingContexts {
@@ -341,4 +342,85 @@ async fn each_period_comes_with_its_previous_reading_and_history(storage: Storag
         .unwrap()
         .unwrap();
     assert!(foreign.checks.is_empty());
+}
+
+/// Reading contexts asked at once — on PostgreSQL served by shared queries (`Storage::batches`)
+/// — are each what the single-table ports answer alone: the owner's and another account's
+/// view, unknown readings, and a damaged reading that is its own asker's error only.
+async fn contexts_asked_at_once_are_each_what_they_would_be_alone(storage: Storage) {
+    let seeded = house_with_accounts(&storage, 1, 3).await;
+    PeriodRepository::close(&storage, seeded.supplier.id, period(2026, 1))
+        .await
+        .unwrap();
+    let mut readings = Vec::new();
+    for (i, m) in seeded.meters.iter().enumerate() {
+        for month in 1..=4 {
+            let value = 100 * i64::from(month) + i64::try_from(i).unwrap();
+            readings.push(
+                stored(&storage, m.id.get(), period(2026, month), value)
+                    .await
+                    .id,
+            );
+        }
+    }
+    let damaged = readings[5];
+    damage(
+        &storage,
+        &format!(
+            "UPDATE readings SET register_values = 'not a number' WHERE id = {}",
+            damaged.get()
+        ),
+    )
+    .await;
+    let mut asked: Vec<(ReadingId, AccountId)> = Vec::new();
+    for &r in &readings {
+        for a in [&seeded.accounts[0], &seeded.accounts[2]] {
+            asked.push((r, a.id));
+        }
+    }
+    asked.push((ReadingId::new(8_000_001), seeded.accounts[0].id));
+    asked.push((ReadingId::new(8_000_002), seeded.accounts[1].id));
+    let mut alone = Vec::new();
+    for &(r, a) in &asked {
+        alone.push(composed(&storage).reading_context(r, a).await);
+    }
+    let before = storage.batches().reading_contexts;
+    let barrier = Arc::new(tokio::sync::Barrier::new(asked.len()));
+    let handles: Vec<_> = asked
+        .iter()
+        .map(|&(r, a)| {
+            let (storage, barrier) = (storage.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                storage.reading_context(r, a).await
+            })
+        })
+        .collect();
+    for ((h, want), (r, a)) in handles.into_iter().zip(&alone).zip(&asked) {
+        let got = h.await.unwrap();
+        if *r == damaged {
+            assert!(
+                matches!(got, Err(RepoError::Corrupt(ref m)) if m.contains("readings")),
+                "{got:?}"
+            );
+            assert!(want.is_err(), "{want:?}");
+        } else {
+            assert_eq!(&got, want, "reading {r:?}, account {a:?}");
+        }
+    }
+    assert!(alone.iter().filter(|a| matches!(a, Ok(Some(_)))).count() >= 20);
+    let after = storage.batches().reading_contexts;
+    if storage.backend() == storage_seaorm::Backend::Postgres {
+        assert_eq!(
+            after.calls - before.calls,
+            u64::try_from(asked.len()).unwrap()
+        );
+        assert_eq!(after.split, before.split, "{after:?}");
+        assert!(
+            after.batches - before.batches < after.calls - before.calls && after.largest > 1,
+            "no reads shared a query: {after:?}"
+        );
+    } else {
+        assert_eq!(after, storage_seaorm::BatchCount::default());
+    }
 }

@@ -29,6 +29,7 @@ contract!(
     eight_takeovers_of_a_stale_claim_one_wins,
     invalid_principals_and_keys_are_refused,
     corrupt_row_is_an_error_not_a_panic,
+    forty_keys_at_once_are_each_claimed_and_completed_as_alone,
 );
 
 const TTL: Duration = Duration::hours(24);
@@ -773,4 +774,108 @@ async fn corrupt_row_is_an_error_not_a_panic(storage: Storage) {
         .await
         .unwrap_err();
     assert!(err.message().contains("body"), "{err}");
+}
+
+/// Forty requests at once — on PostgreSQL their new keys claimed and their responses stored in
+/// shared statements (`Storage::batches`) — each get what they would get alone: a fresh
+/// claim, a completed response replayed byte for byte; a key already claimed is in progress,
+/// one claimed for another request a mismatch; a completion of a claim that is not there (or
+/// completed already) changes nothing, even next to ones that do.
+async fn forty_keys_at_once_are_each_claimed_and_completed_as_alone(storage: Storage) {
+    use std::sync::Arc;
+    const N: usize = 40;
+    let now = at(0);
+    let key = |i: usize| format!("batch-{i:03}");
+    let principal = |i: usize| if i.is_multiple_of(2) { ALICE } else { BOB };
+    let f = |i: usize| u8::try_from(i % 7).unwrap();
+    // Keys 30..35 exist already: claimed by the same request (in progress) or another one.
+    for i in 30..35 {
+        let other = if i < 33 { f(i) } else { f(i) + 100 };
+        storage
+            .idempotency_begin(principal(i), &key(i), &fp(other), now, TTL, LEASE)
+            .await
+            .unwrap();
+    }
+    let before = storage.batches();
+    let barrier = Arc::new(tokio::sync::Barrier::new(N));
+    let claims: Vec<_> = (0..N)
+        .map(|i| {
+            let (storage, barrier, key) = (storage.clone(), barrier.clone(), key(i));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                storage
+                    .idempotency_begin(principal(i), &key, &fp(f(i)), now, TTL, LEASE)
+                    .await
+            })
+        })
+        .collect();
+    for (i, c) in claims.into_iter().enumerate() {
+        let want = match i {
+            30..=32 => IdempotencyBegin::InProgress,
+            33..=34 => IdempotencyBegin::Mismatch,
+            _ => IdempotencyBegin::Fresh,
+        };
+        assert_eq!(c.await.unwrap(), Ok(want), "key {i}");
+    }
+    // Completions: every fresh claim, plus ones for claims that are not there (a wrong claim
+    // time) — each key once per batch round, so the two kinds share statements.
+    let completes: Vec<_> = (0..N)
+        .map(|i| {
+            let (storage, barrier, key) = (storage.clone(), barrier.clone(), key(i));
+            let claimed = if (35..40).contains(&i) {
+                now + Duration::seconds(1)
+            } else {
+                now
+            };
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let body = format!("response {i}").into_bytes();
+                storage
+                    .idempotency_complete(
+                        principal(i),
+                        &key,
+                        &fp(f(i)),
+                        claimed,
+                        201 + u16::try_from(i).unwrap(),
+                        &body,
+                        now,
+                    )
+                    .await
+            })
+        })
+        .collect();
+    for (i, c) in completes.into_iter().enumerate() {
+        let want = !(30..40).contains(&i) || (30..33).contains(&i);
+        assert_eq!(c.await.unwrap(), Ok(want), "key {i}");
+    }
+    for i in 0..N {
+        let got = storage
+            .idempotency_begin(principal(i), &key(i), &fp(f(i)), now, TTL, LEASE)
+            .await
+            .unwrap();
+        let want = match i {
+            33..=34 => IdempotencyBegin::Mismatch,
+            35..=39 => IdempotencyBegin::InProgress,
+            _ => replay(
+                201 + u16::try_from(i).unwrap(),
+                format!("response {i}").as_bytes(),
+            ),
+        };
+        assert_eq!(got, want, "key {i}");
+    }
+    let after = storage.batches();
+    if storage.backend() == storage_seaorm::Backend::Postgres {
+        for (what, b, a) in [
+            ("claims", before.key_claims, after.key_claims),
+            ("outcomes", before.key_outcomes, after.key_outcomes),
+        ] {
+            assert_eq!(a.split, b.split, "{what}: {a:?}");
+            assert!(
+                a.batches - b.batches < a.calls - b.calls && a.largest > 1,
+                "no {what} shared a statement: {a:?}"
+            );
+        }
+    } else {
+        assert_eq!(after, storage_seaorm::Batches::default());
+    }
 }

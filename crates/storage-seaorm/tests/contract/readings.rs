@@ -5,7 +5,7 @@
 
 use billing_core::ids::{MeterId, ReadingId};
 use billing_core::meter::ZoneScheme;
-use billing_core::ports::{ReadingRepository, RepoError};
+use billing_core::ports::{NewReading, ReadingRepository, RepoError};
 use billing_core::reading::{ReadingSource, ReadingStatus};
 use storage_seaorm::Storage;
 use time::macros::{date, datetime};
@@ -28,6 +28,7 @@ contract!(
     a_reading_of_a_missing_meter_is_not_found,
     eight_readings_of_one_period_at_once_store_one,
     eight_corrections_of_one_reading_at_once_one_wins,
+    forty_four_corrections_at_once_each_get_their_own_answer,
     imports_return_ids_in_order,
     an_import_clashing_with_the_one_accepted_rule_writes_nothing,
     an_import_naming_a_missing_meter_writes_nothing,
@@ -385,6 +386,114 @@ async fn eight_corrections_of_one_reading_at_once_one_wins(storage: Storage) {
     assert_eq!(history.len(), 2);
     assert_eq!(history[0].status, ReadingStatus::Superseded);
     assert_eq!(history[1].status, ReadingStatus::Accepted);
+}
+
+/// Corrections of many readings at once — on PostgreSQL served in shared statements (a batch
+/// per round trip, `Storage::batches`) — each get the answer they would have had
+/// alone: their own stored reading, `Conflict` for a cancelled reading, `NotFound` for a
+/// missing one, mixed into the same batches.
+async fn forty_four_corrections_at_once_each_get_their_own_answer(storage: Storage) {
+    const METERS: usize = 40;
+    let seeded = house_with_accounts(&storage, 1, METERS).await;
+    let march = period(2025, 3);
+    let mut olds = Vec::new();
+    for m in &seeded.meters {
+        let scheme = m.registers.scheme;
+        let new = reading(
+            m.id.get(),
+            march,
+            same_values(scheme, 100),
+            date!(2025 - 03 - 19),
+            ReadingSource::Subscriber,
+        );
+        olds.push((storage.save(&new).await.unwrap(), new));
+    }
+    let cancelled = olds[METERS - 1].0.id;
+    storage.cancel(cancelled).await.unwrap();
+    let asked: Vec<NewReading> = (0..METERS + 4)
+        .map(|i| {
+            let (old, new) = &olds[i.min(METERS - 1)];
+            let mut fixed = correction(new, old.id);
+            let scheme = new.values.scheme();
+            fixed.values = values(
+                scheme,
+                &(0..scheme.len())
+                    .map(|z| 1000 * i64::try_from(i).unwrap() + i64::try_from(z).unwrap())
+                    .collect::<Vec<_>>(),
+            );
+            if i >= METERS {
+                fixed.supersedes = Some(ReadingId::new(9_000_000 + u64::try_from(i).unwrap()));
+            }
+            fixed
+        })
+        .collect();
+    let before = storage.batches().corrections;
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(asked.len()));
+    let handles: Vec<_> = asked
+        .iter()
+        .cloned()
+        .map(|fixed| {
+            let (storage, barrier) = (storage.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                storage.save(&fixed).await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for h in handles {
+        results.push(h.await.unwrap());
+    }
+    for (i, (fixed, result)) in asked.iter().zip(&results).enumerate() {
+        match i {
+            _ if i < METERS - 1 => {
+                let stored = result.as_ref().unwrap();
+                assert_eq!(stored.supersedes, fixed.supersedes, "{i}");
+                assert_eq!(stored.values, fixed.values, "{i}");
+                assert_eq!(stored.meter, fixed.meter, "{i}");
+                assert_eq!(stored.status, ReadingStatus::Accepted, "{i}");
+                assert_eq!(
+                    storage.reading(stored.id).await,
+                    Ok(Some(stored.clone())),
+                    "{i}"
+                );
+                let history = storage.history(fixed.meter).await.unwrap();
+                assert_eq!(
+                    history.iter().map(|r| (r.id, r.status)).collect::<Vec<_>>(),
+                    vec![
+                        (olds[i].0.id, ReadingStatus::Superseded),
+                        (stored.id, ReadingStatus::Accepted)
+                    ],
+                    "{i}"
+                );
+            }
+            _ if i == METERS - 1 => assert_eq!(*result, Err(RepoError::Conflict)),
+            _ => assert_eq!(*result, Err(RepoError::NotFound), "{i}"),
+        }
+    }
+    // The cancelled reading's meter got nothing new.
+    assert_eq!(
+        storage
+            .history(olds[METERS - 1].1.meter)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let after = storage.batches().corrections;
+    if storage.backend() == storage_seaorm::Backend::Postgres {
+        let calls = after.calls - before.calls;
+        let batches = after.batches - before.batches;
+        assert_eq!(calls, u64::try_from(asked.len()).unwrap());
+        // No two corrections of one reading, so no batch had to be split.
+        assert_eq!(after.split, before.split, "{after:?}");
+        assert!(
+            batches < calls && after.largest > 1,
+            "no corrections shared a statement: {after:?}"
+        );
+    } else {
+        assert_eq!(after, storage_seaorm::BatchCount::default());
+    }
 }
 
 async fn imports_return_ids_in_order(storage: Storage) {
