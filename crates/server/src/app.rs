@@ -442,6 +442,7 @@ impl RunningApp {
             ("reading contexts", batches.reading_contexts),
             ("idempotency key claims", batches.key_claims),
             ("idempotency key outcomes", batches.key_outcomes),
+            ("sessions with their link", batches.session_links),
         ] {
             if count.calls > 0 {
                 tracing::info!(

@@ -247,6 +247,43 @@ where
     (answers, shared)
 }
 
+/// PostgreSQL: `inner` — a query written for one input row, naming its columns as
+/// `g.<name>` — run for every row of `input` (one `(name, SQL array type, array)` per
+/// column, the arrays equally long) as one query: `inner` `LEFT JOIN LATERAL` to `UNNEST` of
+/// the arrays. One result row per input row, in order (all NULL where `inner` finds nothing;
+/// `inner` must find at most one). `Err` with the reason when the query fails as a whole.
+pub(crate) async fn for_each_input_row(
+    storage: &crate::Storage,
+    inner: &sea_orm::sea_query::SelectStatement,
+    input: [(&str, &str, sea_orm::Value); 2],
+    rows_expected: usize,
+) -> Result<Vec<sea_orm::QueryResult>, String> {
+    use sea_orm::ConnectionTrait;
+    let (inner, mut values) = inner.build(sea_orm::sea_query::PostgresQueryBuilder);
+    let (mut arrays, mut names) = (Vec::new(), Vec::new());
+    for (name, sql_type, array) in input {
+        values.0.push(array);
+        arrays.push(format!("${}::{sql_type}[]", values.0.len()));
+        names.push(name);
+    }
+    let sql = format!(
+        "SELECT x.* FROM UNNEST({}) WITH ORDINALITY AS g({}, ord) \
+         LEFT JOIN LATERAL ({inner}) AS x ON true ORDER BY g.ord",
+        arrays.join(", "),
+        names.join(", ")
+    );
+    let rows = storage
+        .db()
+        .query_all_raw(storage.statement(&sql, values.0))
+        .await
+        .map_err(|e| e.to_string())?;
+    if rows.len() == rows_expected {
+        Ok(rows)
+    } else {
+        Err(format!("{} rows for {rows_expected} asked", rows.len()))
+    }
+}
+
 /// PostgreSQL: `query` planned for its own values each time it runs — an unnamed statement,
 /// never a cached generic plan. A batch joins its input to a table; a generic plan made while
 /// that table was small (a new database: every table starts empty) keeps a sequential scan

@@ -214,85 +214,194 @@ impl Storage {
     /// and [`Storage::linked_account`] would take two. The link is that of the session's
     /// cabinet whatever the session's state: the caller judges the session (expiry,
     /// revocation, a blocked cabinet) before it trusts the link.
+    ///
+    /// On PostgreSQL the reads asked for together share one query ([`crate::coalesce`]): the
+    /// same `SELECT` `LEFT JOIN LATERAL` to `UNNEST` of the digests and accounts asked about.
     pub async fn session_with_link(
         &self,
         digest: &SecretDigest,
         account: AccountId,
     ) -> Result<SessionWithLink, PortError> {
-        use crate::entity::{account as a, linked_account as l, session, subscriber};
-        use crate::joined::{columns, optional};
-        use sea_orm::sea_query::{Alias, JoinType as Join, Query};
         let account = id_value(account.get(), "account")?;
-        let (s, c, la, ac) = (
-            Alias::new("s"),
-            Alias::new("c"),
-            Alias::new("l"),
-            Alias::new("a"),
-        );
-        let mut q = Query::select();
-        q.from_as(session::Entity, s.clone());
-        columns::<session::Entity>(&mut q, "s");
-        columns::<subscriber::Entity>(&mut q, "c");
-        columns::<l::Entity>(&mut q, "l");
-        columns::<a::Entity>(&mut q, "a");
-        q.join_as(
-            Join::LeftJoin,
-            subscriber::Entity,
-            c.clone(),
-            Expr::col((c, subscriber::Column::Id))
-                .equals((s.clone(), session::Column::SubscriberId)),
-        );
-        q.join_as(
-            Join::LeftJoin,
-            a::Entity,
-            ac.clone(),
-            Expr::col((ac.clone(), a::Column::Id)).eq(account),
-        );
-        // Identity names a supplier by the decimal text of billing's id.
-        q.join_as(
-            Join::LeftJoin,
-            l::Entity,
-            la.clone(),
-            Expr::col((la.clone(), l::Column::SubscriberId))
-                .equals((s.clone(), session::Column::SubscriberId))
-                .and(
-                    Expr::col((la.clone(), l::Column::Number))
-                        .equals((ac.clone(), a::Column::Number)),
-                )
-                .and(
-                    Expr::col((la, l::Column::Supplier))
-                        .eq(Expr::col((ac, a::Column::SupplierId)).cast_as("TEXT")),
-                ),
-        );
-        q.and_where(Expr::col((s, session::Column::TokenDigest)).eq(digest.as_bytes().to_vec()));
-        let fail = |e| port("find a session with its link", e);
-        let Some(row) = self.db().query_one(&q).await.map_err(fail)? else {
-            return Ok((None, Ok(None)));
-        };
-        let Some(record) = optional::<session::Model>(&row, "s").map_err(fail)? else {
-            return Ok((None, Ok(None)));
-        };
-        let cabinet = optional::<subscriber::Model>(&row, "c")
-            .map_err(fail)?
-            .map(crate::convert::subscriber::from_row)
-            .transpose()?;
-        let link = (|| {
-            let Some(link) = optional::<l::Model>(&row, "l").map_err(fail)? else {
-                return Ok(None);
-            };
-            let account = optional::<a::Model>(&row, "a")
-                .map_err(fail)?
-                .ok_or_else(|| PortError::new("a link joined without its account"))?;
-            Ok(Some((
-                crate::convert::link::from_row(link)?,
-                crate::convert::account::from_row(account)?,
-            )))
-        })();
-        Ok((
-            Some((crate::convert::session::from_row(record)?, cabinet)),
-            link,
-        ))
+        let digest = digest.as_bytes().to_vec();
+        if self.backend() == crate::storage::Backend::Postgres {
+            return self
+                .session_links()
+                .call((digest, account))
+                .await
+                .unwrap_or_else(|| {
+                    Err(PortError::new(
+                        "find a session with its link: the batch of reads was lost",
+                    ))
+                });
+        }
+        session_link_alone(self, &(digest, account)).await
     }
+
+    /// The session reads' queue, started on first use (see `Storage::corrections`).
+    fn session_links(
+        &self,
+    ) -> std::sync::Arc<crate::coalesce::Coalescer<SessionAsk, SessionAnswer>> {
+        self.session_links.get(SESSION_LIMITS, || {
+            let storage = Storage::over(self.db().clone(), self.backend());
+            move |batch| {
+                let storage = storage.clone();
+                async move { read_sessions(&storage, batch).await }
+            }
+        })
+    }
+}
+
+/// A session read asked for: the token's digest and the ЛС id.
+type SessionAsk = (Vec<u8>, i64);
+
+/// What one session read answers.
+type SessionAnswer = Result<SessionWithLink, PortError>;
+
+/// PostgreSQL: the queue of session reads served in batches.
+pub(crate) type SessionLinks = crate::coalesce::Queue<SessionAsk, SessionAnswer>;
+
+/// Reads per batch at most, and batches in flight at most.
+const SESSION_LIMITS: crate::coalesce::Limits = crate::coalesce::Limits {
+    batch: 32,
+    in_flight: 3,
+};
+
+const READ_SESSION: &str = "find a session with its link";
+
+/// The query of [`Storage::session_with_link`] for the session under `digest` and the ЛС
+/// `account` (values, or columns of a batch's input row).
+fn session_link_query(digest: Expr, account: Expr) -> sea_orm::sea_query::SelectStatement {
+    use crate::entity::{account as a, linked_account as l, session, subscriber};
+    use crate::joined::columns;
+    use sea_orm::sea_query::{Alias, JoinType as Join, Query};
+    let (s, c, la, ac) = (
+        Alias::new("s"),
+        Alias::new("c"),
+        Alias::new("l"),
+        Alias::new("a"),
+    );
+    let mut q = Query::select();
+    q.from_as(session::Entity, s.clone());
+    columns::<session::Entity>(&mut q, "s");
+    columns::<subscriber::Entity>(&mut q, "c");
+    columns::<l::Entity>(&mut q, "l");
+    columns::<a::Entity>(&mut q, "a");
+    q.join_as(
+        Join::LeftJoin,
+        subscriber::Entity,
+        c.clone(),
+        Expr::col((c, subscriber::Column::Id)).equals((s.clone(), session::Column::SubscriberId)),
+    );
+    q.join_as(
+        Join::LeftJoin,
+        a::Entity,
+        ac.clone(),
+        Expr::col((ac.clone(), a::Column::Id)).eq(account),
+    );
+    // Identity names a supplier by the decimal text of billing's id.
+    q.join_as(
+        Join::LeftJoin,
+        l::Entity,
+        la.clone(),
+        Expr::col((la.clone(), l::Column::SubscriberId))
+            .equals((s.clone(), session::Column::SubscriberId))
+            .and(Expr::col((la.clone(), l::Column::Number)).equals((ac.clone(), a::Column::Number)))
+            .and(
+                Expr::col((la, l::Column::Supplier))
+                    .eq(Expr::col((ac, a::Column::SupplierId)).cast_as("TEXT")),
+            ),
+    );
+    q.and_where(Expr::col((s, session::Column::TokenDigest)).eq(digest));
+    q
+}
+
+/// The answer in `row` (selected by [`session_link_query`]); no session when the session side
+/// is absent.
+fn session_link_of(row: &sea_orm::QueryResult) -> SessionAnswer {
+    use crate::entity::{account as a, linked_account as l, session, subscriber};
+    use crate::joined::optional;
+    let fail = |e| port(READ_SESSION, e);
+    let Some(record) = optional::<session::Model>(row, "s").map_err(fail)? else {
+        return Ok((None, Ok(None)));
+    };
+    let cabinet = optional::<subscriber::Model>(row, "c")
+        .map_err(fail)?
+        .map(crate::convert::subscriber::from_row)
+        .transpose()?;
+    let link = (|| {
+        let Some(link) = optional::<l::Model>(row, "l").map_err(fail)? else {
+            return Ok(None);
+        };
+        let account = optional::<a::Model>(row, "a")
+            .map_err(fail)?
+            .ok_or_else(|| PortError::new("a link joined without its account"))?;
+        Ok(Some((
+            crate::convert::link::from_row(link)?,
+            crate::convert::account::from_row(account)?,
+        )))
+    })();
+    Ok((
+        Some((crate::convert::session::from_row(record)?, cabinet)),
+        link,
+    ))
+}
+
+/// One session read as a query of its own.
+async fn session_link_alone(storage: &Storage, (digest, account): &SessionAsk) -> SessionAnswer {
+    let q = session_link_query(Expr::val(digest.clone()), Expr::val(*account));
+    let row = storage
+        .db()
+        .query_one(&q)
+        .await
+        .map_err(|e| port(READ_SESSION, e))?;
+    match row {
+        Some(row) => session_link_of(&row),
+        None => Ok((None, Ok(None))),
+    }
+}
+
+/// Serves one batch of session reads: together in one query, or each alone (a read changes
+/// nothing, so a failed shared query is simply read again call by call).
+async fn read_sessions(storage: &Storage, batch: Vec<SessionAsk>) -> (Vec<SessionAnswer>, bool) {
+    use crate::coalesce::{BatchFailed, together_or_alone};
+    let together = async {
+        sessions_together(storage, &batch)
+            .await
+            .map_err(|_| BatchFailed::Refused)
+    };
+    together_or_alone(
+        &batch,
+        together,
+        |e| Err(PortError::new(format!("{READ_SESSION}: {e}"))),
+        |ask| session_link_alone(storage, ask),
+    )
+    .await
+}
+
+/// PostgreSQL: the session reads of `asked` in one query — [`session_link_query`] `LEFT JOIN
+/// LATERAL` to `UNNEST` of the digests and accounts, one row per pair in their order (all NULL
+/// for an unknown token).
+async fn sessions_together(
+    storage: &Storage,
+    asked: &[SessionAsk],
+) -> Result<Vec<SessionAnswer>, PortError> {
+    use sea_orm::sea_query::Alias;
+    let g = Alias::new("g");
+    let q = session_link_query(
+        Expr::col((g.clone(), Alias::new("digest"))),
+        Expr::col((g, Alias::new("account"))),
+    );
+    let digests: Vec<Vec<u8>> = asked.iter().map(|(d, _)| d.clone()).collect();
+    let accounts: Vec<i64> = asked.iter().map(|(_, a)| *a).collect();
+    let input = [
+        ("digest", "bytea", digests.into()),
+        ("account", "int8", accounts.into()),
+    ];
+    let rows = crate::coalesce::for_each_input_row(storage, &q, input, asked.len())
+        .await
+        .map_err(|e| PortError::new(format!("{READ_SESSION}: {e}")))?;
+    Ok(rows.iter().map(session_link_of).collect())
 }
 
 #[cfg(test)]

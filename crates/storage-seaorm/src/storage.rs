@@ -50,6 +50,9 @@ pub struct Batches {
     /// Responses stored under idempotency keys ([`Storage::idempotency_complete`]): one
     /// `UPDATE` per batch.
     pub key_outcomes: BatchCount,
+    /// Sessions read with their ЛС link ([`Storage::session_with_link`], what every
+    /// account-scoped request asks first): one query per batch.
+    pub session_links: BatchCount,
 }
 
 /// Which database a [`Storage`] talks to.
@@ -90,6 +93,9 @@ pub struct Storage {
     /// (see `idempotency`).
     pub(crate) key_claims: Arc<crate::idempotency::KeyClaims>,
     pub(crate) key_outcomes: Arc<crate::idempotency::KeyOutcomes>,
+    /// PostgreSQL: the queue that serves concurrent session reads in batches (see
+    /// `directory`).
+    pub(crate) session_links: Arc<crate::directory::SessionLinks>,
 }
 
 impl Storage {
@@ -157,6 +163,7 @@ impl Storage {
             reading_contexts: Arc::default(),
             key_claims: Arc::default(),
             key_outcomes: Arc::default(),
+            session_links: Arc::default(),
         }
     }
 
@@ -168,6 +175,7 @@ impl Storage {
             reading_contexts: self.reading_contexts.count(),
             key_claims: self.key_claims.count(),
             key_outcomes: self.key_outcomes.count(),
+            session_links: self.session_links.count(),
         }
     }
 

@@ -31,14 +31,14 @@ use billing_core::period::Period;
 use billing_core::ports::{CheckBasis, MeterContext, ReadingContextRepository, RepoError};
 use billing_core::reading::Reading;
 use billing_core::volume::PastVolume;
-use sea_orm::sea_query::{
-    Alias, Expr, ExprTrait, JoinType, Order, PostgresQueryBuilder, Query, SelectStatement,
-};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, Order, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, FromQueryResult, QueryResult};
 
 use std::sync::Arc;
 
-use crate::coalesce::{BatchFailed, Coalescer, Limits, Queue, together_or_alone};
+use crate::coalesce::{
+    BatchFailed, Coalescer, Limits, Queue, for_each_input_row, together_or_alone,
+};
 use crate::convert::Row;
 use crate::convert::billing::{period_code, to_db_id};
 use crate::convert::reading::accepted_literal;
@@ -480,7 +480,6 @@ async fn reading_contexts(
         Expr::col((g.clone(), Alias::new("reading"))),
         Expr::col((g, Alias::new("owner"))),
     );
-    let (inner, mut values) = q.build(PostgresQueryBuilder);
     let (mut readings, mut owners) = (
         Vec::with_capacity(asked.len()),
         Vec::with_capacity(asked.len()),
@@ -489,26 +488,12 @@ async fn reading_contexts(
         readings.push(to_db_id(id.get())?);
         owners.push(to_db_id(account.get())?);
     }
-    let n = values.0.len();
-    values.0.push(readings.into());
-    values.0.push(owners.into());
-    let sql = format!(
-        "SELECT x.* FROM UNNEST(${}::int8[], ${}::int8[]) WITH ORDINALITY AS g(reading, owner, ord) \
-         LEFT JOIN LATERAL ({inner}) AS x ON true ORDER BY g.ord",
-        n + 1,
-        n + 2
-    );
-    let rows = storage
-        .db()
-        .query_all_raw(storage.statement(&sql, values.0))
+    let input = [
+        ("reading", "int8", readings.into()),
+        ("owner", "int8", owners.into()),
+    ];
+    let rows = for_each_input_row(storage, &q, input, asked.len())
         .await
-        .map_err(|e| repo(READ, e))?;
-    if rows.len() != asked.len() {
-        return Err(RepoError::Unavailable(format!(
-            "{READ}: {} rows for {} readings",
-            rows.len(),
-            asked.len()
-        )));
-    }
+        .map_err(|e| RepoError::Unavailable(format!("{READ}: {e}")))?;
     Ok(rows.iter().map(reading_context_of).collect())
 }

@@ -410,17 +410,5 @@ async fn contexts_asked_at_once_are_each_what_they_would_be_alone(storage: Stora
     }
     assert!(alone.iter().filter(|a| matches!(a, Ok(Some(_)))).count() >= 20);
     let after = storage.batches().reading_contexts;
-    if storage.backend() == storage_seaorm::Backend::Postgres {
-        assert_eq!(
-            after.calls - before.calls,
-            u64::try_from(asked.len()).unwrap()
-        );
-        assert_eq!(after.split, before.split, "{after:?}");
-        assert!(
-            after.batches - before.batches < after.calls - before.calls && after.largest > 1,
-            "no reads shared a query: {after:?}"
-        );
-    } else {
-        assert_eq!(after, storage_seaorm::BatchCount::default());
-    }
+    crate::common::assert_shared(&storage, before, after, asked.len());
 }

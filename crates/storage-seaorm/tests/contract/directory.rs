@@ -21,6 +21,7 @@ contract!(
     the_gate_opens_an_account_only_to_a_cabinet_it_is_linked_to,
     a_link_that_does_not_decode_is_an_error_not_a_closed_gate,
     a_session_comes_with_its_cabinets_link_as_the_two_reads_give_them,
+    sessions_read_at_once_are_each_what_the_two_reads_give,
 );
 
 fn code(text: &str) -> SecretDigest {
@@ -420,4 +421,60 @@ async fn a_session_comes_with_its_cabinets_link_as_the_two_reads_give_them(stora
         same_as_two_reads(&storage, &owners.token_digest, mine.id).await,
         None
     );
+}
+
+/// Session reads asked at once — on PostgreSQL served by shared queries (`Storage::batches`) —
+/// are each what the two single reads give: the owner's and a stranger's sessions, linked,
+/// unlinked and unknown ЛС, unknown tokens.
+async fn sessions_read_at_once_are_each_what_the_two_reads_give(storage: Storage) {
+    use identity_core::ports::SessionRepository;
+    use std::sync::Arc;
+    let Linked {
+        mine,
+        neighbours,
+        owner,
+        stranger,
+        ..
+    } = linked_setup(&storage).await;
+    let mut asked = Vec::new();
+    for n in 1..=12u8 {
+        let who = if n % 3 == 0 { stranger } else { owner };
+        let s = session(n, who, i64::from(n));
+        SessionRepository::insert(&storage, &s).await.unwrap();
+        for a in [mine.id, neighbours.id, AccountId::new(987_654)] {
+            asked.push((s.token_digest, a));
+        }
+    }
+    for t in ["no-such-token", "nor-this-one"] {
+        asked.push((code(t), mine.id));
+    }
+    let mut alone = Vec::new();
+    for (digest, a) in &asked {
+        alone.push(same_as_two_reads(&storage, digest, *a).await);
+    }
+    assert!(alone.iter().filter(|l| l.is_some()).count() >= 8);
+    let before = storage.batches().session_links;
+    let barrier = Arc::new(tokio::sync::Barrier::new(asked.len()));
+    let handles: Vec<_> = asked
+        .iter()
+        .cloned()
+        .map(|(digest, a)| {
+            let (storage, barrier) = (storage.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                storage.session_with_link(&digest, a).await
+            })
+        })
+        .collect();
+    for ((h, want), (digest, a)) in handles.into_iter().zip(&alone).zip(&asked) {
+        let (found, link) = h.await.unwrap().unwrap();
+        assert_eq!(
+            found,
+            storage.find_with_subscriber(digest).await.unwrap(),
+            "{a:?}"
+        );
+        assert_eq!(link.unwrap(), *want, "{a:?}");
+    }
+    let after = storage.batches().session_links;
+    crate::common::assert_shared(&storage, before, after, asked.len());
 }

@@ -481,19 +481,8 @@ async fn forty_four_corrections_at_once_each_get_their_own_answer(storage: Stora
         1
     );
     let after = storage.batches().corrections;
-    if storage.backend() == storage_seaorm::Backend::Postgres {
-        let calls = after.calls - before.calls;
-        let batches = after.batches - before.batches;
-        assert_eq!(calls, u64::try_from(asked.len()).unwrap());
-        // No two corrections of one reading, so no batch had to be split.
-        assert_eq!(after.split, before.split, "{after:?}");
-        assert!(
-            batches < calls && after.largest > 1,
-            "no corrections shared a statement: {after:?}"
-        );
-    } else {
-        assert_eq!(after, storage_seaorm::BatchCount::default());
-    }
+    // No two corrections of one reading, so no batch had to be split.
+    crate::common::assert_shared(&storage, before, after, asked.len());
 }
 
 async fn imports_return_ids_in_order(storage: Storage) {

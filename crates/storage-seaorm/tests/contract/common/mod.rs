@@ -193,3 +193,24 @@ where
         std::panic::resume_unwind(e.into_panic());
     }
 }
+
+/// Asserts how a coalescing queue served `calls` calls asked at once, from its counts
+/// `before` and `after`: on PostgreSQL every call counted, none split, and at least two
+/// sharing a statement; on SQLite nothing counted (no queues).
+pub fn assert_shared(
+    storage: &Storage,
+    before: storage_seaorm::BatchCount,
+    after: storage_seaorm::BatchCount,
+    calls: usize,
+) {
+    if storage.backend() == storage_seaorm::Backend::Postgres {
+        assert_eq!(after.calls - before.calls, u64::try_from(calls).unwrap());
+        assert_eq!(after.split, before.split, "{after:?}");
+        assert!(
+            after.batches - before.batches < after.calls - before.calls && after.largest > 1,
+            "no calls shared a statement: {after:?}"
+        );
+    } else {
+        assert_eq!(after, storage_seaorm::BatchCount::default());
+    }
+}
