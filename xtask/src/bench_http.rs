@@ -32,8 +32,9 @@
 //! 5. On PostgreSQL, with the service stopped: **pgbench** runs the reading-insert transaction
 //!    (supersede the accepted reading, insert the new one — what a correction writes) with N
 //!    clients on the same database, its row copied from what the service stored; then the
-//!    database's own ceiling: pgbench running the statements a keyed correction sends
-//!    (`xtask/pgbench/`), as the service sends them and merged into three.
+//!    database's ceiling for a keyed correction's statements sent one submission at a time:
+//!    pgbench running them (`xtask/pgbench/`) as the service sent them before it shared them
+//!    between concurrent submissions, and merged into three.
 //!
 //! It prints requests/s, p50/p99/max latency and the ratios to the targets of issue 5.
 //! Figures are recorded in `docs/performance.md`.
@@ -1330,7 +1331,8 @@ fn report(
             for (name, tps) in &r.ceilings {
                 println!(
                     "  pgbench on {name}: {tps:.1} tx/s = {:.2} of the reading-insert tx \
-                     (the database's own ceiling); submissions / it = {:.2}",
+                     (the database's ceiling for them one submission at a time; the service \
+                     shares them between concurrent submissions); submissions / it = {:.2}",
                     tps / pg.per_second,
                     r.submissions.per_second / tps
                 );
