@@ -16,8 +16,10 @@
 //! - **Concurrent corrections share a statement** (PostgreSQL) — corrections that arrive while
 //!   others are being written queue ([`crate::coalesce`]) and the next free slot writes them
 //!   all as one statement, the same compare-and-set for each ([`correct_in_a_batch`]); one
-//!   commit and one round trip for the lot. A batch whose statement fails as a whole is served
-//!   again one correction at a time, so each gets the answer it would have had alone.
+//!   commit and one round trip for the lot. A batch the database refuses as a whole (or that
+//!   corrects one reading twice) is served again one correction at a time, so each gets the
+//!   answer it would have had alone; one whose outcome is unknown (a broken connection)
+//!   answers every caller "unavailable" and is never written twice.
 //! - **Cancellation is a compare-and-set** — one conditional UPDATE to `cancelled`.
 //!
 //! [`RecalculationRepository::record`](billing_core::ports::RecalculationRepository::record)
@@ -186,9 +188,10 @@ impl Storage {
 }
 
 /// Serves one batch of corrections: alone as [`correct_in_one_statement`]; together as
-/// [`correct_in_a_batch`]; and, when that statement fails as a whole (two corrections of one
-/// reading, a reading another statement just stored, a broken connection), each again alone,
-/// so every correction gets the answer it would have had by itself.
+/// [`correct_in_a_batch`]; each again alone when the database refuses that statement (two
+/// corrections of one reading, a reading another statement just stored, a deadlock), so
+/// every correction gets the answer it would have had by itself; all "unavailable" when the
+/// statement's outcome is unknown (a broken connection), never written twice.
 async fn correct_all(
     storage: &Storage,
     batch: Vec<(ReadingId, NewReading)>,
@@ -204,8 +207,11 @@ async fn correct_all(
 
 /// PostgreSQL: `batch` as **one** statement — [`correct_in_one_statement`] for many: the
 /// compare-and-set of every old reading and the INSERT of every correction whose old reading
-/// it moved, its rows from `UNNEST` of one array per column. Old readings are locked in the
-/// order of their ids, so two batches wait for each other rather than deadlock. A correction
+/// it moved, its rows from `UNNEST` of one array per column. The input is sorted by old id,
+/// so the nested loop PostgreSQL plans for a batch locks old readings in id order and two
+/// batches wait for each other; a deadlock it still detects is a refusal, and the batch is
+/// served one correction at a time. Two corrections of one reading are refused before the
+/// statement (alone, the second finds the first's work and gets `Conflict`). A correction
 /// whose old reading was no longer accepted gets `Conflict` (`NotFound` when there is no such
 /// reading); `Err` when the statement failed as a whole: refused, with nothing stored, or
 /// with its outcome unknown. Planned for each batch ([`fetch_planned_each_time`]).
@@ -226,6 +232,10 @@ async fn correct_in_a_batch(
         $2::text, i.slot, old.id FROM input i JOIN old ON old.id = i.old \
         RETURNING id, supersedes";
     let n = batch.len();
+    let mut distinct = std::collections::HashSet::with_capacity(n);
+    if !batch.iter().all(|(old, _)| distinct.insert(*old)) {
+        return Err(BatchFailed::Refused);
+    }
     let (mut olds, mut meters, mut periods, mut values, mut days, mut at, mut sources, mut slots) = (
         Vec::with_capacity(n),
         Vec::with_capacity(n),

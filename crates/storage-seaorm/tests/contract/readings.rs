@@ -28,6 +28,7 @@ contract!(
     a_reading_of_a_missing_meter_is_not_found,
     eight_readings_of_one_period_at_once_store_one,
     eight_corrections_of_one_reading_at_once_one_wins,
+    eight_corrections_of_one_reading_to_other_periods_one_wins,
     forty_four_corrections_at_once_each_get_their_own_answer,
     imports_return_ids_in_order,
     an_import_clashing_with_the_one_accepted_rule_writes_nothing,
@@ -483,6 +484,35 @@ async fn forty_four_corrections_at_once_each_get_their_own_answer(storage: Stora
     let after = storage.batches().corrections;
     // No two corrections of one reading, so no batch had to be split.
     crate::common::assert_shared(&storage, before, after, asked.len());
+}
+
+/// As above, each correction moving the reading to another period, so that no unique index
+/// stands between two of them sharing a statement: still exactly one wins.
+async fn eight_corrections_of_one_reading_to_other_periods_one_wins(storage: Storage) {
+    let m = one_meter(&storage).await;
+    let new = simple_reading(m, period(2025, 3), 100);
+    let old = storage.save(&new).await.unwrap();
+    let results = race(&storage, |i| {
+        let storage = storage.clone();
+        let month = 4 + u32::try_from(i).unwrap();
+        let fixed = correction(&simple_reading(m, period(2025, month), 200), old.id);
+        async move { storage.save(&fixed).await }
+    })
+    .await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert_eq!(
+        results
+            .iter()
+            .filter(|r| **r == Err(RepoError::Conflict))
+            .count(),
+        7,
+        "{results:?}"
+    );
+    assert_eq!(storage.history(MeterId::new(m)).await.unwrap().len(), 2);
 }
 
 async fn imports_return_ids_in_order(storage: Storage) {
