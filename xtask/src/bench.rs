@@ -67,6 +67,32 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
 }
 
+/// Refuses every argument but the `valued` flags, each followed by its value, and the
+/// `switches`; `--help` too, with the usage.
+pub(crate) fn only_flags(
+    args: &[String],
+    valued: &[&str],
+    switches: &[&str],
+    usage: &str,
+) -> Result<(), String> {
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if valued.contains(&a) && i + 1 < args.len() {
+            i += 2;
+        } else if switches.contains(&a) {
+            i += 1;
+        } else if valued.contains(&a) {
+            return Err(format!("{a} needs a value; usage: {usage}"));
+        } else if a == "--help" || a == "-h" {
+            return Err(format!("usage: {usage}"));
+        } else {
+            return Err(format!("unknown argument '{a}'; usage: {usage}"));
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn flag(args: &[String], name: &str, default: usize) -> Result<usize, String> {
     match args.iter().position(|a| a == name) {
         None => Ok(default),
@@ -440,6 +466,12 @@ pub(crate) fn bill_one(
 }
 
 fn billing(args: &[String]) -> Result<(), String> {
+    only_flags(
+        args,
+        &["--accounts", "--threads", "--chunk-houses"],
+        &[],
+        "cargo xtask bench billing [--accounts N] [--threads N] [--chunk-houses N]",
+    )?;
     let accounts = flag(args, "--accounts", 1_000_000)?;
     let threads = flag(
         args,

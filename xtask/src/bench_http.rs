@@ -29,7 +29,12 @@
 //!      from a new address;
 //!    - **logins + submissions**: logins flooding while the subscribers submit at `--rate` —
 //!      hashing must not starve the other requests.
-//! 5. On PostgreSQL, with the service stopped: **pgbench** runs the reading-insert transaction
+//!
+//!    On PostgreSQL a `CHECKPOINT` comes right before the closed loop (and before pgbench's
+//!    warm-up in 5), so that neither is measured while the other's checkpoint flushes.
+//! 5. Stops the service with SIGTERM and prints what its log then says about the calls it
+//!    served in shared statements (PostgreSQL; `Storage::batches`). On PostgreSQL, with the
+//!    service stopped: **pgbench** runs the reading-insert transaction
 //!    (supersede the accepted reading, insert the new one — what a correction writes) with N
 //!    clients on the same database, its row copied from what the service stored; then the
 //!    database's ceiling for a keyed correction's statements sent one submission at a time:
@@ -99,6 +104,19 @@ impl Backend {
 }
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    crate::bench::only_flags(
+        args,
+        &[
+            "--backend",
+            "--subscribers",
+            "--seconds",
+            "--login-clients",
+            "--rate",
+        ],
+        &[],
+        "cargo xtask bench http [--subscribers N] [--seconds S] [--login-clients N] [--rate R] \
+         [--backend sqlite|postgres|both]",
+    )?;
     let backends = match args.iter().position(|a| a == "--backend") {
         None => vec![Backend::Sqlite, Backend::Postgres],
         Some(i) => match args.get(i + 1).map(String::as_str) {
@@ -376,6 +394,7 @@ async fn bench_backend(
     );
     let seconds = options.seconds as f64;
 
+    checkpoint(backend).await?;
     let before = database_work(backend).await?;
     let submitted_before: u64 = subscribers.iter().map(|s| s.submitted).sum();
     let (submissions, subscribers) =
@@ -417,7 +436,10 @@ async fn bench_backend(
         "{}",
         mixed_submissions.line(&format!("submissions at {rate}/s, logins flooding"))
     );
-    drop(service);
+    let shared = service.stop(Duration::from_secs(30))?;
+    for line in shared_statements(&shared) {
+        println!("  {line}");
+    }
 
     let (pgbench, ceilings) = match backend {
         Backend::Sqlite => (None, Vec::new()),
@@ -1101,6 +1123,44 @@ async fn database_work(backend: Backend) -> Result<Option<[i64; 5]>, String> {
     Ok(Some(counters))
 }
 
+/// PostgreSQL: a checkpoint right before a measured phase, so that neither the service nor
+/// pgbench is measured while a checkpoint the other's writes started flushes its pages (one
+/// took the reference from ~4 500 to 3 378 tx/s in a run of the tenth session); the next
+/// timed one is then `checkpoint_timeout` (5 min by default) away.
+async fn checkpoint(backend: Backend) -> Result<(), String> {
+    if backend == Backend::Postgres {
+        bench_row("CHECKPOINT").await?;
+    }
+    Ok(())
+}
+
+/// What the service's log says, when it stopped, about the calls it served in shared
+/// statements (`Storage::batches`): one line per kind, for the whole run.
+fn shared_statements(log: &str) -> Vec<String> {
+    let field = |line: &str, name: &str| -> Option<String> {
+        let rest = &line[line.find(&format!(" {name}="))? + name.len() + 2..];
+        Some(match rest.strip_prefix('"') {
+            Some(quoted) => quoted.split('"').next()?.to_owned(),
+            None => rest.split_whitespace().next()?.to_owned(),
+        })
+    };
+    log.lines()
+        .filter(|l| l.contains("calls served in shared statements"))
+        .filter_map(|l| {
+            let kind = field(l, "kind")?;
+            let calls: f64 = field(l, "calls")?.parse().ok()?;
+            let statements: f64 = field(l, "statements")?.parse().ok()?;
+            Some(format!(
+                "shared statements, whole run: {kind:<26} {calls:>7} calls in {statements:>6} \
+                 statements ({:.1} per statement, largest {}, {} split)",
+                calls / statements.max(1.0),
+                field(l, "largest")?,
+                field(l, "split")?,
+            ))
+        })
+        .collect()
+}
+
 /// The first row of `sql` on the bench database, through a connection of its own.
 async fn bench_row(sql: &str) -> Result<Option<sea_orm::QueryResult>, String> {
     let url = format!("{POSTGRES_SERVER}/{DATABASE}");
@@ -1172,6 +1232,7 @@ async fn pgbench(dir: &Path, clients: usize, seconds: usize) -> Result<(Figures,
         let extra: &[&str] = if log { &["-l", &log_prefix] } else { &[] };
         run_pgbench(&script, clients, seconds, extra, &url)
     };
+    checkpoint(Backend::Postgres).await?;
     run(WARM_UP.as_secs(), false)?;
     let stdout = run(seconds as u64, true)?;
     if let Some(tps) = stdout.lines().find(|l| l.starts_with("tps")) {

@@ -109,28 +109,19 @@ struct Options {
 
 impl Options {
     fn parse(args: &[String]) -> Result<Self, String> {
-        const VALUED: [&str; 5] = [
-            "--accounts",
-            "--backend",
-            "--workers",
-            "--chunk-houses",
-            "--seed-houses",
-        ];
-        let mut i = 0;
-        while i < args.len() {
-            let a = args[i].as_str();
-            if VALUED.contains(&a) {
-                i += 2;
-            } else if a == "--keep" || a == "--no-autoanalyze" {
-                i += 1;
-            } else {
-                return Err(format!(
-                    "unknown argument '{a}'; usage: cargo xtask bench storage [--accounts N] \
-                     [--backend sqlite|postgres|both] [--workers N] [--chunk-houses N] \
-                     [--seed-houses N] [--keep] [--no-autoanalyze]"
-                ));
-            }
-        }
+        crate::bench::only_flags(
+            args,
+            &[
+                "--accounts",
+                "--backend",
+                "--workers",
+                "--chunk-houses",
+                "--seed-houses",
+            ],
+            &["--keep", "--no-autoanalyze"],
+            "cargo xtask bench storage [--accounts N] [--backend sqlite|postgres|both] \
+             [--workers N] [--chunk-houses N] [--seed-houses N] [--keep] [--no-autoanalyze]",
+        )?;
         let backends = match args.iter().position(|a| a == "--backend") {
             None => vec![Kind::Sqlite, Kind::Postgres],
             Some(i) => match args.get(i + 1).map(String::as_str) {

@@ -47,8 +47,11 @@ fn main() -> ExitCode {
         Some("schemathesis") => schemathesis::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | demo | openapi | schemathesis [--max-examples N] | bench billing [--accounts N] [--threads N] \
-                 | bench storage [--accounts N] [--backend sqlite|postgres|both]>"
+                "usage: cargo xtask <ci | demo | openapi | schemathesis [--max-examples N] [--seed N] \
+                 | bench billing [--accounts N] [--threads N] [--chunk-houses N] \
+                 | bench storage [--accounts N] [--backend sqlite|postgres|both] … \
+                 | bench http [--subscribers N] [--seconds S] [--login-clients N] [--rate R] \
+                 [--backend sqlite|postgres|both]>"
             );
             return ExitCode::from(2);
         }

@@ -350,6 +350,8 @@ pub(crate) struct Service {
     pub(crate) base: String,
     addr: String,
     pub(crate) banner: Vec<String>,
+    /// Where its standard error goes.
+    log: PathBuf,
 }
 
 impl Service {
@@ -361,7 +363,8 @@ impl Service {
         database_url: &str,
         args: &[&str],
     ) -> Result<Service, String> {
-        let log = std::fs::File::create(dir.join("abonent.log"))
+        let log_path = dir.join("abonent.log");
+        let log = std::fs::File::create(&log_path)
             .map_err(|e| format!("cannot create the service's log: {e}"))?;
         let mut child = Command::new(binary)
             .current_dir(dir)
@@ -395,6 +398,7 @@ impl Service {
             base: String::new(),
             addr: String::new(),
             banner: Vec::new(),
+            log: log_path,
         };
         service.banner = rx.recv_timeout(Duration::from_secs(180)).map_err(|_| {
             format!(
@@ -493,6 +497,39 @@ impl Service {
         } else {
             Err(format!("POST {path}: {got} (expected {status}): {answer}"))
         }
+    }
+}
+
+impl Service {
+    /// Stops the service as an operator would — SIGTERM: it finishes the requests it serves,
+    /// logs what it did and closes its pool — and kills it if it has not exited within
+    /// `grace`. Its log, for what it said while stopping.
+    pub(crate) fn stop(mut self, grace: Duration) -> Result<String, String> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .map_err(|e| format!("cannot run kill: {e}"))?;
+        if !status.success() {
+            return Err(format!("kill -TERM {} failed: {status}", self.child.id()));
+        }
+        let deadline = Instant::now() + grace;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) if status.success() => break,
+                Ok(Some(status)) => return Err(format!("the service stopped with {status}")),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Ok(None) => {
+                    return Err(format!(
+                        "the service did not stop within {} s of SIGTERM",
+                        grace.as_secs()
+                    ));
+                }
+                Err(e) => return Err(format!("waiting for the service: {e}")),
+            }
+        }
+        std::fs::read_to_string(&self.log).map_err(|e| format!("{}: {e}", self.log.display()))
     }
 }
 

@@ -1,7 +1,7 @@
 //! The `abonent` binary: prints where to look, answers `/health`, applies migrations with
 //! `migrate`, prints the spec with `openapi`, creates operators with `operator create`,
 //! imports CSV files with `import` (exit code 1 and the bad lines for a bad file), and exits 0
-//! after SIGTERM.
+//! after SIGTERM, its log written as plain text when it goes to a file.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -32,7 +32,7 @@ fn serves_then_stops_on_sigterm() {
     let mut child = abonent()
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("abonent.log")).unwrap())
         .spawn()
         .expect("abonent starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -60,6 +60,13 @@ fn serves_then_stops_on_sigterm() {
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0: {exit}");
+    // The log went to a file, not a terminal: plain text, no colour escape codes.
+    let log = std::fs::read_to_string(dir.path().join("abonent.log")).unwrap();
+    assert!(log.contains(" INFO ") && log.contains("stopped"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a log file: {log:?}"
+    );
 }
 
 #[test]
