@@ -1,4 +1,6 @@
-//! `Storage::connect`: the URLs it accepts and the SQLite settings it applies.
+//! `Storage::connect`: the URLs it accepts and the SQLite settings it applies; PostgreSQL
+//! connections that die idle, die in use, stall, or break while a shared statement's answer
+//! is on its way.
 
 use identity_core::ports::SubscriberRepository;
 use sea_orm::{ConnectionTrait, Statement};
@@ -180,10 +182,9 @@ async fn a_postgres_connection_that_breaks_in_use_fails_its_statement_and_is_not
     .await;
 }
 
-/// A TCP proxy to the server of `url` that holds every chunk the server sends for `delay`;
-/// `url` with the proxy's address in its place.
-async fn behind_a_slow_proxy(url: &str, delay: std::time::Duration) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// For a proxy to the server of `url`: that server's address, a listener on a free local
+/// port, and `url` with the listener's address in its place.
+async fn proxy_for(url: &str) -> (std::net::SocketAddr, tokio::net::TcpListener, String) {
     let (scheme, rest) = url.split_once("://").unwrap();
     let (credentials, rest) = rest.split_once('@').unwrap();
     let (authority, path) = rest.split_once('/').unwrap();
@@ -193,6 +194,18 @@ async fn behind_a_slow_proxy(url: &str, delay: std::time::Duration) -> String {
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let proxy = listener.local_addr().unwrap();
+    (
+        upstream,
+        listener,
+        format!("{scheme}://{credentials}@{proxy}/{path}"),
+    )
+}
+
+/// A TCP proxy to the server of `url` that holds every chunk the server sends for `delay`;
+/// `url` with the proxy's address in its place.
+async fn behind_a_slow_proxy(url: &str, delay: std::time::Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (upstream, listener, proxied) = proxy_for(url).await;
     tokio::spawn(async move {
         while let Ok((client, _)) = listener.accept().await {
             tokio::spawn(async move {
@@ -216,7 +229,7 @@ async fn behind_a_slow_proxy(url: &str, delay: std::time::Duration) -> String {
             });
         }
     });
-    format!("{scheme}://{credentials}@{proxy}/{path}")
+    proxied
 }
 
 #[tokio::test]
@@ -277,6 +290,181 @@ async fn a_transaction_dropped_while_postgres_begins_it_leaves_no_connection_ins
             "rows another connection sees, sessions left inside a transaction"
         );
         slow.close().await.unwrap();
+        direct.close().await.unwrap();
+    })
+    .await;
+}
+
+/// A TCP proxy to the server of `url`, without TLS so that it can read what the client sends,
+/// which cuts the first connection that sends `marker`: from the Execute of that statement
+/// on it forwards nothing more to the client, goes on forwarding what the client sends for `hold` (the rest
+/// of the statement's messages: the server runs and commits it) and then closes both sides — a connection that breaks while a statement's
+/// answer is on its way, so the client cannot know whether it ran. `url` with the proxy's
+/// address in its place, and whether the cut happened.
+async fn behind_a_cutting_proxy(
+    url: &str,
+    marker: &'static [u8],
+    hold: std::time::Duration,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (upstream, listener, proxied) = proxy_for(url).await;
+    let cut = Arc::new(AtomicBool::new(false));
+    let done = cut.clone();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let done = done.clone();
+            tokio::spawn(async move {
+                let server = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                let cutting = Arc::new(AtomicBool::new(false));
+                let silenced = cutting.clone();
+                let down = tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n @ 1..) = from_server.read(&mut buf).await {
+                        if silenced.load(Ordering::SeqCst)
+                            || to_client.write_all(&buf[..n]).await.is_err()
+                        {
+                            break;
+                        }
+                    }
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                // Once cutting, the rest of the statement (its messages may come in more
+                // chunks) still goes up until `hold` has passed.
+                let (mut armed, mut until) = (false, None);
+                loop {
+                    let read = match until {
+                        None => from_client.read(&mut buf).await,
+                        Some(at) => {
+                            match tokio::time::timeout_at(at, from_client.read(&mut buf)).await {
+                                Ok(read) => read,
+                                Err(_) => break,
+                            }
+                        }
+                    };
+                    let Ok(n @ 1..) = read else { break };
+                    let chunk = &buf[..n];
+                    if !armed
+                        && chunk.windows(marker.len()).any(|w| w == marker)
+                        && !done.swap(true, Ordering::SeqCst)
+                    {
+                        armed = true;
+                    }
+                    // The statement runs at its Execute, which may follow the Parse that
+                    // names it after a round trip (the client asks for its types first).
+                    if armed && until.is_none() && executes(chunk) {
+                        cutting.store(true, Ordering::SeqCst);
+                        until = Some(tokio::time::Instant::now() + hold);
+                    }
+                    if to_server.write_all(chunk).await.is_err() {
+                        break;
+                    }
+                }
+                if let Some(at) = until {
+                    tokio::time::sleep_until(at).await;
+                }
+                down.abort();
+            });
+        }
+    });
+    let separator = if proxied.contains('?') { '&' } else { '?' };
+    (format!("{proxied}{separator}sslmode=disable"), cut)
+}
+
+/// Whether `chunk`, whole messages of PostgreSQL's frontend protocol (a type byte and a
+/// length that counts itself), holds an Execute (`E`).
+fn executes(chunk: &[u8]) -> bool {
+    let mut at = 0;
+    while let Some(header) = chunk.get(at..at + 5) {
+        if header[0] == b'E' {
+            return true;
+        }
+        let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+        at += 1 + len.max(4);
+    }
+    false
+}
+
+/// A batch of corrections whose connection breaks after the statement was sent: its outcome
+/// is unknown, so every caller in it is answered "unavailable" and none is run again alone
+/// (which would answer `Conflict` for a correction the batch did store, or store one the
+/// caller was told failed) — and whatever the batch did is whole: one accepted reading per
+/// meter, no correction stored twice.
+#[tokio::test]
+async fn a_batch_whose_connection_breaks_answers_unavailable_and_is_not_run_again() {
+    use billing_core::ids::{MeterId, ReadingId};
+    use billing_core::ports::{ReadingRepository, RepoError};
+    use billing_core::reading::ReadingStatus;
+    crate::common::on_postgres_url(|url| async move {
+        let direct = Storage::connect(&url).await.unwrap();
+        direct.migrate().await.unwrap();
+        let march = crate::common::billing::period(2025, 3);
+        let mut olds: Vec<(u64, ReadingId)> = Vec::new();
+        for house in 1..=8 {
+            let m = crate::common::seed::house_with_accounts(&direct, house, 1)
+                .await
+                .meters[0]
+                .id
+                .get();
+            let old = direct
+                .save(&crate::common::seed::simple_reading(m, march, 100))
+                .await
+                .unwrap();
+            olds.push((m, old.id));
+        }
+        // Only the shared correction statement starts like this (a lone one is `WITH old`).
+        let (proxied, cut) = behind_a_cutting_proxy(
+            &url,
+            b"WITH input AS",
+            std::time::Duration::from_millis(300),
+        )
+        .await;
+        let storage = Storage::connect(&proxied).await.unwrap();
+        let results = crate::concurrency::race(&storage, |i| {
+            let storage = storage.clone();
+            let (m, old) = olds[i];
+            let fixed = crate::common::seed::correction(
+                &crate::common::seed::simple_reading(m, march, 200),
+                old,
+            );
+            async move { storage.save(&fixed).await }
+        })
+        .await;
+        assert!(
+            cut.load(std::sync::atomic::Ordering::SeqCst),
+            "no shared correction statement was sent: {results:?}"
+        );
+        let unavailable = results
+            .iter()
+            .filter(|r| matches!(r, Err(RepoError::Unavailable(_))))
+            .count();
+        assert!(unavailable >= 2, "{results:?}");
+        assert!(
+            results
+                .iter()
+                .all(|r| r.is_ok() || matches!(r, Err(RepoError::Unavailable(_)))),
+            "a caller of the broken batch was served again: {results:?}"
+        );
+        assert_eq!(storage.batches().corrections.split, 0);
+        for (m, old) in &olds {
+            let history = direct.history(MeterId::new(*m)).await.unwrap();
+            let accepted = history
+                .iter()
+                .filter(|r| r.status == ReadingStatus::Accepted)
+                .count();
+            assert_eq!(accepted, 1, "meter {m}: {history:?}");
+            // Every correction is stored once: by the cut batch (it ran; its callers could
+            // not know) or by its own statement.
+            assert_eq!(history.len(), 2, "meter {m}: {history:?}");
+            assert!(
+                history.iter().any(|r| r.supersedes == Some(*old)),
+                "meter {m}: {history:?}"
+            );
+        }
+        storage.close().await.unwrap();
         direct.close().await.unwrap();
     })
     .await;
